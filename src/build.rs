@@ -1,0 +1,431 @@
+//! The build, top to bottom:
+//!
+//! 1. config: `sites.toml`, `content/authors.yaml`, themes;
+//! 2. per site: discover sources → parse (or reuse cached metadata) → model;
+//!    content errors of every site are collected, and any stops the build
+//!    before a single file is written;
+//! 3. per site: list the outputs with their input hashes → plan against the
+//!    previous state → render what changed, in parallel, into staging;
+//! 4. per site: commit (publish staged files, remove stale ones, save state).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cache::{self, OutputRecord, SiteState, SourceRecord};
+use crate::config::{Config, SiteConfig};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discover::{self, Hash, Source};
+use crate::model::{self, Authors, Filter, Parsed, SiteModel};
+use crate::parse::{self, Markdown};
+use crate::plan::{self, Planned};
+use crate::render::{Job, Renderer};
+use crate::theme::{Theme, Themes};
+use crate::write::Publisher;
+
+#[derive(Clone)]
+pub struct BuildOptions {
+    pub root: PathBuf,
+    /// Only these sites (all when empty).
+    pub sites: Vec<String>,
+    pub drafts: bool,
+    pub future: bool,
+    pub minify: bool,
+    /// Overrides `output` from `sites.toml`.
+    pub output: Option<PathBuf>,
+    /// Where the build state lives (default `<root>/.gen`).
+    pub cache_dir: Option<PathBuf>,
+    /// Ignore the saved state: render everything.
+    pub clean: bool,
+    /// The clock for `--future`; from `SOURCE_DATE_EPOCH` or the system.
+    pub now: DateTime<FixedOffset>,
+    /// Called with (done, total) while rendering.
+    pub progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>>,
+}
+
+impl BuildOptions {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        BuildOptions {
+            root: root.into(),
+            sites: vec![],
+            drafts: false,
+            future: false,
+            minify: true,
+            output: None,
+            cache_dir: None,
+            clean: false,
+            now: now(),
+            progress: None,
+        }
+    }
+}
+
+/// The current time, or `SOURCE_DATE_EPOCH` for reproducible builds.
+pub fn now() -> DateTime<FixedOffset> {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+        .unwrap_or_else(chrono::Utc::now)
+        .fixed_offset()
+}
+
+/// Per-site figures for the summary line and `--json`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SiteReport {
+    pub site: String,
+    pub pages: usize,
+    pub pages_rendered: usize,
+    pub pages_unchanged: usize,
+    pub files_written: usize,
+    pub files_removed: usize,
+    /// Stage name → milliseconds.
+    pub timings_ms: BTreeMap<&'static str, f64>,
+    /// A note such as "cache ignored: …".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct BuildReport {
+    pub sites: Vec<SiteReport>,
+    pub total_ms: f64,
+}
+
+/// What stage 2 hands to stage 3 for one site.
+struct Loaded {
+    site: SiteConfig,
+    theme: Arc<Theme>,
+    model: SiteModel,
+    state: SiteState,
+    sources: BTreeMap<String, SourceRecord>,
+    report: SiteReport,
+}
+
+pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
+    let started = Instant::now();
+    let root = &opts.root;
+    let mut config = Config::load(root)?;
+    if let Some(out) = &opts.output {
+        config.output = root.join(out);
+    }
+    let sites = select_sites(&config, &opts.sites)?;
+    let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
+    let authors = load_authors(root)?;
+    let filter = Filter { drafts: opts.drafts, future: opts.future, now: opts.now };
+    let markdown = Markdown::default();
+
+    // Stage 2: everything that can be wrong with the content, for all sites.
+    let mut diags = Diagnostics::default();
+    let mut themes = Themes::default();
+    let mut loaded = Vec::new();
+    for site in sites {
+        match load_site(opts, &config, &cache_dir, site, &authors, filter, &mut themes) {
+            Ok(l) => loaded.push(l),
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(std::mem::take(&mut diags).into_result(()).unwrap_err().into());
+    }
+
+    // Stage 3: render into staging. Nothing is published until every site rendered.
+    let mut staged = Vec::new();
+    for l in loaded {
+        match render_site(opts, &config, &markdown, l) {
+            Ok(s) => staged.push(s),
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        for s in &staged {
+            s.publisher.discard().ok();
+        }
+        diags.into_result(())?;
+    }
+
+    // Stage 4: publish.
+    let mut report = BuildReport::default();
+    for mut s in staged {
+        let t = Instant::now();
+        let state_path = cache::state_path(&cache_dir, &s.report.site);
+        s.publisher
+            .commit(s.moves, s.removes, &cache::encode(&s.state), &state_path)
+            .with_context(|| format!("publishing {}", s.publisher.out_dir().display()))?;
+        s.report.timings_ms.insert("write", ms(t));
+        report.sites.push(s.report);
+    }
+    report.total_ms = ms(started);
+    Ok(report)
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e5).round() / 100.0
+}
+
+fn select_sites<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c SiteConfig>, Diagnostics> {
+    if names.is_empty() {
+        return Ok(config.sites.iter().collect());
+    }
+    let mut diags = Diagnostics::default();
+    let mut out = Vec::new();
+    for n in names {
+        match config.site(n) {
+            Some(s) => out.push(s),
+            None => diags.push(
+                Diagnostic::new(crate::config::CONFIG_FILE, None, format!("no site named `{n}`"))
+                    .hint(format!("configured sites: {}", config.sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))),
+            ),
+        }
+    }
+    diags.into_result(out)
+}
+
+fn load_authors(root: &Path) -> Result<Authors, Diagnostics> {
+    match std::fs::read_to_string(root.join(model::AUTHORS_FILE)) {
+        Ok(text) => model::parse_authors(&text).map_err(Diagnostics::one),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Authors::new()),
+        Err(e) => Err(Diagnostics::one(Diagnostic::new(model::AUTHORS_FILE, None, format!("cannot read: {e}")))),
+    }
+}
+
+fn load_site(
+    opts: &BuildOptions,
+    config: &Config,
+    cache_dir: &Path,
+    site: &SiteConfig,
+    authors: &Authors,
+    filter: Filter,
+    themes: &mut Themes,
+) -> Result<Loaded, Diagnostics> {
+    let root = &opts.root;
+    let mut report = SiteReport { site: site.name.clone(), ..Default::default() };
+    let theme = themes.get(root, &site.theme, &site.name);
+
+    let t = Instant::now();
+    let out_dir = config.output.join(&site.name);
+    let mut state = SiteState::default();
+    if !opts.clean {
+        match cache::load(&cache::state_path(cache_dir, &site.name)) {
+            Ok(Some(s)) if s.output_dir == out_dir => state = s,
+            Ok(_) => {}
+            Err(e) => report.warnings.push(format!("cache ignored: {e}")),
+        }
+    }
+    state.output_dir = out_dir;
+    report.timings_ms.insert("cache", ms(t));
+
+    let t = Instant::now();
+    let content_rel = Path::new("content").join(&site.name);
+    let content_dir = root.join(&content_rel);
+    let mut diags = Diagnostics::default();
+    let sources: Vec<Source> = discover::walk(&content_dir, root)
+        .unwrap_or_else(|d| {
+            diags.extend(d);
+            vec![]
+        })
+        .into_iter()
+        .filter(|s| s.rel.ends_with(".md") && !s.rel.starts_with("assets/"))
+        .collect();
+    report.timings_ms.insert("discover", ms(t));
+
+    let t = Instant::now();
+    let results: Vec<Result<(String, SourceRecord), Diagnostic>> =
+        sources.par_iter().map(|src| parse_source(src, &content_rel, state.sources.get(&src.rel))).collect();
+    let mut records = BTreeMap::new();
+    for r in results {
+        match r {
+            Ok((rel, rec)) => {
+                records.insert(rel, rec);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    report.timings_ms.insert("parse", ms(t));
+
+    let t = Instant::now();
+    let parsed = records.iter().map(|(rel, r)| Parsed { rel: rel.clone(), hash: r.hash, meta: r.meta.clone() }).collect();
+    let model = SiteModel::build(site, &content_rel, parsed, authors, filter);
+    report.timings_ms.insert("model", ms(t));
+    let theme = theme.map_err(|d| diags.extend(d));
+    let model = model.map_err(|d| diags.extend(d));
+    match (theme, model) {
+        (Ok(theme), Ok(model)) if diags.is_empty() => Ok(Loaded { site: site.clone(), theme, model, state, sources: records, report }),
+        _ => Err(diags),
+    }
+}
+
+/// Hash a source (reusing the cached hash when its stamp is unchanged) and
+/// parse it unless the cached metadata belongs to the same bytes.
+fn parse_source(src: &Source, content_rel: &Path, cached: Option<&SourceRecord>) -> Result<(String, SourceRecord), Diagnostic> {
+    let file = content_rel.join(&src.rel);
+    if let Some(c) = cached.filter(|c| c.stamp == src.stamp) {
+        return Ok((src.rel.clone(), c.clone()));
+    }
+    let bytes = std::fs::read(&src.path).map_err(|e| Diagnostic::new(&file, None, format!("cannot read: {e}")))?;
+    let hash = discover::hash_bytes(&bytes);
+    if let Some(c) = cached.filter(|c| c.hash == hash) {
+        return Ok((src.rel.clone(), SourceRecord { stamp: src.stamp, ..c.clone() }));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| Diagnostic::new(&file, None, "is not valid UTF-8").hint("save the file as UTF-8"))?;
+    let meta = parse::parse_meta(&text, &file, model::fallback_slug(&src.rel))?;
+    Ok((src.rel.clone(), SourceRecord { stamp: src.stamp, hash, meta }))
+}
+
+/// What stage 3 hands to stage 4 for one site.
+struct Staged {
+    publisher: Publisher,
+    moves: Vec<String>,
+    removes: Vec<String>,
+    state: SiteState,
+    report: SiteReport,
+}
+
+fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
+    let Loaded { site, theme, model, state, sources, mut report } = l;
+    let root = &opts.root;
+    let publisher = Publisher::open(&config.output, &site.name)
+        .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
+    let renderer = Renderer::new(&site, &model, &theme, markdown, root, opts.minify);
+
+    let t = Instant::now();
+    let jobs = renderer.jobs();
+    let planned: Vec<Planned> = jobs.par_iter().map(|j| Planned { path: j.path(&renderer), input: renderer.input_hash(j) }).collect();
+    check_collisions(&jobs, &planned, &renderer)?;
+    let out_dir = publisher.out_dir().to_path_buf();
+    let the_plan = plan::plan(&planned, &state.outputs, |path, rec| {
+        std::fs::metadata(out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp)
+    });
+    report.timings_ms.insert("plan", ms(t));
+
+    let t = Instant::now();
+    let done = AtomicUsize::new(0);
+    let total = the_plan.render.len();
+    let intact = |path: &str, rec: &OutputRecord| std::fs::metadata(out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp);
+    // Stages `bytes` unless the published file already holds exactly them
+    // (then it, and its mtime, are left alone). Returns the record and
+    // whether anything was staged.
+    let publish = |path: &str, input: Hash, bytes: &[u8]| -> Result<(OutputRecord, bool), Diagnostic> {
+        let content = discover::hash_bytes(bytes);
+        if let Some(r) = state.outputs.get(path).filter(|r| r.content == content && intact(path, r)) {
+            return Ok((OutputRecord { input, ..*r }, false));
+        }
+        let stamp = publisher.stage(path, bytes).map_err(|e| Diagnostic::new(out_dir.join(path), None, format!("cannot write: {e}")))?;
+        Ok((OutputRecord { input, content, stamp }, true))
+    };
+    // Many articles may share one image: the first to reach it publishes it.
+    let claimed_images: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+    let results: Vec<Result<Vec<Published>, Diagnostics>> = the_plan
+        .render
+        .par_iter()
+        .map(|&i| {
+            let rendered = renderer.render(&jobs[i])?;
+            let path = &planned[i].path;
+            let (record, written) = publish(path, planned[i].input, &rendered.bytes)?;
+            let mut out = vec![Published { path: path.clone(), record, written, page: jobs[i].is_page(), owner: None }];
+            for img in rendered.images {
+                let first = claimed_images.lock().expect("no panics while held").insert(img.rel.clone());
+                let (record, written) = if first { publish(&img.rel, img.hash, &img.bytes)? } else { (OutputRecord::default(), false) };
+                out.push(Published { path: img.rel, record, written, page: false, owner: Some(path.clone()) });
+            }
+            if let Some(p) = &opts.progress {
+                p(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            }
+            Ok(out)
+        })
+        .collect();
+    report.timings_ms.insert("render", ms(t));
+
+    let mut diags = Diagnostics::default();
+    let mut outputs: BTreeMap<String, OutputRecord> = BTreeMap::new();
+    let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut moves = Vec::new();
+    for &i in &the_plan.keep {
+        let path = &planned[i].path;
+        outputs.insert(path.clone(), state.outputs[path]);
+        if jobs[i].is_page() {
+            report.pages_unchanged += 1;
+        }
+        // A kept article still uses the images it used last time.
+        if let Some(imgs) = state.images.get(path) {
+            for img in imgs {
+                if let Some(rec) = state.outputs.get(img) {
+                    outputs.insert(img.clone(), *rec);
+                }
+            }
+            images.insert(path.clone(), imgs.clone());
+        }
+    }
+    for p in results.into_iter().flat_map(|r| match r {
+        Ok(list) => list,
+        Err(d) => {
+            diags.extend(d);
+            vec![]
+        }
+    }) {
+        if p.written {
+            moves.push(p.path.clone());
+            report.files_written += 1;
+        }
+        if p.page {
+            if p.written {
+                report.pages_rendered += 1;
+            } else {
+                report.pages_unchanged += 1;
+            }
+        }
+        if let Some(owner) = p.owner {
+            images.entry(owner).or_default().push(p.path.clone());
+            if p.record == OutputRecord::default() {
+                continue; // published by another article of this build
+            }
+        }
+        outputs.insert(p.path, p.record);
+    }
+    if !diags.is_empty() {
+        publisher.discard().ok();
+        return Err(diags);
+    }
+    let removes: Vec<String> = state.outputs.keys().filter(|k| !outputs.contains_key(*k)).cloned().collect();
+    report.pages = jobs.iter().filter(|j| j.is_page()).count();
+    report.files_removed = removes.len();
+    let new_state = SiteState { output_dir: state.output_dir.clone(), sources: sources.into_iter().collect(), outputs, images };
+    Ok(Staged { publisher, moves, removes, state: new_state, report })
+}
+
+/// One file a render produced.
+struct Published {
+    path: String,
+    record: OutputRecord,
+    written: bool,
+    page: bool,
+    /// For an image: the article output that uses it.
+    owner: Option<String>,
+}
+
+/// Two outputs at one path: an article against another page, say.
+fn check_collisions(jobs: &[Job], planned: &[Planned], r: &Renderer) -> Result<(), Diagnostics> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut diags = Diagnostics::default();
+    for (i, p) in planned.iter().enumerate() {
+        if let Some(first) = seen.insert(&p.path, i) {
+            let describe = |k: usize| match jobs[k].origin(r) {
+                Some(f) => f.display().to_string(),
+                None => format!("the generated page {}", planned[k].path),
+            };
+            let file = jobs[i].origin(r).or(jobs[first].origin(r)).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
+            diags.push(
+                Diagnostic::new(file, None, format!("{} and {} both produce /{}", describe(first), describe(i), p.path))
+                    .hint("change the article's slug or section so the URLs differ"),
+            );
+        }
+    }
+    diags.into_result(())
+}

@@ -1,0 +1,116 @@
+//! The saved build state, one file per site under the cache folder (`.gen/`):
+//! source hashes with their parsed metadata, and for every output its input
+//! hash, content hash and stamp.
+//!
+//! The file starts with a magic string, a format version and a blake3 checksum
+//! of the body; anything that does not match is reported in one line and
+//! ignored, so a corrupt or foreign cache can only cost a full build.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::discover::{Hash, Stamp};
+use crate::parse::Meta;
+
+const MAGIC: &[u8; 8] = b"GENSTATE";
+const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceRecord {
+    pub stamp: Stamp,
+    pub hash: Hash,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct OutputRecord {
+    /// Hash of what the output was made from.
+    pub input: Hash,
+    /// Hash of the bytes published.
+    pub content: Hash,
+    /// Stamp of the published file, to notice it was changed or deleted.
+    pub stamp: Stamp,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SiteState {
+    /// The output folder this state describes; another folder means no state.
+    pub output_dir: PathBuf,
+    /// Markdown sources by path relative to `content/<site>/`.
+    pub sources: HashMap<String, SourceRecord>,
+    /// Published files by site-relative path.
+    pub outputs: BTreeMap<String, OutputRecord>,
+    /// Article output path → the image outputs it references.
+    pub images: BTreeMap<String, Vec<String>>,
+}
+
+pub fn state_path(cache_dir: &Path, site: &str) -> PathBuf {
+    cache_dir.join(format!("{site}.state"))
+}
+
+/// Why a cache file was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot read {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("{0} is not a gen cache or was written by another version of gen; doing a full build")]
+    Foreign(PathBuf),
+    #[error("{0} is corrupt (checksum mismatch); doing a full build")]
+    Corrupt(PathBuf),
+}
+
+/// Loads a site's state. `Ok(None)` when there is none yet.
+pub fn load(path: &Path) -> Result<Option<SiteState>, CacheError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CacheError::Io(path.to_path_buf(), e)),
+    };
+    let header = MAGIC.len() + 4 + 32;
+    if bytes.len() < header || &bytes[..8] != MAGIC || bytes[8..12] != VERSION.to_le_bytes() {
+        return Err(CacheError::Foreign(path.to_path_buf()));
+    }
+    let body = &bytes[header..];
+    if blake3::hash(body).as_bytes() != &bytes[12..44] {
+        return Err(CacheError::Corrupt(path.to_path_buf()));
+    }
+    bincode::deserialize(body).map(Some).map_err(|_| CacheError::Corrupt(path.to_path_buf()))
+}
+
+/// The bytes of a state file (written by the publisher, atomically).
+pub fn encode(state: &SiteState) -> Vec<u8> {
+    let body = bincode::serialize(state).expect("serializing plain data cannot fail");
+    let mut out = Vec::with_capacity(body.len() + 44);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(blake3::hash(&body).as_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corruption_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.state");
+        let mut st = SiteState { output_dir: "public/s".into(), ..Default::default() };
+        st.outputs.insert("a/index.html".into(), OutputRecord { input: [1; 32], content: [2; 32], stamp: Stamp { size: 3, mtime_ns: 4 } });
+        std::fs::write(&p, encode(&st)).unwrap();
+        assert_eq!(load(&p).unwrap(), Some(st));
+
+        let mut bytes = std::fs::read(&p).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(matches!(load(&p), Err(CacheError::Corrupt(_))));
+
+        std::fs::write(&p, b"GENSTATE\x63\0\0\0").unwrap();
+        assert!(matches!(load(&p), Err(CacheError::Foreign(_))));
+        assert!(load(&dir.path().join("missing")).unwrap().is_none());
+    }
+}

@@ -1,0 +1,69 @@
+//! The command line: clap types, turned into plain options for the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "gen", version, about = "Builds many static sites from one repository of Markdown articles.")]
+pub struct Cli {
+    /// Repository root (holds sites.toml, content/, themes/, assets/).
+    #[arg(short = 'C', long = "root", global = true, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the sites into the output folder (public/ by default).
+    Build(BuildArgs),
+    /// Create a new site or article.
+    #[command(subcommand)]
+    New(NewCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Build only this site (repeatable). Default: every site in sites.toml.
+    #[arg(long = "site", value_name = "NAME")]
+    pub sites: Vec<String>,
+    /// Include articles marked `draft: true`.
+    #[arg(long)]
+    pub drafts: bool,
+    /// Include articles dated in the future.
+    #[arg(long)]
+    pub future: bool,
+    /// Write HTML as rendered, without minifying it.
+    #[arg(long)]
+    pub no_minify: bool,
+    /// Output folder (overrides `output` in sites.toml).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Build-state folder for incremental builds.
+    #[arg(long, value_name = "DIR", default_value = ".gen")]
+    pub cache: PathBuf,
+    /// Ignore the saved build state and render everything.
+    #[arg(long)]
+    pub clean: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print a machine-readable report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewCommand {
+    /// Add a site to sites.toml and create content/NAME/.
+    Site {
+        /// Folder name of the site (lowercase letters, digits, `-`, `_`).
+        name: String,
+    },
+    /// Create content/SITE/SECTION/SLUG/index.md with front matter to fill in.
+    Article {
+        /// SITE/SECTION/SLUG, e.g. news/politics/budget-vote.
+        path: String,
+    },
+}

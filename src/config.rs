@@ -1,0 +1,336 @@
+//! `sites.toml` → immutable per-site configuration.
+//!
+//! Top-level keys are shared defaults; every `[[sites]]` entry may override
+//! them. Unknown keys, duplicate names, bad URLs and missing themes are
+//! reported with the file, the line and the key, all at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, Diagnostics};
+
+pub const CONFIG_FILE: &str = "sites.toml";
+
+/// Every key of `sites.toml`. One struct for the top level and for each
+/// `[[sites]]` entry keeps spans intact (serde's `flatten` would lose them and
+/// cannot deny unknown keys); which keys belong where is checked after.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    // Top level only.
+    output: Option<Spanned<String>>,
+    sites: Option<Vec<Keys>>,
+    // [[sites]] only.
+    name: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
+    base_url: Option<Spanned<String>>,
+    // Either: top-level values are defaults for every site.
+    theme: Option<Spanned<String>>,
+    language: Option<String>,
+    description: Option<String>,
+    permalink: Option<Spanned<String>>,
+    paginate: Option<Spanned<i64>>,
+    unsafe_html: Option<bool>,
+    feed_limit: Option<usize>,
+    extra: Option<toml::Table>,
+}
+
+/// The whole repository's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Repository root: `content/`, `themes/`, `assets/` live here.
+    pub root: PathBuf,
+    /// Output folder (absolute or relative to `root`).
+    pub output: PathBuf,
+    pub sites: Vec<SiteConfig>,
+}
+
+/// One site, with defaults applied. Serialisable so its hash can invalidate
+/// everything the site renders when any key changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteConfig {
+    pub name: String,
+    pub title: String,
+    /// Always ends with `/`.
+    pub base_url: String,
+    /// Path part of `base_url`, always starting and ending with `/`.
+    pub base_path: String,
+    pub language: String,
+    pub description: String,
+    pub theme: String,
+    pub permalink: String,
+    pub paginate: usize,
+    pub unsafe_html: bool,
+    pub feed_limit: usize,
+    pub extra: serde_json::Value,
+}
+
+impl SiteConfig {
+    /// Absolute URL for a site-relative path such as `news/a/`.
+    pub fn permalink_for(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path.trim_start_matches('/'))
+    }
+
+    /// Root-relative URL (with the base path) for a site-relative path.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}{}", self.base_path, path.trim_start_matches('/'))
+    }
+}
+
+const PERMALINK_VARS: [&str; 5] = ["section", "slug", "year", "month", "day"];
+
+impl Config {
+    /// Reads `<root>/sites.toml`. All problems are returned together.
+    pub fn load(root: &Path) -> Result<Config, Diagnostics> {
+        let file = root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            Diagnostics::one(
+                Diagnostic::new(CONFIG_FILE, None, format!("cannot read {CONFIG_FILE}: {e}"))
+                    .hint("run gen in the repository root, or pass --root DIR"),
+            )
+        })?;
+        Self::parse(root, &text)
+    }
+
+    pub fn parse(root: &Path, text: &str) -> Result<Config, Diagnostics> {
+        let raw: Keys = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            Diagnostics::one(
+                Diagnostic::new(CONFIG_FILE, line, e.message().trim().to_string())
+                    .hint("see the configuration reference in README.md for the accepted keys"),
+            )
+        })?;
+        let mut diags = Diagnostics::default();
+        let at = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
+        for (key, span) in [("name", raw.name.as_ref()), ("title", raw.title.as_ref()), ("base_url", raw.base_url.as_ref())]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v.span())))
+        {
+            diags.push(
+                Diagnostic::new(CONFIG_FILE, at(span), format!("`{key}` belongs to a [[sites]] entry, not the top level"))
+                    .hint("move it below a [[sites]] line"),
+            );
+        }
+        let sites_raw = raw.sites.as_deref().unwrap_or_default();
+        if sites_raw.is_empty() {
+            diags.push(
+                Diagnostic::new(CONFIG_FILE, None, "no [[sites]] are configured")
+                    .hint("add a [[sites]] table with name, title and base_url"),
+            );
+        }
+        let mut sites: Vec<SiteConfig> = Vec::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, site) in sites_raw.iter().enumerate() {
+            if let Some(o) = site.output.as_ref().map(|o| o.span()).or(site.sites.as_ref().map(|_| 0..0)) {
+                diags.push(
+                    Diagnostic::new(CONFIG_FILE, at(o), "`output` and nested `sites` are top-level keys")
+                        .hint("move the key above the first [[sites]] line"),
+                );
+            }
+            let (Some(name), Some(title), Some(base_url)) = (&site.name, &site.title, &site.base_url) else {
+                let line = [&site.name, &site.title, &site.base_url].iter().find_map(|k| k.as_ref().map(|k| line_of(text, k.span().start)));
+                diags.push(
+                    Diagnostic::new(CONFIG_FILE, line, format!("[[sites]] entry {} needs `name`, `title` and `base_url`", i + 1))
+                        .hint("add the missing keys to that entry"),
+                );
+                continue;
+            };
+            let name_line = line_of(text, name.span().start);
+            let name_s = name.get_ref().clone();
+            if !is_valid_name(&name_s) {
+                diags.push(
+                    Diagnostic::new(CONFIG_FILE, Some(name_line), format!("site name `{name_s}` is not a valid folder name"))
+                        .hint("use lowercase letters, digits, `-` and `_` only"),
+                );
+            }
+            if let Some(first) = seen.insert(name_s.clone(), name_line) {
+                diags.push(
+                    Diagnostic::new(
+                        CONFIG_FILE,
+                        Some(name_line),
+                        format!("duplicate site name `{name_s}` (first defined on line {first})"),
+                    )
+                    .hint("every [[sites]] entry needs its own `name`"),
+                );
+            }
+            let base = match normalize_base_url(base_url.get_ref()) {
+                Ok(u) => u,
+                Err(why) => {
+                    diags.push(
+                        Diagnostic::new(CONFIG_FILE, at(base_url.span()), format!("bad `base_url` for site `{name_s}`: {why}"))
+                            .hint("write an absolute http(s) URL such as \"https://example.com/\""),
+                    );
+                    continue;
+                }
+            };
+            let base_path = url::Url::parse(&base).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+
+            let theme = site.theme.as_ref().or(raw.theme.as_ref());
+            let theme_name = theme.map(|t| t.get_ref().clone()).unwrap_or_else(|| "default".into());
+            if !is_valid_name(&theme_name) || !root.join("themes").join(&theme_name).join("templates").is_dir() {
+                diags.push(
+                    Diagnostic::new(
+                        CONFIG_FILE,
+                        Some(theme.map(|t| line_of(text, t.span().start)).unwrap_or(name_line)),
+                        format!("theme `{theme_name}` of site `{name_s}` not found (looked for themes/{theme_name}/templates/)"),
+                    )
+                    .hint("create the theme folder or fix the `theme` key"),
+                );
+            }
+            let permalink = site.permalink.as_ref().or(raw.permalink.as_ref());
+            let permalink_s = permalink.map(|p| p.get_ref().clone()).unwrap_or_else(|| "/{section}/{slug}/".into());
+            if let Err(why) = check_permalink(&permalink_s) {
+                diags.push(
+                    Diagnostic::new(
+                        CONFIG_FILE,
+                        permalink.and_then(|p| at(p.span())),
+                        format!("bad `permalink` for site `{name_s}`: {why}"),
+                    )
+                    .hint("use {section}, {slug}, {year}, {month} and {day}, and include {slug}"),
+                );
+            }
+            let paginate = site.paginate.as_ref().or(raw.paginate.as_ref());
+            let paginate_n = paginate.map(|p| *p.get_ref()).unwrap_or(10);
+            if paginate_n < 1 {
+                diags.push(
+                    Diagnostic::new(
+                        CONFIG_FILE,
+                        paginate.and_then(|p| at(p.span())),
+                        format!("`paginate` must be at least 1 (site `{name_s}`)"),
+                    )
+                    .hint("set paginate to the number of articles per list page, e.g. 10"),
+                );
+            }
+            let mut extra = raw.extra.clone().unwrap_or_default();
+            extra.extend(site.extra.clone().unwrap_or_default());
+            sites.push(SiteConfig {
+                name: name_s,
+                title: title.get_ref().clone(),
+                base_url: base,
+                base_path,
+                language: site.language.clone().or(raw.language.clone()).unwrap_or_else(|| "en".into()),
+                description: site.description.clone().or(raw.description.clone()).unwrap_or_default(),
+                theme: theme_name,
+                permalink: permalink_s,
+                paginate: paginate_n.max(1) as usize,
+                unsafe_html: site.unsafe_html.or(raw.unsafe_html).unwrap_or(false),
+                feed_limit: site.feed_limit.or(raw.feed_limit).unwrap_or(20),
+                extra: serde_json::to_value(&extra).unwrap_or_default(),
+            });
+        }
+        let output = raw.output.as_ref().map(|o| o.get_ref().as_str()).unwrap_or("public");
+        diags.into_result(Config { root: root.to_path_buf(), output: root.join(output), sites })
+    }
+
+    pub fn site(&self, name: &str) -> Option<&SiteConfig> {
+        self.sites.iter().find(|s| s.name == name)
+    }
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Site names become folder names under `content/` and `public/`.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['.', '-'])
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("`{raw}` must start with http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{raw}` has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{raw}` must not have a query or fragment"));
+    }
+    let mut s = url.to_string();
+    if !s.ends_with('/') {
+        s.push('/');
+    }
+    Ok(s)
+}
+
+fn check_permalink(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err(format!("`{p}` must start with `/`"));
+    }
+    if !p.contains("{slug}") {
+        return Err(format!("`{p}` must contain {{slug}} so every article gets its own URL"));
+    }
+    let mut rest = p;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').ok_or_else(|| format!("`{p}` has an unclosed `{{`"))? + open;
+        let var = &rest[open + 1..close];
+        if !PERMALINK_VARS.contains(&var) {
+            return Err(format!("unknown placeholder `{{{var}}}` in `{p}`"));
+        }
+        rest = &rest[close + 1..];
+    }
+    if p.split('/').any(|seg| seg == ".." || seg == ".") {
+        return Err(format!("`{p}` must not contain `.` or `..` segments"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("themes/default/templates")).unwrap();
+        Config::parse(dir.path(), text)
+    }
+
+    #[test]
+    fn defaults_apply_and_sites_override() {
+        let c = parse(
+            "language = \"ko\"\npaginate = 5\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example/blog\"\n\n[[sites]]\nname = \"b\"\ntitle = \"B\"\nbase_url = \"https://b.example\"\nlanguage = \"en\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.sites[0].language, "ko");
+        assert_eq!(c.sites[0].paginate, 5);
+        assert_eq!(c.sites[0].base_url, "https://a.example/blog/");
+        assert_eq!(c.sites[0].base_path, "/blog/");
+        assert_eq!(c.sites[0].url_for("news/x/"), "/blog/news/x/");
+        assert_eq!(c.sites[1].language, "en");
+        assert_eq!(c.sites[1].permalink, "/{section}/{slug}/");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let err = parse("[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\ncolour = 1\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("sites.toml:5"), "{text}");
+        assert!(text.contains("colour"), "{text}");
+    }
+
+    #[test]
+    fn duplicate_names_and_bad_urls_are_all_reported() {
+        let err = parse(
+            "[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n[[sites]]\nname = \"a\"\ntitle = \"A2\"\nbase_url = \"ftp:/nope\"\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("sites.toml:6: duplicate site name `a`"), "{text}");
+        assert!(text.contains("sites.toml:8: bad `base_url`"), "{text}");
+    }
+
+    #[test]
+    fn permalink_placeholders_are_checked() {
+        assert!(check_permalink("/{year}/{month}/{slug}/").is_ok());
+        assert!(check_permalink("/{section}/").is_err());
+        assert!(check_permalink("/{sektion}/{slug}/").is_err());
+        assert!(check_permalink("/../{slug}/").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! `gen`: a static site generator for publishers who run many sites from one
+//! repository. The modules follow the pipeline:
+//!
+//! config → discover → parse → model → plan → render → write, run in order by
+//! [`build`]; [`new`] scaffolds sites and articles.
+
+pub mod build;
+pub mod cache;
+pub mod config;
+pub mod diag;
+pub mod discover;
+pub mod images;
+pub mod model;
+pub mod new;
+pub mod parse;
+pub mod plan;
+pub mod render;
+pub mod theme;
+pub mod write;

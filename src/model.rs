@@ -1,0 +1,365 @@
+//! The immutable site graph: articles with their permalinks, sections,
+//! taxonomies and authors, built from parsed metadata. No I/O, no rendering.
+//!
+//! Everything a template sees of an article is computed here once, as a
+//! [`PageView`], and shared by reference by every page that lists it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Datelike, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::config::SiteConfig;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discover::Hash;
+use crate::parse::Meta;
+
+pub const AUTHORS_FILE: &str = "content/authors.yaml";
+
+/// One entry of `content/authors.yaml`, shared by all sites.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Author {
+    pub name: String,
+    #[serde(default)]
+    pub position: String,
+    #[serde(default)]
+    pub bio: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub avatar: String,
+}
+
+pub type Authors = BTreeMap<String, Author>;
+
+/// Parses `content/authors.yaml` (missing file: no authors).
+pub fn parse_authors(text: &str) -> Result<Authors, Diagnostic> {
+    if text.trim().is_empty() {
+        return Ok(Authors::new());
+    }
+    serde_yaml::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        Diagnostic::new(AUTHORS_FILE, e.location().map(|l| l.line()), msg.split(" at line ").next().unwrap_or(&msg).to_string())
+            .hint("each author is a key with `name` and optional `position`, `bio`, `email`, `avatar`")
+    })
+}
+
+/// Which articles a build includes, and the clock it compares dates with.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter {
+    pub drafts: bool,
+    pub future: bool,
+    pub now: DateTime<FixedOffset>,
+}
+
+/// A parsed source handed to the model.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// Path relative to `content/<site>/`, `/`-separated.
+    pub rel: String,
+    pub hash: Hash,
+    pub meta: Meta,
+}
+
+/// Link to a taxonomy term or an author, as templates see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TermRef {
+    pub name: String,
+    pub slug: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuthorRef {
+    pub key: String,
+    pub url: String,
+    #[serde(flatten)]
+    pub author: Author,
+}
+
+/// An article as templates and feeds see it (the body is added at render time).
+#[derive(Debug, Clone, Serialize)]
+pub struct PageView {
+    pub title: String,
+    pub date: String,
+    pub updated: Option<String>,
+    pub summary: String,
+    /// Root-relative URL including the site's base path, e.g. `/blog/news/a/`.
+    pub url: String,
+    pub permalink: String,
+    pub section: String,
+    pub slug: String,
+    pub authors: Vec<AuthorRef>,
+    pub tags: Vec<TermRef>,
+    pub categories: Vec<TermRef>,
+    pub series: Option<TermRef>,
+    pub image: Option<String>,
+    pub reading_minutes: usize,
+    pub draft: bool,
+    pub extra: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub rel: String,
+    /// Display path from the repository root, for messages.
+    pub file: PathBuf,
+    pub hash: Hash,
+    pub meta: Meta,
+    /// Output folder relative to the site root, e.g. `news/a/`.
+    pub path: String,
+    pub view: PageView,
+}
+
+/// Terms of one taxonomy (`tags`, `categories`, `series`) by slug.
+#[derive(Debug, Default)]
+pub struct Taxonomy {
+    pub name: &'static str,
+    pub terms: BTreeMap<String, Term>,
+}
+
+#[derive(Debug)]
+pub struct Term {
+    pub name: String,
+    pub slug: String,
+    /// Article indices, newest first.
+    pub articles: Vec<usize>,
+}
+
+pub const TAXONOMIES: [&str; 3] = ["tags", "categories", "series"];
+
+#[derive(Debug)]
+pub struct SiteModel {
+    /// Newest first; ties broken by title and path so output never depends on walk order.
+    pub articles: Vec<Article>,
+    /// `0..articles.len()`: the home page's list.
+    pub all: Vec<usize>,
+    /// Section name → article indices, newest first. The root section "" has no page.
+    pub sections: BTreeMap<String, Vec<usize>>,
+    pub taxonomies: Vec<Taxonomy>,
+    /// Author key → (author, article indices newest first).
+    pub authors: BTreeMap<String, (Author, Vec<usize>)>,
+}
+
+impl SiteModel {
+    /// Builds the graph for one site. `content_dir` is `content/<site>` relative to the repo.
+    pub fn build(
+        site: &SiteConfig,
+        content_dir: &Path,
+        parsed: Vec<Parsed>,
+        authors: &Authors,
+        filter: Filter,
+    ) -> Result<SiteModel, Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut articles = Vec::new();
+        for p in parsed {
+            if (p.meta.draft && !filter.drafts) || (p.meta.date > filter.now && !filter.future) {
+                continue;
+            }
+            let file = content_dir.join(&p.rel);
+            match make_article(site, file, p, authors) {
+                Ok(a) => articles.push(a),
+                Err(d) => diags.extend(d),
+            }
+        }
+        articles
+            .sort_by(|a, b| b.meta.date.cmp(&a.meta.date).then_with(|| a.meta.title.cmp(&b.meta.title)).then_with(|| a.rel.cmp(&b.rel)));
+
+        let mut by_path: BTreeMap<&str, &Article> = BTreeMap::new();
+        for a in &articles {
+            if let Some(first) = by_path.insert(&a.path, a) {
+                diags.push(
+                    Diagnostic::new(
+                        &a.file,
+                        a.meta.line_of("slug").or(Some(1)),
+                        format!("has the same URL /{} as {}", a.path, first.file.display()),
+                    )
+                    .hint("give one of them another `slug:` or move it"),
+                );
+            }
+        }
+
+        let mut sections: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut taxonomies: Vec<Taxonomy> = TAXONOMIES.iter().map(|n| Taxonomy { name: n, terms: BTreeMap::new() }).collect();
+        let mut by_author: BTreeMap<String, (Author, Vec<usize>)> = BTreeMap::new();
+        for (i, a) in articles.iter().enumerate() {
+            sections.entry(a.view.section.clone()).or_default().push(i);
+            let v = &a.view;
+            for (tax, refs) in taxonomies.iter_mut().zip([&v.tags, &v.categories, &v.series.iter().cloned().collect::<Vec<_>>()]) {
+                for r in refs {
+                    tax.terms
+                        .entry(r.slug.clone())
+                        .or_insert_with(|| Term { name: r.name.clone(), slug: r.slug.clone(), articles: vec![] })
+                        .articles
+                        .push(i);
+                }
+            }
+            for r in &v.authors {
+                by_author.entry(r.key.clone()).or_insert_with(|| (r.author.clone(), vec![])).1.push(i);
+            }
+        }
+        diags.into_result(SiteModel { all: (0..articles.len()).collect(), articles, sections, taxonomies, authors: by_author })
+    }
+}
+
+fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors) -> Result<Article, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let meta = &p.meta;
+    let section = section_of(&p.rel);
+    let slug = slugify(&meta.slug);
+    if slug.is_empty() {
+        diags.push(
+            Diagnostic::new(&file, meta.line_of("slug").or(Some(1)), format!("slug `{}` has no letters or digits", meta.slug))
+                .hint("set `slug:` to a few words, e.g. `slug: my-article`"),
+        );
+    }
+    let url_path = expand_permalink(&site.permalink, &section, &slug, &meta.date);
+    let path = url_path.trim_start_matches('/').to_string();
+
+    let mut author_refs = Vec::new();
+    for key in &meta.authors {
+        match authors.get(key) {
+            Some(a) => author_refs.push(AuthorRef { key: key.clone(), url: site.url_for(&author_path(key)), author: a.clone() }),
+            None => diags.push(
+                Diagnostic::new(&file, meta.line_of("author").or(meta.line_of("authors")), format!("unknown author `{key}`"))
+                    .hint(format!("add `{key}:` to {AUTHORS_FILE} or use one of its keys")),
+            ),
+        }
+    }
+    let term = |tax: &str, name: &String| -> Option<TermRef> {
+        let slug = slugify(name);
+        (!slug.is_empty()).then(|| TermRef { name: name.clone(), url: site.url_for(&format!("{tax}/{slug}/")), slug })
+    };
+    let terms = |tax: &str, names: &[String], key: &str, diags: &mut Diagnostics| -> Vec<TermRef> {
+        let mut out: Vec<TermRef> = Vec::new();
+        for n in names {
+            match term(tax, n) {
+                Some(t) if !out.iter().any(|o| o.slug == t.slug) => out.push(t),
+                Some(_) => {}
+                None => diags.push(
+                    Diagnostic::new(&file, meta.line_of(key), format!("{key} entry `{n}` has no letters or digits"))
+                        .hint("remove it or write a word"),
+                ),
+            }
+        }
+        out
+    };
+    let tags = terms("tags", &meta.tags, "tags", &mut diags);
+    let categories = terms("categories", &meta.categories, "categories", &mut diags);
+    let series = terms("series", meta.series.as_slice(), "series", &mut diags).pop();
+    let view = PageView {
+        title: meta.title.clone(),
+        date: meta.date.to_rfc3339(),
+        updated: meta.updated.map(|d| d.to_rfc3339()),
+        summary: meta.summary.clone(),
+        url: site.url_for(&path),
+        permalink: site.permalink_for(&path),
+        section,
+        slug,
+        authors: author_refs,
+        tags,
+        categories,
+        series,
+        image: meta.image.clone(),
+        reading_minutes: meta.reading_minutes,
+        draft: meta.draft,
+        extra: meta.extra.clone(),
+    };
+    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view })
+}
+
+/// The first folder under the site; a bundle's own folder is not a section.
+pub fn section_of(rel: &str) -> String {
+    let mut parts: Vec<&str> = rel.split('/').collect();
+    parts.pop(); // the file
+    if rel.ends_with("/index.md") {
+        parts.pop(); // the bundle folder
+    }
+    parts.first().map(|s| slugify(s)).unwrap_or_default()
+}
+
+/// The slug a file gets when its front matter has none.
+pub fn fallback_slug(rel: &str) -> &str {
+    let mut parts = rel.rsplit('/');
+    let file = parts.next().unwrap_or(rel);
+    if file == "index.md"
+        && let Some(dir) = parts.next()
+    {
+        return dir;
+    }
+    file.strip_suffix(".md").unwrap_or(file)
+}
+
+pub fn author_path(key: &str) -> String {
+    format!("authors/{}/", slugify(key))
+}
+
+fn expand_permalink(pattern: &str, section: &str, slug: &str, date: &DateTime<FixedOffset>) -> String {
+    let s = pattern
+        .replace("{section}", section)
+        .replace("{slug}", slug)
+        .replace("{year}", &format!("{:04}", date.year()))
+        .replace("{month}", &format!("{:02}", date.month()))
+        .replace("{day}", &format!("{:02}", date.day()));
+    // An empty {section} must not leave `//` behind.
+    let mut out = String::from("/");
+    for seg in s.split('/').filter(|s| !s.is_empty()) {
+        out.push_str(seg);
+        out.push('/');
+    }
+    out
+}
+
+/// Lowercase, letters and digits of any script kept (Hangul stays Hangul),
+/// everything else folded into single dashes. The result is always a safe
+/// single path segment: no `/`, no `.`.
+pub fn slugify(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut dash = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugify_keeps_hangul_and_is_path_safe() {
+        assert_eq!(slugify("Hello, World!"), "hello-world");
+        assert_eq!(slugify("한국 경제 2024"), "한국-경제-2024");
+        assert_eq!(slugify("../../etc/passwd"), "etc-passwd");
+        assert_eq!(slugify("C++ & Rust"), "c-rust");
+        assert_eq!(slugify("---"), "");
+    }
+
+    #[test]
+    fn sections_and_fallback_slugs() {
+        assert_eq!(section_of("news/a.md"), "news");
+        assert_eq!(section_of("news/2024/a/index.md"), "news");
+        assert_eq!(section_of("about.md"), "");
+        assert_eq!(section_of("bundle/index.md"), "");
+        assert_eq!(fallback_slug("news/my-post/index.md"), "my-post");
+        assert_eq!(fallback_slug("news/other.md"), "other");
+    }
+
+    #[test]
+    fn permalinks_expand_and_collapse_empty_segments() {
+        let d = DateTime::parse_from_rfc3339("2024-03-05T10:00:00+09:00").unwrap();
+        assert_eq!(expand_permalink("/{section}/{slug}/", "news", "a", &d), "/news/a/");
+        assert_eq!(expand_permalink("/{section}/{slug}/", "", "about", &d), "/about/");
+        assert_eq!(expand_permalink("/{year}/{month}/{day}/{slug}/", "x", "a", &d), "/2024/03/05/a/");
+    }
+}

@@ -1,0 +1,647 @@
+//! Outputs of a site and how each is made: Tera pages, feeds, the sitemap,
+//! robots.txt, the syntax stylesheet and theme static files.
+//!
+//! Every output has an *input hash*: the hash of exactly what its renderer
+//! reads (the serialized template context, the template and everything it
+//! extends or includes, render settings, the article's source). The planner
+//! compares it with the previous build's, so only outputs whose inputs changed
+//! are rendered. Contexts borrow from the model: no page ever gets the whole
+//! site, and nothing is cloned per page.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use serde::Serialize;
+
+use crate::config::SiteConfig;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discover::{Hash, Source};
+use crate::images::{self, Image};
+use crate::model::{Article, AuthorRef, PageView, SiteModel, TermRef};
+use crate::parse::{self, Markdown};
+use crate::theme::{self, Theme};
+
+/// Bumped whenever a renderer's output changes for the same inputs, so old
+/// caches re-render.
+const RENDER_VERSION: &str = concat!("gen-render-1-", env!("CARGO_PKG_VERSION"));
+
+/// What a site build needs to render, shared by all its outputs.
+pub struct Renderer<'a> {
+    pub site: &'a SiteConfig,
+    pub model: &'a SiteModel,
+    pub theme: &'a Theme,
+    pub markdown: &'a Markdown,
+    pub root: &'a std::path::Path,
+    pub minify: bool,
+    site_view: SiteView<'a>,
+}
+
+/// `site` in every template.
+#[derive(Serialize)]
+struct SiteView<'a> {
+    name: &'a str,
+    title: &'a str,
+    description: &'a str,
+    language: &'a str,
+    base_url: &'a str,
+    /// Root-relative URL of the home page (the base path).
+    url: &'a str,
+    extra: &'a serde_json::Value,
+    sections: Vec<Link>,
+    taxonomies: Vec<Link>,
+    feed_url: String,
+    atom_url: String,
+    style_url: String,
+    syntax_css_url: String,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Link {
+    pub name: String,
+    pub url: String,
+}
+
+/// One output file of a site.
+#[derive(Debug)]
+pub enum Job<'m> {
+    Article(usize),
+    List(ListPage<'m>),
+    Taxonomy { index: usize },
+    NotFound,
+    Rss,
+    Atom,
+    Sitemap,
+    Robots,
+    SyntaxCss,
+    Static(&'m Source),
+}
+
+/// A paginated list: the home page, a section, a term or an author.
+#[derive(Debug)]
+pub struct ListPage<'m> {
+    pub kind: ListKind<'m>,
+    /// Site-relative folder of page 1, e.g. `news/` (empty for the home page).
+    pub base: String,
+    pub items: &'m [usize],
+    pub number: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum ListKind<'m> {
+    Home,
+    Section(&'m str),
+    Term { taxonomy: usize, slug: &'m str },
+    Author(&'m str),
+}
+
+impl Job<'_> {
+    /// Site-relative output path.
+    pub fn path(&self, r: &Renderer) -> String {
+        match self {
+            Job::Article(i) => format!("{}index.html", r.model.articles[*i].path),
+            Job::List(l) => format!("{}index.html", page_dir(&l.base, l.number)),
+            Job::Taxonomy { index } => format!("{}/index.html", r.model.taxonomies[*index].name),
+            Job::NotFound => "404.html".into(),
+            Job::Rss => "feed.xml".into(),
+            Job::Atom => "atom.xml".into(),
+            Job::Sitemap => "sitemap.xml".into(),
+            Job::Robots => "robots.txt".into(),
+            Job::SyntaxCss => "syntax.css".into(),
+            Job::Static(s) => s.rel.clone(),
+        }
+    }
+
+    /// Whether the output is an HTML page (counted as a page in reports).
+    pub fn is_page(&self) -> bool {
+        matches!(self, Job::Article(_) | Job::List(_) | Job::Taxonomy { .. } | Job::NotFound)
+    }
+
+    /// The source file this output comes from, for collision messages.
+    pub fn origin<'a>(&self, r: &'a Renderer) -> Option<&'a std::path::Path> {
+        match self {
+            Job::Article(i) => Some(&r.model.articles[*i].file),
+            _ => None,
+        }
+    }
+}
+
+fn page_dir(base: &str, number: usize) -> String {
+    if number == 1 { base.to_string() } else { format!("{base}page/{number}/") }
+}
+
+/// `page` for article.html: the view plus the rendered body.
+#[derive(Serialize)]
+struct ArticleCtx<'a> {
+    site: &'a SiteView<'a>,
+    page: ArticlePage<'a>,
+    /// The neighbouring articles in the same section, by date.
+    earlier: Option<Link>,
+    later: Option<Link>,
+    /// Every article of the page's series, oldest first.
+    series_pages: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct ArticlePage<'a> {
+    #[serde(flatten)]
+    view: &'a PageView,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct Paginator<'a> {
+    pages: Vec<&'a PageView>,
+    current: usize,
+    total: usize,
+    first_url: String,
+    previous_url: Option<String>,
+    next_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ListCtx<'a> {
+    site: &'a SiteView<'a>,
+    paginator: Paginator<'a>,
+    section: Option<Link>,
+    taxonomy: Option<Link>,
+    term: Option<&'a TermRef>,
+    author: Option<&'a AuthorRef>,
+}
+
+#[derive(Serialize)]
+struct TermCount {
+    name: String,
+    slug: String,
+    url: String,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct TaxonomyCtx<'a> {
+    site: &'a SiteView<'a>,
+    taxonomy: Link,
+    terms: Vec<TermCount>,
+}
+
+#[derive(Serialize)]
+struct SiteOnlyCtx<'a> {
+    site: &'a SiteView<'a>,
+}
+
+/// Feed and sitemap entries: what the XML is made of.
+#[derive(Serialize)]
+struct FeedItem<'a> {
+    title: &'a str,
+    permalink: &'a str,
+    date: &'a str,
+    updated: &'a str,
+    summary: &'a str,
+    authors: Vec<&'a str>,
+    categories: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SitemapEntry {
+    loc: String,
+    lastmod: Option<String>,
+}
+
+static MINIFY: LazyLock<minify_html::Cfg> = LazyLock::new(|| {
+    let mut cfg = minify_html::Cfg::new();
+    cfg.minify_css = true;
+    cfg.keep_html_and_head_opening_tags = true;
+    cfg
+});
+
+/// A job's output: the bytes to publish and the images an article uses.
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub images: Vec<Image>,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(
+        site: &'a SiteConfig,
+        model: &'a SiteModel,
+        theme: &'a Theme,
+        markdown: &'a Markdown,
+        root: &'a std::path::Path,
+        minify: bool,
+    ) -> Self {
+        let site_view = SiteView {
+            name: &site.name,
+            title: &site.title,
+            description: &site.description,
+            language: &site.language,
+            base_url: &site.base_url,
+            url: &site.base_path,
+            extra: &site.extra,
+            sections: model
+                .sections
+                .keys()
+                .filter(|s| !s.is_empty())
+                .map(|s| Link { name: s.clone(), url: site.url_for(&format!("{s}/")) })
+                .collect(),
+            taxonomies: model
+                .taxonomies
+                .iter()
+                .filter(|t| !t.terms.is_empty())
+                .map(|t| Link { name: t.name.to_string(), url: site.url_for(&format!("{}/", t.name)) })
+                .collect(),
+            feed_url: site.url_for("feed.xml"),
+            atom_url: site.url_for("atom.xml"),
+            style_url: site.url_for("style.css"),
+            syntax_css_url: site.url_for("syntax.css"),
+        };
+        Renderer { site, model, theme, markdown, root, minify, site_view }
+    }
+
+    /// Every output of the site, in a stable order.
+    pub fn jobs(&self) -> Vec<Job<'a>> {
+        let m = self.model;
+        let per = self.site.paginate;
+        let mut jobs: Vec<Job<'a>> = (0..m.articles.len()).map(Job::Article).collect();
+        let all: &'a [usize] = &m.all;
+        let mut lists: Vec<(ListKind<'a>, String, &'a [usize])> = vec![(ListKind::Home, String::new(), all)];
+        for (name, items) in &m.sections {
+            if !name.is_empty() {
+                lists.push((ListKind::Section(name), format!("{name}/"), items));
+            }
+        }
+        for (t, tax) in m.taxonomies.iter().enumerate() {
+            if tax.terms.is_empty() {
+                continue;
+            }
+            jobs.push(Job::Taxonomy { index: t });
+            for (slug, term) in &tax.terms {
+                lists.push((ListKind::Term { taxonomy: t, slug }, format!("{}/{slug}/", tax.name), &term.articles));
+            }
+        }
+        for (key, (_, items)) in &m.authors {
+            lists.push((ListKind::Author(key), crate::model::author_path(key), items));
+        }
+        for (kind, base, items) in lists {
+            let total = items.len().div_ceil(per).max(1);
+            for number in 1..=total {
+                let slice = &items[((number - 1) * per).min(items.len())..(number * per).min(items.len())];
+                jobs.push(Job::List(ListPage { kind, base: base.clone(), items: slice, number, total }));
+            }
+        }
+        jobs.extend([Job::NotFound, Job::Rss, Job::Atom, Job::Sitemap, Job::Robots, Job::SyntaxCss]);
+        jobs.extend(self.theme.static_files.iter().map(Job::Static));
+        jobs
+    }
+
+    /// The hash of everything `job`'s output is made from.
+    pub fn input_hash(&self, job: &Job) -> Hash {
+        let mut h = blake3::Hasher::new();
+        h.update(RENDER_VERSION.as_bytes());
+        h.update(&[self.minify as u8]);
+        if let Some(t) = self.template_of(job) {
+            h.update(&self.theme.template_hash(t));
+        }
+        match job {
+            // Copied byte for byte: the content is the input.
+            Job::Static(src) => {
+                h.update(&crate::discover::hash_file(&src.path).unwrap_or([0; 32]));
+            }
+            Job::Article(i) => {
+                let a = &self.model.articles[*i];
+                h.update(&a.hash);
+                h.update(&[self.site.unsafe_html as u8]);
+                self.hash_json(&mut h, &self.article_ctx(*i, ""));
+            }
+            Job::List(l) => self.hash_json(&mut h, &self.list_ctx(l)),
+            Job::Taxonomy { index } => self.hash_json(&mut h, &self.taxonomy_ctx(*index)),
+            Job::NotFound => self.hash_json(&mut h, &SiteOnlyCtx { site: &self.site_view }),
+            Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_view, self.feed_items())),
+            Job::Sitemap => self.hash_json(&mut h, &self.sitemap_entries()),
+            Job::Robots => self.hash_json(&mut h, &self.site.base_url),
+            Job::SyntaxCss => {}
+        }
+        *h.finalize().as_bytes()
+    }
+
+    fn hash_json(&self, h: &mut blake3::Hasher, value: &impl Serialize) {
+        serde_json::to_writer(HashWriter(h), value).expect("hashing cannot fail");
+    }
+
+    fn template_of(&self, job: &Job) -> Option<&'static str> {
+        Some(match job {
+            Job::Article(_) => "article.html",
+            Job::List(l) => match l.kind {
+                ListKind::Home => "index.html",
+                ListKind::Section(_) => "section.html",
+                ListKind::Term { .. } => "term.html",
+                ListKind::Author(_) => "author.html",
+            },
+            Job::Taxonomy { .. } => "taxonomy.html",
+            Job::NotFound => "404.html",
+            _ => return None,
+        })
+    }
+
+    /// Produces the output bytes of `job`.
+    pub fn render(&self, job: &Job) -> Result<Rendered, Diagnostics> {
+        let mut images = Vec::new();
+        let bytes = match job {
+            Job::Article(i) => {
+                let a = &self.model.articles[*i];
+                let body = self.article_body(a, &mut images)?;
+                self.tera("article.html", &self.article_ctx(*i, &body))?
+            }
+            Job::List(l) => self.tera(self.template_of(job).expect("list template"), &self.list_ctx(l))?,
+            Job::Taxonomy { index } => self.tera("taxonomy.html", &self.taxonomy_ctx(*index))?,
+            Job::NotFound => self.tera("404.html", &SiteOnlyCtx { site: &self.site_view })?,
+            Job::Rss => self.rss().into_bytes(),
+            Job::Atom => self.atom().into_bytes(),
+            Job::Sitemap => self.sitemap().into_bytes(),
+            Job::Robots => format!("User-agent: *\nAllow: /\n\nSitemap: {}\n", self.site.permalink_for("sitemap.xml")).into_bytes(),
+            Job::SyntaxCss => syntax_css().into_bytes(),
+            Job::Static(src) => std::fs::read(&src.path)
+                .map_err(|e| Diagnostic::new(crate::discover::rel_display(&src.path, self.root), None, format!("cannot read: {e}")))?,
+        };
+        Ok(Rendered { bytes, images })
+    }
+
+    fn tera(&self, template: &str, ctx: &impl Serialize) -> Result<Vec<u8>, Diagnostic> {
+        let context = tera::Context::from_serialize(ctx)
+            .map_err(|e| Diagnostic::new(self.template_file(template), None, format!("cannot build the template context: {e}")))?;
+        let html = self.theme.tera.render(template, &context).map_err(|e| {
+            Diagnostic::new(self.template_file(template), None, theme::error_chain(&e))
+                .hint("fix the template; the variables a template gets are listed in README.md")
+        })?;
+        Ok(if self.minify { minify_html::minify(html.as_bytes(), &MINIFY) } else { html.into_bytes() })
+    }
+
+    fn template_file(&self, template: &str) -> String {
+        let overridden = format!("themes/{}/sites/{}/{template}", self.theme.name, self.site.name);
+        if self.root.join(&overridden).is_file() { overridden } else { format!("themes/{}/templates/{template}", self.theme.name) }
+    }
+
+    /// The article's HTML body; images it references are resolved, loaded
+    /// into `images` and their URLs rewritten to the published paths.
+    fn article_body(&self, a: &Article, images: &mut Vec<Image>) -> Result<String, Diagnostics> {
+        let path = self.root.join(&a.file);
+        let text = std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&a.file, None, format!("cannot read: {e}")))?;
+        let split = parse::split(&text).map_err(|(line, msg)| Diagnostic::new(&a.file, Some(line), msg))?;
+        let content_dir = Path::new("content").join(&self.site.name);
+        let lookup = images::Lookup { root: self.root, content_dir: &content_dir, article_dir: a.file.parent().unwrap_or(&content_dir) };
+        let body = self.markdown.render(split.body, split.body_line, self.site.unsafe_html, |url, line| {
+            if images::is_external(url) {
+                return Ok(None);
+            }
+            let found = lookup.resolve(url).map_err(|why| {
+                Diagnostic::new(&a.file, Some(line), why).hint("put the image in the article's folder (page bundle) or in assets/")
+            })?;
+            let image = images::load(self.root, &found)
+                .map_err(|e| Diagnostic::new(&a.file, Some(line), format!("cannot read image {}: {e}", found.display())))?;
+            let url = self.site.url_for(&image.rel);
+            images.push(image);
+            Ok(Some(url))
+        });
+        body.map(|b| b.html).map_err(Diagnostics)
+    }
+
+    fn link(&self, i: usize) -> Link {
+        let v = &self.model.articles[i].view;
+        Link { name: v.title.clone(), url: v.url.clone() }
+    }
+
+    fn article_ctx<'b>(&'b self, i: usize, content: &'b str) -> ArticleCtx<'b> {
+        let a = &self.model.articles[i];
+        let in_section = &self.model.sections[&a.view.section];
+        let pos = in_section.iter().position(|&j| j == i).expect("article is in its section");
+        let series_pages = a
+            .view
+            .series
+            .as_ref()
+            .and_then(|s| self.model.taxonomies[2].terms.get(&s.slug))
+            .map(|t| t.articles.iter().rev().map(|&j| self.link(j)).collect())
+            .unwrap_or_default();
+        ArticleCtx {
+            site: &self.site_view,
+            page: ArticlePage { view: &a.view, content },
+            later: pos.checked_sub(1).map(|p| self.link(in_section[p])),
+            earlier: in_section.get(pos + 1).map(|&j| self.link(j)),
+            series_pages,
+        }
+    }
+
+    fn list_ctx<'b>(&'b self, l: &ListPage<'b>) -> ListCtx<'b> {
+        let m = self.model;
+        let url = |n: usize| self.site.url_for(&page_dir(&l.base, n));
+        let paginator = Paginator {
+            pages: l.items.iter().map(|&i| &m.articles[i].view).collect(),
+            current: l.number,
+            total: l.total,
+            first_url: url(1),
+            previous_url: (l.number > 1).then(|| url(l.number - 1)),
+            next_url: (l.number < l.total).then(|| url(l.number + 1)),
+        };
+        let mut ctx = ListCtx { site: &self.site_view, paginator, section: None, taxonomy: None, term: None, author: None };
+        match l.kind {
+            ListKind::Home => {}
+            ListKind::Section(s) => ctx.section = Some(Link { name: s.to_string(), url: url(1) }),
+            ListKind::Term { taxonomy, slug } => {
+                let tax = &m.taxonomies[taxonomy];
+                ctx.taxonomy = Some(Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{}/", tax.name)) });
+                // Any article's TermRef for this slug carries the display name.
+                let first = tax.terms[slug].articles[0];
+                let v = &m.articles[first].view;
+                ctx.term = [&v.tags, &v.categories]
+                    .into_iter()
+                    .flatten()
+                    .chain(v.series.iter())
+                    .find(|t| t.slug == slug && t.url.contains(tax.name));
+            }
+            ListKind::Author(key) => {
+                let first = m.authors[key].1[0];
+                ctx.author = m.articles[first].view.authors.iter().find(|a| a.key == key);
+            }
+        }
+        ctx
+    }
+
+    fn taxonomy_ctx(&self, index: usize) -> TaxonomyCtx<'_> {
+        let tax = &self.model.taxonomies[index];
+        TaxonomyCtx {
+            site: &self.site_view,
+            taxonomy: Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{}/", tax.name)) },
+            terms: tax
+                .terms
+                .values()
+                .map(|t| TermCount {
+                    name: t.name.clone(),
+                    slug: t.slug.clone(),
+                    url: self.site.url_for(&format!("{}/{}/", tax.name, t.slug)),
+                    count: t.articles.len(),
+                })
+                .collect(),
+        }
+    }
+
+    fn feed_items(&self) -> Vec<FeedItem<'_>> {
+        self.model
+            .articles
+            .iter()
+            .take(self.site.feed_limit)
+            .map(|a| {
+                let v = &a.view;
+                FeedItem {
+                    title: &v.title,
+                    permalink: &v.permalink,
+                    date: &v.date,
+                    updated: v.updated.as_deref().unwrap_or(&v.date),
+                    summary: &v.summary,
+                    authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
+                    categories: v.categories.iter().chain(&v.tags).map(|t| t.name.as_str()).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The newest date of any article: a feed's own date, never the clock.
+    fn feed_updated(&self) -> String {
+        self.model
+            .articles
+            .iter()
+            .map(|a| a.meta.updated.unwrap_or(a.meta.date).max(a.meta.date))
+            .max()
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into())
+    }
+
+    fn rss(&self) -> String {
+        let s = self.site;
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n",
+        );
+        out += &format!(
+            "<title>{}</title>\n<link>{}</link>\n<description>{}</description>\n<language>{}</language>\n",
+            x(&s.title),
+            x(&s.base_url),
+            x(&s.description),
+            x(&s.language)
+        );
+        out += &format!("<atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>\n", x(&s.permalink_for("feed.xml")));
+        out += &format!("<lastBuildDate>{}</lastBuildDate>\n", rfc2822(&self.feed_updated()));
+        for item in self.feed_items() {
+            out += &format!(
+                "<item>\n<title>{}</title>\n<link>{}</link>\n<guid isPermaLink=\"true\">{}</guid>\n<pubDate>{}</pubDate>\n<description>{}</description>\n",
+                x(item.title),
+                x(item.permalink),
+                x(item.permalink),
+                rfc2822(item.date),
+                x(item.summary)
+            );
+            for a in &item.authors {
+                out += &format!("<dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{}</dc:creator>\n", x(a));
+            }
+            for c in &item.categories {
+                out += &format!("<category>{}</category>\n", x(c));
+            }
+            out += "</item>\n";
+        }
+        out += "</channel>\n</rss>\n";
+        out
+    }
+
+    fn atom(&self) -> String {
+        let s = self.site;
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        out += &format!("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n", x(&s.language));
+        out += &format!("<title>{}</title>\n<subtitle>{}</subtitle>\n", x(&s.title), x(&s.description));
+        out += &format!(
+            "<link href=\"{}\" rel=\"self\" type=\"application/atom+xml\"/>\n<link href=\"{}\"/>\n",
+            x(&s.permalink_for("atom.xml")),
+            x(&s.base_url)
+        );
+        out += &format!("<id>{}</id>\n<updated>{}</updated>\n", x(&s.base_url), self.feed_updated());
+        for item in self.feed_items() {
+            out += &format!(
+                "<entry>\n<title>{}</title>\n<link href=\"{}\"/>\n<id>{}</id>\n<published>{}</published>\n<updated>{}</updated>\n<summary>{}</summary>\n",
+                x(item.title),
+                x(item.permalink),
+                x(item.permalink),
+                item.date,
+                item.updated,
+                x(item.summary)
+            );
+            for a in &item.authors {
+                out += &format!("<author><name>{}</name></author>\n", x(a));
+            }
+            for c in &item.categories {
+                out += &format!("<category term=\"{}\"/>\n", x(c));
+            }
+            out += "</entry>\n";
+        }
+        out += "</feed>\n";
+        out
+    }
+
+    /// Every HTML page but 404, with article dates as `lastmod`.
+    fn sitemap_entries(&self) -> Vec<SitemapEntry> {
+        let mut entries: Vec<SitemapEntry> = Vec::new();
+        for job in self.jobs() {
+            let lastmod = match &job {
+                Job::Article(i) => {
+                    let m = &self.model.articles[*i].meta;
+                    Some(m.updated.unwrap_or(m.date).to_rfc3339())
+                }
+                Job::List(_) | Job::Taxonomy { .. } => None,
+                _ => continue,
+            };
+            let path = job.path(self);
+            let dir = path.strip_suffix("index.html").unwrap_or(&path);
+            entries.push(SitemapEntry { loc: self.site.permalink_for(dir), lastmod });
+        }
+        entries
+    }
+
+    fn sitemap(&self) -> String {
+        let mut out =
+            String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+        for e in self.sitemap_entries() {
+            out += &format!("<url><loc>{}</loc>", x(&e.loc));
+            if let Some(l) = e.lastmod {
+                out += &format!("<lastmod>{l}</lastmod>");
+            }
+            out += "</url>\n";
+        }
+        out += "</urlset>\n";
+        out
+    }
+}
+
+fn x(s: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::escape(s)
+}
+
+fn rfc2822(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map(|d| d.to_rfc2822()).unwrap_or_default()
+}
+
+/// The stylesheet for syntect's CSS classes: light, with a dark variant.
+pub fn syntax_css() -> String {
+    use syntect::highlighting::ThemeSet;
+    use syntect::html::{ClassStyle, css_for_theme_with_class_style};
+    let themes = ThemeSet::load_defaults();
+    let light = css_for_theme_with_class_style(&themes.themes["InspiredGitHub"], ClassStyle::Spaced).unwrap_or_default();
+    let dark = css_for_theme_with_class_style(&themes.themes["base16-ocean.dark"], ClassStyle::Spaced).unwrap_or_default();
+    format!("{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n")
+}
+
+/// Feeds serde_json's writer straight into a hasher: no intermediate buffer.
+struct HashWriter<'h>(&'h mut blake3::Hasher);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,203 @@
+//! Themes: Tera templates from `themes/<theme>/templates/`, with per-site
+//! overrides from `themes/<theme>/sites/<site>/`, parsed once and shared by
+//! every site that uses the same set.
+//!
+//! Each template gets a dependency hash covering its own source and,
+//! transitively, what it extends, includes or imports; an output's input hash
+//! uses it, so editing `article.html` re-renders articles only.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use regex::Regex;
+use tera::Tera;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discover::{self, Hash, Source};
+
+/// Templates every theme must provide.
+pub const REQUIRED: [&str; 7] = ["article.html", "index.html", "section.html", "taxonomy.html", "term.html", "author.html", "404.html"];
+
+pub struct Theme {
+    pub name: String,
+    pub tera: Tera,
+    deps: HashMap<String, Hash>,
+    /// `themes/<theme>/static/`, published to every site using the theme.
+    pub static_files: Vec<Source>,
+}
+
+impl std::fmt::Debug for Theme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Theme").field("name", &self.name).finish()
+    }
+}
+
+static REFERENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\{%-?\s*(?:extends|include|import)\s+["']([^"']+)["']"#).expect("valid regex"));
+
+impl Theme {
+    /// Loads `themes/<name>/templates/` with `themes/<name>/sites/<site>/` on top.
+    pub fn load(root: &Path, name: &str, site: Option<&str>) -> Result<Theme, Diagnostics> {
+        let dir = root.join("themes").join(name);
+        let mut sources: BTreeMap<String, (String, std::path::PathBuf)> = BTreeMap::new();
+        let mut diags = Diagnostics::default();
+        let mut layers = vec![dir.join("templates")];
+        if let Some(site) = site {
+            layers.push(dir.join("sites").join(site));
+        }
+        for layer in &layers {
+            let files = match discover::walk(layer, root) {
+                Ok(f) => f,
+                Err(d) => {
+                    diags.extend(d);
+                    continue;
+                }
+            };
+            for f in files {
+                match std::fs::read_to_string(&f.path) {
+                    Ok(text) => {
+                        sources.insert(f.rel.clone(), (text, f.path.clone()));
+                    }
+                    Err(e) => diags.push(Diagnostic::new(discover::rel_display(&f.path, root), None, format!("cannot read template: {e}"))),
+                }
+            }
+        }
+        for req in REQUIRED {
+            if !sources.contains_key(req) {
+                diags.push(
+                    Diagnostic::new(format!("themes/{name}/templates/{req}"), None, "required template is missing")
+                        .hint(format!("every theme needs {}", REQUIRED.join(", "))),
+                );
+            }
+        }
+        let mut tera = Tera::default();
+        // Tera's default also escapes `/`, which makes every URL unreadable.
+        tera.set_escape_fn(escape_html);
+        // Tera reports which template failed and where; keep its whole chain.
+        if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, (src, _))| (n.as_str(), src.as_str()))) {
+            let (file, msg) = tera_error(&e, &sources, root);
+            diags.push(Diagnostic::new(file, None, msg).hint("fix the template syntax"));
+        }
+        let static_files = discover::walk(&dir.join("static"), root).unwrap_or_else(|d| {
+            diags.extend(d);
+            vec![]
+        });
+        let texts: HashMap<&str, &str> = sources.iter().map(|(n, (s, _))| (n.as_str(), s.as_str())).collect();
+        let deps = texts.keys().map(|n| (n.to_string(), dep_hash(n, &texts, &mut HashSet::new()))).collect();
+        diags.into_result(Theme { name: name.to_string(), tera, deps, static_files })
+    }
+
+    /// Hash of a template and everything it pulls in.
+    pub fn template_hash(&self, name: &str) -> Hash {
+        self.deps.get(name).copied().unwrap_or([0; 32])
+    }
+
+    /// Hash of the whole template set (for outputs that depend on all of it).
+    pub fn all_templates_hash(&self) -> Hash {
+        let mut h = blake3::Hasher::new();
+        let mut names: Vec<_> = self.deps.iter().collect();
+        names.sort();
+        for (n, d) in names {
+            h.update(n.as_bytes());
+            h.update(d);
+        }
+        *h.finalize().as_bytes()
+    }
+}
+
+/// Escapes what HTML needs escaped in text and quoted attributes.
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn dep_hash(name: &str, texts: &HashMap<&str, &str>, visiting: &mut HashSet<String>) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(name.as_bytes());
+    if let Some(src) = texts.get(name) {
+        h.update(src.as_bytes());
+        if visiting.insert(name.to_string()) {
+            for cap in REFERENCE.captures_iter(src) {
+                h.update(&dep_hash(&cap[1], texts, visiting));
+            }
+            visiting.remove(name);
+        }
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The template file a Tera error is about, and the full message chain.
+pub fn tera_error(e: &tera::Error, sources: &BTreeMap<String, (String, std::path::PathBuf)>, root: &Path) -> (std::path::PathBuf, String) {
+    let msg = error_chain(e);
+    let file = sources
+        .iter()
+        .find(|(n, _)| msg.contains(&format!("'{n}'")))
+        .map(|(_, (_, p))| discover::rel_display(p, root))
+        .unwrap_or_else(|| "themes".into());
+    (file, msg)
+}
+
+/// "outer: inner: innermost" for any error with sources.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// Themes shared across sites: one parse per (theme, overrides) pair.
+#[derive(Default)]
+pub struct Themes {
+    loaded: HashMap<(String, Option<String>), Arc<Theme>>,
+}
+
+impl Themes {
+    pub fn get(&mut self, root: &Path, theme: &str, site: &str) -> Result<Arc<Theme>, Diagnostics> {
+        let has_overrides = root.join("themes").join(theme).join("sites").join(site).is_dir();
+        let key = (theme.to_string(), has_overrides.then(|| site.to_string()));
+        if let Some(t) = self.loaded.get(&key) {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(Theme::load(root, theme, key.1.as_deref())?);
+        self.loaded.insert(key, t.clone());
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_hash_follows_extends_and_includes() {
+        let base = "<html>{% block c %}{% endblock %}</html>";
+        let texts: HashMap<&str, &str> = [
+            ("base.html", base),
+            ("article.html", "{% extends \"base.html\" %}{% block c %}{% include 'meta.html' %}{% endblock %}"),
+            ("meta.html", "m"),
+            ("index.html", "{% extends \"base.html\" %}"),
+        ]
+        .into();
+        let a1 = dep_hash("article.html", &texts, &mut HashSet::new());
+        let i1 = dep_hash("index.html", &texts, &mut HashSet::new());
+        let mut changed = texts.clone();
+        changed.insert("meta.html", "m2");
+        assert_ne!(a1, dep_hash("article.html", &changed, &mut HashSet::new()));
+        assert_eq!(i1, dep_hash("index.html", &changed, &mut HashSet::new()));
+    }
+}

@@ -1,0 +1,106 @@
+use crate::util::Repo;
+
+/// Builds once, breaks the repo with `breakage`, and checks the failed build
+/// reports `expected` (every fragment) and leaves `public/` as it was.
+fn fails_cleanly(breakage: impl FnOnce(&Repo), expected: &[&str]) -> String {
+    let r = Repo::fixture("basic");
+    r.build();
+    let before = r.snapshot("public");
+    breakage(&r);
+    let err = r.fails(&["build"]);
+    for e in expected {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+    assert!(err.contains("the output folder was not changed"), "{err}");
+    assert_eq!(r.snapshot("public"), before, "a failed build changed public/");
+    assert!(!r.exists("public/.gen-staging"));
+    err
+}
+
+#[test]
+fn malformed_yaml_names_file_and_line() {
+    fails_cleanly(
+        |r| r.write("content/alpha/news/bad.md", "---\ntitle: ok\ndate: 2024-01-01\ntags: [unclosed\n---\nbody\n"),
+        &["content/alpha/news/bad.md:", "front matter"],
+    );
+}
+
+#[test]
+fn missing_and_wrongly_typed_fields() {
+    fails_cleanly(
+        |r| r.write("content/alpha/news/notitle.md", "---\ndate: 2024-01-01\n---\nbody\n"),
+        &["content/alpha/news/notitle.md:", "missing field `title`", "every article needs `title:` and `date:`"],
+    );
+    fails_cleanly(
+        |r| r.write("content/alpha/news/tags.md", "---\ntitle: t\ndate: 2024-01-01\ntags: 42\n---\n"),
+        &["content/alpha/news/tags.md:4: front matter: tags: invalid type"],
+    );
+    fails_cleanly(
+        |r| r.write("content/alpha/news/date.md", "---\ntitle: t\ndate: next week\n---\n"),
+        &["content/alpha/news/date.md:3: front matter: `next week` is not a date"],
+    );
+    fails_cleanly(
+        |r| r.write("content/alpha/news/typo.md", "---\ntitle: t\ndate: 2024-01-01\ndrafts: true\n---\n"),
+        &["content/alpha/news/typo.md:4: front matter: unknown field `drafts`", "custom fields go under `extra:`"],
+    );
+    fails_cleanly(
+        |r| r.write("content/alpha/news/nofm.md", "just text\n"),
+        &["content/alpha/news/nofm.md:1: the file must start with `---`"],
+    );
+}
+
+#[test]
+fn unknown_author_names_the_line_and_the_authors_file() {
+    fails_cleanly(
+        |r| r.write("content/alpha/news/anon.md", "---\ntitle: t\ndate: 2024-01-01\nauthor: nobody\n---\n"),
+        &["content/alpha/news/anon.md:4: unknown author `nobody`", "content/authors.yaml"],
+    );
+}
+
+#[test]
+fn two_articles_with_one_url() {
+    fails_cleanly(
+        |r| r.write("content/alpha/news/copy.md", "---\ntitle: t\ndate: 2024-01-01\nslug: story-2\n---\n"),
+        &["has the same URL /news/story-2/ as content/alpha/news/", "slug"],
+    );
+}
+
+#[test]
+fn all_errors_are_reported_together() {
+    let err = fails_cleanly(
+        |r| {
+            r.write("content/alpha/news/a-bad.md", "---\ntitle: t\n---\n");
+            r.write("content/beta/posts/b-bad.md", "---\ntitle: t\ndate: 2024-01-01\nauthor: ghost\n---\n");
+        },
+        &["content/alpha/news/a-bad.md", "content/beta/posts/b-bad.md:4: unknown author `ghost`", "2 errors"],
+    );
+    assert_eq!(err.matches("error: ").count(), 2, "{err}");
+}
+
+#[test]
+fn config_errors_name_sites_toml_line_and_key() {
+    fails_cleanly(
+        |r| r.edit("sites.toml", "language = \"en\"", "language = \"en\"\ncolour = \"red\""),
+        &["sites.toml:15: unknown field `colour`"],
+    );
+    fails_cleanly(|r| r.edit("sites.toml", "name = \"beta\"", "name = \"alpha\""), &["sites.toml:11: duplicate site name `alpha`"]);
+    fails_cleanly(|r| r.edit("sites.toml", "https://example.org/beta", "example.org/beta"), &["sites.toml:13: bad `base_url`"]);
+    fails_cleanly(
+        |r| r.edit("sites.toml", "unsafe_html = true", "unsafe_html = true\ntheme = \"fancy\""),
+        &["sites.toml:16: theme `fancy` of site `beta` not found"],
+    );
+}
+
+#[test]
+fn template_errors_name_the_template() {
+    fails_cleanly(
+        |r| {
+            r.write(
+                "themes/default/templates/404.html",
+                "{% extends \"base.html\" %}{% block content %}{{ nope.nothing }}{% endblock content %}",
+            )
+        },
+        &["themes/default/templates/404.html", "nope"],
+    );
+    fails_cleanly(|r| r.write("themes/default/templates/term.html", "{% if %}"), &["themes/default/templates/term.html"]);
+}

@@ -1,0 +1,157 @@
+use crate::util::{Repo, changed};
+
+/// Build, change, build: returns the output paths rewritten by the second build.
+fn rewritten_after(r: &Repo, change: impl FnOnce(&Repo)) -> Vec<String> {
+    r.build();
+    let before = r.snapshot("public");
+    // Make any rewrite visible in mtimes even on coarse file systems.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    change(r);
+    r.build();
+    changed(&before, &r.snapshot("public"))
+}
+
+/// The output of a clean build of the same inputs, in a fresh folder.
+fn assert_same_as_clean_build(r: &Repo) {
+    r.ok(&["build", "--clean", "--output", "clean-out", "--cache", ".gen-clean"]);
+    let inc: Vec<(String, Vec<u8>)> = r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect();
+    let clean: Vec<(String, Vec<u8>)> = r.snapshot("clean-out").into_iter().map(|(k, (_, b))| (k, b)).collect();
+    assert_eq!(inc, clean, "incremental output differs from a clean build");
+}
+
+#[test]
+fn a_no_op_build_rewrites_nothing() {
+    let r = Repo::fixture("basic");
+    assert_eq!(rewritten_after(&r, |_| {}), Vec::<String>::new());
+}
+
+#[test]
+fn a_body_edit_rewrites_only_that_article() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다."));
+    assert_eq!(w, vec!["alpha/news/story-3/index.html"]);
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn a_title_edit_rewrites_the_lists_that_show_it() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| r.edit("content/alpha/news/story-3.md", "title: 기사 3", "title: 기사 셋"));
+    for p in [
+        "alpha/news/story-3/index.html",
+        "alpha/feed.xml",
+        "alpha/atom.xml",
+        "alpha/tags/경제/index.html",
+        "alpha/series/연재/index.html",
+        "alpha/authors/kim/page/2/index.html",
+        // Neighbours and series members show the title too.
+        "alpha/news/story-2/index.html",
+        "alpha/news/story-4/index.html",
+    ] {
+        assert!(w.contains(&p.to_string()), "{p} not rewritten: {w:?}");
+    }
+    assert!(w.iter().all(|p| p.starts_with("alpha/")), "beta untouched: {w:?}");
+    assert!(!w.contains(&"alpha/opinion/column/index.html".to_string()), "{w:?}");
+    assert!(!w.contains(&"alpha/sitemap.xml".to_string()), "URLs did not change: {w:?}");
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn deleting_an_article_removes_its_output_and_updates_lists() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| r.remove("content/alpha/opinion/column.md"));
+    assert!(w.contains(&"-alpha/opinion/column/index.html".to_string()), "{w:?}");
+    assert!(w.contains(&"-alpha/opinion/index.html".to_string()), "empty section page goes: {w:?}");
+    assert!(w.contains(&"-alpha/authors/ann/index.html".to_string()), "{w:?}");
+    assert!(w.contains(&"alpha/sitemap.xml".to_string()), "{w:?}");
+    assert!(!r.exists("public/alpha/opinion"), "empty folders are pruned");
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn moving_an_article_to_another_site() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| {
+        let text = r.read("content/alpha/opinion/column.md");
+        r.remove("content/alpha/opinion/column.md");
+        r.write("content/beta/posts/column.md", &text);
+    });
+    assert!(w.contains(&"-alpha/opinion/column/index.html".to_string()), "{w:?}");
+    assert!(w.contains(&"beta/2024/02/column/index.html".to_string()), "{w:?}");
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn a_template_edit_rewrites_only_pages_using_it() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| r.edit("themes/default/templates/taxonomy.html", "<h1>", "<h1 class=\"tax\">"));
+    let mut expected: Vec<String> =
+        ["alpha/tags", "alpha/categories", "alpha/series", "beta/tags"].iter().map(|t| format!("{t}/index.html")).collect();
+    expected.sort();
+    assert_eq!(w, expected);
+}
+
+#[test]
+fn files_gen_did_not_write_are_left_alone() {
+    let r = Repo::fixture("basic");
+    r.build();
+    r.write("public/alpha/google1234.html", "verification");
+    r.remove("content/alpha/opinion/column.md");
+    r.build();
+    assert_eq!(r.read("public/alpha/google1234.html"), "verification");
+}
+
+#[test]
+fn a_deleted_output_is_restored() {
+    let r = Repo::fixture("basic");
+    r.build();
+    r.remove("public/alpha/news/story-2/index.html");
+    r.build();
+    assert!(r.exists("public/alpha/news/story-2/index.html"));
+}
+
+#[test]
+fn a_corrupt_cache_is_reported_and_ignored() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let state = r.path(".gen/alpha.state");
+    let mut bytes = std::fs::read(&state).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n / 2);
+    std::fs::write(&state, bytes).unwrap();
+    let out = r.run(&["build"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: alpha: cache ignored") && stderr.contains("corrupt"), "{stderr}");
+    assert_same_as_clean_build(&r);
+    // The next build trusts the rewritten cache again.
+    let again = r.run(&["build"]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("warning"));
+}
+
+#[test]
+fn a_restored_cache_with_new_mtimes_renders_nothing() {
+    let r = Repo::fixture("basic");
+    r.build();
+    // Touch every source, as a fresh CI checkout would.
+    for f in walkdir::WalkDir::new(r.path("content")).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()) {
+        let text = std::fs::read(f.path()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::fs::write(f.path(), text).unwrap();
+    }
+    let v: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    for s in v["sites"].as_array().unwrap() {
+        assert_eq!(s["pages_rendered"], 0, "{s}");
+        assert_eq!(s["files_written"], 0, "{s}");
+    }
+}
+
+#[test]
+fn clean_ignores_the_cache_but_keeps_unchanged_files() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let v: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--clean", "--json"])).unwrap();
+    let alpha = &v["sites"][0];
+    assert_eq!(alpha["pages_unchanged"], 0);
+    assert_eq!(alpha["pages_rendered"], alpha["pages"]);
+}

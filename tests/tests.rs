@@ -1,0 +1,15 @@
+//! Integration tests, one binary. Each test copies a fixture from
+//! `tests/fixtures/` into its own temp folder and runs the `gen` binary.
+
+mod util;
+
+/// Output paths, pagination, taxonomies, feeds, sitemap, escaping.
+mod build;
+/// Every content and configuration error, and that a failed build writes nothing.
+mod errors;
+/// Sharded content-addressed images and unsafe references.
+mod images;
+/// What a rebuild rewrites after each kind of change.
+mod incremental;
+/// `gen new site` and `gen new article`.
+mod scaffold;

@@ -1,0 +1,183 @@
+//! Test harness: a fixture copied into its own temp folder, the `gen` binary
+//! run against it, and helpers that fail loudly with the command's output and
+//! the folder listing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+pub struct Repo {
+    dir: tempfile::TempDir,
+}
+
+/// A snapshot of an output tree: path → (mtime, bytes).
+pub type Snapshot = BTreeMap<String, (SystemTime, Vec<u8>)>;
+
+impl Repo {
+    /// Copies `tests/fixtures/<name>`; the repository's default theme is
+    /// added when the fixture has no `themes/`.
+    pub fn fixture(name: &str) -> Repo {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&src, dir.path());
+        if !dir.path().join("themes").exists() {
+            copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default"), &dir.path().join("themes/default"));
+        }
+        Repo { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_gen"))
+            .args(args)
+            .current_dir(self.root())
+            .env("SOURCE_DATE_EPOCH", "1735689600") // 2025-01-01
+            .output()
+            .expect("run gen")
+    }
+
+    /// Runs `gen ARGS`, panics with everything useful unless it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        if !out.status.success() {
+            panic!(
+                "gen {args:?} failed in {}\n--- stdout\n{}\n--- stderr\n{}\n--- files\n{}",
+                self.root().display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.listing().join("\n")
+            );
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `gen ARGS`, expects failure, returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success(),
+            "gen {args:?} should have failed\n--- stdout\n{}\n--- stderr\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stderr
+    }
+
+    pub fn build(&self) -> String {
+        self.ok(&["build"])
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}\nfiles:\n{}", self.listing().join("\n")))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert!(text.contains(from), "{rel} does not contain {from:?}");
+        self.write(rel, &text.replacen(from, to, 1));
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.path(rel)).unwrap();
+    }
+
+    /// Every file below the root, relative, sorted (the temp folder's listing).
+    pub fn listing(&self) -> Vec<String> {
+        files_under(self.root()).into_keys().collect()
+    }
+
+    /// Every file below `rel` with its mtime and bytes.
+    pub fn snapshot(&self, rel: &str) -> Snapshot {
+        files_under(&self.path(rel))
+    }
+}
+
+fn files_under(root: &Path) -> Snapshot {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            out.insert(rel, (e.metadata().unwrap().modified().unwrap(), std::fs::read(e.path()).unwrap()));
+        }
+    }
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let target = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The paths whose bytes or mtime differ between two snapshots, plus added and removed ones.
+pub fn changed(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    let mut out: Vec<String> = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
+    out.extend(before.keys().filter(|k| !after.contains_key(*k)).map(|k| format!("-{k}")));
+    out.sort();
+    out
+}
+
+/// Checks that `xml` is well-formed, returning the text of every `<tag>` element.
+pub fn xml_texts(xml: &str, tag: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => current = (e.name().as_ref() == tag).then(String::new),
+            Ok(Event::Text(t)) => {
+                if let Some(c) = current.as_mut() {
+                    c.push_str(&t.xml10_content());
+                }
+            }
+            Ok(Event::GeneralRef(r)) => {
+                if let Some(c) = current.as_mut() {
+                    let name = r.xml10_content().into_owned();
+                    let resolved = match r.resolve_char_ref().unwrap() {
+                        Some(ch) => ch.to_string(),
+                        None => quick_xml::escape::unescape(&format!("&{name};")).unwrap().into_owned(),
+                    };
+                    c.push_str(&resolved);
+                }
+            }
+            Ok(Event::End(_)) => {
+                if let Some(c) = current.take() {
+                    out.push(c);
+                }
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => panic!("invalid XML at {}: {e}\n{xml}", reader.buffer_position()),
+            _ => {}
+        }
+    }
+    out
+}
