@@ -124,10 +124,14 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
 
     // Stage 2: everything that can be wrong with the content, for all sites.
     let mut diags = Diagnostics::default();
+    // Themes are parsed once and shared; sites then load in parallel.
     let mut themes = Themes::default();
+    let with_themes: Vec<_> = sites.into_iter().map(|s| (s, themes.get(root, &s.theme, &s.name))).collect();
+    let results: Vec<_> =
+        with_themes.into_par_iter().map(|(site, theme)| load_site(opts, &config, &cache_dir, site, &authors, filter, theme)).collect();
     let mut loaded = Vec::new();
-    for site in sites {
-        match load_site(opts, &config, &cache_dir, site, &authors, filter, &mut themes) {
+    for r in results {
+        match r {
             Ok(l) => loaded.push(l),
             Err(d) => diags.extend(d),
         }
@@ -155,6 +159,12 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let mut report = BuildReport::default();
     for mut s in staged {
         let t = Instant::now();
+        if s.nothing_to_commit {
+            s.publisher.discard().with_context(|| format!("cleaning {}", s.publisher.out_dir().display()))?;
+            s.report.timings_ms.insert("write", ms(t));
+            report.sites.push(s.report);
+            continue;
+        }
         let state_path = cache::state_path(&cache_dir, &s.report.site);
         s.publisher
             .commit(s.moves, s.removes, &cache::encode(&s.state), &state_path)
@@ -203,11 +213,10 @@ fn load_site(
     site: &SiteConfig,
     authors: &Authors,
     filter: Filter,
-    themes: &mut Themes,
+    theme: Result<Arc<Theme>, Diagnostics>,
 ) -> Result<Loaded, Diagnostics> {
     let root = &opts.root;
     let mut report = SiteReport { site: site.name.clone(), ..Default::default() };
-    let theme = themes.get(root, &site.theme, &site.name);
 
     let t = Instant::now();
     let out_dir = config.output.join(&site.name);
@@ -226,14 +235,11 @@ fn load_site(
     let content_rel = Path::new("content").join(&site.name);
     let content_dir = root.join(&content_rel);
     let mut diags = Diagnostics::default();
-    let sources: Vec<Source> = discover::walk(&content_dir, root)
-        .unwrap_or_else(|d| {
-            diags.extend(d);
-            vec![]
-        })
-        .into_iter()
-        .filter(|s| s.rel.ends_with(".md") && !s.rel.starts_with("assets/"))
-        .collect();
+    let is_article = |rel: &str| rel.ends_with(".md") && !rel.starts_with("assets/");
+    let sources: Vec<Source> = discover::walk_matching(&content_dir, root, is_article).unwrap_or_else(|d| {
+        diags.extend(d);
+        vec![]
+    });
     report.timings_ms.insert("discover", ms(t));
 
     let t = Instant::now();
@@ -286,6 +292,7 @@ struct Staged {
     removes: Vec<String>,
     state: SiteState,
     report: SiteReport,
+    nothing_to_commit: bool,
 }
 
 fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
@@ -397,7 +404,9 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
     report.pages = jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
     let new_state = SiteState { output_dir: state.output_dir.clone(), sources: sources.into_iter().collect(), outputs, images };
-    Ok(Staged { publisher, moves, removes, state: new_state, report })
+    // A no-op build has nothing to publish and no state to rewrite.
+    let nothing_to_commit = moves.is_empty() && removes.is_empty() && new_state == state;
+    Ok(Staged { publisher, moves, removes, state: new_state, report, nothing_to_commit })
 }
 
 /// One file a render produced.

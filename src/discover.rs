@@ -52,6 +52,13 @@ pub fn is_ignored_name(name: &str) -> bool {
 /// and editor files. Symbolic links are reported, not followed, so content can
 /// never pull in files from outside its root.
 pub fn walk(root: &Path, display_root: &Path) -> Result<Vec<Source>, Diagnostics> {
+    walk_matching(root, display_root, |_| true)
+}
+
+/// [`walk`], keeping only files whose relative path passes `keep`; the
+/// others are not even stat'ed (a content tree holds many more images than
+/// articles).
+pub fn walk_matching(root: &Path, display_root: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<Source>, Diagnostics> {
     let mut out = Vec::new();
     let mut diags = Diagnostics::default();
     if !root.is_dir() {
@@ -89,6 +96,9 @@ pub fn walk(root: &Path, display_root: &Path) -> Result<Vec<Source>, Diagnostics
             );
             continue;
         };
+        if !keep(rel_str) {
+            continue;
+        }
         match entry.metadata() {
             Ok(meta) => out.push(Source {
                 rel: rel_str.replace(std::path::MAIN_SEPARATOR, "/"),

@@ -138,6 +138,8 @@ pub struct SiteModel {
     pub all: Vec<usize>,
     /// Section name → article indices, newest first. The root section "" has no page.
     pub sections: BTreeMap<String, Vec<usize>>,
+    /// Each article's position in its section's list.
+    pub section_pos: Vec<usize>,
     pub taxonomies: Vec<Taxonomy>,
     /// Author key → (author, article indices newest first).
     pub authors: BTreeMap<String, (Author, Vec<usize>)>,
@@ -182,10 +184,13 @@ impl SiteModel {
         }
 
         let mut sections: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut section_pos = Vec::with_capacity(articles.len());
         let mut taxonomies: Vec<Taxonomy> = TAXONOMIES.iter().map(|n| Taxonomy { name: n, terms: BTreeMap::new() }).collect();
         let mut by_author: BTreeMap<String, (Author, Vec<usize>)> = BTreeMap::new();
         for (i, a) in articles.iter().enumerate() {
-            sections.entry(a.view.section.clone()).or_default().push(i);
+            let list = sections.entry(a.view.section.clone()).or_default();
+            section_pos.push(list.len());
+            list.push(i);
             let v = &a.view;
             for (tax, refs) in taxonomies.iter_mut().zip([&v.tags, &v.categories, &v.series.iter().cloned().collect::<Vec<_>>()]) {
                 for r in refs {
@@ -200,7 +205,7 @@ impl SiteModel {
                 by_author.entry(r.key.clone()).or_insert_with(|| (r.author.clone(), vec![])).1.push(i);
             }
         }
-        diags.into_result(SiteModel { all: (0..articles.len()).collect(), articles, sections, taxonomies, authors: by_author })
+        diags.into_result(SiteModel { all: (0..articles.len()).collect(), articles, sections, section_pos, taxonomies, authors: by_author })
     }
 }
 

@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::SiteConfig;
@@ -34,6 +35,8 @@ pub struct Renderer<'a> {
     pub root: &'a std::path::Path,
     pub minify: bool,
     site_view: SiteView<'a>,
+    /// Hash of each article's serialized [`PageView`].
+    view_hashes: Vec<Hash>,
 }
 
 /// `site` in every template.
@@ -149,9 +152,19 @@ struct ArticlePage<'a> {
     content: &'a str,
 }
 
+/// An article in a list: the full view for templates, or only the view's
+/// hash when computing input hashes (a list hashes 32 bytes per article
+/// instead of serializing every summary again).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    View(&'a PageView),
+    Hash(&'a Hash),
+}
+
 #[derive(Serialize)]
 struct Paginator<'a> {
-    pages: Vec<&'a PageView>,
+    pages: Vec<Item<'a>>,
     current: usize,
     total: usize,
     first_url: String,
@@ -254,7 +267,16 @@ impl<'a> Renderer<'a> {
             style_url: site.url_for("style.css"),
             syntax_css_url: site.url_for("syntax.css"),
         };
-        Renderer { site, model, theme, markdown, root, minify, site_view }
+        let view_hashes = model
+            .articles
+            .par_iter()
+            .map(|a| {
+                let mut h = blake3::Hasher::new();
+                serde_json::to_writer(HashWriter(&mut h), &a.view).expect("hashing cannot fail");
+                *h.finalize().as_bytes()
+            })
+            .collect();
+        Renderer { site, model, theme, markdown, root, minify, site_view, view_hashes }
     }
 
     /// Every output of the site, in a stable order.
@@ -312,7 +334,7 @@ impl<'a> Renderer<'a> {
                 h.update(&[self.site.unsafe_html as u8]);
                 self.hash_json(&mut h, &self.article_ctx(*i, ""));
             }
-            Job::List(l) => self.hash_json(&mut h, &self.list_ctx(l)),
+            Job::List(l) => self.hash_json(&mut h, &self.list_ctx(l, true)),
             Job::Taxonomy { index } => self.hash_json(&mut h, &self.taxonomy_ctx(*index)),
             Job::NotFound => self.hash_json(&mut h, &SiteOnlyCtx { site: &self.site_view }),
             Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_view, self.feed_items())),
@@ -351,7 +373,7 @@ impl<'a> Renderer<'a> {
                 let body = self.article_body(a, &mut images)?;
                 self.tera("article.html", &self.article_ctx(*i, &body))?
             }
-            Job::List(l) => self.tera(self.template_of(job).expect("list template"), &self.list_ctx(l))?,
+            Job::List(l) => self.tera(self.template_of(job).expect("list template"), &self.list_ctx(l, false))?,
             Job::Taxonomy { index } => self.tera("taxonomy.html", &self.taxonomy_ctx(*index))?,
             Job::NotFound => self.tera("404.html", &SiteOnlyCtx { site: &self.site_view })?,
             Job::Rss => self.rss().into_bytes(),
@@ -412,7 +434,7 @@ impl<'a> Renderer<'a> {
     fn article_ctx<'b>(&'b self, i: usize, content: &'b str) -> ArticleCtx<'b> {
         let a = &self.model.articles[i];
         let in_section = &self.model.sections[&a.view.section];
-        let pos = in_section.iter().position(|&j| j == i).expect("article is in its section");
+        let pos = self.model.section_pos[i];
         let series_pages = a
             .view
             .series
@@ -429,11 +451,15 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn list_ctx<'b>(&'b self, l: &ListPage<'b>) -> ListCtx<'b> {
+    fn list_ctx<'b>(&'b self, l: &ListPage<'b>, for_hash: bool) -> ListCtx<'b> {
         let m = self.model;
         let url = |n: usize| self.site.url_for(&page_dir(&l.base, n));
         let paginator = Paginator {
-            pages: l.items.iter().map(|&i| &m.articles[i].view).collect(),
+            pages: l
+                .items
+                .iter()
+                .map(|&i| if for_hash { Item::Hash(&self.view_hashes[i]) } else { Item::View(&m.articles[i].view) })
+                .collect(),
             current: l.number,
             total: l.total,
             first_url: url(1),

@@ -155,3 +155,34 @@ fn clean_ignores_the_cache_but_keeps_unchanged_files() {
     assert_eq!(alpha["pages_unchanged"], 0);
     assert_eq!(alpha["pages_rendered"], alpha["pages"]);
 }
+
+#[test]
+fn a_build_killed_midway_leaves_readable_output_and_the_next_finishes() {
+    let r = Repo::fixture("basic");
+    r.build();
+    for i in 0..400 {
+        r.write(
+            &format!("content/alpha/bulk/b{i:03}.md"),
+            &format!("---\ntitle: Bulk {i}\ndate: 2024-03-01\ntags: [bulk]\n---\n\nText {i}.\n\n```rust\nfn f() {{}}\n```\n"),
+        );
+    }
+    // Kill at several points of the build; each time the old pages stay readable.
+    for delay_ms in [5u64, 40, 120] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gen"))
+            .arg("build")
+            .current_dir(r.root())
+            .env("SOURCE_DATE_EPOCH", "1735689600")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().ok();
+        child.wait().unwrap();
+        assert!(r.read("public/alpha/news/story-2/index.html").contains("기사 2"));
+    }
+    r.build();
+    assert!(r.exists("public/alpha/bulk/b399/index.html"));
+    assert!(!r.exists("public/.gen-staging"));
+    assert_same_as_clean_build(&r);
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Times gen (and Hugo, when installed or installable) on generated corpora.
+#
+#   bash benches/run.sh [SITES] [ARTICLES...]     default: 15 200 2000
+#
+# For each size: cold build, no-op build, one-article edit, one-template edit,
+# with peak memory, in one run on this machine. Hugo builds the same articles
+# as one project per site, as a publisher would run it. Report ratios, not
+# absolute times: these machines are small and noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SITES=${1:-15}
+shift || true
+SIZES=${*:-200 2000}
+cargo build --release --quiet
+GEN=$PWD/target/release/gen
+if ! command -v hugo >/dev/null && [ "${NO_HUGO:-}" = "" ]; then
+  (apt-get install -y hugo >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y hugo >/dev/null 2>&1)) || true
+fi
+
+# run LABEL CMD...: shows seconds and peak RSS (MiB) of CMD on stderr, echoes the seconds.
+run() {
+  local label=$1; shift
+  local out tf
+  tf=$(mktemp)
+  /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1
+  out=$(tail -1 "$tf"); rm -f "$tf"
+  printf "%-28s %8.2f s %8.0f MiB\n" "$label" "${out% *}" "$(( ${out#* } / 1024 ))" >&2
+  echo "${out% *}"
+}
+
+for n in $SIZES; do
+  dir=$(mktemp -d /tmp/gen-bench-XXXX)
+  python3 benches/corpus.py "$dir" --sites "$SITES" --articles "$n" $(command -v hugo >/dev/null && echo --hugo)
+  echo "== $SITES sites x $n articles ($dir)"
+  cd "$dir"
+  gen_cold=$(run "gen cold" "$GEN" build --quiet)
+  run "gen no-op" "$GEN" build --quiet  >/dev/null
+  echo "edited." >> content/site00/news/a00000/index.md
+  run "gen one-article edit" "$GEN" build --quiet  >/dev/null
+  cp -r themes/default themes/edited && rm themes/default && mv themes/edited themes/default
+  echo "<!-- edited -->" >> themes/default/templates/article.html
+  run "gen one-template edit" "$GEN" build --quiet  >/dev/null
+  if command -v hugo >/dev/null; then
+    start=$(date +%s.%N)
+    peak=0
+    for site in hugo/*/; do
+      tf=$(mktemp)
+      /usr/bin/time -o "$tf" -f "%M" hugo --quiet -s "$site" >/dev/null 2>&1
+      m=$(tail -1 "$tf"); rm -f "$tf"
+      [ "$m" -gt "$peak" ] && peak=$m
+    done
+    hugo_cold=$(echo "$(date +%s.%N) - $start" | bc)
+    printf "%-28s %8.2f s %8.0f MiB (largest site)\n" "hugo cold (all sites)" "$hugo_cold" "$((peak / 1024))"
+    printf "%-28s %8.2f\n" "ratio gen/hugo cold" "$(echo "$gen_cold / $hugo_cold" | bc -l)"
+  fi
+  cd - >/dev/null
+  rm -rf "$dir"
+done
