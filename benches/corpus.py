@@ -119,7 +119,7 @@ def write_hugo_site(root, name, korean):
     os.makedirs(os.path.join(root, "layouts", "_default"), exist_ok=True)
     with open(os.path.join(root, "hugo.toml"), "w") as f:
         f.write(f'baseURL = "https://{name}.example.com/"\ntitle = "{name}"\nlanguageCode = "{"ko" if korean else "en"}"\n'
-                '[pagination]\npagerSize = 10\n[taxonomies]\ntag = "tags"\ncategory = "categories"\n'
+                'paginate = 10\n[taxonomies]\ntag = "tags"\ncategory = "categories"\n'
                 '[markup.highlight]\nnoClasses = false\n[minify]\nminifyOutput = true\n')
     layouts = {
         "baseof.html": '<!doctype html><html><head><meta charset="utf-8"><title>{{ .Title }}</title>'

@@ -186,3 +186,37 @@ fn a_build_killed_midway_leaves_readable_output_and_the_next_finishes() {
     assert!(!r.exists("public/.gen-staging"));
     assert_same_as_clean_build(&r);
 }
+
+#[test]
+fn an_author_edit_rewrites_what_shows_that_author() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| r.edit("content/authors.yaml", "name: Ann Writer", "name: Ann Editor"));
+    assert!(w.contains(&"alpha/opinion/column/index.html".to_string()), "{w:?}");
+    assert!(w.contains(&"alpha/authors/ann/index.html".to_string()), "{w:?}");
+    assert!(w.contains(&"beta/2023/05/hello/index.html".to_string()), "{w:?}");
+    assert!(!w.contains(&"alpha/news/story-2/index.html".to_string()), "kim's articles untouched: {w:?}");
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn a_config_edit_rebuilds_only_that_site() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| r.edit("sites.toml", "title = \"Beta Blog\"", "title = \"Beta Journal\""));
+    assert!(!w.is_empty());
+    assert!(w.iter().all(|p| p.starts_with("beta/")), "{w:?}");
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn moving_an_article_to_another_section() {
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| {
+        let text = r.read("content/alpha/news/story-2.md");
+        r.remove("content/alpha/news/story-2.md");
+        r.write("content/alpha/opinion/story-2.md", &text);
+    });
+    assert!(w.contains(&"-alpha/news/story-2/index.html".to_string()), "{w:?}");
+    assert!(w.contains(&"alpha/opinion/story-2/index.html".to_string()), "{w:?}");
+    assert!(w.contains(&"alpha/opinion/index.html".to_string()), "{w:?}");
+    assert_same_as_clean_build(&r);
+}
