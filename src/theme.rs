@@ -92,18 +92,6 @@ impl Theme {
     pub fn template_hash(&self, name: &str) -> Hash {
         self.deps.get(name).copied().unwrap_or([0; 32])
     }
-
-    /// Hash of the whole template set (for outputs that depend on all of it).
-    pub fn all_templates_hash(&self) -> Hash {
-        let mut h = blake3::Hasher::new();
-        let mut names: Vec<_> = self.deps.iter().collect();
-        names.sort();
-        for (n, d) in names {
-            h.update(n.as_bytes());
-            h.update(d);
-        }
-        *h.finalize().as_bytes()
-    }
 }
 
 /// Escapes what HTML needs escaped in text and quoted attributes.
