@@ -32,7 +32,7 @@ def sentence(rng, words, n):
     return " ".join(rng.choice(words) for _ in range(n)) + "."
 
 
-def article(rng, site, idx, n, korean):
+def article(rng, site, idx, n, korean, fixed_images=None):
     words = KO if korean else EN
     title = sentence(rng, words, rng.randint(3, 7)).rstrip(".")
     year = 2015 + idx % 10
@@ -40,6 +40,8 @@ def article(rng, site, idx, n, korean):
     tags = sorted(set(rng.sample(TAGS, rng.randint(1, 4))))
     authors = rng.sample(AUTHORS, rng.randint(1, 2))
     images = rng.randint(0, 3)
+    if fixed_images is not None:
+        images = fixed_images
     other = rng.randrange(n)
     body = [sentence(rng, words, rng.randint(12, 30)) + "[^1]", ""]
     for h in range(rng.randint(2, 4)):
@@ -72,6 +74,8 @@ def main():
     ap.add_argument("--articles", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--hugo", action="store_true", help="also write hugo/<site>/ projects")
+    ap.add_argument("--images", type=int, default=None, help="images per article (default: 0-3 at random)")
+    ap.add_argument("--unique-images", action="store_true", help="every image has distinct bytes (default: 64 shared images)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     out = a.out
@@ -92,14 +96,20 @@ def main():
         cfg += ["[[sites]]", f'name = "{name}"', f'title = "Site {s}"', f'base_url = "https://{name}.example.com/"',
                 f'language = "{"ko" if korean else "en"}"', ""]
         for i in range(a.articles):
-            text, n_img, date, tags = article(rng, name, i, a.articles, korean)
+            text, n_img, date, tags = article(rng, name, i, a.articles, korean, a.images)
             d = os.path.join(out, "content", name, SECTIONS[i % len(SECTIONS)], f"a{i:05d}")
             os.makedirs(d, exist_ok=True)
             with open(os.path.join(d, "index.md"), "w") as f:
                 f.write(text)
             for k in range(n_img):
                 with open(os.path.join(d, f"img{k}.png"), "wb") as f:
-                    f.write(images[rng.randrange(len(images))])
+                    img = images[rng.randrange(len(images))]
+                    if a.unique_images:
+                        # A distinct tEXt chunk before IEND: a new image, same pixels.
+                        tag = f"{name}/{i}/{k}".encode()
+                        text_chunk = struct.pack(">I", len(tag) + 3) + b"tEXtid\x00" + tag + struct.pack(">I", zlib.crc32(b"tEXtid\x00" + tag) & 0xFFFFFFFF)
+                        img = img[:-12] + text_chunk + img[-12:]
+                    f.write(img)
             if a.hugo:
                 hd = os.path.join(out, "hugo", name, "content", SECTIONS[i % len(SECTIONS)], f"a{i:05d}")
                 os.makedirs(hd, exist_ok=True)

@@ -18,16 +18,7 @@ if ! command -v hugo >/dev/null && [ "${NO_HUGO:-}" = "" ]; then
   (apt-get install -y hugo >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y hugo >/dev/null 2>&1)) || true
 fi
 
-# run LABEL CMD...: shows seconds and peak RSS (MiB) of CMD on stderr, echoes the seconds.
-run() {
-  local label=$1; shift
-  local out tf
-  tf=$(mktemp)
-  /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1
-  out=$(tail -1 "$tf"); rm -f "$tf"
-  printf "%-28s %8.2f s %8.0f MiB\n" "$label" "${out% *}" "$(( ${out#* } / 1024 ))" >&2
-  echo "${out% *}"
-}
+. benches/common.sh
 
 for n in $SIZES; do
   dir=$(mktemp -d /tmp/gen-bench-XXXX)
@@ -38,7 +29,7 @@ for n in $SIZES; do
   run "gen no-op" "$GEN" build --quiet  >/dev/null
   echo "edited." >> content/site00/news/a00000/index.md
   run "gen one-article edit" "$GEN" build --quiet  >/dev/null
-  cp -r themes/default themes/edited && rm themes/default && mv themes/edited themes/default
+  cp -rL themes/default themes/edited && rm themes/default && mv themes/edited themes/default
   echo "<!-- edited -->" >> themes/default/templates/article.html
   run "gen one-template edit" "$GEN" build --quiet  >/dev/null
   if command -v hugo >/dev/null; then

@@ -8,10 +8,10 @@
 //!    previous state → render what changed, in parallel, into staging;
 //! 4. per site: commit (publish staged files, remove stale ones, save state).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -19,14 +19,17 @@ use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cache::{self, OutputRecord, SiteState, SourceRecord};
+use crate::assets::{self, Assets};
+use crate::cache::{self, Dep, OutputRecord, SiteState, SourceRecord};
 use crate::config::{Config, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::{self, Hash, Source};
-use crate::model::{self, Authors, Filter, Parsed, SiteModel};
+use crate::images::Addressed;
+use crate::images::{self, Catalog, ImageView};
+use crate::model::{self, Authors, Cover, Filter, Parsed, SiteModel};
 use crate::parse::{self, Markdown};
 use crate::plan::{self, Planned};
-use crate::render::{Job, Renderer};
+use crate::render::{self, Job, Renderer, SiteInputs};
 use crate::theme::{Theme, Themes};
 use crate::write::Publisher;
 
@@ -106,6 +109,8 @@ struct Loaded {
     model: SiteModel,
     state: SiteState,
     sources: BTreeMap<String, SourceRecord>,
+    catalog: Catalog,
+    assets: Assets,
     report: SiteReport,
 }
 
@@ -121,14 +126,16 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let authors = load_authors(root)?;
     let filter = Filter { drafts: opts.drafts, future: opts.future, now: opts.now };
     let markdown = Markdown::default();
+    // `assets/` is shared by every site: walked once (its images are never stat'ed).
+    let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
 
     // Stage 2: everything that can be wrong with the content, for all sites.
     let mut diags = Diagnostics::default();
     // Themes are parsed once and shared; sites then load in parallel.
     let mut themes = Themes::default();
     let with_themes: Vec<_> = sites.into_iter().map(|s| (s, themes.get(root, &s.theme, &s.name))).collect();
-    let results: Vec<_> =
-        with_themes.into_par_iter().map(|(site, theme)| load_site(opts, &config, &cache_dir, site, &authors, filter, theme)).collect();
+    let shared = Shared { opts, config: &config, cache_dir: &cache_dir, authors: &authors, filter, repo_assets: &repo_assets };
+    let results: Vec<_> = with_themes.into_par_iter().map(|(site, theme)| load_site(&shared, site, theme)).collect();
     let mut loaded = Vec::new();
     for r in results {
         match r {
@@ -206,15 +213,18 @@ fn load_authors(root: &Path) -> Result<Authors, Diagnostics> {
     }
 }
 
-fn load_site(
-    opts: &BuildOptions,
-    config: &Config,
-    cache_dir: &Path,
-    site: &SiteConfig,
-    authors: &Authors,
+/// What every site's loading shares.
+struct Shared<'a> {
+    opts: &'a BuildOptions,
+    config: &'a Config,
+    cache_dir: &'a Path,
+    authors: &'a Authors,
     filter: Filter,
-    theme: Result<Arc<Theme>, Diagnostics>,
-) -> Result<Loaded, Diagnostics> {
+    repo_assets: &'a [Source],
+}
+
+fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagnostics>) -> Result<Loaded, Diagnostics> {
+    let Shared { opts, config, cache_dir, authors, filter, repo_assets } = *shared;
     let root = &opts.root;
     let mut report = SiteReport { site: site.name.clone(), ..Default::default() };
 
@@ -245,27 +255,70 @@ fn load_site(
     let t = Instant::now();
     let results: Vec<Result<(String, SourceRecord), Diagnostic>> =
         sources.par_iter().map(|src| parse_source(src, &content_rel, state.sources.get(&src.rel))).collect();
-    let mut records = BTreeMap::new();
-    for r in results {
-        match r {
-            Ok((rel, rec)) => {
-                records.insert(rel, rec);
-            }
-            Err(d) => diags.push(d),
-        }
-    }
+    let records: BTreeMap<String, SourceRecord> = diags.keep_ok(results);
     report.timings_ms.insert("parse", ms(t));
 
     let t = Instant::now();
+    let catalog = Catalog::new(root, site.image_shards, std::mem::take(&mut state.image_sources));
+    let covers = resolve_covers(site, &content_rel, &records, filter, &catalog).unwrap_or_else(|d| {
+        diags.extend(d);
+        HashMap::new()
+    });
+    report.timings_ms.insert("covers", ms(t));
+
+    let t = Instant::now();
     let parsed = records.iter().map(|(rel, r)| Parsed { rel: rel.clone(), hash: r.hash, meta: r.meta.clone() }).collect();
-    let model = SiteModel::build(site, &content_rel, parsed, authors, filter);
+    let model = SiteModel::build(site, &content_rel, parsed, authors, filter, &covers);
     report.timings_ms.insert("model", ms(t));
     let theme = theme.map_err(|d| diags.extend(d));
     let model = model.map_err(|d| diags.extend(d));
-    match (theme, model) {
-        (Ok(theme), Ok(model)) if diags.is_empty() => Ok(Loaded { site: site.clone(), theme, model, state, sources: records, report }),
+
+    let t = Instant::now();
+    let site_assets = assets::walk_assets_dir(&content_dir.join("assets"), root).map_err(|d| diags.extend(d));
+    let assets = match (&theme, site_assets) {
+        (Ok(theme), Ok(site_assets)) => Assets::build(&[&theme.static_files, repo_assets, &site_assets], root).map_err(|d| diags.extend(d)),
+        _ => Err(()),
+    };
+    report.timings_ms.insert("assets", ms(t));
+    match (theme, model, assets) {
+        (Ok(theme), Ok(model), Ok(assets)) if diags.is_empty() => {
+            Ok(Loaded { site: site.clone(), theme, model, state, sources: records, catalog, assets, report })
+        }
         _ => Err(diags),
     }
+}
+
+/// The `image:` cover of every published article, addressed in parallel
+/// (the model needs their published URLs).
+fn resolve_covers(
+    site: &SiteConfig,
+    content_rel: &Path,
+    records: &BTreeMap<String, SourceRecord>,
+    filter: Filter,
+    catalog: &Catalog,
+) -> Result<HashMap<String, Cover>, Diagnostics> {
+    let results: Vec<Result<(String, Cover), Diagnostic>> = records
+        .par_iter()
+        .filter(|(_, r)| filter.keeps(&r.meta))
+        .filter_map(|(rel, r)| r.meta.image.as_ref().map(|url| (rel, r, url)))
+        .map(|(rel, r, url)| {
+            let file = content_rel.join(rel);
+            let lookup =
+                images::Lookup { root: catalog.root(), content_dir: content_rel, article_dir: file.parent().unwrap_or(content_rel) };
+            let cover = match catalog.resolve(&lookup, url) {
+                Ok(Some(local)) => Cover { view: catalog.view(&local, site), local: Some(local) },
+                Ok(None) => Cover { view: ImageView::external(url), local: None },
+                Err(why) => {
+                    return Err(Diagnostic::new(&file, r.meta.line_of("image"), format!("cover {why}"))
+                        .hint("put the image in the article's folder (page bundle) or in assets/"));
+                }
+            };
+            Ok((rel.clone(), cover))
+        })
+        .collect();
+    let mut diags = Diagnostics::default();
+    let covers = diags.keep_ok(results);
+    diags.into_result(covers)
 }
 
 /// Hash a source (reusing the cached hash when its stamp is unchanged) and
@@ -296,26 +349,38 @@ struct Staged {
 }
 
 fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
-    let Loaded { site, theme, model, state, sources, mut report } = l;
+    let Loaded { site, theme, model, state, sources, catalog, assets, mut report } = l;
     let root = &opts.root;
     let publisher = Publisher::open(&config.output, &site.name)
         .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
-    let renderer = Renderer::new(&site, &model, &theme, markdown, root, opts.minify);
+    let inputs = SiteInputs { site: &site, model: &model, theme: &theme, catalog: &catalog, assets: &assets };
+    let renderer = Renderer::new(inputs, markdown, root, opts.minify);
 
     let t = Instant::now();
     let jobs = renderer.jobs();
-    let planned: Vec<Planned> = jobs.par_iter().map(|j| Planned { path: j.path(&renderer), input: renderer.input_hash(j) }).collect();
+    // `bases` are the input hashes without images; an article's planned
+    // input adds the current hashes of the images it published last time.
+    let (planned, bases): (Vec<Planned>, Vec<Hash>) = jobs
+        .par_iter()
+        .map(|j| {
+            let path = j.path(&renderer);
+            let base = renderer.input_hash(j);
+            let input = match state.deps.get(&path) {
+                Some(deps) => render::with_images(base, deps.iter().map(|d| catalog.current_hash(&d.source))),
+                None => base,
+            };
+            (Planned { path, input }, base)
+        })
+        .unzip();
     check_collisions(&jobs, &planned, &renderer)?;
     let out_dir = publisher.out_dir().to_path_buf();
-    let the_plan = plan::plan(&planned, &state.outputs, |path, rec| {
-        std::fs::metadata(out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp)
-    });
+    let intact = |path: &str, rec: &OutputRecord| std::fs::metadata(out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp);
+    let the_plan = plan::plan(&planned, &state.outputs, intact);
     report.timings_ms.insert("plan", ms(t));
 
     let t = Instant::now();
     let done = AtomicUsize::new(0);
     let total = the_plan.render.len();
-    let intact = |path: &str, rec: &OutputRecord| std::fs::metadata(out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp);
     // Stages `bytes` unless the published file already holds exactly them
     // (then it, and its mtime, are left alone). Returns the record and
     // whether anything was staged.
@@ -327,32 +392,25 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
         let stamp = publisher.stage(path, bytes).map_err(|e| Diagnostic::new(out_dir.join(path), None, format!("cannot write: {e}")))?;
         Ok((OutputRecord { input, content, stamp }, true))
     };
-    // Many articles may share one image: the first to reach it publishes it.
-    let claimed_images: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
-    let results: Vec<Result<Vec<Published>, Diagnostics>> = the_plan
+    let results: Vec<Result<Published, Diagnostics>> = the_plan
         .render
         .par_iter()
         .map(|&i| {
             let rendered = renderer.render(&jobs[i])?;
             let path = &planned[i].path;
-            let (record, written) = publish(path, planned[i].input, &rendered.bytes)?;
-            let mut out = vec![Published { path: path.clone(), record, written, page: jobs[i].is_page(), owner: None }];
-            for img in rendered.images {
-                let first = claimed_images.lock().expect("no panics while held").insert(img.rel.clone());
-                let (record, written) = if first { publish(&img.rel, img.hash, &img.bytes)? } else { (OutputRecord::default(), false) };
-                out.push(Published { path: img.rel, record, written, page: false, owner: Some(path.clone()) });
-            }
+            let input = render::with_images(bases[i], rendered.images.iter().map(|a| a.record.hash));
+            let (record, written) = publish(path, input, &rendered.bytes)?;
             if let Some(p) = &opts.progress {
                 p(done.fetch_add(1, Ordering::Relaxed) + 1, total);
             }
-            Ok(out)
+            let images = matches!(jobs[i], Job::Article(_)).then_some(rendered.images);
+            Ok(Published { path: path.clone(), record, written, page: jobs[i].is_page(), images })
         })
         .collect();
-    report.timings_ms.insert("render", ms(t));
 
     let mut diags = Diagnostics::default();
     let mut outputs: BTreeMap<String, OutputRecord> = BTreeMap::new();
-    let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut deps: BTreeMap<String, Vec<Dep>> = BTreeMap::new();
     let mut moves = Vec::new();
     for &i in &the_plan.keep {
         let path = &planned[i].path;
@@ -360,23 +418,19 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
         if jobs[i].is_page() {
             report.pages_unchanged += 1;
         }
-        // A kept article still uses the images it used last time.
-        if let Some(imgs) = state.images.get(path) {
-            for img in imgs {
-                if let Some(rec) = state.outputs.get(img) {
-                    outputs.insert(img.clone(), *rec);
-                }
-            }
-            images.insert(path.clone(), imgs.clone());
+        // A kept article still publishes the images it published last time.
+        if let Some(d) = state.deps.get(path) {
+            deps.insert(path.clone(), d.clone());
         }
     }
-    for p in results.into_iter().flat_map(|r| match r {
-        Ok(list) => list,
-        Err(d) => {
-            diags.extend(d);
-            vec![]
-        }
-    }) {
+    for r in results {
+        let p = match r {
+            Ok(p) => p,
+            Err(d) => {
+                diags.extend(d);
+                continue;
+            }
+        };
         if p.written {
             moves.push(p.path.clone());
             report.files_written += 1;
@@ -388,24 +442,72 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
                 report.pages_unchanged += 1;
             }
         }
-        if let Some(owner) = p.owner {
-            images.entry(owner).or_default().push(p.path.clone());
-            if p.record == OutputRecord::default() {
-                continue; // published by another article of this build
-            }
+        if let Some(images) = p.images.filter(|i| !i.is_empty()) {
+            deps.insert(p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect());
         }
         outputs.insert(p.path, p.record);
     }
+    report.timings_ms.insert("render", ms(t));
     if !diags.is_empty() {
         publisher.discard().ok();
         return Err(diags);
     }
+
+    // Images: each published once however many articles use it, linked (or
+    // copied) only when not already in place.
+    let t = Instant::now();
+    let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
+    let published: Vec<Result<(String, OutputRecord, bool), Diagnostic>> = unique
+        .into_par_iter()
+        .map(|(rel, source)| {
+            let hash = catalog.current_hash(source);
+            if let Some(r) = state.outputs.get(rel).filter(|r| r.content == hash) {
+                if intact(rel, r) {
+                    return Ok((rel.to_string(), *r, false));
+                }
+                // A hard-linked source rewritten with the same bytes changes
+                // the published file's mtime, not its content.
+                let published = out_dir.join(rel);
+                if discover::hash_file(&published).is_ok_and(|h| h == hash)
+                    && let Ok(m) = std::fs::metadata(&published)
+                {
+                    return Ok((rel.to_string(), OutputRecord { stamp: discover::Stamp::of(&m), ..*r }, false));
+                }
+            }
+            let stamp = publisher
+                .stage_link(rel, &root.join(source))
+                .map_err(|e| Diagnostic::new(source, None, format!("cannot publish image to {}: {e}", out_dir.join(rel).display())))?;
+            Ok((rel.to_string(), OutputRecord { input: hash, content: hash, stamp }, true))
+        })
+        .collect();
+    let published: Vec<(String, OutputRecord, bool)> = diags.keep_ok(published);
+    for (rel, record, written) in published {
+        if written {
+            moves.push(rel.clone());
+            report.files_written += 1;
+        }
+        outputs.insert(rel, record);
+    }
+    report.timings_ms.insert("images", ms(t));
+    if !diags.is_empty() {
+        publisher.discard().ok();
+        return Err(diags);
+    }
+
     let removes: Vec<String> = state.outputs.keys().filter(|k| !outputs.contains_key(*k)).cloned().collect();
     report.pages = jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
-    let new_state = SiteState { output_dir: state.output_dir.clone(), sources: sources.into_iter().collect(), outputs, images };
+    drop(renderer);
+    let mut new_state = SiteState {
+        output_dir: state.output_dir.clone(),
+        sources: sources.into_iter().collect(),
+        outputs,
+        deps,
+        image_sources: HashMap::new(),
+    };
     // A no-op build has nothing to publish and no state to rewrite.
-    let nothing_to_commit = moves.is_empty() && removes.is_empty() && new_state == state;
+    let nothing_to_commit = moves.is_empty() && removes.is_empty() && catalog.unchanged() && new_state == state;
+    new_state.image_sources = catalog.into_records();
     Ok(Staged { publisher, moves, removes, state: new_state, report, nothing_to_commit })
 }
 
@@ -415,8 +517,8 @@ struct Published {
     record: OutputRecord,
     written: bool,
     page: bool,
-    /// For an image: the article output that uses it.
-    owner: Option<String>,
+    /// For an article: the images it publishes.
+    images: Option<Vec<Addressed>>,
 }
 
 /// Two outputs at one path: an article against another page, say.

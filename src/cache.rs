@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::discover::{Hash, Stamp};
+use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -42,8 +43,20 @@ pub struct SiteState {
     pub sources: HashMap<String, SourceRecord>,
     /// Published files by site-relative path.
     pub outputs: BTreeMap<String, OutputRecord>,
-    /// Article output path → the image outputs it references.
-    pub images: BTreeMap<String, Vec<String>>,
+    /// Article output path → the images it publishes. The current hashes of
+    /// their sources are part of the article's input hash.
+    pub deps: BTreeMap<String, Vec<Dep>>,
+    /// Image sources by repo-relative path: stamp, hash and size.
+    pub image_sources: HashMap<String, ImageRecord>,
+}
+
+/// An image an article publishes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Dep {
+    /// Repo-relative source path.
+    pub source: String,
+    /// Site-relative output path.
+    pub rel: String,
 }
 
 pub fn state_path(cache_dir: &Path, site: &str) -> PathBuf {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::images::Shards;
 
 pub const CONFIG_FILE: &str = "sites.toml";
 
@@ -35,6 +36,8 @@ struct Keys {
     paginate: Option<Spanned<i64>>,
     unsafe_html: Option<bool>,
     feed_limit: Option<usize>,
+    image_shard_levels: Option<Spanned<i64>>,
+    image_shard_width: Option<Spanned<i64>>,
     extra: Option<toml::Table>,
 }
 
@@ -65,6 +68,7 @@ pub struct SiteConfig {
     pub paginate: usize,
     pub unsafe_html: bool,
     pub feed_limit: usize,
+    pub image_shards: Shards,
     pub extra: serde_json::Value,
 }
 
@@ -204,6 +208,12 @@ impl Config {
                     .hint("set paginate to the number of articles per list page, e.g. 10"),
                 );
             }
+            let image_shards = shards(site, &raw).map_err(|(span, why)| {
+                diags.push(
+                    Diagnostic::new(CONFIG_FILE, at(span), format!("{why} (site `{name_s}`)"))
+                        .hint("image_shard_levels is 0 to 4, image_shard_width is 16, 256 or 4096"),
+                )
+            });
             let mut extra = raw.extra.clone().unwrap_or_default();
             extra.extend(site.extra.clone().unwrap_or_default());
             sites.push(SiteConfig {
@@ -218,6 +228,7 @@ impl Config {
                 paginate: paginate_n.max(1) as usize,
                 unsafe_html: site.unsafe_html.or(raw.unsafe_html).unwrap_or(false),
                 feed_limit: site.feed_limit.or(raw.feed_limit).unwrap_or(20),
+                image_shards: image_shards.unwrap_or_default(),
                 extra: serde_json::to_value(&extra).unwrap_or_default(),
             });
         }
@@ -228,6 +239,27 @@ impl Config {
     pub fn site(&self, name: &str) -> Option<&SiteConfig> {
         self.sites.iter().find(|s| s.name == name)
     }
+}
+
+/// The `images/` layout of a site: levels of folders, each named by
+/// `log16(width)` hex digits of the image hash.
+fn shards(site: &Keys, top: &Keys) -> Result<Shards, (std::ops::Range<usize>, String)> {
+    let mut out = Shards::default();
+    if let Some(l) = site.image_shard_levels.as_ref().or(top.image_shard_levels.as_ref()) {
+        if !(0..=4).contains(l.get_ref()) {
+            return Err((l.span(), format!("`image_shard_levels` must be 0 to 4, not {}", l.get_ref())));
+        }
+        out.levels = *l.get_ref() as usize;
+    }
+    if let Some(w) = site.image_shard_width.as_ref().or(top.image_shard_width.as_ref()) {
+        out.chars = match w.get_ref() {
+            16 => 1,
+            256 => 2,
+            4096 => 3,
+            other => return Err((w.span(), format!("`image_shard_width` must be 16, 256 or 4096, not {other}"))),
+        };
+    }
+    Ok(out)
 }
 
 /// 1-based line of a byte offset.
@@ -324,6 +356,19 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("sites.toml:6: duplicate site name `a`"), "{text}");
         assert!(text.contains("sites.toml:8: bad `base_url`"), "{text}");
+    }
+
+    #[test]
+    fn image_shards_default_override_and_validate() {
+        let site = |extra: &str| {
+            format!("image_shard_width = 4096\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n{extra}")
+        };
+        let c = parse(&site("image_shard_levels = 1\n")).unwrap();
+        assert_eq!(c.sites[0].image_shards, Shards { levels: 1, chars: 3 });
+        let err = parse(&site("image_shard_levels = 9\n")).unwrap_err().to_string();
+        assert!(err.contains("sites.toml:6: `image_shard_levels` must be 0 to 4, not 9"), "{err}");
+        let err = parse("image_shard_width = 100\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
+        assert!(err.to_string().contains("sites.toml:1: `image_shard_width` must be 16, 256 or 4096"), "{err}");
     }
 
     #[test]

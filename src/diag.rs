@@ -63,6 +63,18 @@ impl Diagnostics {
         self.0.len()
     }
 
+    /// Keeps the successes of a parallel stage, collecting its errors into `self`.
+    pub fn keep_ok<T, C: Default + Extend<T>>(&mut self, results: impl IntoIterator<Item = Result<T, Diagnostic>>) -> C {
+        let mut out = C::default();
+        for r in results {
+            match r {
+                Ok(v) => out.extend(Some(v)),
+                Err(d) => self.push(d),
+            }
+        }
+        out
+    }
+
     /// `Ok(value)` when nothing was reported.
     pub fn into_result<T>(mut self, value: T) -> Result<T, Diagnostics> {
         if self.0.is_empty() {

@@ -3,19 +3,161 @@
 //! content-addressed path `images/<aa>/<bb>/<blake3>.<ext>`, so no output
 //! folder grows past 256 entries per level and a CDN can cache forever.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 
-use crate::discover::{self, Hash};
+use serde::{Deserialize, Serialize};
+
+use crate::discover::{self, Hash, Stamp};
 
 pub const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "ico"];
 
-/// An image to publish: where it goes and its bytes.
-#[derive(Debug, Clone)]
-pub struct Image {
-    /// Site-relative output path.
-    pub rel: String,
+/// What the cache keeps of an image source: enough to address it and to
+/// size its `<img>` without reading it again while its stamp is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub stamp: Stamp,
     pub hash: Hash,
-    pub bytes: Vec<u8>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// An image source with its published path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addressed {
+    /// Repo-relative source path, `/`-separated.
+    pub source: String,
+    /// Site-relative output path, `images/<aa>/<bb>/<hash>.<ext>`.
+    pub rel: String,
+    pub record: ImageRecord,
+}
+
+/// A cover or body image as templates see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageView {
+    /// Root-relative (or, for external images, the URL as written).
+    pub url: String,
+    /// Absolute, for feeds and `og:image`.
+    pub permalink: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// MIME type from the extension (empty when unknown).
+    pub mime: &'static str,
+    /// File size in bytes (0 for external images).
+    pub size: u64,
+}
+
+/// How the `images/` folder is split: `levels` folders deep, each level named
+/// by `chars` hex digits of the hash (2 → 256 folders per level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Shards {
+    pub levels: usize,
+    pub chars: usize,
+}
+
+impl Default for Shards {
+    fn default() -> Self {
+        Shards { levels: 2, chars: 2 }
+    }
+}
+
+/// Every image source a site's build has addressed, shared by all render
+/// threads. Sources are re-hashed only when their stamp changed since the
+/// previous build.
+pub struct Catalog {
+    root: PathBuf,
+    shards: Shards,
+    previous: HashMap<String, ImageRecord>,
+    current: Mutex<HashMap<String, ImageRecord>>,
+}
+
+impl Catalog {
+    pub fn new(root: &Path, shards: Shards, previous: HashMap<String, ImageRecord>) -> Catalog {
+        Catalog { root: root.to_path_buf(), shards, previous, current: Mutex::default() }
+    }
+
+    /// Hashes (or recalls) the image at a repo-relative path.
+    pub fn address(&self, source: &Path) -> std::io::Result<Addressed> {
+        let key = source.to_string_lossy().replace('\\', "/");
+        let full = self.root.join(source);
+        let stamp = Stamp::of(&std::fs::metadata(&full)?);
+        let known = self.current.lock().expect("no panics while held").get(&key).copied();
+        let record = match known.or_else(|| self.previous.get(&key).copied()).filter(|r| r.stamp == stamp) {
+            Some(r) => r,
+            None => {
+                let bytes = std::fs::read(&full)?;
+                let (width, height) =
+                    imagesize::blob_size(&bytes).map(|d| (Some(d.width as u32), Some(d.height as u32))).unwrap_or_default();
+                ImageRecord { stamp, hash: discover::hash_bytes(&bytes), width, height }
+            }
+        };
+        self.current.lock().expect("no panics while held").insert(key.clone(), record);
+        let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
+        Ok(Addressed { rel: sharded_path(&record.hash, &ext, self.shards), source: key, record })
+    }
+
+    /// Resolves an article's reference: `None` for an external URL (left as
+    /// written), else the addressed local image or why it cannot be used.
+    pub fn resolve(&self, lookup: &Lookup, url: &str) -> Result<Option<Addressed>, String> {
+        if is_external(url) {
+            return Ok(None);
+        }
+        let found = lookup.resolve(url)?;
+        self.address(&found).map(Some).map_err(|e| format!("cannot read image {}: {e}", found.display()))
+    }
+
+    /// The current hash of a source the previous build used, or zeros when it
+    /// is gone (which makes whatever used it render again and report it).
+    pub fn current_hash(&self, source: &str) -> Hash {
+        self.address(Path::new(source)).map(|a| a.record.hash).unwrap_or([0; 32])
+    }
+
+    /// Whether this build addressed exactly the images of the previous one, unchanged.
+    pub fn unchanged(&self) -> bool {
+        *self.current.lock().expect("no panics while held") == self.previous
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// What the next build's catalog starts from.
+    pub fn into_records(self) -> HashMap<String, ImageRecord> {
+        self.current.into_inner().expect("no panics while held")
+    }
+
+    pub fn view(&self, a: &Addressed, site: &crate::config::SiteConfig) -> ImageView {
+        ImageView {
+            url: site.url_for(&a.rel),
+            permalink: site.permalink_for(&a.rel),
+            width: a.record.width,
+            height: a.record.height,
+            mime: mime_of(&a.rel),
+            size: a.record.stamp.size,
+        }
+    }
+}
+
+impl ImageView {
+    /// An image outside the site, used as written.
+    pub fn external(url: &str) -> ImageView {
+        ImageView { url: url.to_string(), permalink: url.to_string(), width: None, height: None, mime: mime_of(url), size: 0 }
+    }
+}
+
+/// MIME type by extension.
+pub fn mime_of(path: &str) -> &'static str {
+    match path.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("svg") => "image/svg+xml",
+        Some("avif") => "image/avif",
+        Some("ico") => "image/x-icon",
+        _ => "",
+    }
 }
 
 /// Where to look for images referenced by one article.
@@ -68,18 +210,18 @@ impl Lookup<'_> {
     }
 }
 
-/// Reads and addresses an image; `rel` is its output path.
-pub fn load(root: &Path, file: &Path) -> std::io::Result<Image> {
-    let bytes = std::fs::read(root.join(file))?;
-    let hash = discover::hash_bytes(&bytes);
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
-    Ok(Image { rel: sharded_path(&hash, &ext), hash, bytes })
-}
-
-/// `images/<aa>/<bb>/<hash>.<ext>`: two levels of 256 folders.
-pub fn sharded_path(hash: &Hash, ext: &str) -> String {
+/// `images/<aa>/<bb>/<hash>.<ext>` for the default shards.
+pub fn sharded_path(hash: &Hash, ext: &str, shards: Shards) -> String {
     let hex = discover::hex(hash);
-    format!("images/{}/{}/{hex}.{ext}", &hex[0..2], &hex[2..4])
+    let mut out = String::from("images/");
+    for level in 0..shards.levels {
+        out.push_str(&hex[level * shards.chars..(level + 1) * shards.chars]);
+        out.push('/');
+    }
+    out.push_str(&hex);
+    out.push('.');
+    out.push_str(ext);
+    out
 }
 
 /// Lexical normalisation; `None` when `..` climbs above the start.
@@ -160,6 +302,38 @@ mod tests {
     #[test]
     fn sharded_layout() {
         let h = [0xab; 32];
-        assert!(sharded_path(&h, "png").starts_with("images/ab/ab/abab"));
+        assert!(sharded_path(&h, "png", Shards::default()).starts_with("images/ab/ab/abab"));
+        assert!(sharded_path(&h, "png", Shards { levels: 1, chars: 3 }).starts_with("images/aba/abab"));
+        assert!(sharded_path(&h, "png", Shards { levels: 0, chars: 2 }).starts_with("images/abab"));
+    }
+
+    /// A million images: no folder of the layout holds more than a few
+    /// thousand entries (256 per level by construction, ~15 per leaf).
+    #[test]
+    fn a_million_images_keep_every_folder_small() {
+        let mut per_leaf: HashMap<String, usize> = HashMap::new();
+        for i in 0u32..1_000_000 {
+            let path = sharded_path(&discover::hash_bytes(&i.to_le_bytes()), "jpg", Shards::default());
+            let (dir, _) = path.rsplit_once('/').unwrap();
+            *per_leaf.entry(dir.to_string()).or_default() += 1;
+        }
+        let mut per_parent: HashMap<&str, usize> = HashMap::new();
+        for leaf in per_leaf.keys() {
+            let mut dir = leaf.as_str();
+            while let Some((parent, _)) = dir.rsplit_once('/') {
+                *per_parent.entry(parent).or_default() += 1;
+                dir = parent;
+                if parent == "images" {
+                    break;
+                }
+            }
+        }
+        // Parents count each leaf below them once: a parent's own child count is at most that.
+        let largest_leaf = *per_leaf.values().max().unwrap();
+        let first_levels = per_leaf.keys().map(|l| l.split('/').nth(1).unwrap()).collect::<std::collections::HashSet<_>>().len();
+        let largest_second = per_parent.iter().filter(|(k, _)| k.matches('/').count() == 1).map(|(_, &n)| n).max().unwrap();
+        assert!(largest_leaf < 100, "a leaf folder holds {largest_leaf} images");
+        assert!(first_levels <= 256 && largest_second <= 256, "{first_levels} / {largest_second}");
+        assert_eq!(per_leaf.len(), 65_536, "a million images fill every leaf");
     }
 }

@@ -4,6 +4,7 @@
 //! config → discover → parse → model → plan → render → write, run in order by
 //! [`build`]; [`new`] scaffolds sites and articles.
 
+pub mod assets;
 pub mod build;
 pub mod cache;
 pub mod config;

@@ -4,7 +4,7 @@
 //! Everything a template sees of an article is computed here once, as a
 //! [`PageView`], and shared by reference by every page that lists it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, FixedOffset};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::SiteConfig;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::Hash;
+use crate::images::{Addressed, ImageView};
 use crate::parse::Meta;
 
 pub const AUTHORS_FILE: &str = "content/authors.yaml";
@@ -52,6 +53,21 @@ pub struct Filter {
     pub drafts: bool,
     pub future: bool,
     pub now: DateTime<FixedOffset>,
+}
+
+impl Filter {
+    /// Whether an article with this metadata is published by this build.
+    pub fn keeps(&self, meta: &Meta) -> bool {
+        (!meta.draft || self.drafts) && (meta.date <= self.now || self.future)
+    }
+}
+
+/// An article's cover image, resolved before the model is built.
+#[derive(Debug, Clone)]
+pub struct Cover {
+    pub view: ImageView,
+    /// A local image, published with the article (`None` for an external URL).
+    pub local: Option<Addressed>,
 }
 
 /// A parsed source handed to the model.
@@ -95,7 +111,8 @@ pub struct PageView {
     pub tags: Vec<TermRef>,
     pub categories: Vec<TermRef>,
     pub series: Option<TermRef>,
-    pub image: Option<String>,
+    /// The cover (`image:`), with its published URL and size.
+    pub image: Option<ImageView>,
     pub reading_minutes: usize,
     pub draft: bool,
     pub extra: serde_json::Value,
@@ -111,6 +128,8 @@ pub struct Article {
     /// Output folder relative to the site root, e.g. `news/a/`.
     pub path: String,
     pub view: PageView,
+    /// A local cover image, published with the article.
+    pub cover: Option<Addressed>,
 }
 
 /// Terms of one taxonomy (`tags`, `categories`, `series`) by slug.
@@ -153,15 +172,17 @@ impl SiteModel {
         parsed: Vec<Parsed>,
         authors: &Authors,
         filter: Filter,
+        covers: &HashMap<String, Cover>,
     ) -> Result<SiteModel, Diagnostics> {
         let mut diags = Diagnostics::default();
         let mut articles = Vec::new();
         for p in parsed {
-            if (p.meta.draft && !filter.drafts) || (p.meta.date > filter.now && !filter.future) {
+            if !filter.keeps(&p.meta) {
                 continue;
             }
             let file = content_dir.join(&p.rel);
-            match make_article(site, file, p, authors) {
+            let cover = covers.get(&p.rel).cloned();
+            match make_article(site, file, p, authors, cover) {
                 Ok(a) => articles.push(a),
                 Err(d) => diags.extend(d),
             }
@@ -209,7 +230,7 @@ impl SiteModel {
     }
 }
 
-fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors) -> Result<Article, Diagnostics> {
+fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, cover: Option<Cover>) -> Result<Article, Diagnostics> {
     let mut diags = Diagnostics::default();
     let meta = &p.meta;
     let section = section_of(&p.rel);
@@ -267,12 +288,13 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors) 
         tags,
         categories,
         series,
-        image: meta.image.clone(),
+        image: cover.as_ref().map(|c| c.view.clone()),
         reading_minutes: meta.reading_minutes,
         draft: meta.draft,
         extra: meta.extra.clone(),
     };
-    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view })
+    let cover = cover.and_then(|c| c.local);
+    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view, cover })
 }
 
 /// The first folder under the site; a bundle's own folder is not a section.

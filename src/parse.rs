@@ -5,14 +5,17 @@
 //! paragraph alone, so a cold build parses each body with comrak only once,
 //! when the article itself is rendered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
-use comrak::nodes::NodeValue;
+use comrak::html::ChildRendering;
+use comrak::nodes::{NodeHtmlBlock, NodeValue};
 use comrak::options::Plugins;
 use comrak::plugins::syntect::{SyntectAdapter, SyntectAdapterBuilder};
 use comrak::{Arena, Options};
+use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::diag::Diagnostic;
@@ -298,16 +301,40 @@ pub struct Body {
     pub images: Vec<Reference>,
 }
 
+/// What an image reference becomes: its published URL and, when the image
+/// header tells, its size.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageOut {
+    pub url: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl ImageOut {
+    fn size_attrs(&self) -> String {
+        match (self.width, self.height) {
+            (Some(w), Some(h)) => format!(" width=\"{w}\" height=\"{h}\""),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `<img ... src="...">` in raw HTML (only rendered when a site allows raw HTML).
+static RAW_IMG_SRC: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?is)<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>"#).expect("valid regex"));
+
 impl Markdown {
     /// GitHub-flavoured Markdown to HTML. Raw HTML is escaped unless the site
     /// opted in with `unsafe_html`. `rewrite_image` may replace each image URL
-    /// (it gets the URL and the file line); all its errors are returned together.
+    /// (it gets the URL and the file line), for Markdown images and, when raw
+    /// HTML is allowed, `<img src>`; all its errors are returned together.
+    /// Images get their size when known and `loading="lazy"` after the first.
     pub fn render(
         &self,
         body: &str,
         body_line: usize,
         unsafe_html: bool,
-        mut rewrite_image: impl FnMut(&str, usize) -> Result<Option<String>, Diagnostic>,
+        mut rewrite_image: impl FnMut(&str, usize) -> Result<Option<ImageOut>, Diagnostic>,
     ) -> Result<Body, Vec<Diagnostic>> {
         let mut options = Options::default();
         options.extension.table = true;
@@ -322,15 +349,39 @@ impl Markdown {
         let root = comrak::parse_document(&arena, body, &options);
         let mut images = Vec::new();
         let mut errors = Vec::new();
+        // Extra attributes of each Markdown image, by source position.
+        let mut attrs: HashMap<(usize, usize), String> = HashMap::new();
         for node in root.descendants() {
-            let line = node.data().sourcepos.start.line + body_line - 1;
-            if let NodeValue::Image(link) = &mut node.data_mut().value {
-                images.push(Reference { url: link.url.clone(), line });
-                match rewrite_image(&link.url, line) {
-                    Ok(Some(new)) => link.url = new,
-                    Ok(None) => {}
-                    Err(d) => errors.push(d),
+            let pos = node.data().sourcepos.start;
+            let line = pos.line + body_line - 1;
+            let mut value = node.data_mut();
+            match &mut value.value {
+                NodeValue::Image(link) => {
+                    images.push(Reference { url: link.url.clone(), line });
+                    let mut extra = match rewrite_image(&link.url, line) {
+                        Ok(Some(new)) => {
+                            link.url = new.url.clone();
+                            new.size_attrs()
+                        }
+                        Ok(None) => String::new(),
+                        Err(d) => {
+                            errors.push(d);
+                            String::new()
+                        }
+                    };
+                    if images.len() > 1 {
+                        extra.push_str(" loading=\"lazy\"");
+                    }
+                    attrs.insert((pos.line, pos.column), extra);
                 }
+                NodeValue::HtmlBlock(NodeHtmlBlock { literal, .. }) | NodeValue::HtmlInline(literal) if unsafe_html => {
+                    match rewrite_raw_images(literal, line, &mut images, &mut rewrite_image) {
+                        Ok(Some(new)) => *literal = new,
+                        Ok(None) => {}
+                        Err(d) => errors.extend(d),
+                    }
+                }
+                _ => {}
             }
         }
         if !errors.is_empty() {
@@ -339,9 +390,83 @@ impl Markdown {
         let mut plugins = Plugins::default();
         plugins.render.codefence_syntax_highlighter = Some(&self.highlighter);
         let mut html = String::with_capacity(body.len() * 3 / 2);
-        comrak::format_html_with_plugins(root, &options, &mut html, &plugins).expect("writing to a String cannot fail");
+        comrak::html::format_document_with_formatter(root, &options, &mut html, &plugins, format_node, attrs)
+            .expect("writing to a String cannot fail");
         Ok(Body { html, images })
     }
+}
+
+/// Rewrites every `<img src>` of a raw HTML fragment; `None` when nothing changed.
+fn rewrite_raw_images(
+    html: &str,
+    line: usize,
+    images: &mut Vec<Reference>,
+    rewrite_image: &mut impl FnMut(&str, usize) -> Result<Option<ImageOut>, Diagnostic>,
+) -> Result<Option<String>, Vec<Diagnostic>> {
+    let mut out = String::with_capacity(html.len());
+    let mut last = 0;
+    let mut errors = Vec::new();
+    for cap in RAW_IMG_SRC.captures_iter(html) {
+        let src = cap.get(1).or(cap.get(2)).expect("one alternative matched");
+        // Lines inside a multi-line HTML block count from its first line.
+        let line = line + html[..src.start()].matches('\n').count();
+        images.push(Reference { url: src.as_str().to_string(), line });
+        match rewrite_image(src.as_str(), line) {
+            Ok(Some(new)) => {
+                let tag = cap.get(0).expect("whole match");
+                out.push_str(&html[last..src.start()]);
+                out.push_str(&crate::theme::escape_html(&new.url));
+                last = src.end();
+                if !tag.as_str().to_ascii_lowercase().contains("width=") {
+                    let quote_end = src.end() + 1;
+                    out.push_str(&html[last..quote_end]);
+                    out.push_str(&new.size_attrs());
+                    last = quote_end;
+                }
+            }
+            Ok(None) => {}
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if last == 0 {
+        return Ok(None);
+    }
+    out.push_str(&html[last..]);
+    Ok(Some(out))
+}
+
+/// comrak's HTML, with each image's extra attributes (size, lazy loading).
+fn format_node<'a>(
+    context: &mut comrak::html::Context<HashMap<(usize, usize), String>>,
+    node: &'a comrak::nodes::AstNode<'a>,
+    entering: bool,
+) -> Result<ChildRendering, std::fmt::Error> {
+    use std::fmt::Write as _;
+    let NodeValue::Image(ref link) = node.data().value else {
+        return comrak::html::format_node_default(context, node, entering);
+    };
+    if entering {
+        context.write_str("<img src=\"")?;
+        if context.options.render.r#unsafe || !comrak::html::dangerous_url(&link.url) {
+            context.escape_href(&link.url)?;
+        }
+        context.write_str("\" alt=\"")?;
+        return Ok(ChildRendering::Plain);
+    }
+    if !link.title.is_empty() {
+        context.write_str("\" title=\"")?;
+        context.escape(&link.title)?;
+    }
+    context.write_str("\"")?;
+    let pos = node.data().sourcepos.start;
+    if let Some(extra) = context.user.get(&(pos.line, pos.column)).cloned() {
+        context.write_str(&extra)?;
+    }
+    context.write_str(" />")?;
+    Ok(ChildRendering::HTML)
 }
 
 #[cfg(test)]
@@ -406,6 +531,24 @@ mod tests {
     }
 
     #[test]
+    fn images_after_the_first_load_lazily_and_raw_img_is_rewritten_only_when_allowed() {
+        let md = Markdown::default();
+        let text = "![one](a.png \"T\")\n\n![two](https://x.org/b.png)\n\n<img alt=\"r\" src='c.png'>\n";
+        let out = |u: &str, _| Ok((!u.starts_with("http")).then(|| ImageOut { url: format!("/i/{u}"), width: Some(1), height: Some(2) }));
+        let safe = md.render(text, 1, false, out).unwrap();
+        assert!(safe.html.contains("<img src=\"/i/a.png\" alt=\"one\" title=\"T\" width=\"1\" height=\"2\" />"), "{}", safe.html);
+        assert!(safe.html.contains("<img src=\"https://x.org/b.png\" alt=\"two\" loading=\"lazy\" />"), "{}", safe.html);
+        assert!(safe.html.contains("&lt;img"), "raw HTML stays escaped: {}", safe.html);
+        assert_eq!(safe.images.len(), 2);
+        let raw = md.render(text, 1, true, out).unwrap();
+        assert!(raw.html.contains("<img alt=\"r\" src='/i/c.png' width=\"1\" height=\"2\">"), "{}", raw.html);
+        assert_eq!(
+            raw.images.iter().map(|r| (r.url.as_str(), r.line)).collect::<Vec<_>>(),
+            [("a.png", 1), ("https://x.org/b.png", 3), ("c.png", 5)]
+        );
+    }
+
+    #[test]
     fn code_is_highlighted_with_classes_and_images_are_reported() {
         let md = Markdown::default();
         let body = md
@@ -415,13 +558,13 @@ mod tests {
                 false,
                 |u, line| {
                     assert_eq!((u, line), ("p.png", 7));
-                    Ok(Some("/images/x.png".into()))
+                    Ok(Some(ImageOut { url: "/images/x.png".into(), width: Some(4), height: Some(3) }))
                 },
             )
             .unwrap();
         assert!(body.html.contains("class=\"syntax-highlighting\""), "{}", body.html);
         assert!(body.html.contains("<span class=\"source rust\">"), "{}", body.html);
-        assert!(body.html.contains("src=\"/images/x.png\""));
+        assert!(body.html.contains("<img src=\"/images/x.png\" alt=\"a\" width=\"4\" height=\"3\" />"), "{}", body.html);
         assert!(body.html.contains("<table>"));
         assert!(body.html.contains("footnote"));
         assert_eq!(body.images.len(), 1);

@@ -14,12 +14,13 @@ use std::sync::LazyLock;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::assets::{AssetUrl, Assets};
 use crate::config::SiteConfig;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::discover::{Hash, Source};
-use crate::images::{self, Image};
+use crate::discover::Hash;
+use crate::images::{self, Addressed, Catalog, ImageView};
 use crate::model::{Article, AuthorRef, PageView, SiteModel, TermRef};
-use crate::parse::{self, Markdown};
+use crate::parse::{self, ImageOut, Markdown};
 use crate::theme::{self, Theme};
 
 /// Bumped whenever a renderer's output changes for the same inputs, so old
@@ -34,6 +35,11 @@ pub struct Renderer<'a> {
     pub markdown: &'a Markdown,
     pub root: &'a std::path::Path,
     pub minify: bool,
+    /// Image sources addressed by this build.
+    pub catalog: &'a Catalog,
+    pub assets: &'a Assets,
+    /// The theme's templates with this site's `asset_url`.
+    tera: tera::Tera,
     site_view: SiteView<'a>,
     /// Hash of each article's serialized [`PageView`].
     view_hashes: Vec<Hash>,
@@ -54,7 +60,6 @@ struct SiteView<'a> {
     taxonomies: Vec<Link>,
     feed_url: String,
     atom_url: String,
-    style_url: String,
     syntax_css_url: String,
 }
 
@@ -69,14 +74,19 @@ pub struct Link {
 pub enum Job<'m> {
     Article(usize),
     List(ListPage<'m>),
-    Taxonomy { index: usize },
+    Taxonomy {
+        index: usize,
+    },
     NotFound,
     Rss,
     Atom,
     Sitemap,
     Robots,
     SyntaxCss,
-    Static(&'m Source),
+    /// `_headers`: cache rules for Netlify and Cloudflare Pages.
+    Headers,
+    /// A theme static file or asset, by index in [`Assets::files`].
+    Asset(usize),
 }
 
 /// A paginated list: the home page, a section, a term or an author.
@@ -111,7 +121,8 @@ impl Job<'_> {
             Job::Sitemap => "sitemap.xml".into(),
             Job::Robots => "robots.txt".into(),
             Job::SyntaxCss => "syntax.css".into(),
-            Job::Static(s) => s.rel.clone(),
+            Job::Headers => "_headers".into(),
+            Job::Asset(i) => r.assets.files[*i].published.clone(),
         }
     }
 
@@ -124,6 +135,7 @@ impl Job<'_> {
     pub fn origin<'a>(&self, r: &'a Renderer) -> Option<&'a std::path::Path> {
         match self {
             Job::Article(i) => Some(&r.model.articles[*i].file),
+            Job::Asset(i) => Some(Path::new(&r.assets.files[*i].source)),
             _ => None,
         }
     }
@@ -212,6 +224,7 @@ struct FeedItem<'a> {
     summary: &'a str,
     authors: Vec<&'a str>,
     categories: Vec<&'a str>,
+    image: Option<&'a ImageView>,
 }
 
 #[derive(Serialize)]
@@ -227,21 +240,40 @@ static MINIFY: LazyLock<minify_html::Cfg> = LazyLock::new(|| {
     cfg
 });
 
-/// A job's output: the bytes to publish and the images an article uses.
+/// A job's output: the bytes to publish and the images an article uses
+/// (cover first, then the body's in order, each once).
 pub struct Rendered {
     pub bytes: Vec<u8>,
-    pub images: Vec<Image>,
+    pub images: Vec<Addressed>,
+}
+
+/// An article's input hash including the current hashes of its images.
+/// Without images it is the base hash, so adding the first image changes it.
+pub fn with_images(base: Hash, image_hashes: impl IntoIterator<Item = Hash>) -> Hash {
+    let mut h: Option<blake3::Hasher> = None;
+    for img in image_hashes {
+        h.get_or_insert_with(|| {
+            let mut h = blake3::Hasher::new();
+            h.update(&base);
+            h
+        })
+        .update(&img);
+    }
+    h.map(|h| *h.finalize().as_bytes()).unwrap_or(base)
+}
+
+/// One site's loaded inputs, as the render stage receives them.
+pub struct SiteInputs<'a> {
+    pub site: &'a SiteConfig,
+    pub model: &'a SiteModel,
+    pub theme: &'a Theme,
+    pub catalog: &'a Catalog,
+    pub assets: &'a Assets,
 }
 
 impl<'a> Renderer<'a> {
-    pub fn new(
-        site: &'a SiteConfig,
-        model: &'a SiteModel,
-        theme: &'a Theme,
-        markdown: &'a Markdown,
-        root: &'a std::path::Path,
-        minify: bool,
-    ) -> Self {
+    pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Self {
+        let SiteInputs { site, model, theme, catalog, assets } = inputs;
         let site_view = SiteView {
             name: &site.name,
             title: &site.title,
@@ -264,7 +296,6 @@ impl<'a> Renderer<'a> {
                 .collect(),
             feed_url: site.url_for("feed.xml"),
             atom_url: site.url_for("atom.xml"),
-            style_url: site.url_for("style.css"),
             syntax_css_url: site.url_for("syntax.css"),
         };
         let view_hashes = model
@@ -276,7 +307,10 @@ impl<'a> Renderer<'a> {
                 *h.finalize().as_bytes()
             })
             .collect();
-        Renderer { site, model, theme, markdown, root, minify, site_view, view_hashes }
+        let mut tera = theme.tera.clone();
+        let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();
+        tera.register_function("asset_url", AssetUrl { urls });
+        Renderer { site, model, theme, markdown, root, minify, catalog, assets, tera, site_view, view_hashes }
     }
 
     /// Every output of the site, in a stable order.
@@ -310,8 +344,8 @@ impl<'a> Renderer<'a> {
                 jobs.push(Job::List(ListPage { kind, base: base.clone(), items: slice, number, total }));
             }
         }
-        jobs.extend([Job::NotFound, Job::Rss, Job::Atom, Job::Sitemap, Job::Robots, Job::SyntaxCss]);
-        jobs.extend(self.theme.static_files.iter().map(Job::Static));
+        jobs.extend([Job::NotFound, Job::Rss, Job::Atom, Job::Sitemap, Job::Robots, Job::SyntaxCss, Job::Headers]);
+        jobs.extend((0..self.assets.files.len()).map(Job::Asset));
         jobs
     }
 
@@ -322,11 +356,16 @@ impl<'a> Renderer<'a> {
         h.update(&[self.minify as u8]);
         if let Some(t) = self.template_of(job) {
             h.update(&self.theme.template_hash(t));
+            // Any template may call asset_url.
+            h.update(&self.assets.hash);
         }
         match job {
-            // Copied byte for byte: the content is the input.
-            Job::Static(src) => {
-                h.update(&crate::discover::hash_file(&src.path).unwrap_or([0; 32]));
+            // Published as read: the content is the input.
+            Job::Asset(i) => {
+                h.update(&self.assets.files[*i].hash);
+            }
+            Job::Headers => {
+                h.update(self.headers().as_bytes());
             }
             Job::Article(i) => {
                 let a = &self.model.articles[*i];
@@ -370,6 +409,7 @@ impl<'a> Renderer<'a> {
         let bytes = match job {
             Job::Article(i) => {
                 let a = &self.model.articles[*i];
+                images.extend(a.cover.clone());
                 let body = self.article_body(a, &mut images)?;
                 self.tera("article.html", &self.article_ctx(*i, &body))?
             }
@@ -381,8 +421,8 @@ impl<'a> Renderer<'a> {
             Job::Sitemap => self.sitemap().into_bytes(),
             Job::Robots => format!("User-agent: *\nAllow: /\n\nSitemap: {}\n", self.site.permalink_for("sitemap.xml")).into_bytes(),
             Job::SyntaxCss => syntax_css().into_bytes(),
-            Job::Static(src) => std::fs::read(&src.path)
-                .map_err(|e| Diagnostic::new(crate::discover::rel_display(&src.path, self.root), None, format!("cannot read: {e}")))?,
+            Job::Headers => self.headers().into_bytes(),
+            Job::Asset(i) => self.assets.files[*i].bytes.clone(),
         };
         Ok(Rendered { bytes, images })
     }
@@ -390,7 +430,7 @@ impl<'a> Renderer<'a> {
     fn tera(&self, template: &str, ctx: &impl Serialize) -> Result<Vec<u8>, Diagnostic> {
         let context = tera::Context::from_serialize(ctx)
             .map_err(|e| Diagnostic::new(self.template_file(template), None, format!("cannot build the template context: {e}")))?;
-        let html = self.theme.tera.render(template, &context).map_err(|e| {
+        let html = self.tera.render(template, &context).map_err(|e| {
             Diagnostic::new(self.template_file(template), None, theme::error_chain(&e))
                 .hint("fix the template; the variables a template gets are listed in README.md")
         })?;
@@ -402,26 +442,25 @@ impl<'a> Renderer<'a> {
         if self.root.join(&overridden).is_file() { overridden } else { format!("themes/{}/templates/{template}", self.theme.name) }
     }
 
-    /// The article's HTML body; images it references are resolved, loaded
-    /// into `images` and their URLs rewritten to the published paths.
-    fn article_body(&self, a: &Article, images: &mut Vec<Image>) -> Result<String, Diagnostics> {
+    /// The article's HTML body; images it references are resolved, added to
+    /// `images` and their URLs rewritten to the published paths.
+    fn article_body(&self, a: &Article, images: &mut Vec<Addressed>) -> Result<String, Diagnostics> {
         let path = self.root.join(&a.file);
         let text = std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&a.file, None, format!("cannot read: {e}")))?;
         let split = parse::split(&text).map_err(|(line, msg)| Diagnostic::new(&a.file, Some(line), msg))?;
         let content_dir = Path::new("content").join(&self.site.name);
         let lookup = images::Lookup { root: self.root, content_dir: &content_dir, article_dir: a.file.parent().unwrap_or(&content_dir) };
         let body = self.markdown.render(split.body, split.body_line, self.site.unsafe_html, |url, line| {
-            if images::is_external(url) {
-                return Ok(None);
-            }
-            let found = lookup.resolve(url).map_err(|why| {
+            let found = self.catalog.resolve(&lookup, url).map_err(|why| {
                 Diagnostic::new(&a.file, Some(line), why).hint("put the image in the article's folder (page bundle) or in assets/")
             })?;
-            let image = images::load(self.root, &found)
-                .map_err(|e| Diagnostic::new(&a.file, Some(line), format!("cannot read image {}: {e}", found.display())))?;
-            let url = self.site.url_for(&image.rel);
-            images.push(image);
-            Ok(Some(url))
+            Ok(found.map(|img| {
+                let out = ImageOut { url: self.site.url_for(&img.rel), width: img.record.width, height: img.record.height };
+                if !images.iter().any(|i| i.rel == img.rel) {
+                    images.push(img);
+                }
+                out
+            }))
         });
         body.map(|b| b.html).map_err(Diagnostics)
     }
@@ -523,6 +562,7 @@ impl<'a> Renderer<'a> {
                     summary: &v.summary,
                     authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
                     categories: v.categories.iter().chain(&v.tags).map(|t| t.name.as_str()).collect(),
+                    image: v.image.as_ref(),
                 }
             })
             .collect()
@@ -568,6 +608,9 @@ impl<'a> Renderer<'a> {
             for c in &item.categories {
                 out += &format!("<category>{}</category>\n", x(c));
             }
+            if let Some(img) = item.image {
+                out += &format!("<enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
+            }
             out += "</item>\n";
         }
         out += "</channel>\n</rss>\n";
@@ -600,6 +643,10 @@ impl<'a> Renderer<'a> {
             }
             for c in &item.categories {
                 out += &format!("<category term=\"{}\"/>\n", x(c));
+            }
+            if let Some(img) = item.image {
+                out +=
+                    &format!("<link rel=\"enclosure\" href=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
             }
             out += "</entry>\n";
         }
@@ -637,6 +684,43 @@ impl<'a> Renderer<'a> {
             out += "</url>\n";
         }
         out += "</urlset>\n";
+        out
+    }
+}
+
+impl Renderer<'_> {
+    /// `_headers` (Netlify / Cloudflare Pages): content-addressed images and
+    /// fingerprinted assets are immutable for a year; every other top-level
+    /// file or folder (pages, feeds) gets a short cache. Rules never overlap,
+    /// because those hosts merge the values of overlapping rules.
+    fn headers(&self) -> String {
+        const IMMUTABLE: &str = "  Cache-Control: public, max-age=31536000, immutable\n";
+        const SHORT: &str = "  Cache-Control: public, max-age=300, must-revalidate\n";
+        let base = &self.site.base_path;
+        let mut out = String::from("# Written by gen: do not edit.\n");
+        out += &format!("{base}images/*\n{IMMUTABLE}");
+        let mut immutable_tops = std::collections::BTreeSet::from(["images"]);
+        for a in self.assets.files.iter().filter(|a| a.is_fingerprinted()) {
+            out += &format!("{base}{}\n{IMMUTABLE}", a.published);
+            immutable_tops.insert(a.published.split('/').next().unwrap_or(""));
+        }
+        // Every other top-level entry: `/name` for a file, `/name/*` for a folder.
+        let mut short: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for job in self.jobs() {
+            if matches!(job, Job::Headers) || matches!(job, Job::Asset(i) if self.assets.files[i].is_fingerprinted()) {
+                continue;
+            }
+            let path = job.path(self);
+            match path.split_once('/') {
+                Some((top, _)) if !immutable_tops.contains(top) => short.insert(format!("{top}/*")),
+                None if path == "index.html" => short.insert(String::new()),
+                None => short.insert(path),
+                _ => false,
+            };
+        }
+        for rule in short {
+            out += &format!("{base}{rule}\n{SHORT}");
+        }
         out
     }
 }

@@ -81,6 +81,20 @@ impl Publisher {
         Ok(Stamp::of(&std::fs::metadata(&path)?))
     }
 
+    /// Stages a hard link to `source` (so publishing a large image costs no
+    /// copy), or a copy where the file system refuses the link.
+    pub fn stage_link(&self, rel: &str, source: &Path) -> io::Result<Stamp> {
+        let path = safe_join(&self.staging, rel)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        remove_file_if_exists(&path)?;
+        if std::fs::hard_link(source, &path).is_err() {
+            std::fs::copy(source, &path)?;
+        }
+        Ok(Stamp::of(&std::fs::metadata(&path)?))
+    }
+
     /// Drops everything staged (a failed build).
     pub fn discard(&self) -> io::Result<()> {
         remove_dir_if_exists(&self.staging)?;

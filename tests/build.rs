@@ -29,7 +29,6 @@ fn articles_lists_and_taxonomies_land_at_their_urls() {
         "public/alpha/sitemap.xml",
         "public/alpha/robots.txt",
         "public/alpha/syntax.css",
-        "public/alpha/style.css",
         "public/beta/2023/05/hello/index.html",
     ] {
         assert!(r.exists(path), "missing {path}; files:\n{}", r.listing().join("\n"));

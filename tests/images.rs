@@ -1,4 +1,12 @@
-use crate::util::Repo;
+use std::os::unix::fs::MetadataExt;
+
+use crate::util::{Repo, png};
+
+/// The published path of an image's bytes, e.g. `/images/ab/cd/<hash>.png`.
+fn published_url(bytes: &[u8], ext: &str) -> String {
+    let hash = blake3::hash(bytes).to_hex().to_string();
+    format!("/images/{}/{}/{hash}.{ext}", &hash[..2], &hash[2..4])
+}
 
 #[test]
 fn images_are_published_once_at_sharded_content_addressed_paths() {
@@ -43,4 +51,197 @@ fn path_traversal_is_rejected() {
     let err = r.fails(&["build"]);
     assert!(err.contains("content/alpha/news/evil.md:5: `../../../../../../etc/passwd.png` climbs out"), "{err}");
     assert!(err.contains("content/alpha/news/evil.md:6: `../../beta/posts/x.png` points outside content/alpha"), "{err}");
+}
+
+#[test]
+fn body_images_get_their_size_and_load_lazily_after_the_first() {
+    let r = Repo::fixture("basic");
+    r.ok(&["build", "--no-minify"]);
+    let html = r.read("public/alpha/news/first-story/index.html");
+    let url = published_url(&std::fs::read(r.path("content/alpha/news/first-story/photo.png")).unwrap(), "png");
+    assert!(html.contains(&format!("<img src=\"{url}\" alt=\"사진\" width=\"8\" height=\"6\" />")), "{html}");
+    assert!(html.contains(&format!("<img src=\"{url}\" alt=\"같은 사진\" width=\"8\" height=\"6\" loading=\"lazy\" />")), "{html}");
+}
+
+#[test]
+fn a_cover_is_published_and_used_in_the_page_lists_feeds_and_og_image() {
+    let r = Repo::fixture("basic");
+    let cover = png(1200, 630, "cover");
+    r.write_bytes("content/alpha/assets/covers/bank.png", &cover);
+    r.edit("content/alpha/news/story-2.md", "title:", "image: /covers/bank.png\ntitle:");
+    r.ok(&["build", "--no-minify"]);
+    let url = published_url(&cover, "png");
+    assert!(r.exists(&format!("public/alpha{url}")));
+    let page = r.read("public/alpha/news/story-2/index.html");
+    assert!(page.contains(&format!(r#"<meta property="og:image" content="https://alpha.example.com{url}">"#)), "{page}");
+    assert!(page.contains(r#"<meta property="og:image:width" content="1200">"#), "{page}");
+    assert!(page.contains(&format!(r#"<img class="cover" src="{url}" alt="" width="1200" height="630">"#)), "{page}");
+    let lists =
+        ["public/alpha/index.html", "public/alpha/page/2/index.html", "public/alpha/page/3/index.html"].map(|p| r.read(p)).join("\n");
+    assert_eq!(lists.matches(&format!(r#"src="{url}""#)).count(), 1, "list pages show the cover: {lists}");
+    let rss = r.read("public/alpha/feed.xml");
+    assert!(
+        rss.contains(&format!(r#"<enclosure url="https://alpha.example.com{url}" length="{}" type="image/png"/>"#, cover.len())),
+        "{rss}"
+    );
+    let atom = r.read("public/alpha/atom.xml");
+    assert!(atom.contains(&format!(r#"<link rel="enclosure" href="https://alpha.example.com{url}""#)), "{atom}");
+    // Site assets are not published wholesale: only the referenced image is.
+    assert!(!r.exists("public/alpha/covers/bank.png"));
+}
+
+#[test]
+fn a_missing_cover_is_an_error_on_the_image_line() {
+    let r = Repo::fixture("basic");
+    r.edit("content/alpha/news/story-2.md", "title:", "image: gone.png\ntitle:");
+    let err = r.fails(&["build"]);
+    assert!(
+        err.contains("content/alpha/news/story-2.md:2: cover image `gone.png` not found (looked in content/alpha/news/gone.png)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_same_image_in_two_articles_is_stored_once() {
+    let r = Repo::fixture("basic");
+    let bytes = std::fs::read(r.path("content/alpha/news/first-story/photo.png")).unwrap();
+    r.write_bytes("content/alpha/assets/shared.png", &bytes);
+    r.edit("content/alpha/opinion/column.md", "\n---\n", "\n---\n![공유](/shared.png)\n");
+    r.build();
+    let images: Vec<String> = r.listing().into_iter().filter(|p| p.starts_with("public/alpha/images/")).collect();
+    assert_eq!(images.len(), 1, "{images:?}");
+    let url = published_url(&bytes, "png");
+    assert!(r.read("public/alpha/opinion/column/index.html").contains(&url));
+    assert!(r.read("public/alpha/news/first-story/index.html").contains(&url));
+}
+
+#[test]
+fn raw_html_img_is_rewritten_where_raw_html_is_allowed() {
+    let r = Repo::fixture("basic");
+    let bytes = png(40, 30, "raw");
+    r.write_bytes("content/beta/posts/raw.png", &bytes);
+    r.edit("content/beta/posts/hello.md", "\n---\n", "\n---\n<img src=\"raw.png\" alt=\"raw\">\n");
+    r.ok(&["build", "--no-minify"]);
+    let html = r.read("public/beta/2023/05/hello/index.html");
+    let url = format!("/beta{}", published_url(&bytes, "png"));
+    assert!(html.contains(&format!(r#"<img src="{url}" width="40" height="30" alt="raw">"#)), "{html}");
+}
+
+#[test]
+fn images_are_hard_linked_to_their_source() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let source = std::fs::metadata(r.path("content/alpha/news/first-story/photo.png")).unwrap();
+    let url = published_url(&std::fs::read(r.path("content/alpha/news/first-story/photo.png")).unwrap(), "png");
+    let published = std::fs::metadata(r.path(&format!("public/alpha{url}"))).unwrap();
+    assert_eq!((published.dev(), published.ino()), (source.dev(), source.ino()), "same inode: no copy");
+}
+
+#[test]
+fn images_are_copied_when_the_output_is_on_another_file_system() {
+    let r = Repo::fixture("basic");
+    let shm = tempfile::tempdir_in("/dev/shm").expect("/dev/shm (tmpfs) for a second file system");
+    assert_ne!(std::fs::metadata(shm.path()).unwrap().dev(), std::fs::metadata(r.root()).unwrap().dev(), "need two file systems");
+    let out = shm.path().join("public");
+    r.ok(&["build", "--output", out.to_str().unwrap()]);
+    let src = r.path("content/alpha/news/first-story/photo.png");
+    let bytes = std::fs::read(&src).unwrap();
+    let copy = out.join(format!("alpha{}", published_url(&bytes, "png")));
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+    assert_eq!(std::fs::metadata(&copy).unwrap().nlink(), 1, "a copy, not a link");
+    // A second build copies nothing again.
+    let v: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json", "--output", out.to_str().unwrap()])).unwrap();
+    assert_eq!(v["sites"][0]["files_written"], 0, "{v}");
+}
+
+#[test]
+fn an_image_changed_in_place_is_republished_and_the_article_rerendered() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let before = r.snapshot("public");
+    // Replace the file (as an image editor saving a new version would).
+    let new = png(16, 9, "edited");
+    r.remove("content/alpha/news/first-story/photo.png");
+    r.write_bytes("content/alpha/news/first-story/photo.png", &new);
+    let v: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    let alpha = &v["sites"][0];
+    assert_eq!(alpha["pages_rendered"], 1, "only the article that shows it: {alpha}");
+    let html = r.read("public/alpha/news/first-story/index.html");
+    assert!(html.contains(&published_url(&new, "png")), "{html}");
+    // same.png still has the old bytes, so the old image stays too.
+    let after = r.snapshot("public");
+    let images = |s: &crate::util::Snapshot| s.keys().filter(|k| k.starts_with("alpha/images/")).count();
+    assert_eq!((images(&before), images(&after)), (1, 2));
+}
+
+#[test]
+fn fingerprinted_asset_urls_change_with_the_asset() {
+    let r = Repo::fixture("basic");
+    r.ok(&["build", "--no-minify"]);
+    let style_link = |r: &Repo| {
+        let html = r.read("public/alpha/index.html");
+        let start = html.find("href=\"/style.").expect("fingerprinted stylesheet link") + 6;
+        html[start..start + html[start..].find('"').unwrap()].to_string()
+    };
+    let first = style_link(&r);
+    assert!(first.len() == "/style..css".len() + 16, "{first}");
+    assert!(r.exists(&format!("public/alpha{first}")));
+    assert!(!r.exists("public/alpha/style.css"));
+    r.write("themes/default/static/style.css", &(r.read("themes/default/static/style.css") + "\nbody { color: red; }\n"));
+    r.ok(&["build", "--no-minify"]);
+    let second = style_link(&r);
+    assert_ne!(first, second);
+    assert!(r.exists(&format!("public/alpha{second}")) && !r.exists(&format!("public/alpha{first}")), "old name removed");
+    assert!(r.read("public/alpha/_headers").contains(&format!("{second}\n  Cache-Control: public, max-age=31536000, immutable")));
+}
+
+#[test]
+fn shared_assets_are_published_to_every_site_with_css_urls_rewritten() {
+    let r = Repo::fixture("basic");
+    r.write("assets/fonts/body.woff2", "font bytes");
+    r.write("assets/site.css", "@font-face { src: url(fonts/body.woff2); }");
+    r.write("assets/notes.txt", "kept as is");
+    r.write_bytes("assets/big-photo.png", &png(1, 1, "unused"));
+    r.write(
+        "themes/default/templates/404.html",
+        "{% extends \"base.html\" %}{% block content %}<link href=\"{{ asset_url(path='site.css') }}\">{% endblock content %}",
+    );
+    r.ok(&["build", "--no-minify"]);
+    for site in ["alpha", "beta"] {
+        let font = r.listing().into_iter().find(|p| p.starts_with(&format!("public/{site}/fonts/body."))).expect("font published");
+        let font_name = font.rsplit('/').next().unwrap();
+        let css_path = r.listing().into_iter().find(|p| p.starts_with(&format!("public/{site}/site."))).expect("css published");
+        assert!(r.read(&css_path).contains(&format!("url(\"fonts/{font_name}\")")), "{}", r.read(&css_path));
+        assert_eq!(r.read(&format!("public/{site}/notes.txt")), "kept as is");
+        assert!(!r.exists(&format!("public/{site}/big-photo.png")), "unreferenced images in assets/ are not published");
+    }
+    let page = r.read("public/beta/404.html");
+    assert!(page.contains("href=\"/beta/site."), "asset_url includes the base path: {page}");
+}
+
+#[test]
+fn an_unknown_asset_is_a_template_error() {
+    let r = Repo::fixture("basic");
+    r.write("themes/default/templates/404.html", "{{ asset_url(path='nope.css') }}");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("themes/default/templates/404.html") && err.contains("asset_url: no asset `nope.css`"), "{err}");
+}
+
+#[test]
+fn headers_file_gives_immutable_and_short_cache_rules_that_never_overlap() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let headers = r.read("public/beta/_headers");
+    let rules: Vec<(&str, &str)> =
+        headers.split('\n').collect::<Vec<_>>().windows(2).filter(|w| w[0].starts_with('/')).map(|w| (w[0], w[1].trim())).collect();
+    let rule = |path: &str| rules.iter().find(|(p, _)| *p == path).map(|(_, h)| *h);
+    assert_eq!(rule("/beta/images/*"), Some("Cache-Control: public, max-age=31536000, immutable"), "{headers}");
+    assert_eq!(rule("/beta/"), Some("Cache-Control: public, max-age=300, must-revalidate"), "{headers}");
+    assert_eq!(rule("/beta/2023/*"), Some("Cache-Control: public, max-age=300, must-revalidate"), "{headers}");
+    assert_eq!(rule("/beta/feed.xml"), Some("Cache-Control: public, max-age=300, must-revalidate"), "{headers}");
+    assert!(rules.iter().any(|(p, h)| p.starts_with("/beta/style.") && h.contains("immutable")), "{headers}");
+    assert!(!rules.iter().any(|(p, _)| *p == "/beta/*" || *p == "/*"), "no catch-all rule: {headers}");
+    // Each rule once, and no short rule covers an immutable path.
+    let paths: std::collections::BTreeSet<_> = rules.iter().map(|(p, _)| p).collect();
+    assert_eq!(paths.len(), rules.len());
 }

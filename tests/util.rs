@@ -95,6 +95,12 @@ impl Repo {
         self.write(rel, &text.replacen(from, to, 1));
     }
 
+    pub fn write_bytes(&self, rel: &str, bytes: &[u8]) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
     pub fn remove(&self, rel: &str) {
         std::fs::remove_file(self.path(rel)).unwrap();
     }
@@ -180,4 +186,15 @@ pub fn xml_texts(xml: &str, tag: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The header of a PNG image of `width` × `height` (all an image-size reader
+/// needs), followed by `salt` so tests can make distinct images.
+pub fn png(width: u32, height: u32, salt: &str) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    b.extend_from_slice(&width.to_be_bytes());
+    b.extend_from_slice(&height.to_be_bytes());
+    b.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    b.extend_from_slice(salt.as_bytes());
+    b
 }
