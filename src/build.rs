@@ -29,6 +29,7 @@ use crate::images::{self, Catalog, ImageView};
 use crate::model::{self, Authors, Cover, Filter, Parsed, SiteModel};
 use crate::parse::{self, Markdown};
 use crate::plan::{self, Planned};
+use crate::redirects::{self, Rule};
 use crate::render::{self, Job, Renderer, SiteInputs};
 use crate::theme::{Theme, Themes};
 use crate::write::Publisher;
@@ -111,6 +112,7 @@ struct Loaded {
     sources: BTreeMap<String, SourceRecord>,
     catalog: Catalog,
     assets: Assets,
+    redirects: Vec<Rule>,
     report: SiteReport,
 }
 
@@ -272,6 +274,10 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     report.timings_ms.insert("model", ms(t));
     let theme = theme.map_err(|d| diags.extend(d));
     let model = model.map_err(|d| diags.extend(d));
+    let rules = match &model {
+        Ok(m) => redirects::collect(site, m).map_err(|d| diags.extend(d)),
+        Err(()) => Err(()),
+    };
 
     let t = Instant::now();
     let site_assets = assets::walk_assets_dir(&content_dir.join("assets"), root).map_err(|d| diags.extend(d));
@@ -280,9 +286,9 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
         _ => Err(()),
     };
     report.timings_ms.insert("assets", ms(t));
-    match (theme, model, assets) {
-        (Ok(theme), Ok(model), Ok(assets)) if diags.is_empty() => {
-            Ok(Loaded { site: site.clone(), theme, model, state, sources: records, catalog, assets, report })
+    match (theme, model, assets, rules) {
+        (Ok(theme), Ok(model), Ok(assets), Ok(redirects)) if diags.is_empty() => {
+            Ok(Loaded { site: site.clone(), theme, model, state, sources: records, catalog, assets, redirects, report })
         }
         _ => Err(diags),
     }
@@ -349,11 +355,11 @@ struct Staged {
 }
 
 fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
-    let Loaded { site, theme, model, state, sources, catalog, assets, mut report } = l;
+    let Loaded { site, theme, model, state, sources, catalog, assets, redirects, mut report } = l;
     let root = &opts.root;
     let publisher = Publisher::open(&config.output, &site.name)
         .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
-    let inputs = SiteInputs { site: &site, model: &model, theme: &theme, catalog: &catalog, assets: &assets };
+    let inputs = SiteInputs { site: &site, model: &model, theme: &theme, catalog: &catalog, assets: &assets, redirects: &redirects };
     let renderer = Renderer::new(inputs, markdown, root, opts.minify);
 
     let t = Instant::now();
@@ -372,6 +378,18 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
             (Planned { path, input }, base)
         })
         .unzip();
+    // A redirect must not hide a page: map every page's folder to what makes it.
+    let pages: BTreeMap<String, String> = jobs
+        .iter()
+        .zip(&planned)
+        .filter(|(j, _)| j.is_page())
+        .filter_map(|(j, p)| {
+            let dir = p.path.strip_suffix("index.html")?;
+            let what = j.origin(&renderer).map(|f| f.display().to_string()).unwrap_or_else(|| format!("the generated page /{dir}"));
+            Some((format!("/{dir}"), what))
+        })
+        .collect();
+    redirects::check_pages(&redirects, &pages)?;
     check_collisions(&jobs, &planned, &renderer)?;
     let out_dir = publisher.out_dir().to_path_buf();
     let intact = |path: &str, rec: &OutputRecord| std::fs::metadata(out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp);

@@ -38,8 +38,48 @@ struct Keys {
     feed_limit: Option<usize>,
     image_shard_levels: Option<Spanned<i64>>,
     image_shard_width: Option<Spanned<i64>>,
+    redirect_formats: Option<Spanned<Vec<String>>>,
+    // [[sites]] only.
+    archives: Option<Vec<Spanned<ArchiveKeys>>>,
+    redirects: Option<Vec<Spanned<RedirectKeys>>>,
     extra: Option<toml::Table>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchiveKeys {
+    until: i32,
+    path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedirectKeys {
+    from: String,
+    to: String,
+}
+
+/// A year archive: articles dated in or before `until` (and after the
+/// previous archive's `until`) are published under `/<path>/`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Archive {
+    pub until: i32,
+    /// One path segment, e.g. `2023backup`.
+    pub path: String,
+    /// Line in `sites.toml`, for messages.
+    pub line: usize,
+}
+
+/// A `[[sites.redirects]]` entry.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConfigRedirect {
+    pub from: String,
+    pub to: String,
+    pub line: usize,
+}
+
+/// Manifest formats written for a site's redirects.
+pub const REDIRECT_FORMATS: [&str; 4] = ["netlify", "json", "nginx", "html"];
 
 /// The whole repository's configuration.
 #[derive(Debug, Clone)]
@@ -69,6 +109,11 @@ pub struct SiteConfig {
     pub unsafe_html: bool,
     pub feed_limit: usize,
     pub image_shards: Shards,
+    /// Oldest first.
+    pub archives: Vec<Archive>,
+    pub redirects: Vec<ConfigRedirect>,
+    /// A subset of [`REDIRECT_FORMATS`].
+    pub redirect_formats: Vec<String>,
     pub extra: serde_json::Value,
 }
 
@@ -123,6 +168,12 @@ impl Config {
             diags.push(
                 Diagnostic::new(CONFIG_FILE, None, "no [[sites]] are configured")
                     .hint("add a [[sites]] table with name, title and base_url"),
+            );
+        }
+        if raw.archives.is_some() || raw.redirects.is_some() {
+            diags.push(
+                Diagnostic::new(CONFIG_FILE, None, "`archives` and `redirects` belong to a site")
+                    .hint("write them as [[sites.archives]] / [[sites.redirects]] below the site's [[sites]] entry"),
             );
         }
         let mut sites: Vec<SiteConfig> = Vec::new();
@@ -214,6 +265,26 @@ impl Config {
                         .hint("image_shard_levels is 0 to 4, image_shard_width is 16, 256 or 4096"),
                 )
             });
+            let archives = archives(site, text, &name_s).map_err(|d| diags.extend(d)).unwrap_or_default();
+            let redirects = site
+                .redirects
+                .iter()
+                .flatten()
+                .map(|r| ConfigRedirect { from: r.get_ref().from.clone(), to: r.get_ref().to.clone(), line: line_of(text, r.span().start) })
+                .collect();
+            let formats = site.redirect_formats.as_ref().or(raw.redirect_formats.as_ref());
+            let redirect_formats = match formats {
+                None => REDIRECT_FORMATS.map(String::from).to_vec(),
+                Some(f) => {
+                    for bad in f.get_ref().iter().filter(|f| !REDIRECT_FORMATS.contains(&f.as_str())) {
+                        diags.push(
+                            Diagnostic::new(CONFIG_FILE, at(f.span()), format!("unknown redirect format `{bad}`"))
+                                .hint(format!("use any of {}", REDIRECT_FORMATS.join(", "))),
+                        );
+                    }
+                    f.get_ref().clone()
+                }
+            };
             let mut extra = raw.extra.clone().unwrap_or_default();
             extra.extend(site.extra.clone().unwrap_or_default());
             sites.push(SiteConfig {
@@ -229,6 +300,9 @@ impl Config {
                 unsafe_html: site.unsafe_html.or(raw.unsafe_html).unwrap_or(false),
                 feed_limit: site.feed_limit.or(raw.feed_limit).unwrap_or(20),
                 image_shards: image_shards.unwrap_or_default(),
+                archives,
+                redirects,
+                redirect_formats,
                 extra: serde_json::to_value(&extra).unwrap_or_default(),
             });
         }
@@ -260,6 +334,36 @@ fn shards(site: &Keys, top: &Keys) -> Result<Shards, (std::ops::Range<usize>, St
         };
     }
     Ok(out)
+}
+
+/// A site's `[[sites.archives]]`, oldest first, checked.
+fn archives(site: &Keys, text: &str, name: &str) -> Result<Vec<Archive>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut out: Vec<Archive> = Vec::new();
+    for a in site.archives.iter().flatten() {
+        let line = line_of(text, a.span().start);
+        let keys = a.get_ref();
+        let path = keys.path.clone().unwrap_or_else(|| "{until}backup".into()).replace("{until}", &keys.until.to_string());
+        if !is_valid_name(&path) {
+            diags.push(
+                Diagnostic::new(CONFIG_FILE, Some(line), format!("archive path `{path}` of site `{name}` is not one folder name"))
+                    .hint("use lowercase letters, digits, `-` and `_`, e.g. path = \"2023backup\""),
+            );
+        }
+        if let Some(other) = out.iter().find(|o| o.until == keys.until || o.path == path) {
+            diags.push(
+                Diagnostic::new(
+                    CONFIG_FILE,
+                    Some(line),
+                    format!("archive `{path}` repeats the year or path of the archive on line {}", other.line),
+                )
+                .hint("give every archive its own `until` year and `path`"),
+            );
+        }
+        out.push(Archive { until: keys.until, path, line });
+    }
+    out.sort_by_key(|a| a.until);
+    diags.into_result(out)
 }
 
 /// 1-based line of a byte offset.

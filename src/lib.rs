@@ -15,6 +15,7 @@ pub mod model;
 pub mod new;
 pub mod parse;
 pub mod plan;
+pub mod redirects;
 pub mod render;
 pub mod theme;
 pub mod write;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-use crate::config::SiteConfig;
+use crate::config::{Archive, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::Hash;
 use crate::images::{Addressed, ImageView};
@@ -130,6 +130,37 @@ pub struct Article {
     pub view: PageView,
     /// A local cover image, published with the article.
     pub cover: Option<Addressed>,
+    /// Index into [`SiteModel::parts`]: 0 for the live site, else an archive.
+    pub part: usize,
+    /// Where the article lives on the live site (its `path` without the
+    /// archive prefix); an archived article redirects from here.
+    pub live_path: String,
+}
+
+/// An article whose front matter says `moved_to`: not published here; its
+/// URL and aliases redirect to the new place.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    pub file: PathBuf,
+    pub meta: Meta,
+    /// Site-relative paths it had: on the live site and, if archived, in the archive.
+    pub paths: Vec<String>,
+}
+
+/// A browsable part of a site: the live site, or one year archive with its
+/// own index, sections, taxonomies and author pages under its prefix.
+#[derive(Debug)]
+pub struct Part {
+    /// Site-relative prefix: empty for the live site, `2023backup/` for an archive.
+    pub prefix: String,
+    pub archive: Option<Archive>,
+    /// Article indices of the part, newest first: its home page list.
+    pub all: Vec<usize>,
+    /// Section name → article indices, newest first. The root section "" has no page.
+    pub sections: BTreeMap<String, Vec<usize>>,
+    pub taxonomies: Vec<Taxonomy>,
+    /// Author key → (author, article indices newest first).
+    pub authors: BTreeMap<String, (Author, Vec<usize>)>,
 }
 
 /// Terms of one taxonomy (`tags`, `categories`, `series`) by slug.
@@ -153,15 +184,11 @@ pub const TAXONOMIES: [&str; 3] = ["tags", "categories", "series"];
 pub struct SiteModel {
     /// Newest first; ties broken by title and path so output never depends on walk order.
     pub articles: Vec<Article>,
-    /// `0..articles.len()`: the home page's list.
-    pub all: Vec<usize>,
-    /// Section name → article indices, newest first. The root section "" has no page.
-    pub sections: BTreeMap<String, Vec<usize>>,
-    /// Each article's position in its section's list.
+    /// The live site first, then each archive, oldest last.
+    pub parts: Vec<Part>,
+    /// Each article's position in its section's list (within its part).
     pub section_pos: Vec<usize>,
-    pub taxonomies: Vec<Taxonomy>,
-    /// Author key → (author, article indices newest first).
-    pub authors: BTreeMap<String, (Author, Vec<usize>)>,
+    pub moved: Vec<Moved>,
 }
 
 impl SiteModel {
@@ -176,11 +203,23 @@ impl SiteModel {
     ) -> Result<SiteModel, Diagnostics> {
         let mut diags = Diagnostics::default();
         let mut articles = Vec::new();
+        let mut moved = Vec::new();
         for p in parsed {
             if !filter.keeps(&p.meta) {
                 continue;
             }
             let file = content_dir.join(&p.rel);
+            if p.meta.moved_to.is_some() {
+                let live = expand_permalink(&site.permalink, &section_of(&p.rel), &slugify(&p.meta.slug), &p.meta.date);
+                let live = live.trim_start_matches('/').to_string();
+                let mut paths = vec![live.clone()];
+                let part = part_of(site, &p.meta.date);
+                if part > 0 {
+                    paths.push(format!("{}/{live}", site.archives[part - 1].path));
+                }
+                moved.push(Moved { file, meta: p.meta, paths });
+                continue;
+            }
             let cover = covers.get(&p.rel).cloned();
             match make_article(site, file, p, authors, cover) {
                 Ok(a) => articles.push(a),
@@ -204,16 +243,16 @@ impl SiteModel {
             }
         }
 
-        let mut sections: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut parts: Vec<Part> = std::iter::once(None).chain(site.archives.iter().map(Some)).map(Part::new).collect();
         let mut section_pos = Vec::with_capacity(articles.len());
-        let mut taxonomies: Vec<Taxonomy> = TAXONOMIES.iter().map(|n| Taxonomy { name: n, terms: BTreeMap::new() }).collect();
-        let mut by_author: BTreeMap<String, (Author, Vec<usize>)> = BTreeMap::new();
         for (i, a) in articles.iter().enumerate() {
-            let list = sections.entry(a.view.section.clone()).or_default();
+            let part = &mut parts[a.part];
+            part.all.push(i);
+            let list = part.sections.entry(a.view.section.clone()).or_default();
             section_pos.push(list.len());
             list.push(i);
             let v = &a.view;
-            for (tax, refs) in taxonomies.iter_mut().zip([&v.tags, &v.categories, &v.series.iter().cloned().collect::<Vec<_>>()]) {
+            for (tax, refs) in part.taxonomies.iter_mut().zip([&v.tags, &v.categories, &v.series.iter().cloned().collect::<Vec<_>>()]) {
                 for r in refs {
                     tax.terms
                         .entry(r.slug.clone())
@@ -223,11 +262,30 @@ impl SiteModel {
                 }
             }
             for r in &v.authors {
-                by_author.entry(r.key.clone()).or_insert_with(|| (r.author.clone(), vec![])).1.push(i);
+                part.authors.entry(r.key.clone()).or_insert_with(|| (r.author.clone(), vec![])).1.push(i);
             }
         }
-        diags.into_result(SiteModel { all: (0..articles.len()).collect(), articles, sections, section_pos, taxonomies, authors: by_author })
+        diags.into_result(SiteModel { articles, parts, section_pos, moved })
     }
+}
+
+impl Part {
+    fn new(archive: Option<&Archive>) -> Part {
+        Part {
+            prefix: archive.map(|a| format!("{}/", a.path)).unwrap_or_default(),
+            archive: archive.cloned(),
+            all: vec![],
+            sections: BTreeMap::new(),
+            taxonomies: TAXONOMIES.iter().map(|n| Taxonomy { name: n, terms: BTreeMap::new() }).collect(),
+            authors: BTreeMap::new(),
+        }
+    }
+}
+
+/// 0 for the live site, else 1 + the index of the archive the date falls in
+/// (the first whose `until` year is not before it).
+pub fn part_of(site: &SiteConfig, date: &DateTime<FixedOffset>) -> usize {
+    site.archives.iter().position(|a| date.year() <= a.until).map(|i| i + 1).unwrap_or(0)
 }
 
 fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, cover: Option<Cover>) -> Result<Article, Diagnostics> {
@@ -242,12 +300,20 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
         );
     }
     let url_path = expand_permalink(&site.permalink, &section, &slug, &meta.date);
-    let path = url_path.trim_start_matches('/').to_string();
+    let live_path = url_path.trim_start_matches('/').to_string();
+    let part = part_of(site, &meta.date);
+    // An archived article, its terms and its authors live under the archive's prefix.
+    let prefix = if part > 0 { format!("{}/", site.archives[part - 1].path) } else { String::new() };
+    let path = format!("{prefix}{live_path}");
 
     let mut author_refs = Vec::new();
     for key in &meta.authors {
         match authors.get(key) {
-            Some(a) => author_refs.push(AuthorRef { key: key.clone(), url: site.url_for(&author_path(key)), author: a.clone() }),
+            Some(a) => author_refs.push(AuthorRef {
+                key: key.clone(),
+                url: site.url_for(&format!("{prefix}{}", author_path(key))),
+                author: a.clone(),
+            }),
             None => diags.push(
                 Diagnostic::new(&file, meta.line_of("author").or(meta.line_of("authors")), format!("unknown author `{key}`"))
                     .hint(format!("add `{key}:` to {AUTHORS_FILE} or use one of its keys")),
@@ -256,7 +322,7 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
     }
     let term = |tax: &str, name: &String| -> Option<TermRef> {
         let slug = slugify(name);
-        (!slug.is_empty()).then(|| TermRef { name: name.clone(), url: site.url_for(&format!("{tax}/{slug}/")), slug })
+        (!slug.is_empty()).then(|| TermRef { name: name.clone(), url: site.url_for(&format!("{prefix}{tax}/{slug}/")), slug })
     };
     let terms = |tax: &str, names: &[String], key: &str, diags: &mut Diagnostics| -> Vec<TermRef> {
         let mut out: Vec<TermRef> = Vec::new();
@@ -294,7 +360,7 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
         extra: meta.extra.clone(),
     };
     let cover = cover.and_then(|c| c.local);
-    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view, cover })
+    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view, cover, part, live_path })
 }
 
 /// The first folder under the site; a bundle's own folder is not a section.

@@ -44,6 +44,7 @@ struct FrontMatter {
     image: Option<String>,
     #[serde(default)]
     aliases: Vec<String>,
+    moved_to: Option<String>,
     #[serde(default)]
     extra: serde_json::Value,
 }
@@ -65,6 +66,9 @@ pub struct Meta {
     pub draft: bool,
     pub image: Option<String>,
     pub aliases: Vec<String>,
+    /// The article now lives at this absolute URL (another site): it is not
+    /// published here, its URL and aliases redirect there.
+    pub moved_to: Option<String>,
     #[serde(with = "json_text")]
     pub extra: serde_json::Value,
     pub word_count: usize,
@@ -153,6 +157,7 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str) -> Result<Meta, 
         draft: fm.draft,
         image: fm.image,
         aliases: fm.aliases,
+        moved_to: fm.moved_to,
         extra: fm.extra,
         word_count,
         reading_minutes: word_count.div_ceil(200).max(1),

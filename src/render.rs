@@ -21,6 +21,7 @@ use crate::discover::Hash;
 use crate::images::{self, Addressed, Catalog, ImageView};
 use crate::model::{Article, AuthorRef, PageView, SiteModel, TermRef};
 use crate::parse::{self, ImageOut, Markdown};
+use crate::redirects::{self, Rule};
 use crate::theme::{self, Theme};
 
 /// Bumped whenever a renderer's output changes for the same inputs, so old
@@ -38,9 +39,11 @@ pub struct Renderer<'a> {
     /// Image sources addressed by this build.
     pub catalog: &'a Catalog,
     pub assets: &'a Assets,
+    pub redirects: &'a [Rule],
     /// The theme's templates with this site's `asset_url`.
     tera: tera::Tera,
-    site_view: SiteView<'a>,
+    /// `site` for the pages of each part (live site, archives).
+    site_views: Vec<SiteView<'a>>,
     /// Hash of each article's serialized [`PageView`].
     view_hashes: Vec<Hash>,
 }
@@ -53,14 +56,27 @@ struct SiteView<'a> {
     description: &'a str,
     language: &'a str,
     base_url: &'a str,
-    /// Root-relative URL of the home page (the base path).
-    url: &'a str,
+    /// Root-relative URL of the home page (the base path), or of the archive's.
+    url: String,
     extra: &'a serde_json::Value,
     sections: Vec<Link>,
     taxonomies: Vec<Link>,
     feed_url: String,
     atom_url: String,
     syntax_css_url: String,
+    /// Set on the pages of a year archive (for the theme's banner).
+    archive: Option<ArchiveView>,
+}
+
+#[derive(Serialize)]
+struct ArchiveView {
+    /// e.g. `2023backup`
+    path: String,
+    until: i32,
+    /// The archive's home page.
+    url: String,
+    /// The live site's home page.
+    live_url: String,
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
@@ -75,6 +91,7 @@ pub enum Job<'m> {
     Article(usize),
     List(ListPage<'m>),
     Taxonomy {
+        part: usize,
         index: usize,
     },
     NotFound,
@@ -87,11 +104,24 @@ pub enum Job<'m> {
     Headers,
     /// A theme static file or asset, by index in [`Assets::files`].
     Asset(usize),
+    /// `_redirects`, `redirects.json` or `redirects.map`.
+    Redirects(RedirectFormat),
+    /// The HTML stub left at an old path, by index into the rules.
+    Stub(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RedirectFormat {
+    Netlify,
+    Json,
+    Nginx,
 }
 
 /// A paginated list: the home page, a section, a term or an author.
 #[derive(Debug)]
 pub struct ListPage<'m> {
+    /// Index into [`SiteModel::parts`].
+    pub part: usize,
     pub kind: ListKind<'m>,
     /// Site-relative folder of page 1, e.g. `news/` (empty for the home page).
     pub base: String,
@@ -114,7 +144,10 @@ impl Job<'_> {
         match self {
             Job::Article(i) => format!("{}index.html", r.model.articles[*i].path),
             Job::List(l) => format!("{}index.html", page_dir(&l.base, l.number)),
-            Job::Taxonomy { index } => format!("{}/index.html", r.model.taxonomies[*index].name),
+            Job::Taxonomy { part, index } => {
+                let p = &r.model.parts[*part];
+                format!("{}{}/index.html", p.prefix, p.taxonomies[*index].name)
+            }
             Job::NotFound => "404.html".into(),
             Job::Rss => "feed.xml".into(),
             Job::Atom => "atom.xml".into(),
@@ -123,6 +156,10 @@ impl Job<'_> {
             Job::SyntaxCss => "syntax.css".into(),
             Job::Headers => "_headers".into(),
             Job::Asset(i) => r.assets.files[*i].published.clone(),
+            Job::Redirects(RedirectFormat::Netlify) => "_redirects".into(),
+            Job::Redirects(RedirectFormat::Json) => "redirects.json".into(),
+            Job::Redirects(RedirectFormat::Nginx) => "redirects.map".into(),
+            Job::Stub(i) => redirects::stub_path(&r.redirects[*i]).expect("only rules with a path get a stub"),
         }
     }
 
@@ -136,6 +173,7 @@ impl Job<'_> {
         match self {
             Job::Article(i) => Some(&r.model.articles[*i].file),
             Job::Asset(i) => Some(Path::new(&r.assets.files[*i].source)),
+            Job::Stub(i) => Some(&r.redirects[*i].origin.file),
             _ => None,
         }
     }
@@ -269,35 +307,47 @@ pub struct SiteInputs<'a> {
     pub theme: &'a Theme,
     pub catalog: &'a Catalog,
     pub assets: &'a Assets,
+    /// Collapsed and checked redirects.
+    pub redirects: &'a [Rule],
 }
 
 impl<'a> Renderer<'a> {
     pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Self {
-        let SiteInputs { site, model, theme, catalog, assets } = inputs;
-        let site_view = SiteView {
-            name: &site.name,
-            title: &site.title,
-            description: &site.description,
-            language: &site.language,
-            base_url: &site.base_url,
-            url: &site.base_path,
-            extra: &site.extra,
-            sections: model
-                .sections
-                .keys()
-                .filter(|s| !s.is_empty())
-                .map(|s| Link { name: s.clone(), url: site.url_for(&format!("{s}/")) })
-                .collect(),
-            taxonomies: model
-                .taxonomies
-                .iter()
-                .filter(|t| !t.terms.is_empty())
-                .map(|t| Link { name: t.name.to_string(), url: site.url_for(&format!("{}/", t.name)) })
-                .collect(),
-            feed_url: site.url_for("feed.xml"),
-            atom_url: site.url_for("atom.xml"),
-            syntax_css_url: site.url_for("syntax.css"),
-        };
+        let SiteInputs { site, model, theme, catalog, assets, redirects } = inputs;
+        let site_views = model
+            .parts
+            .iter()
+            .map(|part| SiteView {
+                name: &site.name,
+                title: &site.title,
+                description: &site.description,
+                language: &site.language,
+                base_url: &site.base_url,
+                url: site.url_for(&part.prefix),
+                extra: &site.extra,
+                sections: part
+                    .sections
+                    .keys()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Link { name: s.clone(), url: site.url_for(&format!("{}{s}/", part.prefix)) })
+                    .collect(),
+                taxonomies: part
+                    .taxonomies
+                    .iter()
+                    .filter(|t| !t.terms.is_empty())
+                    .map(|t| Link { name: t.name.to_string(), url: site.url_for(&format!("{}{}/", part.prefix, t.name)) })
+                    .collect(),
+                feed_url: site.url_for("feed.xml"),
+                atom_url: site.url_for("atom.xml"),
+                syntax_css_url: site.url_for("syntax.css"),
+                archive: part.archive.as_ref().map(|a| ArchiveView {
+                    path: a.path.clone(),
+                    until: a.until,
+                    url: site.url_for(&part.prefix),
+                    live_url: site.base_path.clone(),
+                }),
+            })
+            .collect();
         let view_hashes = model
             .articles
             .par_iter()
@@ -310,7 +360,7 @@ impl<'a> Renderer<'a> {
         let mut tera = theme.tera.clone();
         let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();
         tera.register_function("asset_url", AssetUrl { urls });
-        Renderer { site, model, theme, markdown, root, minify, catalog, assets, tera, site_view, view_hashes }
+        Renderer { site, model, theme, markdown, root, minify, catalog, assets, redirects, tera, site_views, view_hashes }
     }
 
     /// Every output of the site, in a stable order.
@@ -318,34 +368,52 @@ impl<'a> Renderer<'a> {
         let m = self.model;
         let per = self.site.paginate;
         let mut jobs: Vec<Job<'a>> = (0..m.articles.len()).map(Job::Article).collect();
-        let all: &'a [usize] = &m.all;
-        let mut lists: Vec<(ListKind<'a>, String, &'a [usize])> = vec![(ListKind::Home, String::new(), all)];
-        for (name, items) in &m.sections {
-            if !name.is_empty() {
-                lists.push((ListKind::Section(name), format!("{name}/"), items));
-            }
-        }
-        for (t, tax) in m.taxonomies.iter().enumerate() {
-            if tax.terms.is_empty() {
+        for (p, part) in m.parts.iter().enumerate() {
+            // An archive without articles has no pages; the live site always has a home page.
+            if p > 0 && part.all.is_empty() {
                 continue;
             }
-            jobs.push(Job::Taxonomy { index: t });
-            for (slug, term) in &tax.terms {
-                lists.push((ListKind::Term { taxonomy: t, slug }, format!("{}/{slug}/", tax.name), &term.articles));
+            let prefix = &part.prefix;
+            let mut lists: Vec<(ListKind<'a>, String, &'a [usize])> = vec![(ListKind::Home, prefix.clone(), &part.all)];
+            for (name, items) in &part.sections {
+                if !name.is_empty() {
+                    lists.push((ListKind::Section(name), format!("{prefix}{name}/"), items));
+                }
             }
-        }
-        for (key, (_, items)) in &m.authors {
-            lists.push((ListKind::Author(key), crate::model::author_path(key), items));
-        }
-        for (kind, base, items) in lists {
-            let total = items.len().div_ceil(per).max(1);
-            for number in 1..=total {
-                let slice = &items[((number - 1) * per).min(items.len())..(number * per).min(items.len())];
-                jobs.push(Job::List(ListPage { kind, base: base.clone(), items: slice, number, total }));
+            for (t, tax) in part.taxonomies.iter().enumerate() {
+                if tax.terms.is_empty() {
+                    continue;
+                }
+                jobs.push(Job::Taxonomy { part: p, index: t });
+                for (slug, term) in &tax.terms {
+                    lists.push((ListKind::Term { taxonomy: t, slug }, format!("{prefix}{}/{slug}/", tax.name), &term.articles));
+                }
+            }
+            for (key, (_, items)) in &part.authors {
+                lists.push((ListKind::Author(key), format!("{prefix}{}", crate::model::author_path(key)), items));
+            }
+            for (kind, base, items) in lists {
+                let total = items.len().div_ceil(per).max(1);
+                for number in 1..=total {
+                    let slice = &items[((number - 1) * per).min(items.len())..(number * per).min(items.len())];
+                    jobs.push(Job::List(ListPage { part: p, kind, base: base.clone(), items: slice, number, total }));
+                }
             }
         }
         jobs.extend([Job::NotFound, Job::Rss, Job::Atom, Job::Sitemap, Job::Robots, Job::SyntaxCss, Job::Headers]);
         jobs.extend((0..self.assets.files.len()).map(Job::Asset));
+        let formats = &self.site.redirect_formats;
+        let wants = |f: &str| formats.iter().any(|x| x == f);
+        if !self.redirects.is_empty() {
+            for (name, format) in [("netlify", RedirectFormat::Netlify), ("json", RedirectFormat::Json), ("nginx", RedirectFormat::Nginx)] {
+                if wants(name) {
+                    jobs.push(Job::Redirects(format));
+                }
+            }
+            if wants("html") {
+                jobs.extend((0..self.redirects.len()).filter(|&i| redirects::stub_path(&self.redirects[i]).is_some()).map(Job::Stub));
+            }
+        }
         jobs
     }
 
@@ -364,8 +432,9 @@ impl<'a> Renderer<'a> {
             Job::Asset(i) => {
                 h.update(&self.assets.files[*i].hash);
             }
-            Job::Headers => {
-                h.update(self.headers().as_bytes());
+            // Small and derived from data in memory: their content is their input.
+            Job::Headers | Job::Redirects(_) | Job::Stub(_) => {
+                h.update(&self.generated(job).expect("a generated file"));
             }
             Job::Article(i) => {
                 let a = &self.model.articles[*i];
@@ -374,9 +443,9 @@ impl<'a> Renderer<'a> {
                 self.hash_json(&mut h, &self.article_ctx(*i, ""));
             }
             Job::List(l) => self.hash_json(&mut h, &self.list_ctx(l, true)),
-            Job::Taxonomy { index } => self.hash_json(&mut h, &self.taxonomy_ctx(*index)),
-            Job::NotFound => self.hash_json(&mut h, &SiteOnlyCtx { site: &self.site_view }),
-            Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_view, self.feed_items())),
+            Job::Taxonomy { part, index } => self.hash_json(&mut h, &self.taxonomy_ctx(*part, *index)),
+            Job::NotFound => self.hash_json(&mut h, &SiteOnlyCtx { site: &self.site_views[0] }),
+            Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_views[0], self.feed_items())),
             Job::Sitemap => self.hash_json(&mut h, &self.sitemap_entries()),
             Job::Robots => self.hash_json(&mut h, &self.site.base_url),
             Job::SyntaxCss => {}
@@ -414,17 +483,33 @@ impl<'a> Renderer<'a> {
                 self.tera("article.html", &self.article_ctx(*i, &body))?
             }
             Job::List(l) => self.tera(self.template_of(job).expect("list template"), &self.list_ctx(l, false))?,
-            Job::Taxonomy { index } => self.tera("taxonomy.html", &self.taxonomy_ctx(*index))?,
-            Job::NotFound => self.tera("404.html", &SiteOnlyCtx { site: &self.site_view })?,
+            Job::Taxonomy { part, index } => self.tera("taxonomy.html", &self.taxonomy_ctx(*part, *index))?,
+            Job::NotFound => self.tera("404.html", &SiteOnlyCtx { site: &self.site_views[0] })?,
             Job::Rss => self.rss().into_bytes(),
             Job::Atom => self.atom().into_bytes(),
             Job::Sitemap => self.sitemap().into_bytes(),
             Job::Robots => format!("User-agent: *\nAllow: /\n\nSitemap: {}\n", self.site.permalink_for("sitemap.xml")).into_bytes(),
             Job::SyntaxCss => syntax_css().into_bytes(),
-            Job::Headers => self.headers().into_bytes(),
+            Job::Headers | Job::Redirects(_) | Job::Stub(_) => self.generated(job).expect("a generated file"),
             Job::Asset(i) => self.assets.files[*i].bytes.clone(),
         };
         Ok(Rendered { bytes, images })
+    }
+
+    /// The bytes of `_headers` and the redirect manifests.
+    fn generated(&self, job: &Job) -> Option<Vec<u8>> {
+        let (site, rules) = (self.site, self.redirects);
+        Some(
+            match job {
+                Job::Headers => self.headers(),
+                Job::Redirects(RedirectFormat::Netlify) => redirects::netlify(site, rules),
+                Job::Redirects(RedirectFormat::Json) => redirects::json(site, rules),
+                Job::Redirects(RedirectFormat::Nginx) => redirects::nginx(site, rules),
+                Job::Stub(i) => redirects::html_stub(site, &rules[*i]),
+                _ => return None,
+            }
+            .into_bytes(),
+        )
     }
 
     fn tera(&self, template: &str, ctx: &impl Serialize) -> Result<Vec<u8>, Diagnostic> {
@@ -472,17 +557,18 @@ impl<'a> Renderer<'a> {
 
     fn article_ctx<'b>(&'b self, i: usize, content: &'b str) -> ArticleCtx<'b> {
         let a = &self.model.articles[i];
-        let in_section = &self.model.sections[&a.view.section];
+        let part = &self.model.parts[a.part];
+        let in_section = &part.sections[&a.view.section];
         let pos = self.model.section_pos[i];
         let series_pages = a
             .view
             .series
             .as_ref()
-            .and_then(|s| self.model.taxonomies[2].terms.get(&s.slug))
+            .and_then(|s| part.taxonomies[2].terms.get(&s.slug))
             .map(|t| t.articles.iter().rev().map(|&j| self.link(j)).collect())
             .unwrap_or_default();
         ArticleCtx {
-            site: &self.site_view,
+            site: &self.site_views[a.part],
             page: ArticlePage { view: &a.view, content },
             later: pos.checked_sub(1).map(|p| self.link(in_section[p])),
             earlier: in_section.get(pos + 1).map(|&j| self.link(j)),
@@ -492,6 +578,7 @@ impl<'a> Renderer<'a> {
 
     fn list_ctx<'b>(&'b self, l: &ListPage<'b>, for_hash: bool) -> ListCtx<'b> {
         let m = self.model;
+        let part = &m.parts[l.part];
         let url = |n: usize| self.site.url_for(&page_dir(&l.base, n));
         let paginator = Paginator {
             pages: l
@@ -505,13 +592,13 @@ impl<'a> Renderer<'a> {
             previous_url: (l.number > 1).then(|| url(l.number - 1)),
             next_url: (l.number < l.total).then(|| url(l.number + 1)),
         };
-        let mut ctx = ListCtx { site: &self.site_view, paginator, section: None, taxonomy: None, term: None, author: None };
+        let mut ctx = ListCtx { site: &self.site_views[l.part], paginator, section: None, taxonomy: None, term: None, author: None };
         match l.kind {
             ListKind::Home => {}
             ListKind::Section(s) => ctx.section = Some(Link { name: s.to_string(), url: url(1) }),
             ListKind::Term { taxonomy, slug } => {
-                let tax = &m.taxonomies[taxonomy];
-                ctx.taxonomy = Some(Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{}/", tax.name)) });
+                let tax = &part.taxonomies[taxonomy];
+                ctx.taxonomy = Some(Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{}{}/", part.prefix, tax.name)) });
                 // Any article's TermRef for this slug carries the display name.
                 let first = tax.terms[slug].articles[0];
                 let v = &m.articles[first].view;
@@ -519,38 +606,41 @@ impl<'a> Renderer<'a> {
                     .into_iter()
                     .flatten()
                     .chain(v.series.iter())
-                    .find(|t| t.slug == slug && t.url.contains(tax.name));
+                    .find(|t| t.slug == slug && t.url.contains(&format!("/{}/", tax.name)));
             }
             ListKind::Author(key) => {
-                let first = m.authors[key].1[0];
+                let first = part.authors[key].1[0];
                 ctx.author = m.articles[first].view.authors.iter().find(|a| a.key == key);
             }
         }
         ctx
     }
 
-    fn taxonomy_ctx(&self, index: usize) -> TaxonomyCtx<'_> {
-        let tax = &self.model.taxonomies[index];
+    fn taxonomy_ctx(&self, part: usize, index: usize) -> TaxonomyCtx<'_> {
+        let prefix = &self.model.parts[part].prefix;
+        let tax = &self.model.parts[part].taxonomies[index];
         TaxonomyCtx {
-            site: &self.site_view,
-            taxonomy: Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{}/", tax.name)) },
+            site: &self.site_views[part],
+            taxonomy: Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{prefix}{}/", tax.name)) },
             terms: tax
                 .terms
                 .values()
                 .map(|t| TermCount {
                     name: t.name.clone(),
                     slug: t.slug.clone(),
-                    url: self.site.url_for(&format!("{}/{}/", tax.name, t.slug)),
+                    url: self.site.url_for(&format!("{prefix}{}/{}/", tax.name, t.slug)),
                     count: t.articles.len(),
                 })
                 .collect(),
         }
     }
 
+    /// Feeds list the live site's articles only.
     fn feed_items(&self) -> Vec<FeedItem<'_>> {
-        self.model
-            .articles
+        self.model.parts[0]
+            .all
             .iter()
+            .map(|&i| &self.model.articles[i])
             .take(self.site.feed_limit)
             .map(|a| {
                 let v = &a.view;
@@ -570,10 +660,11 @@ impl<'a> Renderer<'a> {
 
     /// The newest date of any article: a feed's own date, never the clock.
     fn feed_updated(&self) -> String {
-        self.model
-            .articles
+        self.model.parts[0]
+            .all
             .iter()
-            .map(|a| a.meta.updated.unwrap_or(a.meta.date).max(a.meta.date))
+            .map(|&i| &self.model.articles[i].meta)
+            .map(|m| m.updated.unwrap_or(m.date).max(m.date))
             .max()
             .map(|d| d.to_rfc3339())
             .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into())

@@ -7,9 +7,11 @@ mod util;
 mod build;
 /// Every content and configuration error, and that a failed build writes nothing.
 mod errors;
-/// Sharded content-addressed images and unsafe references.
+/// Sharded content-addressed images, fingerprinted assets, `_headers`.
 mod images;
 /// What a rebuild rewrites after each kind of change.
 mod incremental;
+/// Year archives and redirect manifests, served by a real nginx.
+mod redirects;
 /// `gen new site` and `gen new article`.
 mod scaffold;

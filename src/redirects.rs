@@ -1,0 +1,316 @@
+//! The redirect manifest of a site: every old URL that must keep working, and
+//! where it goes now.
+//!
+//! Sources: archived articles (live URL → archive URL), `aliases:` (old paths,
+//! WordPress ones such as `/2019/05/old-slug/` or `/?p=123` included),
+//! `moved_to:` (an article that now lives on another site) and
+//! `[[sites.redirects]]`. Chains collapse (A→B, B→C give A→C); loops,
+//! conflicting targets and redirects from a live page are errors naming both
+//! sources. The rules are written as `_redirects` (Netlify / Cloudflare
+//! Pages), `redirects.json`, an nginx `map` and HTML stubs at each old path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::{CONFIG_FILE, SiteConfig};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::SiteModel;
+
+/// Every redirect is permanent: the point is to keep search rankings.
+pub const STATUS: u16 = 301;
+
+/// Where a redirect was declared, for messages.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}", self.file.display()),
+            None => write!(f, "{}", self.file.display()),
+        }
+    }
+}
+
+/// One redirect, after chains are collapsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Site-relative, starting with `/`, possibly with a query: `/2019/05/a/`, `/?p=123`.
+    pub from: String,
+    /// Site-relative path starting with `/`, or an absolute `http(s)://` URL.
+    pub to: String,
+    /// `archive`, `alias`, `moved` or `config`.
+    pub reason: &'static str,
+    pub origin: Origin,
+}
+
+impl Rule {
+    /// The old path without its query: where an HTML stub can go.
+    pub fn from_path(&self) -> Option<&str> {
+        (!self.from.contains('?')).then_some(self.from.as_str())
+    }
+}
+
+/// Collects, normalises, validates and collapses a site's redirects.
+pub fn collect(site: &SiteConfig, model: &SiteModel) -> Result<Vec<Rule>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut raw: Vec<Rule> = Vec::new();
+    let mut add = |from: &str, to: String, reason: &'static str, origin: Origin, diags: &mut Diagnostics| match normalize_from(from) {
+        Ok(from) => raw.push(Rule { from, to, reason, origin }),
+        Err(why) => diags.push(
+            Diagnostic::new(&origin.file, origin.line, format!("redirect from `{from}`: {why}"))
+                .hint("write an old path of this site, starting with `/`, e.g. /2019/05/old-slug/"),
+        ),
+    };
+    for a in &model.articles {
+        let to = format!("/{}", a.path);
+        if a.part > 0 {
+            let origin = Origin { file: a.file.clone(), line: a.meta.line_of("date") };
+            add(&format!("/{}", a.live_path), to.clone(), "archive", origin, &mut diags);
+        }
+        for alias in &a.meta.aliases {
+            add(alias, to.clone(), "alias", Origin { file: a.file.clone(), line: a.meta.line_of("aliases") }, &mut diags);
+        }
+    }
+    for m in &model.moved {
+        let to = m.meta.moved_to.clone().unwrap_or_default();
+        let origin = Origin { file: m.file.clone(), line: m.meta.line_of("moved_to") };
+        if !is_absolute(&to) {
+            diags.push(
+                Diagnostic::new(&m.file, origin.line, format!("`moved_to: {to}` is not an absolute URL"))
+                    .hint("write the article's new address, e.g. https://other.example.com/news/slug/"),
+            );
+            continue;
+        }
+        for path in &m.paths {
+            add(&format!("/{path}"), to.clone(), "moved", origin.clone(), &mut diags);
+        }
+        for alias in &m.meta.aliases {
+            add(alias, to.clone(), "moved", Origin { file: m.file.clone(), line: m.meta.line_of("aliases") }, &mut diags);
+        }
+    }
+    for r in &site.redirects {
+        let origin = Origin { file: CONFIG_FILE.into(), line: Some(r.line) };
+        let to = if is_absolute(&r.to) { Ok(r.to.clone()) } else { normalize_from(&r.to) };
+        match to {
+            Ok(to) => add(&r.from, to, "config", origin, &mut diags),
+            Err(why) => diags.push(
+                Diagnostic::new(CONFIG_FILE, Some(r.line), format!("redirect target `{}`: {why}", r.to))
+                    .hint("write a path of this site (/news/x/) or an absolute URL (https://…)"),
+            ),
+        }
+    }
+
+    // One target per old path: the same one twice is fine, two are not.
+    let mut by_from: BTreeMap<String, Rule> = BTreeMap::new();
+    for r in raw {
+        match by_from.get(&r.from) {
+            Some(first) if first.to != r.to => diags.push(
+                Diagnostic::new(
+                    &r.origin.file,
+                    r.origin.line,
+                    format!("redirect from {} to {} conflicts with the one to {} from {}", r.from, r.to, first.to, first.origin),
+                )
+                .hint("keep one of them: an old path can only lead to one place"),
+            ),
+            Some(_) => {}
+            None => {
+                by_from.insert(r.from.clone(), r);
+            }
+        }
+    }
+
+    // Collapse chains; a loop is an error naming the rules on it.
+    let mut rules = Vec::with_capacity(by_from.len());
+    for rule in by_from.values() {
+        let mut seen = BTreeSet::from([rule.from.as_str()]);
+        let mut to = rule.to.as_str();
+        let mut last = rule;
+        while let Some(next) = by_from.get(to) {
+            if !seen.insert(next.from.as_str()) {
+                diags.push(
+                    Diagnostic::new(
+                        &rule.origin.file,
+                        rule.origin.line,
+                        format!("redirect from {} loops back to itself through {} (declared at {})", rule.from, last.from, last.origin),
+                    )
+                    .hint("remove one redirect of the loop"),
+                );
+                break;
+            }
+            last = next;
+            to = next.to.as_str();
+        }
+        rules.push(Rule { to: to.to_string(), ..rule.clone() });
+    }
+    diags.into_result(rules)
+}
+
+/// A redirect may not hide a page that exists: `pages` are the site-relative
+/// folders of every HTML page (`/`, `/news/a/`), with what produces them.
+pub fn check_pages(rules: &[Rule], pages: &BTreeMap<String, String>) -> Result<(), Diagnostics> {
+    let mut diags = Diagnostics::default();
+    for r in rules {
+        if let Some(page) = r.from_path().and_then(|p| pages.get(p)) {
+            diags.push(
+                Diagnostic::new(&r.origin.file, r.origin.line, format!("redirect from {} hides a live page ({page})", r.from))
+                    .hint("remove the redirect, or move the page away from that URL"),
+            );
+        }
+    }
+    diags.into_result(())
+}
+
+fn is_absolute(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
+/// `/path/` or `/path/file.html` or `/?p=1`: leading `/`, no `..`, a
+/// trailing `/` added to folder-like paths so `/a` and `/a/` are one rule.
+fn normalize_from(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if is_absolute(raw) {
+        return Err("must be a path of this site, not a full URL".into());
+    }
+    let with_slash = if raw.starts_with('/') { raw.to_string() } else { format!("/{raw}") };
+    let (path, query) = match with_slash.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (with_slash.clone(), None),
+    };
+    if path.split('/').any(|seg| seg == ".." || seg == ".") || path.contains("//") || path.contains('#') {
+        return Err("must not contain `.`, `..`, `//` or `#`".into());
+    }
+    let last = path.rsplit('/').next().unwrap_or("");
+    let path = if last.is_empty() || last.contains('.') { path } else { format!("{path}/") };
+    Ok(match query {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path,
+    })
+}
+
+/// `from` or an internal `to`, with the site's base path and percent-encoding
+/// (as browsers send it, and as nginx's `$request_uri` holds it).
+fn encoded(site: &SiteConfig, path: &str) -> String {
+    if is_absolute(path) {
+        return path.to_string();
+    }
+    let url = url::Url::parse("http://h/").and_then(|b| b.join(&format!("{}{}", site.base_path, path.trim_start_matches('/'))));
+    match url {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => path.to_string(),
+    }
+}
+
+/// `_redirects`: `from to 301`, query matches as `key=value` (Netlify syntax).
+pub fn netlify(site: &SiteConfig, rules: &[Rule]) -> String {
+    let mut out = String::from("# Written by gen: do not edit.\n");
+    for r in rules {
+        let to = encoded(site, &r.to);
+        match r.from.split_once('?') {
+            Some((path, query)) => {
+                let params: Vec<&str> = query.split('&').collect();
+                out += &format!("{} {} {to} {STATUS}\n", encoded(site, path), params.join(" "));
+            }
+            None => out += &format!("{} {to} {STATUS}\n", encoded(site, &r.from)),
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonRule<'a> {
+    from: String,
+    to: String,
+    status: u16,
+    reason: &'a str,
+}
+
+/// `redirects.json`: one object per rule, for other tools.
+pub fn json(site: &SiteConfig, rules: &[Rule]) -> String {
+    let list: Vec<JsonRule> = rules
+        .iter()
+        .map(|r| JsonRule { from: join_base(site, &r.from), to: join_base(site, &r.to), status: STATUS, reason: r.reason })
+        .collect();
+    serde_json::to_string_pretty(&list).expect("plain data serializes") + "\n"
+}
+
+fn join_base(site: &SiteConfig, path: &str) -> String {
+    if is_absolute(path) { path.to_string() } else { site.url_for(path) }
+}
+
+/// An nginx `map` body keyed by `$request_uri`; see README for the server block.
+pub fn nginx(site: &SiteConfig, rules: &[Rule]) -> String {
+    let mut out = String::from(
+        "# Written by gen: do not edit.\n# map $request_uri $gen_redirect { default \"\"; include <this file>; }\n# server { ... if ($gen_redirect) { return 301 $gen_redirect; } }\n",
+    );
+    for r in rules {
+        let to = encoded(site, &r.to);
+        let from = encoded(site, &r.from);
+        out += &format!("{} {};\n", quote(&from), quote(&to));
+        // `/a/` also answers for `/a`, which nginx would otherwise 301 to `/a/` first.
+        if let Some(bare) = from.strip_suffix('/').filter(|b| !b.is_empty() && !r.from.contains('?')) {
+            out += &format!("{} {};\n", quote(bare), quote(&to));
+        }
+    }
+    out
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The page left at an old path for hosts without server-side redirects.
+pub fn html_stub(site: &SiteConfig, rule: &Rule) -> String {
+    let to = join_base(site, &rule.to);
+    let absolute = if is_absolute(&rule.to) { rule.to.clone() } else { site.permalink_for(&rule.to) };
+    let e = crate::theme::escape_html;
+    format!(
+        "<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>Moved</title>\n<meta name=\"robots\" content=\"noindex\">\n<link rel=\"canonical\" href=\"{}\">\n<meta http-equiv=\"refresh\" content=\"0; url={}\">\n</head>\n<body>\n<p>This page has moved to <a href=\"{}\">{}</a>.</p>\n</body>\n</html>\n",
+        e(&absolute),
+        e(&to),
+        e(&to),
+        e(&absolute)
+    )
+}
+
+/// Where the stub of a rule goes: `old/path/index.html` or `old/file.html`.
+pub fn stub_path(rule: &Rule) -> Option<String> {
+    let path = rule.from_path()?.trim_start_matches('/');
+    if path.is_empty() {
+        return None; // the home page is always a live page
+    }
+    Some(if path.ends_with('/') { format!("{path}index.html") } else { path.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_paths_are_normalised() {
+        assert_eq!(normalize_from("/2019/05/old-slug").unwrap(), "/2019/05/old-slug/");
+        assert_eq!(normalize_from("2019/05/old-slug/").unwrap(), "/2019/05/old-slug/");
+        assert_eq!(normalize_from("/?p=123").unwrap(), "/?p=123");
+        assert_eq!(normalize_from("/old.html").unwrap(), "/old.html");
+        assert!(normalize_from("/a/../b/").is_err());
+        assert!(normalize_from("https://x.org/a/").is_err());
+    }
+
+    #[test]
+    fn stubs_go_where_the_old_path_was() {
+        let rule =
+            |from: &str| Rule { from: from.into(), to: "/n/".into(), reason: "alias", origin: Origin { file: "a.md".into(), line: None } };
+        assert_eq!(stub_path(&rule("/2019/05/a/")).as_deref(), Some("2019/05/a/index.html"));
+        assert_eq!(stub_path(&rule("/old.html")).as_deref(), Some("old.html"));
+        assert_eq!(stub_path(&rule("/?p=1")), None);
+        assert_eq!(stub_path(&rule("/")), None);
+    }
+}

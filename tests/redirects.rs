@@ -1,0 +1,338 @@
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use crate::util::{Repo, xml_texts};
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#')).collect()
+}
+
+#[test]
+fn an_archive_split_at_2023_moves_old_articles_under_its_path() {
+    let r = Repo::fixture("archive");
+    r.ok(&["build", "--no-minify"]);
+    for (old, new) in [("world/w2021", "2023backup/world/w2021"), ("world/w2023", "2023backup/world/w2023")] {
+        assert!(r.exists(&format!("public/news/{new}/index.html")), "{new}");
+        // The live path keeps only a redirect stub.
+        let stub = r.read(&format!("public/news/{old}/index.html"));
+        assert!(stub.contains(&format!("url=/{new}/")), "{stub}");
+    }
+    assert!(r.exists("public/news/world/w2024/index.html"));
+    // The archive is browsable on its own: index, section, taxonomy and author pages, with a banner.
+    for page in
+        ["2023backup/index.html", "2023backup/world/index.html", "2023backup/tags/old/index.html", "2023backup/authors/ann/index.html"]
+    {
+        let html = r.read(&format!("public/news/{page}"));
+        assert!(
+            html.contains("archive of articles up to 2023") && html.contains(r#"<a href="/">Go to the live site</a>"#),
+            "{page}: {html}"
+        );
+    }
+    let archive_home = r.read("public/news/2023backup/index.html");
+    assert!(archive_home.contains("World 2021") && !archive_home.contains("World 2024"), "{archive_home}");
+    // An archived article links to the archive's terms and author page.
+    let old = r.read("public/news/2023backup/world/w2022/index.html");
+    assert!(old.contains(r#"href="/2023backup/tags/old/""#) && old.contains(r#"href="/2023backup/authors/ann/""#), "{old}");
+    // The live site lists live articles only; its own pages carry no banner.
+    let home = r.read("public/news/index.html");
+    assert!(home.contains("World 2024") && !home.contains("World 2023") && !home.contains("archive-banner"), "{home}");
+    assert!(!r.read("public/news/tags/index.html").contains(">old<"));
+    let feed_links = xml_texts(&r.read("public/news/feed.xml"), "link");
+    assert!(feed_links.iter().all(|l| !l.contains("2023backup")), "{feed_links:?}");
+    // The sitemap lists both.
+    let locs = xml_texts(&r.read("public/news/sitemap.xml"), "loc");
+    for url in [
+        "https://news.example.com/world/w2024/",
+        "https://news.example.com/2023backup/world/w2021/",
+        "https://news.example.com/2023backup/",
+    ] {
+        assert!(locs.iter().any(|l| l == url), "{url} not in {locs:?}");
+    }
+    assert!(!locs.iter().any(|l| l == "https://news.example.com/world/w2021/"), "redirected paths are not in the sitemap");
+}
+
+#[test]
+fn two_archives_split_by_year() {
+    let r = Repo::fixture("archive");
+    r.edit(
+        "sites.toml",
+        "[[sites.archives]]\nuntil = 2023\n",
+        "[[sites.archives]]\nuntil = 2023\n\n[[sites.archives]]\nuntil = 2022\npath = \"old\"\n",
+    );
+    r.build();
+    assert!(r.exists("public/news/old/world/w2021/index.html"));
+    assert!(r.exists("public/news/old/world/w2022/index.html"));
+    assert!(r.exists("public/news/2023backup/world/w2023/index.html"));
+    assert!(!r.exists("public/news/2023backup/world/w2022/index.html"));
+    assert!(r.exists("public/news/old/index.html") && r.exists("public/news/2023backup/index.html"));
+    let redirects = r.read("public/news/_redirects");
+    assert!(redirects.contains("/world/w2022/ /old/world/w2022/ 301"), "{redirects}");
+    assert!(redirects.contains("/world/w2023/ /2023backup/world/w2023/ 301"), "{redirects}");
+}
+
+#[test]
+fn manifests_list_every_redirect_in_each_format() {
+    let r = Repo::fixture("archive");
+    r.build();
+    assert_eq!(
+        lines(&r.read("public/news/_redirects")),
+        [
+            "/2023/09/w2023-old/ /2023backup/world/w2023/ 301",
+            "/ p=123 /2023backup/world/w2023/ 301",
+            "/old-section/ /tech/ 301",
+            "/old-tech.html /tech/t2024/ 301",
+            "/press/ https://press.example.org/ 301",
+            "/tech/moved/ https://lab.example.com/papers/moved/ 301",
+            "/world/w2021/ /2023backup/world/w2021/ 301",
+            "/world/w2022/ /2023backup/world/w2022/ 301",
+            "/world/w2023/ /2023backup/world/w2023/ 301",
+        ]
+    );
+    let map_text = r.read("public/news/redirects.map");
+    let map = lines(&map_text);
+    assert_eq!(map.len(), 16, "{map:?}");
+    assert!(map.contains(&r#""/?p=123" "/2023backup/world/w2023/";"#), "{map:?}");
+    assert!(map.contains(&r#""/world/w2021" "/2023backup/world/w2021/";"#), "{map:?}");
+    assert!(map.contains(&r#""/old-tech.html" "/tech/t2024/";"#), "{map:?}");
+    let json: serde_json::Value = serde_json::from_str(&r.read("public/news/redirects.json")).unwrap();
+    let rows: Vec<(String, String, u64, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["from"].as_str().unwrap().into(),
+                o["to"].as_str().unwrap().into(),
+                o["status"].as_u64().unwrap(),
+                o["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 9);
+    assert!(rows.contains(&("/?p=123".into(), "/2023backup/world/w2023/".into(), 301, "alias".into())));
+    assert!(rows.contains(&("/world/w2021/".into(), "/2023backup/world/w2021/".into(), 301, "archive".into())));
+    assert!(rows.contains(&("/tech/moved/".into(), "https://lab.example.com/papers/moved/".into(), 301, "moved".into())));
+    assert!(rows.contains(&("/press/".into(), "https://press.example.org/".into(), 301, "config".into())));
+    // Sites without redirects get no manifests.
+    assert!(!r.exists("public/lab/_redirects"));
+}
+
+#[test]
+fn the_html_stub_refreshes_links_and_is_not_indexed() {
+    let r = Repo::fixture("archive");
+    r.build();
+    let stub = r.read("public/news/2023/09/w2023-old/index.html");
+    assert!(stub.contains(r#"<meta http-equiv="refresh" content="0; url=/2023backup/world/w2023/">"#), "{stub}");
+    assert!(stub.contains(r#"<link rel="canonical" href="https://news.example.com/2023backup/world/w2023/">"#), "{stub}");
+    assert!(stub.contains(r#"<meta name="robots" content="noindex">"#), "{stub}");
+    assert!(stub.contains(r#"<a href="/2023backup/world/w2023/">"#), "{stub}");
+    assert!(r.read("public/news/old-tech.html").contains("url=/tech/t2024/"));
+    assert!(r.read("public/news/tech/moved/index.html").contains("url=https://lab.example.com/papers/moved/"));
+}
+
+#[test]
+fn a_moved_article_is_published_only_on_its_new_site() {
+    let r = Repo::fixture("archive");
+    r.ok(&["build", "--no-minify"]);
+    assert!(r.exists("public/lab/papers/moved/index.html"));
+    assert!(!r.read("public/news/tags/new/index.html").contains("Moved away"));
+    assert!(!r.read("public/news/sitemap.xml").contains("/tech/moved/"));
+}
+
+#[test]
+fn only_listed_formats_are_written() {
+    let r = Repo::fixture("archive");
+    r.edit("sites.toml", "[[sites.archives]]", "redirect_formats = [\"netlify\"]\n\n[[sites.archives]]");
+    r.build();
+    assert!(r.exists("public/news/_redirects"));
+    assert!(!r.exists("public/news/redirects.json") && !r.exists("public/news/redirects.map"));
+    assert!(!r.exists("public/news/2023/09/w2023-old/index.html"));
+    // The live path has no stub either: nothing is there.
+    assert!(!r.exists("public/news/world/w2021/index.html"));
+}
+
+#[test]
+fn chains_collapse_to_the_final_target() {
+    let r = Repo::fixture("archive");
+    // /older/ → /old-section/ → /tech/
+    r.edit(
+        "sites.toml",
+        "[[sites]]\nname = \"lab\"",
+        "[[sites.redirects]]\nfrom = \"/older\"\nto = \"/old-section/\"\n\n[[sites]]\nname = \"lab\"",
+    );
+    // An alias of an archived article's live path: → /world/w2021/ → /2023backup/world/w2021/
+    r.edit("content/news/world/w2021.md", "tags:", "aliases: [/2021/old/]\ntags:");
+    r.build();
+    let redirects = r.read("public/news/_redirects");
+    assert!(redirects.contains("/older/ /tech/ 301"), "{redirects}");
+    assert!(redirects.contains("/2021/old/ /2023backup/world/w2021/ 301"), "{redirects}");
+}
+
+#[test]
+fn a_redirect_loop_is_an_error_naming_both_sources() {
+    let r = Repo::fixture("archive");
+    r.edit("sites.toml", "[[sites]]\nname = \"lab\"", "[[sites.redirects]]\nfrom = \"/a/\"\nto = \"/b/\"\n\n[[sites.redirects]]\nfrom = \"/b/\"\nto = \"/a/\"\n\n[[sites]]\nname = \"lab\"");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("sites.toml:17: redirect from /a/ loops back to itself through /b/ (declared at sites.toml:21)"), "{err}");
+    assert!(!r.exists("public"));
+}
+
+#[test]
+fn a_redirect_from_a_live_page_is_an_error_naming_both_sources() {
+    let r = Repo::fixture("archive");
+    r.edit("content/news/tech/t2024b.md", "tags:", "aliases: [/world/w2024/]\ntags:");
+    let err = r.fails(&["build"]);
+    assert!(
+        err.contains("content/news/tech/t2024b.md:5: redirect from /world/w2024/ hides a live page (content/news/world/w2024.md)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_targets_for_one_path_is_an_error_naming_both_sources() {
+    let r = Repo::fixture("archive");
+    r.edit("content/news/tech/t2024b.md", "tags:", "aliases: [\"/old-tech.html\"]\ntags:");
+    let err = r.fails(&["build"]);
+    let line = err.lines().find(|l| l.contains("redirect from /old-tech.html to")).expect(&err);
+    assert!(line.contains("conflicts with the one to"), "{err}");
+    assert!(line.contains("content/news/tech/t2024.md:6") && line.contains("content/news/tech/t2024b.md:5"), "both sources: {err}");
+}
+
+#[test]
+fn a_bad_archive_path_is_a_config_error() {
+    let r = Repo::fixture("archive");
+    r.edit("sites.toml", "until = 2023", "until = 2023\npath = \"../x\"");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("sites.toml:6: archive path `../x` of site `news` is not one folder name"), "{err}");
+}
+
+#[test]
+fn moved_to_needs_an_absolute_url() {
+    let r = Repo::fixture("archive");
+    r.edit("content/news/tech/moved.md", "https://lab.example.com/papers/moved/", "papers/moved");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("content/news/tech/moved.md:6: `moved_to: papers/moved` is not an absolute URL"), "{err}");
+}
+
+#[test]
+fn moving_the_archive_boundary_rebuilds_only_what_it_affects() {
+    let r = Repo::fixture("archive");
+    r.build();
+    let before = r.snapshot("public/news");
+    r.edit("sites.toml", "until = 2023", "until = 2022");
+    r.build();
+    let after = r.snapshot("public/news");
+    assert!(
+        after.contains_key("world/w2023/index.html")
+            && !after["world/w2023/index.html"].1.starts_with(b"<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>Moved")
+    );
+    assert!(!after.contains_key("2023backup/index.html") && after.contains_key("2022backup/index.html"));
+    let changed = crate::util::changed(&before, &after);
+    // The tech section never showed an archived article: untouched.
+    for same in ["tech/t2024/index.html", "tech/t2024b/index.html", "tech/index.html"] {
+        assert!(!changed.iter().any(|c| c == same), "{same} was rewritten: {changed:?}");
+    }
+    for rewritten in ["_redirects", "redirects.json", "redirects.map", "index.html", "world/w2023/index.html", "sitemap.xml"] {
+        assert!(changed.iter().any(|c| c == rewritten), "{rewritten} not rewritten: {changed:?}");
+    }
+    // Same bytes as a clean build.
+    let clean = Repo::fixture("archive");
+    clean.edit("sites.toml", "until = 2023", "until = 2022");
+    clean.build();
+    let clean_files = clean.snapshot("public/news");
+    assert_eq!(after.keys().collect::<Vec<_>>(), clean_files.keys().collect::<Vec<_>>());
+    for (k, (_, bytes)) in &after {
+        assert!(clean_files[k].1 == *bytes, "{k} differs from a clean build");
+    }
+}
+
+/// nginx, started on a free loopback port, serving the site with the map.
+struct Nginx {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn nginx_conf(dir: &std::path::Path, site: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  map $request_uri $gen_redirect {{\n    default \"\";\n    include {map};\n  }}\n  server {{\n    listen 127.0.0.1:{port};\n    root {root};\n    if ($gen_redirect) {{ return 301 $gen_redirect; }}\n  }}\n}}\n",
+        map = site.join("redirects.map").display(),
+        root = site.display(),
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+fn nginx() -> &'static str {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("nginx is installed (.ci/run installs it)")
+}
+
+fn start_nginx(site: &std::path::Path) -> Nginx {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = nginx_conf(dir.path(), site, port);
+    let test = Command::new(nginx()).args(["-t", "-e", &format!("{}/error.log", dir.path().display()), "-c"]).arg(&conf).output().unwrap();
+    assert!(test.status.success(), "nginx -t rejected the config: {}", String::from_utf8_lossy(&test.stderr));
+    let child = Command::new(nginx())
+        .args(["-e", &format!("{}/error.log", dir.path().display()), "-g", "daemon off;", "-c"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Dropping the guard kills and reaps nginx, whether it started or not.
+    let server = Nginx { child, port, _dir: dir };
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nginx did not start: {}", std::fs::read_to_string(server._dir.path().join("error.log")).unwrap_or_default());
+}
+
+/// (status, Location) of a GET.
+fn get(port: u16, path: &str) -> (u16, Option<String>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: news.example.com\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let location = resp.lines().find_map(|l| l.strip_prefix("Location: ").map(|v| v.trim().to_string()));
+    (status, location)
+}
+
+#[test]
+fn nginx_accepts_the_map_and_answers_old_urls_with_301() {
+    let r = Repo::fixture("archive");
+    r.build();
+    let server = start_nginx(&r.path("public/news"));
+    for (old, new) in [
+        ("/world/w2021/", "/2023backup/world/w2021/"),
+        ("/world/w2021", "/2023backup/world/w2021/"),
+        ("/2023/09/w2023-old/", "/2023backup/world/w2023/"),
+        ("/?p=123", "/2023backup/world/w2023/"),
+        ("/old-tech.html", "/tech/t2024/"),
+        ("/tech/moved/", "https://lab.example.com/papers/moved/"),
+    ] {
+        let (status, location) = get(server.port, old);
+        assert_eq!(status, 301, "{old}");
+        let location = location.unwrap_or_default();
+        assert!(location.ends_with(new), "{old} → {location}, expected {new}");
+    }
+    let (status, _) = get(server.port, "/world/w2024/");
+    assert_ne!(status, 301, "a live page is not redirected");
+}
