@@ -52,6 +52,9 @@ pub struct BuildOptions {
     pub now: DateTime<FixedOffset>,
     /// Called with (done, total) while rendering.
     pub progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>>,
+    /// Replaces every site's `base_url`; `{site}` stands for the site's name
+    /// (the preview server uses `http://{site}.localhost:PORT/`).
+    pub base_url: Option<String>,
 }
 
 impl BuildOptions {
@@ -67,6 +70,7 @@ impl BuildOptions {
             clean: false,
             now: now(),
             progress: None,
+            base_url: None,
         }
     }
 }
@@ -95,6 +99,9 @@ pub struct SiteReport {
     /// A note such as "cache ignored: …".
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Site-relative paths written or removed (for the preview server).
+    #[serde(skip)]
+    pub changed: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -122,6 +129,12 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let mut config = Config::load(root)?;
     if let Some(out) = &opts.output {
         config.output = root.join(out);
+    }
+    if let Some(pattern) = &opts.base_url {
+        for site in &mut config.sites {
+            site.base_url = pattern.replace("{site}", &site.name);
+            site.base_path = url::Url::parse(&site.base_url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+        }
     }
     let sites = select_sites(&config, &opts.sites)?;
     let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
@@ -515,6 +528,7 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
     let removes: Vec<String> = state.outputs.keys().filter(|k| !outputs.contains_key(*k)).cloned().collect();
     report.pages = jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
+    report.changed = moves.iter().chain(&removes).cloned().collect();
     drop(renderer);
     let mut new_state = SiteState {
         output_dir: state.output_dir.clone(),

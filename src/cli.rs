@@ -18,9 +18,35 @@ pub struct Cli {
 pub enum Command {
     /// Build the sites into the output folder (public/ by default).
     Build(BuildArgs),
+    /// Build, then serve every site for preview (http://SITE.localhost:PORT/).
+    Serve(ServeArgs),
     /// Create a new site or article.
     #[command(subcommand)]
     New(NewCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Rebuild on changes to content/, themes/, assets/ and sites.toml, and reload open pages.
+    #[arg(long, short)]
+    pub watch: bool,
+    #[arg(long, default_value_t = 1111)]
+    pub port: u16,
+    /// Address to listen on. Anything but loopback exposes drafts to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Serve only this site (repeatable).
+    #[arg(long = "site", value_name = "NAME")]
+    pub sites: Vec<String>,
+    /// Include articles marked `draft: true`.
+    #[arg(long)]
+    pub drafts: bool,
+    /// Include articles dated in the future.
+    #[arg(long)]
+    pub future: bool,
+    /// Build-state folder; the preview lives in DIR/serve/.
+    #[arg(long, value_name = "DIR", default_value = ".gen")]
+    pub cache: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -17,5 +17,6 @@ pub mod parse;
 pub mod plan;
 pub mod redirects;
 pub mod render;
+pub mod serve;
 pub mod theme;
 pub mod write;

@@ -10,12 +10,13 @@ use clap::Parser;
 use gensite::build::{self, BuildOptions, BuildReport};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{BuildArgs, Cli, Command, NewCommand};
+use cli::{BuildArgs, Cli, Command, NewCommand, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => run_build(&cli.root, args),
+        Command::Serve(args) => run_serve(&cli.root, args),
         Command::New(NewCommand::Site { name }) => gensite::new::site(&cli.root, &name).map(|p| println!("created {}", p.display())),
         Command::New(NewCommand::Article { path }) => {
             gensite::new::article(&cli.root, &path, build::now()).map(|p| println!("created {}", p.display()))
@@ -71,6 +72,15 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
     }
     print_report(&report, args.quiet, args.json);
     Ok(())
+}
+
+fn run_serve(root: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
+    let mut build = BuildOptions::new(root);
+    build.sites = args.sites;
+    build.drafts = args.drafts;
+    build.future = args.future;
+    build.cache_dir = Some(args.cache);
+    gensite::serve::serve(gensite::serve::ServeOptions { build, bind: args.bind, port: args.port, watch: args.watch })
 }
 
 fn print_report(report: &BuildReport, quiet: bool, json: bool) {

@@ -15,3 +15,5 @@ mod incremental;
 mod redirects;
 /// `gen new site` and `gen new article`.
 mod scaffold;
+/// `gen serve --watch`: preview, live reload, error overlay, path safety.
+mod serve;

@@ -1,0 +1,60 @@
+// A minimal Chrome DevTools Protocol driver for the browser tests: starts
+// headless Chromium, opens a page, evaluates expressions in it. No npm
+// packages: Node's WebSocket (node --experimental-websocket on Node 20).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function launch() {
+  const bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].find(existsSync);
+  if (!bin) throw new Error("chromium is not installed (.ci/run installs it)");
+  const profile = mkdtempSync(join(tmpdir(), "gen-chromium-"));
+  const proc = spawn(bin, [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+    "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank",
+  ], { stdio: "ignore" });
+  const portFile = join(profile, "DevToolsActivePort");
+  for (let i = 0; i < 200 && !existsSync(portFile); i++) await sleep(50);
+  const port = readFileSync(portFile, "utf8").split("\n")[0];
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const page = targets.find((t) => t.type === "page");
+  const ws = new WebSocket(page.webSocketDebuggerUrl);
+  await new Promise((ok, err) => { ws.onopen = ok; ws.onerror = err; });
+  let id = 0;
+  const pending = new Map();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.id && pending.has(msg.id)) {
+      pending.get(msg.id)(msg);
+      pending.delete(msg.id);
+    }
+  };
+  const send = (method, params = {}) => new Promise((ok) => {
+    id += 1;
+    pending.set(id, ok);
+    ws.send(JSON.stringify({ id, method, params }));
+  });
+  const evaluate = async (expression) => {
+    const r = await send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true });
+    return r.result?.result?.value;
+  };
+  const close = () => {
+    ws.close();
+    proc.kill();
+    try { rmSync(profile, { recursive: true, force: true }); } catch {}
+  };
+  return { send, evaluate, close };
+}
+
+/// Polls `expression` until it is truthy; false after `ms`.
+export async function waitFor(browser, expression, ms = 15000) {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    try { if (await browser.evaluate(expression)) return true; } catch {}
+    await sleep(100);
+  }
+  return false;
+}
