@@ -35,15 +35,8 @@ pub struct ServeArgs {
     /// Address to listen on. Anything but loopback exposes drafts to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
-    /// Serve only this site (repeatable).
-    #[arg(long = "site", value_name = "NAME")]
-    pub sites: Vec<String>,
-    /// Include articles marked `draft: true`.
-    #[arg(long)]
-    pub drafts: bool,
-    /// Include articles dated in the future.
-    #[arg(long)]
-    pub future: bool,
+    #[command(flatten)]
+    pub select: Select,
     /// Build-state folder; the preview lives in DIR/serve/.
     #[arg(long, value_name = "DIR", default_value = ".gen")]
     pub cache: PathBuf,
@@ -51,15 +44,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Build only this site (repeatable). Default: every site in sites.toml.
-    #[arg(long = "site", value_name = "NAME")]
-    pub sites: Vec<String>,
-    /// Include articles marked `draft: true`.
-    #[arg(long)]
-    pub drafts: bool,
-    /// Include articles dated in the future.
-    #[arg(long)]
-    pub future: bool,
+    #[command(flatten)]
+    pub select: Select,
     /// Write HTML as rendered, without minifying it.
     #[arg(long)]
     pub no_minify: bool,
@@ -78,6 +64,20 @@ pub struct BuildArgs {
     /// Print a machine-readable report on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Which sites and articles a build includes.
+#[derive(Debug, Args)]
+pub struct Select {
+    /// Only this site (repeatable). Default: every site in sites.toml.
+    #[arg(long = "site", value_name = "NAME")]
+    pub sites: Vec<String>,
+    /// Include articles marked `draft: true`.
+    #[arg(long)]
+    pub drafts: bool,
+    /// Include articles dated in the future.
+    #[arg(long)]
+    pub future: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,9 +43,9 @@ fn main() -> ExitCode {
 
 fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
     let mut opts = BuildOptions::new(root);
-    opts.sites = args.sites;
-    opts.drafts = args.drafts;
-    opts.future = args.future;
+    opts.sites = args.select.sites;
+    opts.drafts = args.select.drafts;
+    opts.future = args.select.future;
     opts.minify = !args.no_minify;
     opts.output = args.output;
     opts.cache_dir = Some(args.cache);
@@ -76,9 +76,9 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
 
 fn run_serve(root: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
     let mut build = BuildOptions::new(root);
-    build.sites = args.sites;
-    build.drafts = args.drafts;
-    build.future = args.future;
+    build.sites = args.select.sites;
+    build.drafts = args.select.drafts;
+    build.future = args.select.future;
     build.cache_dir = Some(args.cache);
     gensite::serve::serve(gensite::serve::ServeOptions { build, bind: args.bind, port: args.port, watch: args.watch })
 }
