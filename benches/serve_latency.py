@@ -36,12 +36,13 @@ try:
             if time.time() - started > 600:
                 sys.exit("server did not start")
             time.sleep(0.2)
-    print(f"== {a.sites} sites x {a.articles} articles: first build + start {time.time() - started:.1f} s")
+    # The server accepts connections at once but answers after its first build.
     events = socket.create_connection(("127.0.0.1", port))
     events.sendall(f"GET /__gen/events HTTP/1.1\r\nHost: site00.localhost:{port}\r\n\r\n".encode())
     stream = events.makefile("rb")
     while stream.readline().strip():  # response headers
         pass
+    print(f"== {a.sites} sites x {a.articles} articles: first build + start {time.time() - started:.1f} s")
     article = os.path.join(work, "content", "site00", "news", "a00000", "index.md")
     samples = []
     for i in range(a.edits):
