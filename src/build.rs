@@ -34,6 +34,10 @@ use crate::render::{self, Job, Renderer, SiteInputs};
 use crate::theme::{Theme, Themes};
 use crate::write::Publisher;
 
+/// One syntax set per process: loading it costs tens of milliseconds, which
+/// matters for every rebuild of `gen serve --watch`.
+static MARKDOWN: std::sync::LazyLock<Markdown> = std::sync::LazyLock::new(Markdown::default);
+
 #[derive(Clone)]
 pub struct BuildOptions {
     pub root: PathBuf,
@@ -52,6 +56,10 @@ pub struct BuildOptions {
     pub now: DateTime<FixedOffset>,
     /// Called with (done, total) while rendering.
     pub progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>>,
+    /// Build states kept in memory between builds of one process (the
+    /// preview server): saves decoding them from disk on every rebuild. The
+    /// disk copy is still written, and used whenever memory has none.
+    pub memory: Option<Arc<std::sync::Mutex<HashMap<String, SiteState>>>>,
     /// Replaces every site's `base_url`; `{site}` stands for the site's name
     /// (the preview server uses `http://{site}.localhost:PORT/`).
     pub base_url: Option<String>,
@@ -70,6 +78,7 @@ impl BuildOptions {
             clean: false,
             now: now(),
             progress: None,
+            memory: None,
             base_url: None,
         }
     }
@@ -140,7 +149,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
     let authors = load_authors(root)?;
     let filter = Filter { drafts: opts.drafts, future: opts.future, now: opts.now };
-    let markdown = Markdown::default();
+    let markdown = &*MARKDOWN;
     // `assets/` is shared by every site: walked once (its images are never stat'ed).
     let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
 
@@ -165,7 +174,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // Stage 3: render into staging. Nothing is published until every site rendered.
     let mut staged = Vec::new();
     for l in loaded {
-        match render_site(opts, &config, &markdown, l) {
+        match render_site(opts, &config, markdown, l) {
             Ok(s) => staged.push(s),
             Err(d) => diags.extend(d),
         }
@@ -183,14 +192,15 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         let t = Instant::now();
         if s.nothing_to_commit {
             s.publisher.discard().with_context(|| format!("cleaning {}", s.publisher.out_dir().display()))?;
-            s.report.timings_ms.insert("write", ms(t));
-            report.sites.push(s.report);
-            continue;
+        } else {
+            let state_path = cache::state_path(&cache_dir, &s.report.site);
+            s.publisher
+                .commit(s.moves, s.removes, &cache::encode(&s.state), &state_path)
+                .with_context(|| format!("publishing {}", s.publisher.out_dir().display()))?;
         }
-        let state_path = cache::state_path(&cache_dir, &s.report.site);
-        s.publisher
-            .commit(s.moves, s.removes, &cache::encode(&s.state), &state_path)
-            .with_context(|| format!("publishing {}", s.publisher.out_dir().display()))?;
+        if let Some(m) = &opts.memory {
+            m.lock().expect("no panics while held").insert(s.report.site.clone(), s.state);
+        }
         s.report.timings_ms.insert("write", ms(t));
         report.sites.push(s.report);
     }
@@ -246,7 +256,10 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     let t = Instant::now();
     let out_dir = config.output.join(&site.name);
     let mut state = SiteState::default();
-    if !opts.clean {
+    let remembered = opts.memory.as_ref().and_then(|m| m.lock().expect("no panics while held").remove(&site.name));
+    if let Some(s) = remembered.filter(|s| !opts.clean && s.output_dir == out_dir) {
+        state = s;
+    } else if !opts.clean {
         match cache::load(&cache::state_path(cache_dir, &site.name)) {
             Ok(Some(s)) if s.output_dir == out_dir => state = s,
             Ok(_) => {}

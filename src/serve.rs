@@ -74,6 +74,7 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
     opts.build.output = Some(preview.join("public"));
     opts.build.cache_dir = Some(preview.join("state"));
     opts.build.base_url = Some(format!("http://{{site}}.localhost:{}/", opts.port));
+    opts.build.memory = Some(Arc::default());
     let out_dir = preview.join("public");
 
     let server = Server::http((opts.bind, opts.port)).map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.bind, opts.port))?;
@@ -155,7 +156,7 @@ fn events_for(report: &BuildReport) -> BTreeMap<&str, &'static str> {
 }
 
 /// Watches content, themes, assets and sites.toml; each burst of changes
-/// (debounced: 30 ms without a new one) rebuilds the sites it concerns.
+/// (debounced: 15 ms without a new one) rebuilds the sites it concerns.
 fn watch(opts: BuildOptions, live: Shared) -> anyhow::Result<notify::RecommendedWatcher> {
     use notify::{EventKind, RecursiveMode, Watcher};
     let root = opts.root.canonicalize().unwrap_or(opts.root.clone());
@@ -183,7 +184,7 @@ fn watch(opts: BuildOptions, live: Shared) -> anyhow::Result<notify::Recommended
         while let Ok(first) = rx.recv() {
             let started = Instant::now();
             let mut paths = vec![first];
-            while let Ok(p) = rx.recv_timeout(Duration::from_millis(30)) {
+            while let Ok(p) = rx.recv_timeout(Duration::from_millis(15)) {
                 paths.push(p);
             }
             paths.sort();

@@ -220,3 +220,21 @@ fn moving_an_article_to_another_section() {
     assert!(w.contains(&"alpha/opinion/index.html".to_string()), "{w:?}");
     assert_same_as_clean_build(&r);
 }
+
+/// The preview server keeps build states in memory between builds; the
+/// result must be the same as with states read from disk.
+#[test]
+fn states_kept_in_memory_give_the_same_builds() {
+    let r = Repo::fixture("basic");
+    let mut opts = gensite::build::BuildOptions::new(r.root());
+    opts.now = chrono::DateTime::from_timestamp(1_735_689_600, 0).unwrap().fixed_offset();
+    opts.memory = Some(Default::default());
+    gensite::build::build(&opts).unwrap();
+    r.edit("content/alpha/news/story-2.md", "title: 기사 2", "title: 기사 둘");
+    let edited = gensite::build::build(&opts).unwrap();
+    let alpha = edited.sites.iter().find(|s| s.site == "alpha").unwrap();
+    assert!(alpha.pages_rendered > 0 && alpha.pages_rendered < alpha.pages, "{alpha:?}");
+    let again = gensite::build::build(&opts).unwrap();
+    assert!(again.sites.iter().all(|s| s.files_written == 0 && s.pages_rendered == 0), "{again:?}");
+    assert_same_as_clean_build(&r);
+}

@@ -145,7 +145,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The paths whose bytes or mtime differ between two snapshots, plus added and removed ones.
 pub fn changed(before: &Snapshot, after: &Snapshot) -> Vec<String> {
-    let mut out: Vec<String> = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
+    let mut out: Vec<String> = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
     out.extend(before.keys().filter(|k| !after.contains_key(*k)).map(|k| format!("-{k}")));
     out.sort();
     out
