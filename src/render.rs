@@ -353,7 +353,7 @@ impl<'a> Renderer<'a> {
             .par_iter()
             .map(|a| {
                 let mut h = blake3::Hasher::new();
-                serde_json::to_writer(HashWriter(&mut h), &a.view).expect("hashing cannot fail");
+                hash_json(&mut h, &a.view);
                 *h.finalize().as_bytes()
             })
             .collect();
@@ -454,7 +454,7 @@ impl<'a> Renderer<'a> {
     }
 
     fn hash_json(&self, h: &mut blake3::Hasher, value: &impl Serialize) {
-        serde_json::to_writer(HashWriter(h), value).expect("hashing cannot fail");
+        hash_json(h, value);
     }
 
     fn template_of(&self, job: &Job) -> Option<&'static str> {
@@ -834,7 +834,15 @@ pub fn syntax_css() -> String {
     format!("{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n")
 }
 
-/// Feeds serde_json's writer straight into a hasher: no intermediate buffer.
+/// Serializes `value` into the hasher through a buffer: serde_json writes
+/// many tiny pieces, and blake3 is several times faster fed in large ones.
+fn hash_json(h: &mut blake3::Hasher, value: &impl Serialize) {
+    let mut w = std::io::BufWriter::with_capacity(16 * 1024, HashWriter(h));
+    serde_json::to_writer(&mut w, value).expect("hashing cannot fail");
+    std::io::Write::flush(&mut w).expect("hashing cannot fail");
+}
+
+/// Feeds bytes into a hasher.
 struct HashWriter<'h>(&'h mut blake3::Hasher);
 
 impl std::io::Write for HashWriter<'_> {
