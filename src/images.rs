@@ -80,10 +80,14 @@ impl Catalog {
     /// Hashes (or recalls) the image at a repo-relative path.
     pub fn address(&self, source: &Path) -> std::io::Result<Addressed> {
         let key = source.to_string_lossy().replace('\\', "/");
+        let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
+        // Addressed earlier in this build (at planning, or by another article): no second stat.
+        if let Some(record) = self.current.lock().expect("no panics while held").get(&key).copied() {
+            return Ok(Addressed { rel: sharded_path(&record.hash, &ext, self.shards), source: key, record });
+        }
         let full = self.root.join(source);
         let stamp = Stamp::of(&std::fs::metadata(&full)?);
-        let known = self.current.lock().expect("no panics while held").get(&key).copied();
-        let record = match known.or_else(|| self.previous.get(&key).copied()).filter(|r| r.stamp == stamp) {
+        let record = match self.previous.get(&key).copied().filter(|r| r.stamp == stamp) {
             Some(r) => r,
             None => {
                 let bytes = std::fs::read(&full)?;
@@ -93,7 +97,6 @@ impl Catalog {
             }
         };
         self.current.lock().expect("no panics while held").insert(key.clone(), record);
-        let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
         Ok(Addressed { rel: sharded_path(&record.hash, &ext, self.shards), source: key, record })
     }
 

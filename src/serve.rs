@@ -189,8 +189,11 @@ fn watch(opts: BuildOptions, live: Shared) -> anyhow::Result<notify::Recommended
             }
             paths.sort();
             paths.dedup();
+            // Read the site names again: sites.toml may have changed.
+            let known: Vec<String> = Config::load(&root).map(|c| c.sites.into_iter().map(|s| s.name).collect()).unwrap_or_default();
             let mut opts = opts.clone();
-            opts.sites = sites_for(&root, &paths, &opts.sites);
+            let Some(sites) = sites_for(&root, &paths, &opts.sites, &known) else { continue };
+            opts.sites = sites;
             rebuild(&opts, &live, Some((started, paths.len())));
         }
     });
@@ -209,28 +212,28 @@ fn is_relevant(root: &Path, path: &Path) -> bool {
 }
 
 /// A change under `content/<site>/` rebuilds that site only; anything else
-/// (themes, shared assets, authors, sites.toml) every selected site.
-fn sites_for(root: &Path, paths: &[PathBuf], selected: &[String]) -> Vec<String> {
+/// (themes, shared assets, authors, sites.toml) every selected site (an empty
+/// list). Folders under `content/` that are not sites (`known`) are ignored;
+/// `None` when nothing served changed.
+fn sites_for(root: &Path, paths: &[PathBuf], selected: &[String], known: &[String]) -> Option<Vec<String>> {
     let mut sites: Vec<String> = Vec::new();
     for p in paths {
         let rel = p.strip_prefix(root).unwrap_or(p);
         let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
         match (parts.next().as_deref(), parts.next(), parts.next()) {
+            (Some("content"), Some(site), Some(_)) if !known.contains(&site) => {}
             (Some("content"), Some(site), Some(_)) => {
                 if !sites.contains(&site) {
                     sites.push(site);
                 }
             }
-            _ => return selected.to_vec(),
+            _ => return Some(selected.to_vec()),
         }
     }
     if !selected.is_empty() {
         sites.retain(|s| selected.contains(s));
-        if sites.is_empty() {
-            return selected.to_vec();
-        }
     }
-    sites
+    (!sites.is_empty()).then_some(sites)
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -375,10 +378,17 @@ mod tests {
     fn content_changes_rebuild_their_site_only() {
         let root = Path::new("/r");
         let p = |s: &str| root.join(s);
-        assert_eq!(sites_for(root, &[p("content/daily/a.md"), p("content/lab/x/index.md")], &[]), ["daily", "lab"]);
-        assert!(sites_for(root, &[p("content/daily/a.md"), p("themes/default/templates/base.html")], &[]).is_empty(), "all sites");
-        assert!(sites_for(root, &[p("content/authors.yaml")], &[]).is_empty(), "authors concern every site");
-        assert_eq!(sites_for(root, &[p("sites.toml")], &["lab".to_string()]), ["lab"]);
+        let known = ["daily".to_string(), "lab".to_string()];
+        let all = Some(vec![]);
+        assert_eq!(
+            sites_for(root, &[p("content/daily/a.md"), p("content/lab/x/index.md")], &[], &known),
+            Some(vec!["daily".into(), "lab".into()])
+        );
+        assert_eq!(sites_for(root, &[p("content/daily/a.md"), p("themes/default/templates/base.html")], &[], &known), all);
+        assert_eq!(sites_for(root, &[p("content/authors.yaml")], &[], &known), all, "authors concern every site");
+        assert_eq!(sites_for(root, &[p("sites.toml")], &["lab".to_string()], &known), Some(vec!["lab".into()]));
+        assert_eq!(sites_for(root, &[p("content/drafts-folder/x.md")], &[], &known), None, "not a site: no rebuild");
+        assert_eq!(sites_for(root, &[p("content/daily/a.md")], &["lab".to_string()], &known), None, "not served: no rebuild");
     }
 
     #[test]
