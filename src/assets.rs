@@ -54,11 +54,8 @@ pub struct Assets {
     pub hash: Hash,
 }
 
-/// Files of one asset folder, as (logical path, source).
-pub type Layer = Vec<Source>;
-
 /// The publishable files of an `assets/` folder: everything but images.
-pub fn walk_assets_dir(dir: &Path, root: &Path) -> Result<Layer, Diagnostics> {
+pub fn walk_assets_dir(dir: &Path, root: &Path) -> Result<Vec<Source>, Diagnostics> {
     if !dir.is_dir() {
         return Ok(vec![]);
     }
@@ -119,11 +116,6 @@ impl Assets {
     /// The published path of a logical asset path (a leading `/` is ignored).
     pub fn published(&self, logical: &str) -> Option<&str> {
         self.by_logical.get(logical.trim_start_matches('/')).map(|&i| self.files[i].published.as_str())
-    }
-
-    /// Every logical → published pair.
-    pub fn map(&self) -> BTreeMap<String, String> {
-        self.files.iter().map(|a| (a.logical.clone(), a.published.clone())).collect()
     }
 
     /// Points `url(...)` references of a stylesheet at fingerprinted names.

@@ -245,7 +245,8 @@ fn normalize(p: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%xx` escapes decoded; the input unchanged if the result is not UTF-8.
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -41,8 +41,16 @@ struct Live {
 
 type Shared = Arc<Mutex<Live>>;
 
+/// The error overlay, the same whether the server injects it or the script
+/// shows it after an `error` event.
+const OVERLAY_STYLE: &str = "position:fixed;inset:0;z-index:2147483647;background:rgba(20,0,0,.92);color:#fff;font:14px/1.5 monospace;padding:2rem;white-space:pre-wrap;overflow:auto";
+const OVERLAY_TITLE: &str = "gen: the last build failed; showing the last good page.";
+
 /// The script every served HTML page gets.
-const LIVE_JS: &str = r#"(() => {
+static LIVE_JS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| LIVE_JS_TEMPLATE.replace("__STYLE__", OVERLAY_STYLE).replace("__TITLE__", OVERLAY_TITLE));
+
+const LIVE_JS_TEMPLATE: &str = r#"(() => {
   const show = (msg) => {
     let o = document.getElementById("gen-error-overlay");
     if (!o) {
@@ -50,8 +58,8 @@ const LIVE_JS: &str = r#"(() => {
       o.id = "gen-error-overlay";
       document.body.appendChild(o);
     }
-    o.setAttribute("style", "position:fixed;inset:0;z-index:2147483647;background:rgba(20,0,0,.92);color:#fff;font:14px/1.5 monospace;padding:2rem;white-space:pre-wrap;overflow:auto");
-    o.textContent = "gen: the last build failed; showing the last good page.\n\n" + msg;
+    o.setAttribute("style", "__STYLE__");
+    o.textContent = "__TITLE__\n\n" + msg;
   };
   const swapCss = async () => {
     const html = await (await fetch(location.href, { cache: "no-store" })).text();
@@ -248,7 +256,7 @@ fn handle(request: Request, out_dir: &Path, sites: &[String], port: u16, live: &
     let path = url.split(['?', '#']).next().unwrap_or("/").to_string();
 
     if path == "/__gen/live.js" {
-        let resp = Response::from_string(LIVE_JS).with_header(header("Content-Type", "text/javascript; charset=utf-8"));
+        let resp = Response::from_string(LIVE_JS.as_str()).with_header(header("Content-Type", "text/javascript; charset=utf-8"));
         let _ = request.respond(resp);
         return;
     }
@@ -290,7 +298,7 @@ fn file_response(site_dir: &Path, url_path: &str, error: Option<&str>) -> Respon
         let body = std::fs::read(site_dir.join("404.html")).unwrap_or_else(|_| b"404 not found".to_vec());
         Response::from_data(inject(body, error)).with_status_code(404).with_header(header("Content-Type", "text/html; charset=utf-8"))
     };
-    let decoded = percent_decode(url_path);
+    let decoded = crate::images::percent_decode(url_path);
     let mut rel = PathBuf::new();
     for seg in decoded.split('/').filter(|s| !s.is_empty()) {
         if seg == ".." || seg == "." || seg.contains('\\') || seg.contains('\0') {
@@ -318,7 +326,7 @@ fn inject(html: Vec<u8>, error: Option<&str>) -> Vec<u8> {
     let mut extra = String::from("<script src=\"/__gen/live.js\"></script>");
     if let Some(e) = error {
         extra = format!(
-            "<div id=\"gen-error-overlay\" style=\"position:fixed;inset:0;z-index:2147483647;background:rgba(20,0,0,.92);color:#fff;font:14px/1.5 monospace;padding:2rem;white-space:pre-wrap;overflow:auto\">gen: the last build failed; showing the last good page.\n\n{}</div>{extra}",
+            "<div id=\"gen-error-overlay\" style=\"{OVERLAY_STYLE}\">{OVERLAY_TITLE}\n\n{}</div>{extra}",
             crate::theme::escape_html(e)
         );
     }
@@ -343,10 +351,6 @@ fn mime(path: &Path) -> &'static str {
             crate::images::mime_of(&format!("x.{ext}")).split(';').next().filter(|m| !m.is_empty()).unwrap_or("application/octet-stream")
         }
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 /// Server-Sent Events on the raw connection (tiny_http's chunked bodies are

@@ -1,8 +1,7 @@
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
-use crate::util::{Repo, xml_texts};
+use crate::util::{Repo, free_port, http_get, xml_texts};
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.starts_with('#')).collect()
@@ -282,7 +281,7 @@ fn nginx() -> &'static str {
 
 fn start_nginx(site: &std::path::Path) -> Nginx {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let conf = nginx_conf(dir.path(), site, port);
     let test = Command::new(nginx()).args(["-t", "-e", &format!("{}/error.log", dir.path().display()), "-c"]).arg(&conf).output().unwrap();
     assert!(test.status.success(), "nginx -t rejected the config: {}", String::from_utf8_lossy(&test.stderr));
@@ -304,17 +303,6 @@ fn start_nginx(site: &std::path::Path) -> Nginx {
     panic!("nginx did not start: {}", std::fs::read_to_string(server._dir.path().join("error.log")).unwrap_or_default());
 }
 
-/// (status, Location) of a GET.
-fn get(port: u16, path: &str) -> (u16, Option<String>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: news.example.com\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let location = resp.lines().find_map(|l| l.strip_prefix("Location: ").map(|v| v.trim().to_string()));
-    (status, location)
-}
-
 #[test]
 fn nginx_accepts_the_map_and_answers_old_urls_with_301() {
     let r = Repo::fixture("archive");
@@ -328,11 +316,11 @@ fn nginx_accepts_the_map_and_answers_old_urls_with_301() {
         ("/old-tech.html", "/tech/t2024/"),
         ("/tech/moved/", "https://lab.example.com/papers/moved/"),
     ] {
-        let (status, location) = get(server.port, old);
-        assert_eq!(status, 301, "{old}");
-        let location = location.unwrap_or_default();
+        let resp = http_get(server.port, "news.example.com", old);
+        assert_eq!(resp.status, 301, "{old}");
+        let location = resp.location.unwrap_or_default();
         assert!(location.ends_with(new), "{old} → {location}, expected {new}");
     }
-    let (status, _) = get(server.port, "/world/w2024/");
+    let status = http_get(server.port, "news.example.com", "/world/w2024/").status;
     assert_ne!(status, 301, "a live page is not redirected");
 }

@@ -1,9 +1,9 @@
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::Repo;
+use crate::util::{HttpResponse, Repo, free_port, http_get};
 
 /// `gen serve --watch` on a free port, killed when dropped.
 struct Serve {
@@ -19,7 +19,7 @@ impl Drop for Serve {
 }
 
 fn serve(r: &Repo) -> Serve {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_gen"))
         .args(["serve", "--watch", "--port", &port.to_string()])
         .current_dir(r.root())
@@ -41,33 +41,21 @@ fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
     }
 }
 
-/// (status, body) of `GET path` with the given Host header.
-fn get(port: u16, host: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let resp = String::from_utf8_lossy(&resp).into_owned();
-    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn serves_each_site_at_its_own_origin_with_preview_urls() {
     let r = Repo::fixture("basic");
     let s = serve(&r);
-    wait_for(|| get(s.port, "alpha.localhost", "/").0 == 200, "the first build");
-    let (_, home) = get(s.port, "alpha.localhost", "/");
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    let home = http_get(s.port, "alpha.localhost", "/").body;
     assert!(home.contains("<script src=\"/__gen/live.js\"></script>"), "{home}");
-    let (_, article) = get(s.port, "beta.localhost", "/2023/05/hello/");
+    let article = http_get(s.port, "beta.localhost", "/2023/05/hello/").body;
     assert!(
         article.contains(&format!("href=http://beta.localhost:{}/2023/05/hello/ rel=canonical", s.port)),
         "preview base URL: {article}"
     );
-    let (_, index) = get(s.port, "localhost", "/");
+    let index = http_get(s.port, "localhost", "/").body;
     assert!(index.contains(&format!("http://alpha.localhost:{}/", s.port)) && index.contains("beta"), "{index}");
-    assert_eq!(get(s.port, "alpha.localhost", "/no/such/page/").0, 404);
+    assert_eq!(http_get(s.port, "alpha.localhost", "/no/such/page/").status, 404);
     // The preview never touches the production output or state.
     assert!(!r.exists("public"));
     assert!(r.exists(".gen/serve/public/alpha/index.html"));
@@ -77,15 +65,15 @@ fn serves_each_site_at_its_own_origin_with_preview_urls() {
 fn paths_outside_the_output_are_refused() {
     let r = Repo::fixture("basic");
     let s = serve(&r);
-    wait_for(|| get(s.port, "alpha.localhost", "/").0 == 200, "the first build");
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
     for path in ["/../../sites.toml", "/%2e%2e/%2e%2e/sites.toml", "/..%2fbeta/index.html", "/news/../../../sites.toml"] {
-        let (status, body) = get(s.port, "alpha.localhost", path);
+        let HttpResponse { status, body, .. } = http_get(s.port, "alpha.localhost", path);
         assert!(status == 403 || status == 404, "{path}: {status}");
         assert!(!body.contains("[[sites]]"), "{path} leaked sites.toml");
     }
     // A link inside the output pointing out of it is not followed.
     std::os::unix::fs::symlink(r.root(), r.path(".gen/serve/public/alpha/escape")).unwrap();
-    let (status, body) = get(s.port, "alpha.localhost", "/escape/sites.toml");
+    let HttpResponse { status, body, .. } = http_get(s.port, "alpha.localhost", "/escape/sites.toml");
     assert_eq!(status, 403, "{body}");
 }
 
@@ -93,7 +81,7 @@ fn paths_outside_the_output_are_refused() {
 fn an_edit_is_served_and_open_pages_are_told_to_reload() {
     let r = Repo::fixture("basic");
     let s = serve(&r);
-    wait_for(|| get(s.port, "alpha.localhost", "/").0 == 200, "the first build");
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
     let mut events = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     write!(events, "GET /__gen/events HTTP/1.1\r\nHost: alpha.localhost:{}\r\n\r\n", s.port).unwrap();
     events.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -109,7 +97,7 @@ fn an_edit_is_served_and_open_pages_are_told_to_reload() {
         assert!(events.read_line(&mut line).unwrap() > 0, "event stream closed");
         saw_reload = line.trim() == "event: reload";
     }
-    let (_, page) = get(s.port, "alpha.localhost", "/opinion/column/");
+    let page = http_get(s.port, "alpha.localhost", "/opinion/column/").body;
     assert!(page.contains("새로 쓴 문장입니다."), "{page}");
 }
 
@@ -117,14 +105,14 @@ fn an_edit_is_served_and_open_pages_are_told_to_reload() {
 fn a_build_error_shows_an_overlay_until_it_is_fixed() {
     let r = Repo::fixture("basic");
     let s = serve(&r);
-    wait_for(|| get(s.port, "alpha.localhost", "/").0 == 200, "the first build");
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
     r.write("content/alpha/news/broken.md", "---\ntitle: [unclosed\ndate: 2024-01-01\n---\nbody\n");
-    wait_for(|| get(s.port, "alpha.localhost", "/").1.contains("gen-error-overlay"), "the overlay");
-    let (status, page) = get(s.port, "alpha.localhost", "/news/first-story/");
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").body.contains("gen-error-overlay"), "the overlay");
+    let HttpResponse { status, body: page, .. } = http_get(s.port, "alpha.localhost", "/news/first-story/");
     assert_eq!(status, 200, "the last good page is still served");
     assert!(page.contains("content/alpha/news/broken.md:2"), "{page}");
     r.remove("content/alpha/news/broken.md");
-    wait_for(|| !get(s.port, "alpha.localhost", "/").1.contains("gen-error-overlay"), "the overlay to go away");
+    wait_for(|| !http_get(s.port, "alpha.localhost", "/").body.contains("gen-error-overlay"), "the overlay to go away");
 }
 
 #[test]
@@ -141,7 +129,7 @@ fn gen_build_never_injects_the_reload_script() {
 fn a_real_browser_reloads_by_itself_after_an_edit() {
     let r = Repo::fixture("basic");
     let s = serve(&r);
-    wait_for(|| get(s.port, "alpha.localhost", "/opinion/column/").0 == 200, "the first build");
+    wait_for(|| http_get(s.port, "alpha.localhost", "/opinion/column/").status == 200, "the first build");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/reload.mjs");
     let mut node = Command::new("node")
         .arg("--experimental-websocket")

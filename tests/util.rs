@@ -198,3 +198,32 @@ pub fn png(width: u32, height: u32, salt: &str) -> Vec<u8> {
     b.extend_from_slice(salt.as_bytes());
     b
 }
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// What a raw HTTP/1.1 GET answered.
+pub struct HttpResponse {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// `GET path` on 127.0.0.1:`port` with the given Host header (no client
+/// library: the tests see exactly the bytes the server sends).
+pub fn http_get(port: u16, host: &str, path: &str) -> HttpResponse {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let resp = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    HttpResponse {
+        status: head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0),
+        location: head.lines().find_map(|l| l.strip_prefix("Location: ").map(|v| v.trim().to_string())),
+        body: body.to_string(),
+    }
+}
