@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::assets::{self, Assets};
 use crate::cache::{self, Dep, OutputRecord, SiteState, SourceRecord};
+use crate::check;
 use crate::config::{Config, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::{self, Hash, Source};
@@ -31,6 +32,7 @@ use crate::parse::{self, Markdown};
 use crate::plan::{self, Planned};
 use crate::redirects::{self, Rule};
 use crate::render::{self, Job, Renderer, SiteInputs};
+use crate::search;
 use crate::theme::{Theme, Themes};
 use crate::write::Publisher;
 
@@ -63,6 +65,8 @@ pub struct BuildOptions {
     /// Replaces every site's `base_url`; `{site}` stands for the site's name
     /// (the preview server uses `http://{site}.localhost:PORT/`).
     pub base_url: Option<String>,
+    /// Collect every article's links for `gen check` ([`BuildReport::links`]).
+    pub check: bool,
 }
 
 impl BuildOptions {
@@ -80,6 +84,7 @@ impl BuildOptions {
             progress: None,
             memory: None,
             base_url: None,
+            check: false,
         }
     }
 }
@@ -117,6 +122,10 @@ pub struct SiteReport {
 pub struct BuildReport {
     pub sites: Vec<SiteReport>,
     pub total_ms: f64,
+    /// With [`BuildOptions::check`]: every configured site's published files
+    /// and, for the sites built, their articles' links.
+    #[serde(skip)]
+    pub links: Vec<check::SiteLinks>,
 }
 
 /// What stage 2 hands to stage 3 for one site.
@@ -134,47 +143,14 @@ struct Loaded {
 
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let started = Instant::now();
-    let root = &opts.root;
-    let mut config = Config::load(root)?;
-    if let Some(out) = &opts.output {
-        config.output = root.join(out);
-    }
-    if let Some(pattern) = &opts.base_url {
-        for site in &mut config.sites {
-            site.base_url = pattern.replace("{site}", &site.name);
-            site.base_path = url::Url::parse(&site.base_url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
-        }
-    }
-    let sites = select_sites(&config, &opts.sites)?;
-    let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
-    let authors = load_authors(root)?;
-    let filter = Filter { drafts: opts.drafts, future: opts.future, now: opts.now };
+    let (config, cache_dir, loaded) = load(opts)?;
     let markdown = &*MARKDOWN;
-    // `assets/` is shared by every site: walked once (its images are never stat'ed).
-    let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
-
-    // Stage 2: everything that can be wrong with the content, for all sites.
-    let mut diags = Diagnostics::default();
-    // Themes are parsed once and shared; sites then load in parallel.
-    let mut themes = Themes::default();
-    let with_themes: Vec<_> = sites.into_iter().map(|s| (s, themes.get(root, &s.theme, &s.name))).collect();
-    let shared = Shared { opts, config: &config, cache_dir: &cache_dir, authors: &authors, filter, repo_assets: &repo_assets };
-    let results: Vec<_> = with_themes.into_par_iter().map(|(site, theme)| load_site(&shared, site, theme)).collect();
-    let mut loaded = Vec::new();
-    for r in results {
-        match r {
-            Ok(l) => loaded.push(l),
-            Err(d) => diags.extend(d),
-        }
-    }
-    if !diags.is_empty() {
-        return Err(std::mem::take(&mut diags).into_result(()).unwrap_err().into());
-    }
 
     // Stage 3: render into staging. Nothing is published until every site rendered.
+    let mut diags = Diagnostics::default();
     let mut staged = Vec::new();
     for l in loaded {
-        match render_site(opts, &config, markdown, l) {
+        match render_site(opts, &config, &cache_dir, markdown, l) {
             Ok(s) => staged.push(s),
             Err(d) => diags.extend(d),
         }
@@ -203,9 +179,76 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         }
         s.report.timings_ms.insert("write", ms(t));
         report.sites.push(s.report);
+        report.links.extend(s.links);
+    }
+    if opts.check {
+        // Sites not built are still link targets: their output folder as it is.
+        let others: Vec<check::SiteLinks> = config
+            .sites
+            .iter()
+            .filter(|c| !report.links.iter().any(|l| l.site == c.name))
+            .filter_map(|site| {
+                Some(check::SiteLinks {
+                    site: site.name.clone(),
+                    base_url: url::Url::parse(&site.base_url).ok()?,
+                    out_dir: config.output.join(&site.name),
+                    files: Default::default(),
+                    redirects: Default::default(),
+                    pages: vec![],
+                })
+            })
+            .collect();
+        report.links.extend(others);
     }
     report.total_ms = ms(started);
     Ok(report)
+}
+
+/// The published articles of every selected site, loaded and checked but
+/// not rendered (`gen export`).
+pub fn models(opts: &BuildOptions) -> anyhow::Result<Vec<(SiteConfig, SiteModel)>> {
+    Ok(load(opts)?.2.into_iter().map(|l| (l.site, l.model)).collect())
+}
+
+/// Stages 1 and 2: configuration, then every selected site's sources and
+/// model. Content errors of all sites come back together.
+fn load(opts: &BuildOptions) -> anyhow::Result<(Config, PathBuf, Vec<Loaded>)> {
+    let root = &opts.root;
+    let mut config = Config::load(root)?;
+    if let Some(out) = &opts.output {
+        config.output = root.join(out);
+    }
+    if let Some(pattern) = &opts.base_url {
+        for site in &mut config.sites {
+            site.base_url = pattern.replace("{site}", &site.name);
+            site.base_path = url::Url::parse(&site.base_url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+        }
+    }
+    let sites = select_sites(&config, &opts.sites)?;
+    let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
+    let authors = load_authors(root)?;
+    let filter = Filter { drafts: opts.drafts, future: opts.future, now: opts.now };
+    // `assets/` is shared by every site: walked once (its images are never stat'ed).
+    let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
+
+    // Stage 2: everything that can be wrong with the content, for all sites.
+    let mut diags = Diagnostics::default();
+    // Themes are parsed once and shared; sites then load in parallel.
+    let mut themes = Themes::default();
+    let with_themes: Vec<_> = sites.into_iter().map(|s| (s, themes.get(root, &s.theme, &s.name))).collect();
+    let shared = Shared { opts, config: &config, cache_dir: &cache_dir, authors: &authors, filter, repo_assets: &repo_assets };
+    let results: Vec<_> = with_themes.into_par_iter().map(|(site, theme)| load_site(&shared, site, theme)).collect();
+    let mut loaded = Vec::new();
+    for r in results {
+        match r {
+            Ok(l) => loaded.push(l),
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags.into_result(()).unwrap_err().into());
+    }
+    Ok((config, cache_dir, loaded))
 }
 
 fn ms(t: Instant) -> f64 {
@@ -372,6 +415,8 @@ fn parse_source(src: &Source, content_rel: &Path, cached: Option<&SourceRecord>)
 
 /// What stage 3 hands to stage 4 for one site.
 struct Staged {
+    /// With `--check`: the site's files and its articles' links.
+    links: Option<check::SiteLinks>,
     publisher: Publisher,
     moves: Vec<String>,
     removes: Vec<String>,
@@ -380,12 +425,13 @@ struct Staged {
     nothing_to_commit: bool,
 }
 
-fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
+fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
     let Loaded { site, theme, model, state, sources, catalog, assets, redirects, mut report } = l;
     let root = &opts.root;
     let publisher = Publisher::open(&config.output, &site.name)
         .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
-    let inputs = SiteInputs { site: &site, model: &model, theme: &theme, catalog: &catalog, assets: &assets, redirects: &redirects };
+    let inputs =
+        SiteInputs { site: &site, model: &model, theme: &theme, catalog: &catalog, assets: &assets, redirects: &redirects, now: opts.now };
     let renderer = Renderer::new(inputs, markdown, root, opts.minify);
 
     let t = Instant::now();
@@ -436,8 +482,8 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
         let stamp = publisher.stage(path, bytes).map_err(|e| Diagnostic::new(out_dir.join(path), None, format!("cannot write: {e}")))?;
         Ok((OutputRecord { input, content, stamp }, true))
     };
-    let results: Vec<Result<Published, Diagnostics>> = the_plan
-        .render
+    let (deferred, now): (Vec<usize>, Vec<usize>) = the_plan.render.iter().partition(|&&i| jobs[i].is_deferred());
+    let results: Vec<Result<Published, Diagnostics>> = now
         .par_iter()
         .map(|&i| {
             let rendered = renderer.render(&jobs[i])?;
@@ -448,7 +494,11 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
                 p(done.fetch_add(1, Ordering::Relaxed) + 1, total);
             }
             let images = matches!(jobs[i], Job::Article(_)).then_some(rendered.images);
-            Ok(Published { path: path.clone(), record, written, page: jobs[i].is_page(), images })
+            let text = match jobs[i] {
+                Job::Article(a) => rendered.text.map(|t| (a, t)),
+                _ => None,
+            };
+            Ok(Published { path: path.clone(), record, written, page: jobs[i].is_page(), images, text })
         })
         .collect();
 
@@ -456,6 +506,7 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
     let mut outputs: BTreeMap<String, OutputRecord> = BTreeMap::new();
     let mut deps: BTreeMap<String, Vec<Dep>> = BTreeMap::new();
     let mut moves = Vec::new();
+    let mut texts: HashMap<usize, String> = HashMap::new();
     for &i in &the_plan.keep {
         let path = &planned[i].path;
         outputs.insert(path.clone(), state.outputs[path]);
@@ -486,6 +537,7 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
                 report.pages_unchanged += 1;
             }
         }
+        texts.extend(p.text);
         if let Some(images) = p.images.filter(|i| !i.is_empty()) {
             deps.insert(p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect());
         }
@@ -496,6 +548,26 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
         publisher.discard().ok();
         return Err(diags);
     }
+
+    // The search index, from the texts the article renders just produced
+    // and, for the others, the text cache.
+    let t = Instant::now();
+    for &i in &deferred {
+        let text_cache = search::TextCache::path(cache_dir, &site.name);
+        let chars = renderer.text_chars();
+        let all = search::texts(root, &model, chars, std::mem::take(&mut texts), || search::TextCache::load(&text_cache))
+            .map_err(|e| Diagnostics::one(Diagnostic::new(&text_cache, None, format!("cannot collect the search texts: {e:#}"))))?;
+        let (record, written) = publish(&planned[i].path, planned[i].input, &renderer.search_index(&all))?;
+        // Only a cache: losing it costs reading sources again, so a failed
+        // write is not an error.
+        search::TextCache::of(&model, &all, chars).save(&text_cache).ok();
+        if written {
+            moves.push(planned[i].path.clone());
+            report.files_written += 1;
+        }
+        outputs.insert(planned[i].path.clone(), record);
+    }
+    report.timings_ms.insert("search", ms(t));
 
     // Images: each published once however many articles use it, linked (or
     // copied) only when not already in place.
@@ -538,6 +610,7 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
         return Err(diags);
     }
 
+    let links = opts.check.then(|| site_links(root, &site, &model, &redirects, &outputs, &out_dir)).transpose()?;
     let removes: Vec<String> = state.outputs.keys().filter(|k| !outputs.contains_key(*k)).cloned().collect();
     report.pages = jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
@@ -553,7 +626,39 @@ fn render_site(opts: &BuildOptions, config: &Config, markdown: &Markdown, l: Loa
     // A no-op build has nothing to publish and no state to rewrite.
     let nothing_to_commit = moves.is_empty() && removes.is_empty() && catalog.unchanged() && new_state == state;
     new_state.image_sources = catalog.into_records();
-    Ok(Staged { publisher, moves, removes, state: new_state, report, nothing_to_commit })
+    Ok(Staged { links, publisher, moves, removes, state: new_state, report, nothing_to_commit })
+}
+
+/// What `gen check` needs of a site: its files, redirects and the links of
+/// every article, read from the sources (in parallel) for their lines.
+fn site_links(
+    root: &Path,
+    site: &SiteConfig,
+    model: &SiteModel,
+    redirects: &[Rule],
+    outputs: &BTreeMap<String, OutputRecord>,
+    out_dir: &Path,
+) -> Result<check::SiteLinks, Diagnostics> {
+    let base_url = url::Url::parse(&site.base_url)
+        .map_err(|e| Diagnostics::one(Diagnostic::new(crate::config::CONFIG_FILE, None, format!("bad base_url: {e}"))))?;
+    let pages: Vec<Result<check::PageLinks, Diagnostic>> = model
+        .articles
+        .par_iter()
+        .map(|a| {
+            check::PageLinks::read(root, &a.file, &a.path, site.unsafe_html)
+                .map_err(|e| Diagnostic::new(&a.file, None, format!("cannot read: {e}")))
+        })
+        .collect();
+    let mut diags = Diagnostics::default();
+    let pages = diags.keep_ok(pages);
+    diags.into_result(check::SiteLinks {
+        site: site.name.clone(),
+        base_url,
+        out_dir: out_dir.to_path_buf(),
+        files: outputs.keys().cloned().collect(),
+        redirects: redirects.iter().filter_map(|r| r.from_path().map(|f| (f.to_string(), r.to.clone()))).collect(),
+        pages,
+    })
 }
 
 /// One file a render produced.
@@ -564,6 +669,8 @@ struct Published {
     page: bool,
     /// For an article: the images it publishes.
     images: Option<Vec<Addressed>>,
+    /// For an article: its index and search text.
+    text: Option<(usize, String)>,
 }
 
 /// Two outputs at one path: an article against another page, say.

@@ -81,26 +81,39 @@ pub fn load(path: &Path) -> Result<Option<SiteState>, CacheError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(CacheError::Io(path.to_path_buf(), e)),
     };
-    let header = MAGIC.len() + 4 + 32;
-    if bytes.len() < header || &bytes[..8] != MAGIC || bytes[8..12] != VERSION.to_le_bytes() {
+    if bytes.len() < 12 || &bytes[..8] != MAGIC || bytes[8..12] != VERSION.to_le_bytes() {
         return Err(CacheError::Foreign(path.to_path_buf()));
     }
-    let body = &bytes[header..];
-    if blake3::hash(body).as_bytes() != &bytes[12..44] {
-        return Err(CacheError::Corrupt(path.to_path_buf()));
-    }
-    bincode::deserialize(body).map(Some).map_err(|_| CacheError::Corrupt(path.to_path_buf()))
+    open(MAGIC, VERSION, &bytes).map(Some).ok_or_else(|| CacheError::Corrupt(path.to_path_buf()))
 }
 
 /// The bytes of a state file (written by the publisher, atomically).
 pub fn encode(state: &SiteState) -> Vec<u8> {
-    let body = bincode::serialize(state).expect("serializing plain data cannot fail");
+    seal(MAGIC, VERSION, state)
+}
+
+/// A cache file: magic, format version, blake3 checksum of the body, body.
+pub fn seal(magic: &[u8; 8], version: u32, value: &impl Serialize) -> Vec<u8> {
+    let body = bincode::serialize(value).expect("serializing plain data cannot fail");
     let mut out = Vec::with_capacity(body.len() + 44);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(blake3::hash(&body).as_bytes());
     out.extend_from_slice(&body);
     out
+}
+
+/// The value in a [`seal`]ed file; `None` when anything does not match.
+pub fn open<T: serde::de::DeserializeOwned>(magic: &[u8; 8], version: u32, bytes: &[u8]) -> Option<T> {
+    let header = magic.len() + 4 + 32;
+    if bytes.len() < header || &bytes[..8] != magic || bytes[8..12] != version.to_le_bytes() {
+        return None;
+    }
+    let body = &bytes[header..];
+    if blake3::hash(body).as_bytes() != &bytes[12..44] {
+        return None;
+    }
+    bincode::deserialize(body).ok()
 }
 
 #[cfg(test)]

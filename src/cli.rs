@@ -20,9 +20,47 @@ pub enum Command {
     Build(BuildArgs),
     /// Build, then serve every site for preview (http://SITE.localhost:PORT/).
     Serve(ServeArgs),
+    /// Build, then report every internal link, image and #anchor in the
+    /// articles that points nowhere. Exits 1 when any is broken.
+    Check(CheckArgs),
+    /// Write data for other systems.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Create a new site or article.
     #[command(subcommand)]
     New(NewCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Also list links to other hosts (they are never fetched).
+    #[arg(long)]
+    pub external: bool,
+    /// Build-state folder for incremental builds.
+    #[arg(long, value_name = "DIR", default_value = ".gen")]
+    pub cache: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every published article as search documents, e.g. for Elasticsearch.
+    Search {
+        #[arg(long, value_enum, default_value = "elasticsearch")]
+        format: SearchFormat,
+        #[command(flatten)]
+        select: Select,
+        /// Folder to write into (one subfolder per site, replaced).
+        #[arg(long, value_name = "DIR", default_value = gensite::search::EXPORT_DIR)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SearchFormat {
+    /// `_bulk` NDJSON files and an index mapping (Elasticsearch and OpenSearch).
+    Elasticsearch,
 }
 
 #[derive(Debug, Args)]

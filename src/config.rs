@@ -39,6 +39,11 @@ struct Keys {
     image_shard_levels: Option<Spanned<i64>>,
     image_shard_width: Option<Spanned<i64>>,
     redirect_formats: Option<Spanned<Vec<String>>>,
+    search: Option<bool>,
+    search_body_chars: Option<usize>,
+    news_sitemap: Option<bool>,
+    sitemap_max_urls: Option<Spanned<i64>>,
+    schema_type: Option<Spanned<String>>,
     // [[sites]] only.
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
@@ -81,6 +86,12 @@ pub struct ConfigRedirect {
 /// Manifest formats written for a site's redirects.
 pub const REDIRECT_FORMATS: [&str; 4] = ["netlify", "json", "nginx", "html"];
 
+/// schema.org types an article's JSON-LD may use.
+pub const SCHEMA_TYPES: [&str; 5] = ["NewsArticle", "Article", "BlogPosting", "ScholarlyArticle", "Report"];
+
+/// The sitemap protocol's limit of URLs per file.
+pub const SITEMAP_MAX_URLS: usize = 50_000;
+
 /// The whole repository's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -114,6 +125,16 @@ pub struct SiteConfig {
     pub redirects: Vec<ConfigRedirect>,
     /// A subset of [`REDIRECT_FORMATS`].
     pub redirect_formats: Vec<String>,
+    /// Write `search-index.json` and the search page.
+    pub search: bool,
+    /// Characters of body text per article in the search index (0: none).
+    pub search_body_chars: usize,
+    /// Write `news-sitemap.xml` (Google News, last 48 hours).
+    pub news_sitemap: bool,
+    /// URLs per sitemap file; past it `sitemap.xml` becomes a sitemap index.
+    pub sitemap_max_urls: usize,
+    /// schema.org type of an article's JSON-LD, one of [`SCHEMA_TYPES`].
+    pub schema_type: String,
     pub extra: serde_json::Value,
 }
 
@@ -285,6 +306,26 @@ impl Config {
                     f.get_ref().clone()
                 }
             };
+            let max_urls = site.sitemap_max_urls.as_ref().or(raw.sitemap_max_urls.as_ref());
+            let sitemap_max_urls = match max_urls.map(|m| (*m.get_ref(), m.span())) {
+                None => SITEMAP_MAX_URLS,
+                Some((n, _)) if (1..=SITEMAP_MAX_URLS as i64).contains(&n) => n as usize,
+                Some((n, span)) => {
+                    diags.push(
+                        Diagnostic::new(CONFIG_FILE, at(span), format!("`sitemap_max_urls` must be 1 to {SITEMAP_MAX_URLS}, not {n}"))
+                            .hint("the sitemap protocol allows at most 50,000 URLs per file"),
+                    );
+                    SITEMAP_MAX_URLS
+                }
+            };
+            let schema = site.schema_type.as_ref().or(raw.schema_type.as_ref());
+            let schema_type = schema.map(|s| s.get_ref().clone()).unwrap_or_else(|| "NewsArticle".into());
+            if !SCHEMA_TYPES.contains(&schema_type.as_str()) {
+                diags.push(
+                    Diagnostic::new(CONFIG_FILE, schema.and_then(|s| at(s.span())), format!("unknown `schema_type` `{schema_type}`"))
+                        .hint(format!("use one of {}", SCHEMA_TYPES.join(", "))),
+                );
+            }
             let mut extra = raw.extra.clone().unwrap_or_default();
             extra.extend(site.extra.clone().unwrap_or_default());
             sites.push(SiteConfig {
@@ -303,6 +344,11 @@ impl Config {
                 archives,
                 redirects,
                 redirect_formats,
+                search: site.search.or(raw.search).unwrap_or(true),
+                search_body_chars: site.search_body_chars.or(raw.search_body_chars).unwrap_or(1000),
+                news_sitemap: site.news_sitemap.or(raw.news_sitemap).unwrap_or(true),
+                sitemap_max_urls,
+                schema_type,
                 extra: serde_json::to_value(&extra).unwrap_or_default(),
             });
         }

@@ -7,6 +7,7 @@
 pub mod assets;
 pub mod build;
 pub mod cache;
+pub mod check;
 pub mod config;
 pub mod diag;
 pub mod discover;
@@ -17,6 +18,7 @@ pub mod parse;
 pub mod plan;
 pub mod redirects;
 pub mod render;
+pub mod search;
 pub mod serve;
 pub mod theme;
 pub mod write;

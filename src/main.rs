@@ -10,13 +10,17 @@ use clap::Parser;
 use gensite::build::{self, BuildOptions, BuildReport};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{BuildArgs, Cli, Command, NewCommand, ServeArgs};
+use cli::{BuildArgs, CheckArgs, Cli, Command, ExportCommand, NewCommand, SearchFormat, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => run_build(&cli.root, args),
         Command::Serve(args) => run_serve(&cli.root, args),
+        Command::Check(args) => run_check(&cli.root, args),
+        Command::Export(ExportCommand::Search { format: SearchFormat::Elasticsearch, select, output }) => {
+            run_export(&cli.root, select, &output)
+        }
         Command::New(NewCommand::Site { name }) => gensite::new::site(&cli.root, &name).map(|p| println!("created {}", p.display())),
         Command::New(NewCommand::Article { path }) => {
             gensite::new::article(&cli.root, &path, build::now()).map(|p| println!("created {}", p.display()))
@@ -42,10 +46,7 @@ fn main() -> ExitCode {
 }
 
 fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
-    let mut opts = BuildOptions::new(root);
-    opts.sites = args.select.sites;
-    opts.drafts = args.select.drafts;
-    opts.future = args.select.future;
+    let mut opts = options(root, args.select);
     opts.minify = !args.no_minify;
     opts.output = args.output;
     opts.cache_dir = Some(args.cache);
@@ -74,11 +75,67 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The build options a command's site selection asks for.
+fn options(root: &std::path::Path, select: cli::Select) -> BuildOptions {
+    let mut opts = BuildOptions::new(root);
+    opts.sites = select.sites;
+    opts.drafts = select.drafts;
+    opts.future = select.future;
+    opts
+}
+
+fn run_check(root: &std::path::Path, args: CheckArgs) -> anyhow::Result<()> {
+    let mut opts = options(root, args.select);
+    opts.cache_dir = Some(args.cache);
+    opts.check = true;
+    let report = build::build(&opts)?;
+    let found = gensite::check::check(&report.links);
+    if args.external {
+        for f in &found.external {
+            println!("external: {f}");
+        }
+    }
+    for f in &found.broken {
+        println!("broken: {f}");
+    }
+    let pages: usize = report.links.iter().map(|s| s.pages.len()).sum();
+    println!(
+        "checked {} link{} in {pages} article{}: {} broken, {} external{}",
+        found.checked,
+        if found.checked == 1 { "" } else { "s" },
+        if pages == 1 { "" } else { "s" },
+        found.broken.len(),
+        found.external.len(),
+        if args.external || found.external.is_empty() { "" } else { " (list them with --external)" }
+    );
+    if found.broken.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} broken link{}: fix the lines above", found.broken.len(), if found.broken.len() == 1 { "" } else { "s" })
+    }
+}
+
+fn run_export(root: &std::path::Path, select: cli::Select, output: &std::path::Path) -> anyhow::Result<()> {
+    let opts = options(root, select);
+    let dir = root.join(output);
+    for (site, model) in build::models(&opts)? {
+        let e = gensite::search::export_elasticsearch(root, &site, &model, &dir)?;
+        println!(
+            "{}: {} documents → {}",
+            e.site,
+            e.documents,
+            e.bulk.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+        println!("  curl -X PUT \"$ES/{}\" -H 'Content-Type: application/json' --data-binary @{}", e.index, e.mapping.display());
+        for b in &e.bulk {
+            println!("  curl -X POST \"$ES/_bulk\" -H 'Content-Type: application/x-ndjson' --data-binary @{}", b.display());
+        }
+    }
+    Ok(())
+}
+
 fn run_serve(root: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
-    let mut build = BuildOptions::new(root);
-    build.sites = args.select.sites;
-    build.drafts = args.select.drafts;
-    build.future = args.select.future;
+    let mut build = options(root, args.select);
     build.cache_dir = Some(args.cache);
     gensite::serve::serve(gensite::serve::ServeOptions { build, bind: args.bind, port: args.port, watch: args.watch })
 }

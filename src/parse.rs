@@ -262,24 +262,111 @@ pub fn markdown_plain_text(md: &str) -> String {
     // Footnote definitions live elsewhere in the body; drop the markers.
     static FOOTNOTE_REF: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| regex::Regex::new(r"\[\^[^\]\s]+\]").expect("valid regex"));
-    let md = FOOTNOTE_REF.replace_all(md, "");
-    let md = md.as_ref();
+    plain_text(&FOOTNOTE_REF.replace_all(md, ""), usize::MAX)
+}
+
+/// A Markdown body as plain text for search: words of every paragraph,
+/// heading, list and table, one space between blocks; code blocks and raw
+/// HTML left out. At most `limit` characters, cut at a space where one is near.
+pub fn plain_text(md: &str, limit: usize) -> String {
     let arena = Arena::new();
-    let mut options = Options::default();
-    options.extension.strikethrough = true;
-    options.extension.footnotes = true;
-    options.extension.autolink = true;
-    let root = comrak::parse_document(&arena, md, &options);
+    let root = comrak::parse_document(&arena, md, &options(false));
+    ast_text(root, limit)
+}
+
+fn ast_text<'a>(root: &'a comrak::nodes::AstNode<'a>, limit: usize) -> String {
+    use comrak::arena_tree::NodeEdge;
     let mut out = String::new();
+    let mut chars = 0;
+    // Joins text pieces with single spaces, keeping "link." together.
+    let push = |out: &mut String, chars: &mut usize, piece: &str| {
+        let space_before = piece.starts_with(char::is_whitespace);
+        for (i, word) in piece.split_whitespace().enumerate() {
+            if !out.is_empty() && !out.ends_with(' ') && (i > 0 || space_before) {
+                out.push(' ');
+                *chars += 1;
+            }
+            out.push_str(word);
+            *chars += word.chars().count();
+        }
+        if piece.ends_with(char::is_whitespace) && !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+            *chars += 1;
+        }
+    };
+    for edge in root.traverse() {
+        if chars > limit {
+            break;
+        }
+        match edge {
+            NodeEdge::Start(node) => match &node.data().value {
+                NodeValue::Text(t) => push(&mut out, &mut chars, t),
+                NodeValue::Code(c) => push(&mut out, &mut chars, &c.literal),
+                NodeValue::SoftBreak | NodeValue::LineBreak => push(&mut out, &mut chars, " "),
+                _ => {}
+            },
+            NodeEdge::End(node) if node.data().value.block() => push(&mut out, &mut chars, " "),
+            NodeEdge::End(_) => {}
+        }
+    }
+    truncate_chars(out.trim_end(), limit)
+}
+
+/// At most `limit` characters of `s`, cut at the last space within the final
+/// 20 characters when there is one (Hangul words are space-separated too).
+fn truncate_chars(s: &str, limit: usize) -> String {
+    let Some((cut, _)) = s.char_indices().nth(limit) else {
+        return s.to_string();
+    };
+    let head = &s[..cut];
+    let back = head.char_indices().rev().nth(20).map(|(i, _)| i).unwrap_or(0);
+    match head[back..].rfind(' ') {
+        Some(space) => head[..back + space].to_string(),
+        None => head.to_string(),
+    }
+}
+
+/// The extensions every body is parsed with, so every reader of a body
+/// (renderer, search text, link checker) sees the same document.
+fn options(unsafe_html: bool) -> Options<'static> {
+    let mut options = Options::default();
+    options.extension.table = true;
+    options.extension.strikethrough = true;
+    options.extension.autolink = true;
+    options.extension.tasklist = true;
+    options.extension.footnotes = true;
+    options.extension.header_id_prefix = Some(String::new());
+    options.render.r#unsafe = unsafe_html;
+    options.render.escape = !unsafe_html;
+    options
+}
+
+/// `href`/`src` attributes in raw HTML (links and images the checker follows).
+static RAW_URL_ATTR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?is)<(a|img)\b[^>]*?\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("valid regex"));
+
+/// Every link and image of a body with its file line, in document order;
+/// raw HTML `<a href>` and `<img src>` only when the site renders raw HTML.
+pub fn references(body: &str, body_line: usize, unsafe_html: bool) -> Vec<Reference> {
+    let arena = Arena::new();
+    let root = comrak::parse_document(&arena, body, &options(unsafe_html));
+    let mut out = Vec::new();
     for node in root.descendants() {
+        let line = node.data().sourcepos.start.line + body_line - 1;
         match &node.data().value {
-            NodeValue::Text(t) => out.push_str(t),
-            NodeValue::Code(c) => out.push_str(&c.literal),
-            NodeValue::SoftBreak | NodeValue::LineBreak => out.push(' '),
+            NodeValue::Link(link) => out.push(Reference { url: link.url.clone(), line, image: false }),
+            NodeValue::Image(link) => out.push(Reference { url: link.url.clone(), line, image: true }),
+            NodeValue::HtmlBlock(NodeHtmlBlock { literal, .. }) | NodeValue::HtmlInline(literal) if unsafe_html => {
+                for cap in RAW_URL_ATTR.captures_iter(literal) {
+                    let url = cap.get(2).or(cap.get(3)).expect("one alternative matched");
+                    let line = line + literal[..url.start()].matches('\n').count();
+                    out.push(Reference { url: url.as_str().to_string(), line, image: cap[1].eq_ignore_ascii_case("img") });
+                }
+            }
             _ => {}
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    out
 }
 
 /// The Markdown renderer shared by every site: one syntax set for the process.
@@ -293,17 +380,20 @@ impl Default for Markdown {
     }
 }
 
-/// A reference found in the body, with its file line, for later checks.
-#[derive(Debug, Clone)]
+/// A link or image found in a body, with its file line.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
     pub url: String,
     pub line: usize,
+    pub image: bool,
 }
 
-/// A rendered body and what it points at.
+/// A rendered body, the images it points at and its plain text.
 pub struct Body {
     pub html: String,
     pub images: Vec<Reference>,
+    /// Plain text for search, at most the `text_chars` asked for.
+    pub text: String,
 }
 
 /// What an image reference becomes: its published URL and, when the image
@@ -334,22 +424,16 @@ impl Markdown {
     /// (it gets the URL and the file line), for Markdown images and, when raw
     /// HTML is allowed, `<img src>`; all its errors are returned together.
     /// Images get their size when known and `loading="lazy"` after the first.
+    /// The body's plain text (up to `text_chars`) comes from the same parse.
     pub fn render(
         &self,
         body: &str,
         body_line: usize,
         unsafe_html: bool,
+        text_chars: usize,
         mut rewrite_image: impl FnMut(&str, usize) -> Result<Option<ImageOut>, Diagnostic>,
     ) -> Result<Body, Vec<Diagnostic>> {
-        let mut options = Options::default();
-        options.extension.table = true;
-        options.extension.strikethrough = true;
-        options.extension.autolink = true;
-        options.extension.tasklist = true;
-        options.extension.footnotes = true;
-        options.extension.header_id_prefix = Some(String::new());
-        options.render.r#unsafe = unsafe_html;
-        options.render.escape = !unsafe_html;
+        let options = options(unsafe_html);
         let arena = Arena::new();
         let root = comrak::parse_document(&arena, body, &options);
         let mut images = Vec::new();
@@ -362,7 +446,7 @@ impl Markdown {
             let mut value = node.data_mut();
             match &mut value.value {
                 NodeValue::Image(link) => {
-                    images.push(Reference { url: link.url.clone(), line });
+                    images.push(Reference { url: link.url.clone(), line, image: true });
                     let mut extra = match rewrite_image(&link.url, line) {
                         Ok(Some(new)) => {
                             link.url = new.url.clone();
@@ -392,12 +476,13 @@ impl Markdown {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let text = if text_chars == 0 { String::new() } else { ast_text(root, text_chars) };
         let mut plugins = Plugins::default();
         plugins.render.codefence_syntax_highlighter = Some(&self.highlighter);
         let mut html = String::with_capacity(body.len() * 3 / 2);
         comrak::html::format_document_with_formatter(root, &options, &mut html, &plugins, format_node, attrs)
             .expect("writing to a String cannot fail");
-        Ok(Body { html, images })
+        Ok(Body { html, images, text })
     }
 }
 
@@ -415,7 +500,7 @@ fn rewrite_raw_images(
         let src = cap.get(1).or(cap.get(2)).expect("one alternative matched");
         // Lines inside a multi-line HTML block count from its first line.
         let line = line + html[..src.start()].matches('\n').count();
-        images.push(Reference { url: src.as_str().to_string(), line });
+        images.push(Reference { url: src.as_str().to_string(), line, image: true });
         match rewrite_image(src.as_str(), line) {
             Ok(Some(new)) => {
                 let tag = cap.get(0).expect("whole match");
@@ -526,12 +611,30 @@ mod tests {
     }
 
     #[test]
+    fn plain_text_separates_blocks_and_stops_at_the_limit() {
+        let md =
+            "# 제목\n\n첫 *문단*은 [링크](x).\n\n- 하나\n- two\n\n```rust\nfn hidden() {}\n```\n\n| a | b |\n|---|---|\n| 셀 | `code` |\n";
+        assert_eq!(plain_text(md, 1000), "제목 첫 문단은 링크. 하나 two a b 셀 code");
+        assert_eq!(plain_text(md, 9), "제목 첫 문단은");
+        assert_eq!(plain_text("abcdefghij", 4), "abcd");
+        assert_eq!(markdown_plain_text("First *para* with [a link](x).[^1]"), "First para with a link.");
+    }
+
+    #[test]
+    fn references_have_lines_and_raw_html_only_when_allowed() {
+        let body = "[a](/x/)\n\n![i](p.png)\n\n<a href=\"/raw/\">r</a>\n\ntext <https://e.org>\n";
+        let refs = |unsafe_html| references(body, 5, unsafe_html).into_iter().map(|r| (r.url, r.line, r.image)).collect::<Vec<_>>();
+        assert_eq!(refs(false), [("/x/".into(), 5, false), ("p.png".into(), 7, true), ("https://e.org".into(), 11, false)]);
+        assert!(refs(true).contains(&("/raw/".into(), 9, false)));
+    }
+
+    #[test]
     fn raw_html_is_escaped_unless_allowed() {
         let md = Markdown::default();
-        let safe = md.render("<script>alert(1)</script>\n", 1, false, |_, _| Ok(None)).unwrap();
+        let safe = md.render("<script>alert(1)</script>\n", 1, false, 0, |_, _| Ok(None)).unwrap();
         assert!(!safe.html.contains("<script>"), "{}", safe.html);
         assert!(safe.html.contains("&lt;script&gt;"), "{}", safe.html);
-        let raw = md.render("<script>alert(1)</script>\n", 1, true, |_, _| Ok(None)).unwrap();
+        let raw = md.render("<script>alert(1)</script>\n", 1, true, 0, |_, _| Ok(None)).unwrap();
         assert!(raw.html.contains("<script>"));
     }
 
@@ -540,12 +643,12 @@ mod tests {
         let md = Markdown::default();
         let text = "![one](a.png \"T\")\n\n![two](https://x.org/b.png)\n\n<img alt=\"r\" src='c.png'>\n";
         let out = |u: &str, _| Ok((!u.starts_with("http")).then(|| ImageOut { url: format!("/i/{u}"), width: Some(1), height: Some(2) }));
-        let safe = md.render(text, 1, false, out).unwrap();
+        let safe = md.render(text, 1, false, 0, out).unwrap();
         assert!(safe.html.contains("<img src=\"/i/a.png\" alt=\"one\" title=\"T\" width=\"1\" height=\"2\" />"), "{}", safe.html);
         assert!(safe.html.contains("<img src=\"https://x.org/b.png\" alt=\"two\" loading=\"lazy\" />"), "{}", safe.html);
         assert!(safe.html.contains("&lt;img"), "raw HTML stays escaped: {}", safe.html);
         assert_eq!(safe.images.len(), 2);
-        let raw = md.render(text, 1, true, out).unwrap();
+        let raw = md.render(text, 1, true, 0, out).unwrap();
         assert!(raw.html.contains("<img alt=\"r\" src='/i/c.png' width=\"1\" height=\"2\">"), "{}", raw.html);
         assert_eq!(
             raw.images.iter().map(|r| (r.url.as_str(), r.line)).collect::<Vec<_>>(),
@@ -561,6 +664,7 @@ mod tests {
                 "![a](p.png)\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nx[^1]\n\n[^1]: note\n",
                 7,
                 false,
+                0,
                 |u, line| {
                     assert_eq!((u, line), ("p.png", 7));
                     Ok(Some(ImageOut { url: "/images/x.png".into(), width: Some(4), height: Some(3) }))

@@ -115,6 +115,8 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
 /// Runs a build, records its outcome and notifies the pages of the sites it
 /// changed. `changed` is what triggered it, for the log line.
 fn rebuild(opts: &BuildOptions, live: &Shared, changed: Option<(Instant, usize)>) {
+    // A preview runs for days: future articles and the news sitemap follow the clock.
+    let opts = &BuildOptions { now: build::now(), ..opts.clone() };
     let result = build::build(opts);
     let mut state = live.lock().expect("no panics while held");
     match result {

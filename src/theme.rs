@@ -37,6 +37,11 @@ static REFERENCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"\{%-?\s*(?:extends|include|import)\s+["']([^"']+)["']"#).expect("valid regex"));
 
 impl Theme {
+    /// Whether the theme has this (optional) template.
+    pub fn has(&self, template: &str) -> bool {
+        self.tera.get_template_names().any(|t| t == template)
+    }
+
     /// Loads `themes/<name>/templates/` with `themes/<name>/sites/<site>/` on top.
     pub fn load(root: &Path, name: &str, site: Option<&str>) -> Result<Theme, Diagnostics> {
         let dir = root.join("themes").join(name);

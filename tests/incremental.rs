@@ -26,10 +26,25 @@ fn a_no_op_build_rewrites_nothing() {
 }
 
 #[test]
-fn a_body_edit_rewrites_only_that_article() {
+fn a_body_edit_rewrites_only_that_article_and_the_search_index() {
     let r = Repo::fixture("basic");
     let w = rewritten_after(&r, |r| r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다."));
-    assert_eq!(w, vec!["alpha/news/story-3/index.html"]);
+    assert_eq!(w, vec!["alpha/news/story-3/index.html", "alpha/search-index.json"]);
+    assert!(r.read("public/alpha/search-index.json").contains("둘째 문단을 고쳤다."));
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn the_search_index_is_right_without_its_text_cache() {
+    // Unchanged articles' texts come from .gen/<site>.text; without it they
+    // are read from the sources, and must come out the same as rendered.
+    let r = Repo::fixture("basic");
+    let w = rewritten_after(&r, |r| {
+        std::fs::remove_file(r.path(".gen/alpha.text")).unwrap();
+        r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다.")
+    });
+    assert!(w.contains(&"alpha/search-index.json".to_string()), "{w:?}");
+    assert!(r.exists(".gen/alpha.text"), "the cache is written again");
     assert_same_as_clean_build(&r);
 }
 

@@ -1,45 +1,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use crate::util::{HttpResponse, Repo, free_port, http_get};
-
-/// `gen serve --watch` on a free port, killed when dropped.
-struct Serve {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn serve(r: &Repo) -> Serve {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_gen"))
-        .args(["serve", "--watch", "--port", &port.to_string()])
-        .current_dir(r.root())
-        .env("SOURCE_DATE_EPOCH", "1735689600")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Serve { child, port };
-    wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), "the server to listen");
-    s
-}
-
-fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::util::{HttpResponse, Repo, browser_script, http_get, serve, wait_for};
 
 #[test]
 fn serves_each_site_at_its_own_origin_with_preview_urls() {
@@ -130,16 +94,12 @@ fn a_real_browser_reloads_by_itself_after_an_edit() {
     let r = Repo::fixture("basic");
     let s = serve(&r);
     wait_for(|| http_get(s.port, "alpha.localhost", "/opinion/column/").status == 200, "the first build");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/reload.mjs");
-    let mut node = Command::new("node")
-        .arg("--experimental-websocket")
-        .arg(&script)
-        .arg(format!("http://alpha.localhost:{}/opinion/column/", s.port))
-        .arg("브라우저가 스스로 다시 읽었다")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node (the machine's Node.js) runs the browser driver");
+    let mut node =
+        browser_script("reload.mjs", &[&format!("http://alpha.localhost:{}/opinion/column/", s.port), "브라우저가 스스로 다시 읽었다"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node (the machine's Node.js) runs the browser driver");
     let mut ready = String::new();
     BufReader::new(node.stdout.take().unwrap()).read_line(&mut ready).unwrap();
     if ready.trim() != "ready" {

@@ -5,6 +5,8 @@ mod util;
 
 /// Output paths, pagination, taxonomies, feeds, sitemap, escaping.
 mod build;
+/// `gen check`: broken links, images and anchors with their source line.
+mod check;
 /// Every content and configuration error, and that a failed build writes nothing.
 mod errors;
 /// Sharded content-addressed images, fingerprinted assets, `_headers`.
@@ -15,5 +17,9 @@ mod incremental;
 mod redirects;
 /// `gen new site` and `gen new article`.
 mod scaffold;
+/// search-index.json, the search page in a browser, the Elasticsearch export.
+mod search;
+/// JSON-LD, social tags, sitemaps (validated by xmllint), news sitemap.
+mod seo;
 /// `gen serve --watch`: preview, live reload, error overlay, path safety.
 mod serve;

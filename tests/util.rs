@@ -3,9 +3,11 @@
 //! the folder listing.
 
 use std::collections::BTreeMap;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
 pub struct Repo {
     dir: tempfile::TempDir,
@@ -24,6 +26,17 @@ impl Repo {
         if !dir.path().join("themes").exists() {
             copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default"), &dir.path().join("themes/default"));
         }
+        Repo { dir }
+    }
+
+    /// The repository's own demo: sites.toml, content/, themes/ and assets/.
+    pub fn demo() -> Repo {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        for d in ["content", "themes", "assets"] {
+            copy_dir(&src.join(d), &dir.path().join(d));
+        }
+        std::fs::copy(src.join("sites.toml"), dir.path().join("sites.toml")).unwrap();
         Repo { dir }
     }
 
@@ -226,4 +239,66 @@ pub fn http_get(port: u16, host: &str, path: &str) -> HttpResponse {
         location: head.lines().find_map(|l| l.strip_prefix("Location: ").map(|v| v.trim().to_string())),
         body: body.to_string(),
     }
+}
+
+/// `gen serve --watch` on a free port, killed when dropped.
+pub struct Serve {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+pub fn serve(r: &Repo) -> Serve {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .args(["serve", "--watch", "--port", &port.to_string()])
+        .current_dir(r.root())
+        .env("SOURCE_DATE_EPOCH", "1735689600")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Serve { child, port };
+    wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), "the server to listen");
+    s
+}
+
+pub fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `node tests/browser/NAME ARGS…`: a headless-Chromium driver script.
+pub fn browser_script(name: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("node");
+    c.arg("--experimental-websocket").arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(name)).args(args);
+    c
+}
+
+/// Runs xmllint on `file`: well-formed, and valid against
+/// `tests/schemas/SCHEMA` when given. Panics with its messages otherwise.
+pub fn xmllint(schema: Option<&str>, file: &Path) {
+    let mut c = Command::new("xmllint");
+    c.arg("--noout");
+    if let Some(s) = schema {
+        c.arg("--schema").arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas").join(s));
+    }
+    let out = c.arg(file).output().expect("xmllint runs (package libxml2-utils; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{} is not valid{}:\n{}\n{}",
+        file.display(),
+        schema.map(|s| format!(" against {s}")).unwrap_or_default(),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(file).unwrap_or_default()
+    );
 }

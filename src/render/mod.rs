@@ -8,8 +8,12 @@
 //! are rendered. Contexts borrow from the model: no page ever gets the whole
 //! site, and nothing is cloned per page.
 
+mod feeds;
+
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
+
+use chrono::{DateTime, FixedOffset};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,7 +22,7 @@ use crate::assets::{AssetUrl, Assets};
 use crate::config::SiteConfig;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::Hash;
-use crate::images::{self, Addressed, Catalog, ImageView};
+use crate::images::{self, Addressed, Catalog};
 use crate::model::{Article, AuthorRef, PageView, SiteModel, TermRef};
 use crate::parse::{self, ImageOut, Markdown};
 use crate::redirects::{self, Rule};
@@ -46,6 +50,9 @@ pub struct Renderer<'a> {
     site_views: Vec<SiteView<'a>>,
     /// Hash of each article's serialized [`PageView`].
     view_hashes: Vec<Hash>,
+    /// The build's clock (the news sitemap's 48 hours end here).
+    now: DateTime<FixedOffset>,
+    sitemap: OnceLock<Vec<feeds::SitemapEntry>>,
 }
 
 /// `site` in every template.
@@ -64,6 +71,8 @@ struct SiteView<'a> {
     feed_url: String,
     atom_url: String,
     syntax_css_url: String,
+    /// The search page, when the site has one.
+    search_url: Option<String>,
     /// Set on the pages of a year archive (for the theme's banner).
     archive: Option<ArchiveView>,
 }
@@ -97,8 +106,16 @@ pub enum Job<'m> {
     NotFound,
     Rss,
     Atom,
-    Sitemap,
+    /// `sitemap.xml` (`None`), or its `k`-th part behind a [`Job::SitemapIndex`].
+    Sitemap(Option<usize>),
+    /// `sitemap.xml` listing this many parts (past `sitemap_max_urls`).
+    SitemapIndex(usize),
+    NewsSitemap,
     Robots,
+    /// `search-index.json`: rendered after the articles, whose text it holds.
+    SearchIndex,
+    /// `search/index.html`, when the theme has `search.html`.
+    SearchPage,
     SyntaxCss,
     /// `_headers`: cache rules for Netlify and Cloudflare Pages.
     Headers,
@@ -151,7 +168,12 @@ impl Job<'_> {
             Job::NotFound => "404.html".into(),
             Job::Rss => "feed.xml".into(),
             Job::Atom => "atom.xml".into(),
-            Job::Sitemap => "sitemap.xml".into(),
+            Job::Sitemap(None) => "sitemap.xml".into(),
+            Job::Sitemap(Some(k)) => feeds::sitemap_part_path(*k),
+            Job::SitemapIndex(_) => "sitemap.xml".into(),
+            Job::NewsSitemap => "news-sitemap.xml".into(),
+            Job::SearchIndex => SEARCH_INDEX.into(),
+            Job::SearchPage => "search/index.html".into(),
             Job::Robots => "robots.txt".into(),
             Job::SyntaxCss => "syntax.css".into(),
             Job::Headers => "_headers".into(),
@@ -165,7 +187,12 @@ impl Job<'_> {
 
     /// Whether the output is an HTML page (counted as a page in reports).
     pub fn is_page(&self) -> bool {
-        matches!(self, Job::Article(_) | Job::List(_) | Job::Taxonomy { .. } | Job::NotFound)
+        matches!(self, Job::Article(_) | Job::List(_) | Job::Taxonomy { .. } | Job::NotFound | Job::SearchPage)
+    }
+
+    /// Rendered after every other job of the site, from what they produced.
+    pub fn is_deferred(&self) -> bool {
+        matches!(self, Job::SearchIndex)
     }
 
     /// The source file this output comes from, for collision messages.
@@ -178,6 +205,9 @@ impl Job<'_> {
         }
     }
 }
+
+/// Where a site's search index is published.
+pub const SEARCH_INDEX: &str = "search-index.json";
 
 fn page_dir(base: &str, number: usize) -> String {
     if number == 1 { base.to_string() } else { format!("{base}page/{number}/") }
@@ -193,6 +223,8 @@ struct ArticleCtx<'a> {
     later: Option<Link>,
     /// Every article of the page's series, oldest first.
     series_pages: Vec<Link>,
+    /// schema.org JSON-LD (empty while hashing: it is made of the view).
+    json_ld: String,
 }
 
 #[derive(Serialize)]
@@ -252,23 +284,11 @@ struct SiteOnlyCtx<'a> {
     site: &'a SiteView<'a>,
 }
 
-/// Feed and sitemap entries: what the XML is made of.
+/// search.html: where the index is, and how much of each body it holds.
 #[derive(Serialize)]
-struct FeedItem<'a> {
-    title: &'a str,
-    permalink: &'a str,
-    date: &'a str,
-    updated: &'a str,
-    summary: &'a str,
-    authors: Vec<&'a str>,
-    categories: Vec<&'a str>,
-    image: Option<&'a ImageView>,
-}
-
-#[derive(Serialize)]
-struct SitemapEntry {
-    loc: String,
-    lastmod: Option<String>,
+struct SearchCtx<'a> {
+    site: &'a SiteView<'a>,
+    search_index_url: String,
 }
 
 static MINIFY: LazyLock<minify_html::Cfg> = LazyLock::new(|| {
@@ -283,6 +303,8 @@ static MINIFY: LazyLock<minify_html::Cfg> = LazyLock::new(|| {
 pub struct Rendered {
     pub bytes: Vec<u8>,
     pub images: Vec<Addressed>,
+    /// An article's plain text for the search index.
+    pub text: Option<String>,
 }
 
 /// An article's input hash including the current hashes of its images.
@@ -309,11 +331,13 @@ pub struct SiteInputs<'a> {
     pub assets: &'a Assets,
     /// Collapsed and checked redirects.
     pub redirects: &'a [Rule],
+    pub now: DateTime<FixedOffset>,
 }
 
 impl<'a> Renderer<'a> {
     pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Self {
-        let SiteInputs { site, model, theme, catalog, assets, redirects } = inputs;
+        let SiteInputs { site, model, theme, catalog, assets, redirects, now } = inputs;
+        let search_page = site.search && theme.has("search.html");
         let site_views = model
             .parts
             .iter()
@@ -340,6 +364,7 @@ impl<'a> Renderer<'a> {
                 feed_url: site.url_for("feed.xml"),
                 atom_url: site.url_for("atom.xml"),
                 syntax_css_url: site.url_for("syntax.css"),
+                search_url: search_page.then(|| site.url_for("search/")),
                 archive: part.archive.as_ref().map(|a| ArchiveView {
                     path: a.path.clone(),
                     until: a.until,
@@ -360,7 +385,22 @@ impl<'a> Renderer<'a> {
         let mut tera = theme.tera.clone();
         let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();
         tera.register_function("asset_url", AssetUrl { urls });
-        Renderer { site, model, theme, markdown, root, minify, catalog, assets, redirects, tera, site_views, view_hashes }
+        Renderer {
+            site,
+            model,
+            theme,
+            markdown,
+            root,
+            minify,
+            catalog,
+            assets,
+            redirects,
+            tera,
+            site_views,
+            view_hashes,
+            now,
+            sitemap: OnceLock::new(),
+        }
     }
 
     /// Every output of the site, in a stable order.
@@ -400,7 +440,21 @@ impl<'a> Renderer<'a> {
                 }
             }
         }
-        jobs.extend([Job::NotFound, Job::Rss, Job::Atom, Job::Sitemap, Job::Robots, Job::SyntaxCss, Job::Headers]);
+        // Every job so far is a page the sitemap lists.
+        match jobs.len().div_ceil(self.site.sitemap_max_urls) {
+            0 | 1 => jobs.push(Job::Sitemap(None)),
+            n => jobs.extend(std::iter::once(Job::SitemapIndex(n)).chain((0..n).map(|k| Job::Sitemap(Some(k))))),
+        }
+        jobs.extend([Job::NotFound, Job::Rss, Job::Atom, Job::Robots, Job::SyntaxCss, Job::Headers]);
+        if self.has_news_sitemap() {
+            jobs.push(Job::NewsSitemap);
+        }
+        if self.site.search {
+            jobs.push(Job::SearchIndex);
+            if self.site_views[0].search_url.is_some() {
+                jobs.push(Job::SearchPage);
+            }
+        }
         jobs.extend((0..self.assets.files.len()).map(Job::Asset));
         let formats = &self.site.redirect_formats;
         let wants = |f: &str| formats.iter().any(|x| x == f);
@@ -433,21 +487,25 @@ impl<'a> Renderer<'a> {
                 h.update(&self.assets.files[*i].hash);
             }
             // Small and derived from data in memory: their content is their input.
-            Job::Headers | Job::Redirects(_) | Job::Stub(_) => {
+            Job::Headers | Job::Redirects(_) | Job::Stub(_) | Job::Robots | Job::NewsSitemap | Job::SitemapIndex(_) => {
                 h.update(&self.generated(job).expect("a generated file"));
             }
             Job::Article(i) => {
                 let a = &self.model.articles[*i];
                 h.update(&a.hash);
                 h.update(&[self.site.unsafe_html as u8]);
-                self.hash_json(&mut h, &self.article_ctx(*i, ""));
+                // The body's search text is rendered with the article.
+                h.update(&self.text_chars().to_le_bytes());
+                h.update(self.site.schema_type.as_bytes());
+                self.hash_json(&mut h, &self.article_ctx(*i, "", false));
             }
+            Job::SearchIndex => self.hash_search_index(&mut h),
+            Job::SearchPage => self.hash_json(&mut h, &self.search_ctx()),
             Job::List(l) => self.hash_json(&mut h, &self.list_ctx(l, true)),
             Job::Taxonomy { part, index } => self.hash_json(&mut h, &self.taxonomy_ctx(*part, *index)),
             Job::NotFound => self.hash_json(&mut h, &SiteOnlyCtx { site: &self.site_views[0] }),
             Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_views[0], self.feed_items())),
-            Job::Sitemap => self.hash_json(&mut h, &self.sitemap_entries()),
-            Job::Robots => self.hash_json(&mut h, &self.site.base_url),
+            Job::Sitemap(k) => self.hash_json(&mut h, &self.sitemap_part(k.unwrap_or(0))),
             Job::SyntaxCss => {}
         }
         *h.finalize().as_bytes()
@@ -468,6 +526,7 @@ impl<'a> Renderer<'a> {
             },
             Job::Taxonomy { .. } => "taxonomy.html",
             Job::NotFound => "404.html",
+            Job::SearchPage => "search.html",
             _ => return None,
         })
     }
@@ -475,25 +534,30 @@ impl<'a> Renderer<'a> {
     /// Produces the output bytes of `job`.
     pub fn render(&self, job: &Job) -> Result<Rendered, Diagnostics> {
         let mut images = Vec::new();
+        let mut text = None;
         let bytes = match job {
             Job::Article(i) => {
                 let a = &self.model.articles[*i];
                 images.extend(a.cover.clone());
                 let body = self.article_body(a, &mut images)?;
-                self.tera("article.html", &self.article_ctx(*i, &body))?
+                text = Some(body.text);
+                self.tera("article.html", &self.article_ctx(*i, &body.html, true))?
             }
             Job::List(l) => self.tera(self.template_of(job).expect("list template"), &self.list_ctx(l, false))?,
             Job::Taxonomy { part, index } => self.tera("taxonomy.html", &self.taxonomy_ctx(*part, *index))?,
             Job::NotFound => self.tera("404.html", &SiteOnlyCtx { site: &self.site_views[0] })?,
             Job::Rss => self.rss().into_bytes(),
             Job::Atom => self.atom().into_bytes(),
-            Job::Sitemap => self.sitemap().into_bytes(),
-            Job::Robots => format!("User-agent: *\nAllow: /\n\nSitemap: {}\n", self.site.permalink_for("sitemap.xml")).into_bytes(),
+            Job::Sitemap(k) => self.sitemap(k.unwrap_or(0)).into_bytes(),
             Job::SyntaxCss => syntax_css().into_bytes(),
-            Job::Headers | Job::Redirects(_) | Job::Stub(_) => self.generated(job).expect("a generated file"),
+            Job::SearchPage => self.tera("search.html", &self.search_ctx())?,
+            Job::SearchIndex => panic!("the search index is rendered by search_index(), after the articles"),
+            Job::Headers | Job::Redirects(_) | Job::Stub(_) | Job::Robots | Job::NewsSitemap | Job::SitemapIndex(_) => {
+                self.generated(job).expect("a generated file")
+            }
             Job::Asset(i) => self.assets.files[*i].bytes.clone(),
         };
-        Ok(Rendered { bytes, images })
+        Ok(Rendered { bytes, images, text })
     }
 
     /// The bytes of `_headers` and the redirect manifests.
@@ -502,6 +566,9 @@ impl<'a> Renderer<'a> {
         Some(
             match job {
                 Job::Headers => self.headers(),
+                Job::Robots => self.robots(),
+                Job::NewsSitemap => self.news_sitemap(),
+                Job::SitemapIndex(parts) => self.sitemap_index(*parts),
                 Job::Redirects(RedirectFormat::Netlify) => redirects::netlify(site, rules),
                 Job::Redirects(RedirectFormat::Json) => redirects::json(site, rules),
                 Job::Redirects(RedirectFormat::Nginx) => redirects::nginx(site, rules),
@@ -529,13 +596,13 @@ impl<'a> Renderer<'a> {
 
     /// The article's HTML body; images it references are resolved, added to
     /// `images` and their URLs rewritten to the published paths.
-    fn article_body(&self, a: &Article, images: &mut Vec<Addressed>) -> Result<String, Diagnostics> {
+    fn article_body(&self, a: &Article, images: &mut Vec<Addressed>) -> Result<parse::Body, Diagnostics> {
         let path = self.root.join(&a.file);
         let text = std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&a.file, None, format!("cannot read: {e}")))?;
         let split = parse::split(&text).map_err(|(line, msg)| Diagnostic::new(&a.file, Some(line), msg))?;
         let content_dir = Path::new("content").join(&self.site.name);
         let lookup = images::Lookup { root: self.root, content_dir: &content_dir, article_dir: a.file.parent().unwrap_or(&content_dir) };
-        let body = self.markdown.render(split.body, split.body_line, self.site.unsafe_html, |url, line| {
+        let body = self.markdown.render(split.body, split.body_line, self.site.unsafe_html, self.text_chars(), |url, line| {
             let found = self.catalog.resolve(&lookup, url).map_err(|why| {
                 Diagnostic::new(&a.file, Some(line), why).hint("put the image in the article's folder (page bundle) or in assets/")
             })?;
@@ -547,7 +614,7 @@ impl<'a> Renderer<'a> {
                 out
             }))
         });
-        body.map(|b| b.html).map_err(Diagnostics)
+        body.map_err(Diagnostics)
     }
 
     fn link(&self, i: usize) -> Link {
@@ -555,7 +622,7 @@ impl<'a> Renderer<'a> {
         Link { name: v.title.clone(), url: v.url.clone() }
     }
 
-    fn article_ctx<'b>(&'b self, i: usize, content: &'b str) -> ArticleCtx<'b> {
+    fn article_ctx<'b>(&'b self, i: usize, content: &'b str, json_ld: bool) -> ArticleCtx<'b> {
         let a = &self.model.articles[i];
         let part = &self.model.parts[a.part];
         let in_section = &part.sections[&a.view.section];
@@ -573,7 +640,34 @@ impl<'a> Renderer<'a> {
             later: pos.checked_sub(1).map(|p| self.link(in_section[p])),
             earlier: in_section.get(pos + 1).map(|&j| self.link(j)),
             series_pages,
+            json_ld: if json_ld { self.json_ld(a) } else { String::new() },
         }
+    }
+
+    /// The search index lists every article: its view and its source (the
+    /// body text comes from the source) and how much text it keeps.
+    fn hash_search_index(&self, h: &mut blake3::Hasher) {
+        h.update(&self.text_chars().to_le_bytes());
+        self.hash_json(h, &(&self.site.name, &self.site.language));
+        for (a, view) in self.model.articles.iter().zip(&self.view_hashes) {
+            h.update(&a.hash);
+            h.update(view);
+            h.update(&(a.part as u64).to_le_bytes());
+        }
+    }
+
+    /// `search-index.json`, given every article's text (by article index).
+    pub fn search_index(&self, texts: &[String]) -> Vec<u8> {
+        crate::search::index_json(self.site, self.model, texts)
+    }
+
+    fn search_ctx(&self) -> SearchCtx<'_> {
+        SearchCtx { site: &self.site_views[0], search_index_url: self.site.url_for(SEARCH_INDEX) }
+    }
+
+    /// Characters of body text an article render keeps for the search index.
+    pub fn text_chars(&self) -> usize {
+        if self.site.search { self.site.search_body_chars } else { 0 }
     }
 
     fn list_ctx<'b>(&'b self, l: &ListPage<'b>, for_hash: bool) -> ListCtx<'b> {
@@ -634,149 +728,6 @@ impl<'a> Renderer<'a> {
                 .collect(),
         }
     }
-
-    /// Feeds list the live site's articles only.
-    fn feed_items(&self) -> Vec<FeedItem<'_>> {
-        self.model.parts[0]
-            .all
-            .iter()
-            .map(|&i| &self.model.articles[i])
-            .take(self.site.feed_limit)
-            .map(|a| {
-                let v = &a.view;
-                FeedItem {
-                    title: &v.title,
-                    permalink: &v.permalink,
-                    date: &v.date,
-                    updated: v.updated.as_deref().unwrap_or(&v.date),
-                    summary: &v.summary,
-                    authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
-                    categories: v.categories.iter().chain(&v.tags).map(|t| t.name.as_str()).collect(),
-                    image: v.image.as_ref(),
-                }
-            })
-            .collect()
-    }
-
-    /// The newest date of any article: a feed's own date, never the clock.
-    fn feed_updated(&self) -> String {
-        self.model.parts[0]
-            .all
-            .iter()
-            .map(|&i| &self.model.articles[i].meta)
-            .map(|m| m.updated.unwrap_or(m.date).max(m.date))
-            .max()
-            .map(|d| d.to_rfc3339())
-            .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into())
-    }
-
-    fn rss(&self) -> String {
-        let s = self.site;
-        let mut out = String::from(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n",
-        );
-        out += &format!(
-            "<title>{}</title>\n<link>{}</link>\n<description>{}</description>\n<language>{}</language>\n",
-            x(&s.title),
-            x(&s.base_url),
-            x(&s.description),
-            x(&s.language)
-        );
-        out += &format!("<atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>\n", x(&s.permalink_for("feed.xml")));
-        out += &format!("<lastBuildDate>{}</lastBuildDate>\n", rfc2822(&self.feed_updated()));
-        for item in self.feed_items() {
-            out += &format!(
-                "<item>\n<title>{}</title>\n<link>{}</link>\n<guid isPermaLink=\"true\">{}</guid>\n<pubDate>{}</pubDate>\n<description>{}</description>\n",
-                x(item.title),
-                x(item.permalink),
-                x(item.permalink),
-                rfc2822(item.date),
-                x(item.summary)
-            );
-            for a in &item.authors {
-                out += &format!("<dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{}</dc:creator>\n", x(a));
-            }
-            for c in &item.categories {
-                out += &format!("<category>{}</category>\n", x(c));
-            }
-            if let Some(img) = item.image {
-                out += &format!("<enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
-            }
-            out += "</item>\n";
-        }
-        out += "</channel>\n</rss>\n";
-        out
-    }
-
-    fn atom(&self) -> String {
-        let s = self.site;
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        out += &format!("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n", x(&s.language));
-        out += &format!("<title>{}</title>\n<subtitle>{}</subtitle>\n", x(&s.title), x(&s.description));
-        out += &format!(
-            "<link href=\"{}\" rel=\"self\" type=\"application/atom+xml\"/>\n<link href=\"{}\"/>\n",
-            x(&s.permalink_for("atom.xml")),
-            x(&s.base_url)
-        );
-        out += &format!("<id>{}</id>\n<updated>{}</updated>\n", x(&s.base_url), self.feed_updated());
-        for item in self.feed_items() {
-            out += &format!(
-                "<entry>\n<title>{}</title>\n<link href=\"{}\"/>\n<id>{}</id>\n<published>{}</published>\n<updated>{}</updated>\n<summary>{}</summary>\n",
-                x(item.title),
-                x(item.permalink),
-                x(item.permalink),
-                item.date,
-                item.updated,
-                x(item.summary)
-            );
-            for a in &item.authors {
-                out += &format!("<author><name>{}</name></author>\n", x(a));
-            }
-            for c in &item.categories {
-                out += &format!("<category term=\"{}\"/>\n", x(c));
-            }
-            if let Some(img) = item.image {
-                out +=
-                    &format!("<link rel=\"enclosure\" href=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
-            }
-            out += "</entry>\n";
-        }
-        out += "</feed>\n";
-        out
-    }
-
-    /// Every HTML page but 404, with article dates as `lastmod`.
-    fn sitemap_entries(&self) -> Vec<SitemapEntry> {
-        let mut entries: Vec<SitemapEntry> = Vec::new();
-        for job in self.jobs() {
-            let lastmod = match &job {
-                Job::Article(i) => {
-                    let m = &self.model.articles[*i].meta;
-                    Some(m.updated.unwrap_or(m.date).to_rfc3339())
-                }
-                Job::List(_) | Job::Taxonomy { .. } => None,
-                _ => continue,
-            };
-            let path = job.path(self);
-            let dir = path.strip_suffix("index.html").unwrap_or(&path);
-            entries.push(SitemapEntry { loc: self.site.permalink_for(dir), lastmod });
-        }
-        entries
-    }
-
-    fn sitemap(&self) -> String {
-        let mut out =
-            String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
-        for e in self.sitemap_entries() {
-            out += &format!("<url><loc>{}</loc>", x(&e.loc));
-            if let Some(l) = e.lastmod {
-                out += &format!("<lastmod>{l}</lastmod>");
-            }
-            out += "</url>\n";
-        }
-        out += "</urlset>\n";
-        out
-    }
 }
 
 impl Renderer<'_> {
@@ -814,14 +765,6 @@ impl Renderer<'_> {
         }
         out
     }
-}
-
-fn x(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
-}
-
-fn rfc2822(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339).map(|d| d.to_rfc2822()).unwrap_or_default()
 }
 
 /// The stylesheet for syntect's CSS classes: light, with a dark variant.

@@ -1,0 +1,340 @@
+//! Outputs for machines rather than readers: RSS and Atom feeds, the sitemap
+//! (split into a sitemap index past `sitemap_max_urls`), the Google News
+//! sitemap, robots.txt and an article's JSON-LD.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Job, Renderer};
+use crate::images::ImageView;
+use crate::model::Article;
+
+/// How far back the news sitemap reaches (Google News: two days).
+const NEWS_WINDOW_HOURS: i64 = 48;
+/// Google News reads at most this many URLs per news sitemap.
+const NEWS_MAX_URLS: usize = 1000;
+
+/// A feed entry: what the XML is made of.
+#[derive(Serialize)]
+pub(super) struct FeedItem<'a> {
+    title: &'a str,
+    permalink: &'a str,
+    date: &'a str,
+    updated: &'a str,
+    summary: &'a str,
+    authors: Vec<&'a str>,
+    categories: Vec<&'a str>,
+    image: Option<&'a ImageView>,
+}
+
+/// One `<url>` of the sitemap.
+#[derive(Serialize)]
+pub(super) struct SitemapEntry {
+    loc: String,
+    lastmod: Option<String>,
+}
+
+impl Renderer<'_> {
+    /// Feeds list the live site's articles only.
+    pub(super) fn feed_items(&self) -> Vec<FeedItem<'_>> {
+        self.model.parts[0]
+            .all
+            .iter()
+            .map(|&i| &self.model.articles[i])
+            .take(self.site.feed_limit)
+            .map(|a| {
+                let v = &a.view;
+                FeedItem {
+                    title: &v.title,
+                    permalink: &v.permalink,
+                    date: &v.date,
+                    updated: v.updated.as_deref().unwrap_or(&v.date),
+                    summary: &v.summary,
+                    authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
+                    categories: v.categories.iter().chain(&v.tags).map(|t| t.name.as_str()).collect(),
+                    image: v.image.as_ref(),
+                }
+            })
+            .collect()
+    }
+
+    /// The newest date of any article: a feed's own date, never the clock.
+    fn feed_updated(&self) -> String {
+        self.model.parts[0]
+            .all
+            .iter()
+            .map(|&i| &self.model.articles[i].meta)
+            .map(|m| m.updated.unwrap_or(m.date).max(m.date))
+            .max()
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into())
+    }
+
+    pub(super) fn rss(&self) -> String {
+        let s = self.site;
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n",
+        );
+        out += &format!(
+            "<title>{}</title>\n<link>{}</link>\n<description>{}</description>\n<language>{}</language>\n",
+            x(&s.title),
+            x(&s.base_url),
+            x(&s.description),
+            x(&s.language)
+        );
+        out += &format!("<atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>\n", x(&s.permalink_for("feed.xml")));
+        out += &format!("<lastBuildDate>{}</lastBuildDate>\n", rfc2822(&self.feed_updated()));
+        for item in self.feed_items() {
+            out += &format!(
+                "<item>\n<title>{}</title>\n<link>{}</link>\n<guid isPermaLink=\"true\">{}</guid>\n<pubDate>{}</pubDate>\n<description>{}</description>\n",
+                x(item.title),
+                x(item.permalink),
+                x(item.permalink),
+                rfc2822(item.date),
+                x(item.summary)
+            );
+            for a in &item.authors {
+                out += &format!("<dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{}</dc:creator>\n", x(a));
+            }
+            for c in &item.categories {
+                out += &format!("<category>{}</category>\n", x(c));
+            }
+            if let Some(img) = item.image {
+                out += &format!("<enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
+            }
+            out += "</item>\n";
+        }
+        out += "</channel>\n</rss>\n";
+        out
+    }
+
+    pub(super) fn atom(&self) -> String {
+        let s = self.site;
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        out += &format!("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n", x(&s.language));
+        out += &format!("<title>{}</title>\n<subtitle>{}</subtitle>\n", x(&s.title), x(&s.description));
+        out += &format!(
+            "<link href=\"{}\" rel=\"self\" type=\"application/atom+xml\"/>\n<link href=\"{}\"/>\n",
+            x(&s.permalink_for("atom.xml")),
+            x(&s.base_url)
+        );
+        out += &format!("<id>{}</id>\n<updated>{}</updated>\n", x(&s.base_url), self.feed_updated());
+        for item in self.feed_items() {
+            out += &format!(
+                "<entry>\n<title>{}</title>\n<link href=\"{}\"/>\n<id>{}</id>\n<published>{}</published>\n<updated>{}</updated>\n<summary>{}</summary>\n",
+                x(item.title),
+                x(item.permalink),
+                x(item.permalink),
+                item.date,
+                item.updated,
+                x(item.summary)
+            );
+            for a in &item.authors {
+                out += &format!("<author><name>{}</name></author>\n", x(a));
+            }
+            for c in &item.categories {
+                out += &format!("<category term=\"{}\"/>\n", x(c));
+            }
+            if let Some(img) = item.image {
+                out +=
+                    &format!("<link rel=\"enclosure\" href=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
+            }
+            out += "</entry>\n";
+        }
+        out += "</feed>\n";
+        out
+    }
+
+    /// Every HTML page a search engine should index (not 404, not the
+    /// search page), with article dates as `lastmod`. Computed once per build.
+    pub(super) fn sitemap_entries(&self) -> &[SitemapEntry] {
+        self.sitemap.get_or_init(|| {
+            let mut entries = Vec::new();
+            for job in self.jobs() {
+                let lastmod = match &job {
+                    Job::Article(i) => {
+                        let m = &self.model.articles[*i].meta;
+                        Some(m.updated.unwrap_or(m.date).to_rfc3339())
+                    }
+                    Job::List(_) | Job::Taxonomy { .. } => None,
+                    _ => continue,
+                };
+                let path = job.path(self);
+                let dir = path.strip_suffix("index.html").unwrap_or(&path);
+                entries.push(SitemapEntry { loc: self.site.permalink_for(dir), lastmod });
+            }
+            entries
+        })
+    }
+
+    /// The `k`-th sitemap file's entries (the only one when there is no index).
+    pub(super) fn sitemap_part(&self, k: usize) -> &[SitemapEntry] {
+        self.sitemap_entries().chunks(self.site.sitemap_max_urls).nth(k).unwrap_or_default()
+    }
+
+    /// `sitemap.xml`, or `sitemap-<k+1>.xml` behind an index.
+    pub(super) fn sitemap(&self, k: usize) -> String {
+        let mut out =
+            String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+        for e in self.sitemap_part(k) {
+            out += &format!("<url><loc>{}</loc>", x(&e.loc));
+            if let Some(l) = &e.lastmod {
+                out += &format!("<lastmod>{l}</lastmod>");
+            }
+            out += "</url>\n";
+        }
+        out += "</urlset>\n";
+        out
+    }
+
+    /// `sitemap.xml` as an index of `parts` sitemap files.
+    pub(super) fn sitemap_index(&self, parts: usize) -> String {
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+        );
+        for k in 0..parts {
+            out += &format!("<sitemap><loc>{}</loc>", x(&self.site.permalink_for(&sitemap_part_path(k))));
+            if let Some(l) = self.sitemap_part(k).iter().filter_map(|e| e.lastmod.as_deref()).max_by_key(|d| chrono_key(d)) {
+                out += &format!("<lastmod>{l}</lastmod>");
+            }
+            out += "</sitemap>\n";
+        }
+        out += "</sitemapindex>\n";
+        out
+    }
+
+    /// Live articles published in the 48 hours before the build's clock,
+    /// newest first (the model's order).
+    fn news_articles(&self) -> impl Iterator<Item = &Article> {
+        let since = self.now - chrono::Duration::hours(NEWS_WINDOW_HOURS);
+        self.model.parts[0]
+            .all
+            .iter()
+            .map(|&i| &self.model.articles[i])
+            .filter(move |a| a.meta.date >= since && a.meta.date <= self.now)
+            .take(NEWS_MAX_URLS)
+    }
+
+    /// Whether `news-sitemap.xml` is written: only with articles to list, as
+    /// the sitemap schema requires at least one `<url>`.
+    pub(super) fn has_news_sitemap(&self) -> bool {
+        self.site.news_sitemap && self.news_articles().next().is_some()
+    }
+
+    /// `news-sitemap.xml` (Google News).
+    pub(super) fn news_sitemap(&self) -> String {
+        let s = self.site;
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" \
+             xmlns:news=\"http://www.google.com/schemas/sitemap-news/0.9\">\n",
+        );
+        let language = s.language.to_ascii_lowercase();
+        for a in self.news_articles() {
+            out += &format!(
+                "<url><loc>{}</loc><news:news><news:publication><news:name>{}</news:name><news:language>{}</news:language></news:publication>\
+                 <news:publication_date>{}</news:publication_date><news:title>{}</news:title></news:news></url>\n",
+                x(&a.view.permalink),
+                x(&s.title),
+                x(&language),
+                a.meta.date.to_rfc3339(),
+                x(&a.view.title)
+            );
+        }
+        out += "</urlset>\n";
+        out
+    }
+
+    pub(super) fn robots(&self) -> String {
+        let mut out = format!("User-agent: *\nAllow: /\n\nSitemap: {}\n", self.site.permalink_for("sitemap.xml"));
+        if self.has_news_sitemap() {
+            out += &format!("Sitemap: {}\n", self.site.permalink_for("news-sitemap.xml"));
+        }
+        out
+    }
+
+    /// The article's schema.org JSON-LD, safe to put inside `<script>`.
+    pub(super) fn json_ld(&self, a: &Article) -> String {
+        let (s, v) = (self.site, &a.view);
+        let absolute = |url: &str| s.permalink_for(url.strip_prefix(s.base_path.as_str()).unwrap_or(url));
+        let authors: Vec<_> = v
+            .authors
+            .iter()
+            .map(|au| {
+                let mut p = json!({"@type": "Person", "name": au.author.name, "url": absolute(&au.url)});
+                if !au.author.position.is_empty() {
+                    p["jobTitle"] = json!(au.author.position);
+                }
+                p
+            })
+            .collect();
+        let mut ld = json!({
+            "@context": "https://schema.org",
+            "@type": s.schema_type,
+            "headline": headline(&v.title),
+            "description": v.summary,
+            "datePublished": v.date,
+            "dateModified": v.updated.as_deref().unwrap_or(&v.date),
+            "inLanguage": s.language,
+            "url": v.permalink,
+            "mainEntityOfPage": {"@type": "WebPage", "@id": v.permalink},
+            "author": authors,
+            "publisher": {"@type": "Organization", "name": s.title, "url": s.base_url},
+        });
+        if let Some(img) = &v.image {
+            let mut image = json!({"@type": "ImageObject", "url": img.permalink});
+            if let (Some(w), Some(h)) = (img.width, img.height) {
+                image["width"] = json!(w);
+                image["height"] = json!(h);
+            }
+            ld["image"] = json!([image]);
+        }
+        if !v.section.is_empty() {
+            ld["articleSection"] = json!(v.section);
+        }
+        if !v.tags.is_empty() {
+            ld["keywords"] = json!(v.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>());
+        }
+        // `</script>` inside a string must not end the element.
+        serde_json::to_string(&ld).expect("JSON values serialize").replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    }
+}
+
+/// Google shows at most 110 characters of a headline.
+fn headline(title: &str) -> String {
+    match title.char_indices().nth(110) {
+        Some((cut, _)) => format!("{}…", &title[..title[..cut].char_indices().nth_back(0).map(|(i, _)| i).unwrap_or(cut)]),
+        None => title.to_string(),
+    }
+}
+
+/// Where the `k`-th sitemap file goes behind an index.
+pub(super) fn sitemap_part_path(k: usize) -> String {
+    format!("sitemap-{}.xml", k + 1)
+}
+
+/// RFC 3339 dates with different offsets compare by instant.
+fn chrono_key(d: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(d).map(|d| d.timestamp()).unwrap_or(i64::MIN)
+}
+
+pub(super) fn x(s: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::escape(s)
+}
+
+fn rfc2822(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map(|d| d.to_rfc2822()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headlines_are_cut_to_110_characters() {
+        assert_eq!(headline("짧은 제목"), "짧은 제목");
+        let long = "가".repeat(120);
+        let h = headline(&long);
+        assert_eq!(h.chars().count(), 110);
+        assert!(h.ends_with('…'));
+    }
+}

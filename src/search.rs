@@ -1,0 +1,301 @@
+//! Site search: the documents both search outputs are made of, the
+//! client-side index (`search-index.json`, read by the default theme's search
+//! page), the text cache that keeps rebuilding that index cheap, and the
+//! Elasticsearch / OpenSearch `_bulk` export.
+//!
+//! An article's search text comes from the parse that renders it
+//! ([`crate::parse::Markdown::render`]); articles not rendered by a build
+//! take theirs from the text cache (`.gen/<site>.text`), keyed by the
+//! source's hash, so an edit re-renders one article and rewrites the index
+//! without parsing every other body again.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::SiteConfig;
+use crate::discover::Hash;
+use crate::model::{Article, SiteModel};
+use crate::parse;
+
+/// Format of `search-index.json`, for scripts that read it.
+pub const INDEX_VERSION: u32 = 1;
+
+/// One article as a search engine sees it.
+#[derive(Debug, Serialize)]
+pub struct Doc<'a> {
+    pub title: &'a str,
+    /// Root-relative URL (with the site's base path).
+    pub url: &'a str,
+    pub permalink: &'a str,
+    pub date: &'a str,
+    pub updated: Option<&'a str>,
+    pub section: &'a str,
+    pub tags: Vec<&'a str>,
+    pub categories: Vec<&'a str>,
+    pub authors: Vec<&'a str>,
+    pub summary: &'a str,
+    pub body: &'a str,
+    /// The year archive the article lives in (`2023backup`), if any.
+    pub archive: Option<&'a str>,
+}
+
+impl<'a> Doc<'a> {
+    pub fn new(model: &'a SiteModel, a: &'a Article, body: &'a str) -> Doc<'a> {
+        let v = &a.view;
+        Doc {
+            title: &v.title,
+            url: &v.url,
+            permalink: &v.permalink,
+            date: &v.date,
+            updated: v.updated.as_deref(),
+            section: &v.section,
+            tags: v.tags.iter().map(|t| t.name.as_str()).collect(),
+            categories: v.categories.iter().map(|t| t.name.as_str()).collect(),
+            authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
+            summary: &v.summary,
+            body,
+            archive: model.parts[a.part].archive.as_ref().map(|a| a.path.as_str()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Index<'a> {
+    version: u32,
+    site: &'a str,
+    language: &'a str,
+    /// Characters of body text per article.
+    body_chars: usize,
+    pages: Vec<Doc<'a>>,
+}
+
+/// The bytes of `search-index.json`: every published article, newest first,
+/// with `texts[i]` as the body of `model.articles[i]`.
+pub fn index_json(site: &SiteConfig, model: &SiteModel, texts: &[String]) -> Vec<u8> {
+    let pages = model.articles.iter().zip(texts).map(|(a, t)| Doc::new(model, a, t)).collect();
+    let index = Index { version: INDEX_VERSION, site: &site.name, language: &site.language, body_chars: site.search_body_chars, pages };
+    serde_json::to_vec(&index).expect("search documents serialize")
+}
+
+/// Plain text of an article's body, read from its source.
+pub fn read_text(root: &Path, a: &Article, limit: usize) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(root.join(&a.file)).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let split = parse::split(&text).map_err(|(line, msg)| anyhow::anyhow!("{}:{line}: {msg}", a.file.display()))?;
+    Ok(parse::plain_text(split.body, limit))
+}
+
+const TEXT_MAGIC: &[u8; 8] = b"GENTEXTS";
+const TEXT_VERSION: u32 = 1;
+
+/// Search texts of a site's articles from earlier builds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TextCache {
+    /// Source path (relative to `content/<site>/`) → its text.
+    texts: HashMap<String, CachedText>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedText {
+    /// Hash of the source the text was taken from.
+    source: Hash,
+    /// The `search_body_chars` it was cut to.
+    chars: usize,
+    text: String,
+}
+
+impl TextCache {
+    pub fn path(cache_dir: &Path, site: &str) -> PathBuf {
+        cache_dir.join(format!("{site}.text"))
+    }
+
+    /// The cache, or an empty one when it is missing, damaged or foreign:
+    /// it only saves work, so a bad one costs re-reading some sources.
+    pub fn load(path: &Path) -> TextCache {
+        std::fs::read(path).ok().and_then(|b| crate::cache::open(TEXT_MAGIC, TEXT_VERSION, &b)).unwrap_or_default()
+    }
+
+    pub fn get(&self, a: &Article, chars: usize) -> Option<&str> {
+        self.texts.get(&a.rel).filter(|t| t.source == a.hash && t.chars == chars).map(|t| t.text.as_str())
+    }
+
+    /// The cache for exactly these articles and texts.
+    pub fn of(model: &SiteModel, texts: &[String], chars: usize) -> TextCache {
+        let texts =
+            model.articles.iter().zip(texts).map(|(a, t)| (a.rel.clone(), CachedText { source: a.hash, chars, text: t.clone() })).collect();
+        TextCache { texts }
+    }
+
+    /// Written to a temporary file and renamed: a reader never sees half of it.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("text.tmp");
+        std::fs::write(&tmp, crate::cache::seal(TEXT_MAGIC, TEXT_VERSION, self))?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// The texts of every article: `fresh` ones (rendered by this build, by
+/// article index) first, then the cache, then the source itself.
+pub fn texts(
+    root: &Path,
+    model: &SiteModel,
+    chars: usize,
+    mut fresh: HashMap<usize, String>,
+    cache: impl FnOnce() -> TextCache,
+) -> anyhow::Result<Vec<String>> {
+    let cache = if fresh.len() < model.articles.len() { cache() } else { TextCache::default() };
+    let mut texts: Vec<Option<String>> =
+        (0..model.articles.len()).map(|i| fresh.remove(&i).or_else(|| cache.get(&model.articles[i], chars).map(String::from))).collect();
+    texts.par_iter_mut().enumerate().filter(|(_, t)| t.is_none()).try_for_each(|(i, t)| {
+        *t = Some(read_text(root, &model.articles[i], chars)?);
+        anyhow::Ok(())
+    })?;
+    Ok(texts.into_iter().map(|t| t.expect("every text filled")).collect())
+}
+
+/// Where `gen export search` writes.
+pub const EXPORT_DIR: &str = "search-export";
+/// Elasticsearch refuses requests over 100 MB by default; files stay far below.
+const BULK_FILE_BYTES: usize = 8 << 20;
+
+/// What an export wrote for one site.
+#[derive(Debug)]
+pub struct Exported {
+    pub site: String,
+    pub index: String,
+    pub mapping: PathBuf,
+    pub bulk: Vec<PathBuf>,
+    pub documents: usize,
+}
+
+/// Writes `<dir>/<site>/mapping.json` and `<dir>/<site>/bulk-0001.ndjson`…:
+/// the index settings and mapping (Korean sites analyse text with `nori`),
+/// and the documents as `_bulk` actions with stable ids. Bodies are whole.
+pub fn export_elasticsearch(root: &Path, site: &SiteConfig, model: &SiteModel, dir: &Path) -> anyhow::Result<Exported> {
+    let out = dir.join(&site.name);
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("cannot clear {}", out.display()))?;
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let index = site.name.clone();
+    let mapping = out.join("mapping.json");
+    let text = serde_json::to_string_pretty(&mapping_for(&site.language)).expect("JSON values serialize") + "\n";
+    std::fs::write(&mapping, text).with_context(|| format!("cannot write {}", mapping.display()))?;
+
+    let bodies: Vec<String> = model.articles.par_iter().map(|a| read_text(root, a, usize::MAX)).collect::<anyhow::Result<_>>()?;
+    let mut bulk = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let flush = |buf: &mut Vec<u8>, bulk: &mut Vec<PathBuf>| -> anyhow::Result<()> {
+        let path = out.join(format!("bulk-{:04}.ndjson", bulk.len() + 1));
+        std::fs::write(&path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
+        bulk.push(path);
+        buf.clear();
+        Ok(())
+    };
+    for (a, body) in model.articles.iter().zip(&bodies) {
+        let mut pair = serde_json::to_vec(&json!({"index": {"_index": index, "_id": doc_id(&site.name, &a.rel)}})).expect("serializes");
+        pair.push(b'\n');
+        let doc = EsDoc { site: &site.name, language: &site.language, doc: Doc::new(model, a, body) };
+        serde_json::to_writer(&mut pair, &doc).expect("serializes");
+        pair.push(b'\n');
+        if !buf.is_empty() && buf.len() + pair.len() > BULK_FILE_BYTES {
+            flush(&mut buf, &mut bulk)?;
+        }
+        buf.write_all(&pair).expect("writing to memory");
+    }
+    if !buf.is_empty() || bulk.is_empty() {
+        flush(&mut buf, &mut bulk)?;
+    }
+    Ok(Exported { site: site.name.clone(), index, mapping, bulk, documents: model.articles.len() })
+}
+
+#[derive(Serialize)]
+struct EsDoc<'a> {
+    site: &'a str,
+    language: &'a str,
+    #[serde(flatten)]
+    doc: Doc<'a>,
+}
+
+/// A document id that survives rebuilds, edits and URL changes: the hash of
+/// the site and the article's source path.
+pub fn doc_id(site: &str, rel: &str) -> String {
+    let h = blake3::hash(format!("{site}\0{rel}").as_bytes());
+    crate::discover::hex(h.as_bytes())[..32].to_string()
+}
+
+/// Index settings and mapping: `nori` (Korean morphology) for Korean sites,
+/// the built-in `english` analyzer for English, `standard` otherwise.
+pub fn mapping_for(language: &str) -> serde_json::Value {
+    let lang = language.to_ascii_lowercase();
+    let (settings, analyzer) = if lang.starts_with("ko") {
+        (
+            json!({"analysis": {
+                "tokenizer": {"gen_nori": {"type": "nori_tokenizer", "decompound_mode": "mixed"}},
+                "analyzer": {"gen_text": {
+                    "type": "custom",
+                    "tokenizer": "gen_nori",
+                    "filter": ["nori_part_of_speech", "nori_readingform", "lowercase"]
+                }}
+            }}),
+            "gen_text",
+        )
+    } else if lang.starts_with("en") {
+        (json!({}), "english")
+    } else {
+        (json!({}), "standard")
+    };
+    let text = json!({"type": "text", "analyzer": analyzer});
+    let keyword = json!({"type": "keyword"});
+    json!({
+        "settings": settings,
+        "mappings": {"properties": {
+            "title": text, "summary": text, "body": text,
+            "url": keyword, "permalink": keyword,
+            "date": {"type": "date"}, "updated": {"type": "date"},
+            "section": keyword, "tags": keyword, "categories": keyword, "authors": keyword,
+            "archive": keyword, "site": keyword, "language": keyword
+        }}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_differ_by_site_and_source() {
+        assert_eq!(doc_id("daily", "economy/a/index.md"), doc_id("daily", "economy/a/index.md"));
+        assert_ne!(doc_id("daily", "economy/a/index.md"), doc_id("lab", "economy/a/index.md"));
+        assert_eq!(doc_id("daily", "x.md").len(), 32);
+    }
+
+    #[test]
+    fn korean_sites_analyse_with_nori() {
+        let ko = mapping_for("ko");
+        assert_eq!(ko["settings"]["analysis"]["tokenizer"]["gen_nori"]["type"], "nori_tokenizer");
+        assert_eq!(ko["mappings"]["properties"]["body"]["analyzer"], "gen_text");
+        assert_eq!(mapping_for("en-US")["mappings"]["properties"]["title"]["analyzer"], "english");
+        assert_eq!(mapping_for("fr")["mappings"]["properties"]["title"]["analyzer"], "standard");
+    }
+
+    #[test]
+    fn text_cache_round_trips_and_ignores_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.text");
+        let mut c = TextCache::default();
+        c.texts.insert("a.md".into(), CachedText { source: [1; 32], chars: 10, text: "안녕".into() });
+        c.save(&p).unwrap();
+        assert_eq!(TextCache::load(&p).texts["a.md"].text, "안녕");
+        std::fs::write(&p, b"garbage").unwrap();
+        assert!(TextCache::load(&p).texts.is_empty());
+    }
+}
