@@ -139,22 +139,28 @@ struct Loaded {
     assets: Assets,
     redirects: Vec<Rule>,
     report: SiteReport,
+    settings: Hash,
+    valid_until: Option<i64>,
 }
 
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let started = Instant::now();
-    let (config, cache_dir, loaded) = load(opts)?;
-    let markdown = &*MARKDOWN;
+    let prepared = Prepared::new(opts)?;
+    let sites = prepared.sites(opts)?;
 
-    // Stage 3: render into staging. Nothing is published until every site rendered.
-    let mut diags = Diagnostics::default();
-    let mut staged = Vec::new();
-    for l in loaded {
-        match render_site(opts, &config, &cache_dir, markdown, l) {
-            Ok(s) => staged.push(s),
-            Err(d) => diags.extend(d),
+    // Stages 2 and 3, site by site: everything that can be wrong with the
+    // content, then rendering into staging. Nothing is published until every
+    // site got through; a site is dropped from memory once staged, so the
+    // peak is a few sites' worth, not the whole repository's.
+    let may_skip = !opts.clean && !opts.check;
+    let results = each_bounded(sites, |(site, theme)| -> Result<Staged, Diagnostics> {
+        match load_site(&prepared.shared(), site, theme, may_skip)? {
+            Site::Unchanged(u) => unchanged_site(&prepared.config, *u),
+            Site::Loaded(l) => render_site(opts, &prepared.config, &prepared.cache_dir, &MARKDOWN, *l),
         }
-    }
+    });
+    let mut diags = Diagnostics::default();
+    let staged: Vec<Staged> = diags.keep_ok(results);
     if !diags.is_empty() {
         for s in &staged {
             s.publisher.discard().ok();
@@ -166,16 +172,17 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let mut report = BuildReport::default();
     for mut s in staged {
         let t = Instant::now();
-        if s.nothing_to_commit {
-            s.publisher.discard().with_context(|| format!("cleaning {}", s.publisher.out_dir().display()))?;
-        } else {
-            let state_path = cache::state_path(&cache_dir, &s.report.site);
-            s.publisher
-                .commit(s.moves, s.removes, &cache::encode(&s.state), &state_path)
-                .with_context(|| format!("publishing {}", s.publisher.out_dir().display()))?;
+        match &s.state_bytes {
+            None => s.publisher.discard().with_context(|| format!("cleaning {}", s.publisher.out_dir().display()))?,
+            Some(bytes) => {
+                let state_path = cache::state_path(&prepared.cache_dir, &s.report.site);
+                s.publisher
+                    .commit(s.moves, s.removes, bytes, &state_path)
+                    .with_context(|| format!("publishing {}", s.publisher.out_dir().display()))?;
+            }
         }
-        if let Some(m) = &opts.memory {
-            m.lock().expect("no panics while held").insert(s.report.site.clone(), s.state);
+        if let (Some(m), Some(state)) = (&opts.memory, s.state) {
+            m.lock().expect("no panics while held").insert(s.report.site.clone(), state);
         }
         s.report.timings_ms.insert("write", ms(t));
         report.sites.push(s.report);
@@ -183,7 +190,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
     if opts.check {
         // Sites not built are still link targets: their output folder as it is.
-        let others: Vec<check::SiteLinks> = config
+        let others: Vec<check::SiteLinks> = prepared
+            .config
             .sites
             .iter()
             .filter(|c| !report.links.iter().any(|l| l.site == c.name))
@@ -191,7 +199,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                 Some(check::SiteLinks {
                     site: site.name.clone(),
                     base_url: url::Url::parse(&site.base_url).ok()?,
-                    out_dir: config.output.join(&site.name),
+                    out_dir: prepared.config.output.join(&site.name),
                     files: Default::default(),
                     redirects: Default::default(),
                     pages: vec![],
@@ -207,48 +215,92 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
 /// The published articles of every selected site, loaded and checked but
 /// not rendered (`gen export`).
 pub fn models(opts: &BuildOptions) -> anyhow::Result<Vec<(SiteConfig, SiteModel)>> {
-    Ok(load(opts)?.2.into_iter().map(|l| (l.site, l.model)).collect())
+    let prepared = Prepared::new(opts)?;
+    let sites = prepared.sites(opts)?;
+    let results = each_bounded(sites, |(site, theme)| -> Result<_, Diagnostics> {
+        match load_site(&prepared.shared(), site, theme, false)? {
+            Site::Loaded(l) => Ok((l.site, l.model)),
+            Site::Unchanged(_) => unreachable!("loading without skipping"),
+        }
+    });
+    let mut diags = Diagnostics::default();
+    let models: Vec<_> = diags.keep_ok(results);
+    Ok(diags.into_result(models)?)
 }
 
-/// Stages 1 and 2: configuration, then every selected site's sources and
-/// model. Content errors of all sites come back together.
-fn load(opts: &BuildOptions) -> anyhow::Result<(Config, PathBuf, Vec<Loaded>)> {
-    let root = &opts.root;
-    let mut config = Config::load(root)?;
-    if let Some(out) = &opts.output {
-        config.output = root.join(out);
-    }
-    if let Some(pattern) = &opts.base_url {
-        for site in &mut config.sites {
-            site.base_url = pattern.replace("{site}", &site.name);
-            site.base_path = url::Url::parse(&site.base_url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+/// Runs `f` on every item, as many at a time as there are cores (at most
+/// four), each free to use rayon inside; results in item order.
+fn each_bounded<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let n = items.len();
+    let workers = rayon::current_num_threads().clamp(1, 4).min(n);
+    let items: Vec<std::sync::Mutex<Option<T>>> = items.into_iter().map(|t| std::sync::Mutex::new(Some(t))).collect();
+    let results: Vec<std::sync::Mutex<Option<R>>> = (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = items.get(i) else { break };
+                    let item = slot.lock().expect("no panics while held").take().expect("each item taken once");
+                    let r = f(item);
+                    *results[i].lock().expect("no panics while held") = Some(r);
+                }
+            });
         }
-    }
-    let sites = select_sites(&config, &opts.sites)?;
-    let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
-    let authors = load_authors(root)?;
-    let filter = Filter { drafts: opts.drafts, future: opts.future, now: opts.now };
-    // `assets/` is shared by every site: walked once (its images are never stat'ed).
-    let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
+    });
+    results.into_iter().map(|r| r.into_inner().expect("no panics while held").expect("every item ran")).collect()
+}
 
-    // Stage 2: everything that can be wrong with the content, for all sites.
-    let mut diags = Diagnostics::default();
-    // Themes are parsed once and shared; sites then load in parallel.
-    let mut themes = Themes::default();
-    let with_themes: Vec<_> = sites.into_iter().map(|s| (s, themes.get(root, &s.theme, &s.name))).collect();
-    let shared = Shared { opts, config: &config, cache_dir: &cache_dir, authors: &authors, filter, repo_assets: &repo_assets };
-    let results: Vec<_> = with_themes.into_par_iter().map(|(site, theme)| load_site(&shared, site, theme)).collect();
-    let mut loaded = Vec::new();
-    for r in results {
-        match r {
-            Ok(l) => loaded.push(l),
-            Err(d) => diags.extend(d),
+/// A selected site and its theme (or why the theme did not load).
+type SiteWithTheme<'a> = (&'a SiteConfig, Result<Arc<Theme>, Diagnostics>);
+
+/// Stage 1: configuration, authors and shared assets, read once.
+struct Prepared {
+    opts: BuildOptions,
+    config: Config,
+    cache_dir: PathBuf,
+    authors: Authors,
+    repo_assets: Vec<Source>,
+}
+
+impl Prepared {
+    fn new(opts: &BuildOptions) -> anyhow::Result<Prepared> {
+        let root = &opts.root;
+        let mut config = Config::load(root)?;
+        if let Some(out) = &opts.output {
+            config.output = root.join(out);
+        }
+        if let Some(pattern) = &opts.base_url {
+            for site in &mut config.sites {
+                site.base_url = pattern.replace("{site}", &site.name);
+                site.base_path = url::Url::parse(&site.base_url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+            }
+        }
+        let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
+        let authors = load_authors(root)?;
+        // `assets/` is shared by every site: walked once (its images are never stat'ed).
+        let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
+        Ok(Prepared { opts: opts.clone(), config, cache_dir, authors, repo_assets })
+    }
+
+    /// The selected sites with their themes, parsed once per theme and override set.
+    fn sites(&self, opts: &BuildOptions) -> Result<Vec<SiteWithTheme<'_>>, Diagnostics> {
+        let mut themes = Themes::default();
+        Ok(select_sites(&self.config, &opts.sites)?.into_iter().map(|s| (s, themes.get(&opts.root, &s.theme, &s.name))).collect())
+    }
+
+    fn shared<'a>(&'a self) -> Shared<'a> {
+        let o = &self.opts;
+        Shared {
+            opts: o,
+            config: &self.config,
+            cache_dir: &self.cache_dir,
+            authors: &self.authors,
+            filter: Filter { drafts: o.drafts, future: o.future, now: o.now },
+            repo_assets: &self.repo_assets,
         }
     }
-    if !diags.is_empty() {
-        return Err(diags.into_result(()).unwrap_err().into());
-    }
-    Ok((config, cache_dir, loaded))
 }
 
 fn ms(t: Instant) -> f64 {
@@ -291,7 +343,19 @@ struct Shared<'a> {
     repo_assets: &'a [Source],
 }
 
-fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagnostics>) -> Result<Loaded, Diagnostics> {
+/// What loading a site found.
+enum Site {
+    /// Every input is as the last build left it: nothing to do.
+    Unchanged(Box<Unchanged>),
+    Loaded(Box<Loaded>),
+}
+
+struct Unchanged {
+    state: SiteState,
+    report: SiteReport,
+}
+
+fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagnostics>, may_skip: bool) -> Result<Site, Diagnostics> {
     let Shared { opts, config, cache_dir, authors, filter, repo_assets } = *shared;
     let root = &opts.root;
     let mut report = SiteReport { site: site.name.clone(), ..Default::default() };
@@ -324,6 +388,24 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     report.timings_ms.insert("discover", ms(t));
 
     let t = Instant::now();
+    let theme = theme.map_err(|d| diags.extend(d));
+    let site_assets = assets::walk_assets_dir(&content_dir.join("assets"), root).map_err(|d| diags.extend(d));
+    let assets = match (&theme, site_assets) {
+        (Ok(theme), Ok(site_assets)) => Assets::build(&[&theme.static_files, repo_assets, &site_assets], root).map_err(|d| diags.extend(d)),
+        _ => Err(()),
+    };
+    report.timings_ms.insert("assets", ms(t));
+    let settings = match (&theme, &assets) {
+        (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors),
+        _ => [0; 32],
+    };
+    if may_skip && diags.is_empty() && unchanged(&state, settings, &sources, root, opts.now) {
+        report.pages = state.pages;
+        report.pages_unchanged = state.pages;
+        return Ok(Site::Unchanged(Box::new(Unchanged { state, report })));
+    }
+
+    let t = Instant::now();
     let results: Vec<Result<(String, SourceRecord), Diagnostic>> =
         sources.par_iter().map(|src| parse_source(src, &content_rel, state.sources.get(&src.rel))).collect();
     let records: BTreeMap<String, SourceRecord> = diags.keep_ok(results);
@@ -338,29 +420,90 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     report.timings_ms.insert("covers", ms(t));
 
     let t = Instant::now();
+    let valid_until = valid_until(site, &records, filter);
     let parsed = records.iter().map(|(rel, r)| Parsed { rel: rel.clone(), hash: r.hash, meta: r.meta.clone() }).collect();
     let model = SiteModel::build(site, &content_rel, parsed, authors, filter, &covers);
     report.timings_ms.insert("model", ms(t));
-    let theme = theme.map_err(|d| diags.extend(d));
     let model = model.map_err(|d| diags.extend(d));
     let rules = match &model {
         Ok(m) => redirects::collect(site, m).map_err(|d| diags.extend(d)),
         Err(()) => Err(()),
     };
-
-    let t = Instant::now();
-    let site_assets = assets::walk_assets_dir(&content_dir.join("assets"), root).map_err(|d| diags.extend(d));
-    let assets = match (&theme, site_assets) {
-        (Ok(theme), Ok(site_assets)) => Assets::build(&[&theme.static_files, repo_assets, &site_assets], root).map_err(|d| diags.extend(d)),
-        _ => Err(()),
-    };
-    report.timings_ms.insert("assets", ms(t));
     match (theme, model, assets, rules) {
-        (Ok(theme), Ok(model), Ok(assets), Ok(redirects)) if diags.is_empty() => {
-            Ok(Loaded { site: site.clone(), theme, model, state, sources: records, catalog, assets, redirects, report })
-        }
+        (Ok(theme), Ok(model), Ok(assets), Ok(redirects)) if diags.is_empty() => Ok(Site::Loaded(Box::new(Loaded {
+            site: site.clone(),
+            theme,
+            model,
+            state,
+            sources: records,
+            catalog,
+            assets,
+            redirects,
+            report,
+            settings,
+            valid_until,
+        }))),
         _ => Err(diags),
     }
+}
+
+/// Everything a site's output depends on besides its sources and images.
+fn settings_hash(opts: &BuildOptions, site: &SiteConfig, theme: &Theme, assets: &Assets, authors: &Authors) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(render::RENDER_VERSION.as_bytes());
+    h.update(&[opts.drafts as u8, opts.future as u8, opts.minify as u8]);
+    h.update(serde_json::to_string(&(site, authors)).expect("plain data serializes").as_bytes());
+    h.update(&theme.hash());
+    h.update(&assets.hash);
+    for a in &assets.files {
+        h.update(&a.hash);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Whether the last build's output still stands: same settings, the same
+/// sources and image sources with the same stamps (the shortcut every
+/// build takes for a single file, here for all at once), no date passed that
+/// changes what is published, and every output in place.
+fn unchanged(state: &SiteState, settings: Hash, sources: &[Source], root: &Path, now: DateTime<FixedOffset>) -> bool {
+    state.settings == settings
+        && state.valid_until.is_none_or(|t| now.timestamp() < t)
+        && sources.len() == state.sources.len()
+        && sources.iter().all(|s| state.sources.get(&s.rel).is_some_and(|r| r.stamp == s.stamp))
+        && state
+            .image_sources
+            .par_iter()
+            .all(|(path, r)| std::fs::metadata(root.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == r.stamp))
+        && state
+            .outputs
+            .par_iter()
+            .all(|(path, r)| std::fs::metadata(state.output_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == r.stamp))
+}
+
+/// The first moment the same inputs publish something else: a future
+/// article comes due, or a news article leaves the 48-hour news sitemap.
+fn valid_until(site: &SiteConfig, records: &BTreeMap<String, SourceRecord>, filter: Filter) -> Option<i64> {
+    let now = filter.now.timestamp();
+    records
+        .values()
+        .flat_map(|r| {
+            let date = r.meta.date.timestamp();
+            let due = (!filter.future && date > now).then_some(date);
+            // In the news sitemap up to and including `date + 48 h`.
+            let news_ends = (site.news_sitemap && date <= now).then_some(date + render::NEWS_WINDOW_HOURS * 3600 + 1).filter(|t| *t > now);
+            [due, news_ends]
+        })
+        .flatten()
+        .min()
+}
+
+/// A skipped site: its publisher is opened all the same, which finishes an
+/// interrupted earlier build.
+fn unchanged_site(config: &Config, u: Unchanged) -> Result<Staged, Diagnostics> {
+    let Unchanged { state, report } = u;
+    let publisher = Publisher::open(&config.output, &report.site)
+        .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
+    Ok(Staged { links: None, publisher, moves: vec![], removes: vec![], state: Some(state), state_bytes: None, report })
 }
 
 /// The `image:` cover of every published article, addressed in parallel
@@ -417,16 +560,18 @@ fn parse_source(src: &Source, content_rel: &Path, cached: Option<&SourceRecord>)
 struct Staged {
     /// With `--check`: the site's files and its articles' links.
     links: Option<check::SiteLinks>,
+    /// The new state, encoded; `None` when there is nothing to commit.
+    state_bytes: Option<Vec<u8>>,
     publisher: Publisher,
     moves: Vec<String>,
     removes: Vec<String>,
-    state: SiteState,
+    /// The new state itself, kept only for [`BuildOptions::memory`].
+    state: Option<SiteState>,
     report: SiteReport,
-    nothing_to_commit: bool,
 }
 
 fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
-    let Loaded { site, theme, model, state, sources, catalog, assets, redirects, mut report } = l;
+    let Loaded { site, theme, model, state, sources, catalog, assets, redirects, mut report, settings, valid_until } = l;
     let root = &opts.root;
     let publisher = Publisher::open(&config.output, &site.name)
         .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
@@ -618,6 +763,9 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     drop(renderer);
     let mut new_state = SiteState {
         output_dir: state.output_dir.clone(),
+        settings,
+        valid_until,
+        pages: report.pages,
         sources: sources.into_iter().collect(),
         outputs,
         deps,
@@ -626,7 +774,9 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     // A no-op build has nothing to publish and no state to rewrite.
     let nothing_to_commit = moves.is_empty() && removes.is_empty() && catalog.unchanged() && new_state == state;
     new_state.image_sources = catalog.into_records();
-    Ok(Staged { links, publisher, moves, removes, state: new_state, report, nothing_to_commit })
+    let state_bytes = (!nothing_to_commit).then(|| cache::encode(&new_state));
+    let state = opts.memory.is_some().then_some(new_state);
+    Ok(Staged { links, publisher, moves, removes, state, state_bytes, report })
 }
 
 /// What `gen check` needs of a site: its files, redirects and the links of

@@ -16,7 +16,7 @@ use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -39,6 +39,14 @@ pub struct OutputRecord {
 pub struct SiteState {
     /// The output folder this state describes; another folder means no state.
     pub output_dir: PathBuf,
+    /// Hash of every input besides sources and images: configuration,
+    /// templates, assets, authors, build options, gen's version.
+    pub settings: Hash,
+    /// Unix time from which the same inputs give other output (a future
+    /// article comes due, one leaves the news sitemap); `None`: never.
+    pub valid_until: Option<i64>,
+    /// HTML pages of the site, for reports of builds that skip it.
+    pub pages: usize,
     /// Markdown sources by path relative to `content/<site>/`.
     pub sources: HashMap<String, SourceRecord>,
     /// Published files by site-relative path.

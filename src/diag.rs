@@ -64,12 +64,12 @@ impl Diagnostics {
     }
 
     /// Keeps the successes of a parallel stage, collecting its errors into `self`.
-    pub fn keep_ok<T, C: Default + Extend<T>>(&mut self, results: impl IntoIterator<Item = Result<T, Diagnostic>>) -> C {
+    pub fn keep_ok<T, E: Into<Diagnostics>, C: Default + Extend<T>>(&mut self, results: impl IntoIterator<Item = Result<T, E>>) -> C {
         let mut out = C::default();
         for r in results {
             match r {
                 Ok(v) => out.extend(Some(v)),
-                Err(d) => self.push(d),
+                Err(d) => self.extend(d.into()),
             }
         }
         out

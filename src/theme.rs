@@ -93,6 +93,18 @@ impl Theme {
         diags.into_result(Theme { name: name.to_string(), tera, deps, static_files })
     }
 
+    /// Hash of every template.
+    pub fn hash(&self) -> Hash {
+        let mut names: Vec<_> = self.deps.iter().collect();
+        names.sort();
+        let mut h = blake3::Hasher::new();
+        for (name, dep) in names {
+            h.update(name.as_bytes());
+            h.update(dep);
+        }
+        *h.finalize().as_bytes()
+    }
+
     /// Hash of a template and everything it pulls in.
     pub fn template_hash(&self, name: &str) -> Hash {
         self.deps.get(name).copied().unwrap_or([0; 32])

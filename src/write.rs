@@ -1,7 +1,9 @@
 //! The only code that writes to the output folder.
 //!
 //! New and changed files are first written to a staging folder beside the
-//! site (`<output>/.gen-staging/<site>/`). When the whole build has succeeded
+//! site (`<output>/.gen-staging/<site>/`), flat: each under a name derived
+//! from its path, so staging creates no folder tree (on slow disks `mkdir`
+//! was the most expensive call of a cold build). When the whole build has succeeded
 //! a journal listing the moves, the removals and the new cache state is
 //! written atomically: that is the commit point. Applying it renames each
 //! staged file into place (atomic per file), removes stale outputs and
@@ -71,27 +73,31 @@ impl Publisher {
         safe_join(&self.out, rel)
     }
 
+    /// Where `rel` waits in staging: 256 folders of hashed names.
+    fn staged(&self, rel: &str) -> io::Result<PathBuf> {
+        safe_join(&self.out, rel)?;
+        let name = crate::discover::hex(blake3::hash(rel.as_bytes()).as_bytes());
+        Ok(self.staging.join(&name[..2]).join(&name[2..34]))
+    }
+
     /// Writes `bytes` into staging; returns the stamp the published file will have.
     pub fn stage(&self, rel: &str, bytes: &[u8]) -> io::Result<Stamp> {
-        let path = safe_join(&self.staging, rel)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&path, bytes)?;
+        let path = self.staged(rel)?;
+        with_parent(&path, || std::fs::write(&path, bytes))?;
         Ok(Stamp::of(&std::fs::metadata(&path)?))
     }
 
     /// Stages a hard link to `source` (so publishing a large image costs no
     /// copy), or a copy where the file system refuses the link.
     pub fn stage_link(&self, rel: &str, source: &Path) -> io::Result<Stamp> {
-        let path = safe_join(&self.staging, rel)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        remove_file_if_exists(&path)?;
-        if std::fs::hard_link(source, &path).is_err() {
-            std::fs::copy(source, &path)?;
-        }
+        let path = self.staged(rel)?;
+        with_parent(&path, || {
+            remove_file_if_exists(&path)?;
+            if std::fs::hard_link(source, &path).is_err() {
+                std::fs::copy(source, &path)?;
+            }
+            Ok(())
+        })?;
         Ok(Stamp::of(&std::fs::metadata(&path)?))
     }
 
@@ -121,15 +127,12 @@ impl Publisher {
     /// Idempotent: a file already moved or removed is skipped.
     fn apply(&self, j: &Journal) -> io::Result<()> {
         for rel in &j.moves {
-            let from = safe_join(&self.staging, rel)?;
+            let from = self.staged(rel)?;
             let to = safe_join(&self.out, rel)?;
             if !from.exists() {
                 continue;
             }
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::rename(&from, &to)?;
+            with_parent(&to, || std::fs::rename(&from, &to))?;
         }
         for rel in &j.removes {
             let path = safe_join(&self.out, rel)?;
@@ -155,6 +158,18 @@ pub fn safe_join(root: &Path, rel: &str) -> io::Result<PathBuf> {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("refusing output path `{rel}`")));
     }
     Ok(root.join(rel_path))
+}
+
+/// Runs `op` on `path`; when its folder is missing, makes it and runs `op`
+/// again. Folders are made only when needed: `mkdir` is slow on some disks.
+fn with_parent<T>(path: &Path, mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    match op() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+            op()
+        }
+        r => r,
+    }
 }
 
 fn remove_file_if_exists(p: &Path) -> io::Result<()> {

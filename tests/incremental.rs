@@ -253,3 +253,44 @@ fn states_kept_in_memory_give_the_same_builds() {
     assert!(again.sites.iter().all(|s| s.files_written == 0 && s.pages_rendered == 0), "{again:?}");
     assert_same_as_clean_build(&r);
 }
+
+/// With no file changed, a site is skipped as a whole; the clock and the
+/// build's options still count as inputs.
+#[test]
+fn a_future_article_comes_due_without_any_file_changing() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/news/embargoed.md", "---\ntitle: 엠바고\ndate: 2025-01-02T09:00:00+09:00\n---\n\n곧 공개.\n");
+    r.build(); // SOURCE_DATE_EPOCH: 2025-01-01
+    assert!(!r.exists("public/alpha/news/embargoed/index.html"));
+    let build_at = |epoch: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gen"))
+            .args(["build", "--json"])
+            .current_dir(r.root())
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    build_at("1735689700"); // a minute later: still embargoed, nothing to do
+    assert!(!r.exists("public/alpha/news/embargoed/index.html"));
+    build_at("1735776000"); // 2025-01-02T00:00Z = 09:00 in Seoul: due
+    assert!(r.exists("public/alpha/news/embargoed/index.html"));
+    assert!(r.read("public/alpha/index.html").contains("엠바고"));
+    // Two days on it leaves the news sitemap, again with no file changed.
+    assert!(r.exists("public/alpha/news-sitemap.xml"));
+    build_at("1736035200"); // 2025-01-05
+    assert!(!r.exists("public/alpha/news-sitemap.xml"));
+}
+
+#[test]
+fn build_options_count_as_inputs() {
+    let r = Repo::fixture("basic");
+    r.build();
+    assert!(!r.exists("public/alpha/news/draft/index.html"));
+    r.ok(&["build", "--drafts"]);
+    assert!(r.exists("public/alpha/news/draft/index.html"), "--drafts is not a no-op");
+    r.build();
+    assert!(!r.exists("public/alpha/news/draft/index.html"));
+    r.ok(&["build", "--no-minify"]);
+    assert!(r.read("public/alpha/index.html").contains("<!doctype html>\n"), "--no-minify rewrites the pages");
+}

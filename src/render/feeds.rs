@@ -10,7 +10,7 @@ use crate::images::ImageView;
 use crate::model::Article;
 
 /// How far back the news sitemap reaches (Google News: two days).
-const NEWS_WINDOW_HOURS: i64 = 48;
+pub const NEWS_WINDOW_HOURS: i64 = 48;
 /// Google News reads at most this many URLs per news sitemap.
 const NEWS_MAX_URLS: usize = 1000;
 

@@ -10,6 +10,8 @@
 
 mod feeds;
 
+pub use feeds::NEWS_WINDOW_HOURS;
+
 use std::path::Path;
 use std::sync::{LazyLock, OnceLock};
 
@@ -30,7 +32,7 @@ use crate::theme::{self, Theme};
 
 /// Bumped whenever a renderer's output changes for the same inputs, so old
 /// caches re-render.
-const RENDER_VERSION: &str = concat!("gen-render-1-", env!("CARGO_PKG_VERSION"));
+pub const RENDER_VERSION: &str = concat!("gen-render-1-", env!("CARGO_PKG_VERSION"));
 
 /// What a site build needs to render, shared by all its outputs.
 pub struct Renderer<'a> {
