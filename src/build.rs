@@ -141,6 +141,7 @@ struct Loaded {
     report: SiteReport,
     settings: Hash,
     valid_until: Option<i64>,
+    folders: Vec<discover::Folder>,
 }
 
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
@@ -377,14 +378,22 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     report.timings_ms.insert("cache", ms(t));
 
     let t = Instant::now();
+    let walked_at = std::time::SystemTime::now();
     let content_rel = Path::new("content").join(&site.name);
     let content_dir = root.join(&content_rel);
     let mut diags = Diagnostics::default();
     let is_article = |rel: &str| rel.ends_with(".md") && !rel.starts_with("assets/");
-    let sources: Vec<Source> = discover::walk_matching(&content_dir, root, is_article).unwrap_or_else(|d| {
-        diags.extend(d);
-        vec![]
-    });
+    let known: Vec<&str> = state.sources.keys().map(String::as_str).collect();
+    let (sources, folders) = match discover::restat(&content_dir, &state.folders, &known) {
+        Some(sources) => (sources, state.folders.clone()),
+        None => discover::walk_tree(&content_dir, root, is_article, true).unwrap_or_else(|d| {
+            diags.extend(d);
+            (vec![], vec![])
+        }),
+    };
+    // A folder changed in the same clock tick as the walk could change again
+    // unseen (mtimes are coarse): then the next build walks.
+    let folders = if folders.iter().any(|(_, s)| discover::is_recent(s, walked_at)) { vec![] } else { folders };
     report.timings_ms.insert("discover", ms(t));
 
     let t = Instant::now();
@@ -406,8 +415,10 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     }
 
     let t = Instant::now();
+    // Cached records move into the new state rather than being copied.
+    let cached: Vec<Option<SourceRecord>> = sources.iter().map(|s| state.sources.remove(&s.rel)).collect();
     let results: Vec<Result<(String, SourceRecord), Diagnostic>> =
-        sources.par_iter().map(|src| parse_source(src, &content_rel, state.sources.get(&src.rel))).collect();
+        sources.par_iter().zip(cached).map(|(src, cached)| parse_source(src, &content_rel, cached, walked_at)).collect();
     let records: BTreeMap<String, SourceRecord> = diags.keep_ok(results);
     report.timings_ms.insert("parse", ms(t));
 
@@ -442,6 +453,7 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
             report,
             settings,
             valid_until,
+            folders,
         }))),
         _ => Err(diags),
     }
@@ -539,21 +551,31 @@ fn resolve_covers(
     diags.into_result(covers)
 }
 
-/// Hash a source (reusing the cached hash when its stamp is unchanged) and
-/// parse it unless the cached metadata belongs to the same bytes.
-fn parse_source(src: &Source, content_rel: &Path, cached: Option<&SourceRecord>) -> Result<(String, SourceRecord), Diagnostic> {
+/// Hash a source (reusing the cached record when its stamp is unchanged)
+/// and parse it unless the cached metadata belongs to the same bytes.
+fn parse_source(
+    src: &Source,
+    content_rel: &Path,
+    cached: Option<SourceRecord>,
+    walked_at: std::time::SystemTime,
+) -> Result<(String, SourceRecord), Diagnostic> {
     let file = content_rel.join(&src.rel);
-    if let Some(c) = cached.filter(|c| c.stamp == src.stamp) {
-        return Ok((src.rel.clone(), c.clone()));
-    }
+    let cached = match cached {
+        Some(c) if c.stamp == src.stamp => return Ok((src.rel.clone(), c)),
+        other => other,
+    };
+    // A file written in the same clock tick as it is read could change again
+    // with the same stamp: such a stamp is not kept, so the next build hashes
+    // the file again.
+    let stamp = if discover::is_recent(&src.stamp, walked_at) { discover::Stamp::default() } else { src.stamp };
     let bytes = std::fs::read(&src.path).map_err(|e| Diagnostic::new(&file, None, format!("cannot read: {e}")))?;
     let hash = discover::hash_bytes(&bytes);
     if let Some(c) = cached.filter(|c| c.hash == hash) {
-        return Ok((src.rel.clone(), SourceRecord { stamp: src.stamp, ..c.clone() }));
+        return Ok((src.rel.clone(), SourceRecord { stamp, ..c }));
     }
     let text = String::from_utf8(bytes).map_err(|_| Diagnostic::new(&file, None, "is not valid UTF-8").hint("save the file as UTF-8"))?;
     let meta = parse::parse_meta(&text, &file, model::fallback_slug(&src.rel))?;
-    Ok((src.rel.clone(), SourceRecord { stamp: src.stamp, hash, meta }))
+    Ok((src.rel.clone(), SourceRecord { stamp, hash, meta }))
 }
 
 /// What stage 3 hands to stage 4 for one site.
@@ -571,7 +593,7 @@ struct Staged {
 }
 
 fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
-    let Loaded { site, theme, model, state, sources, catalog, assets, redirects, mut report, settings, valid_until } = l;
+    let Loaded { site, theme, model, state, sources, catalog, assets, redirects, mut report, settings, valid_until, folders } = l;
     let root = &opts.root;
     let publisher = Publisher::open(&config.output, &site.name)
         .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
@@ -705,7 +727,7 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
         let (record, written) = publish(&planned[i].path, planned[i].input, &renderer.search_index(&all))?;
         // Only a cache: losing it costs reading sources again, so a failed
         // write is not an error.
-        search::TextCache::of(&model, &all, chars).save(&text_cache).ok();
+        search::TextCache::of(&model, all, chars).save(&text_cache).ok();
         if written {
             moves.push(planned[i].path.clone());
             report.files_written += 1;
@@ -766,6 +788,7 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
         settings,
         valid_until,
         pages: report.pages,
+        folders,
         sources: sources.into_iter().collect(),
         outputs,
         deps,

@@ -16,7 +16,7 @@ use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -47,6 +47,9 @@ pub struct SiteState {
     pub valid_until: Option<i64>,
     /// HTML pages of the site, for reports of builds that skip it.
     pub pages: usize,
+    /// Every folder of `content/<site>/` with its stamp: while none changed,
+    /// the next build re-stats the known sources instead of walking.
+    pub folders: Vec<crate::discover::Folder>,
     /// Markdown sources by path relative to `content/<site>/`.
     pub sources: HashMap<String, SourceRecord>,
     /// Published files by site-relative path.

@@ -37,6 +37,13 @@ impl Stamp {
     }
 }
 
+/// Whether a stamp is too close to `at` to be trusted later: file system
+/// clocks tick coarsely, so a second change within the tick keeps the mtime.
+pub fn is_recent(stamp: &Stamp, at: std::time::SystemTime) -> bool {
+    let at_ns = at.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
+    stamp.mtime_ns > at_ns - 1_000_000_000
+}
+
 /// Files an editor or the OS leaves behind that are never content.
 pub fn is_ignored_name(name: &str) -> bool {
     name.starts_with('.')
@@ -59,10 +66,26 @@ pub fn walk(root: &Path, display_root: &Path) -> Result<Vec<Source>, Diagnostics
 /// others are not even stat'ed (a content tree holds many more images than
 /// articles).
 pub fn walk_matching(root: &Path, display_root: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<Source>, Diagnostics> {
+    walk_tree(root, display_root, keep, false).map(|(files, _)| files)
+}
+
+/// A folder of a tree (relative, `/`-separated; `""` for the root) and its
+/// stamp. A folder's mtime changes whenever an entry is added to it, removed
+/// or renamed, so equal stamps for every folder mean the same set of files.
+pub type Folder = (String, Stamp);
+
+/// [`walk_matching`], also returning every folder with its stamp when `folders` is set.
+pub fn walk_tree(
+    root: &Path,
+    display_root: &Path,
+    keep: impl Fn(&str) -> bool,
+    folders: bool,
+) -> Result<(Vec<Source>, Vec<Folder>), Diagnostics> {
     let mut out = Vec::new();
+    let mut dirs = Vec::new();
     let mut diags = Diagnostics::default();
     if !root.is_dir() {
-        return Ok(out);
+        return Ok((out, dirs));
     }
     let walker = WalkDir::new(root)
         .follow_links(false)
@@ -80,6 +103,13 @@ pub fn walk_matching(root: &Path, display_root: &Path, keep: impl Fn(&str) -> bo
         };
         let ft = entry.file_type();
         if ft.is_dir() {
+            if folders {
+                let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+                match entry.metadata() {
+                    Ok(meta) => dirs.push((rel, Stamp::of(&meta))),
+                    Err(e) => diags.push(Diagnostic::new(rel_display(entry.path(), display_root), None, format!("cannot stat: {e}"))),
+                }
+            }
             continue;
         }
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
@@ -108,7 +138,32 @@ pub fn walk_matching(root: &Path, display_root: &Path, keep: impl Fn(&str) -> bo
             Err(e) => diags.push(Diagnostic::new(rel_display(entry.path(), display_root), None, format!("cannot stat: {e}"))),
         }
     }
-    diags.into_result(out)
+    diags.into_result((out, dirs))
+}
+
+/// The files of a tree walked before, found again without reading a single
+/// folder: every folder and every known file is stat'ed. `None` when any
+/// folder's stamp changed (files were added, removed or renamed: walk again)
+/// or a known file is gone.
+pub fn restat(root: &Path, folders: &[Folder], files: &[&str]) -> Option<Vec<Source>> {
+    use rayon::prelude::*;
+    if folders.is_empty() {
+        return None;
+    }
+    let same = folders
+        .par_iter()
+        .all(|(rel, stamp)| std::fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.is_dir() && Stamp::of(&m) == *stamp));
+    if !same {
+        return None;
+    }
+    files
+        .par_iter()
+        .map(|rel| {
+            let path = root.join(rel);
+            let meta = std::fs::symlink_metadata(&path).ok().filter(|m| m.is_file())?;
+            Some(Source { rel: rel.to_string(), stamp: Stamp::of(&meta), path })
+        })
+        .collect()
 }
 
 /// `path` relative to the repository root for messages.
@@ -139,4 +194,28 @@ pub fn hash_source(src: &Source, known: &KnownHashes) -> std::io::Result<Hash> {
 
 pub fn hex(hash: &Hash) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restat_finds_known_files_until_a_folder_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("news/a")).unwrap();
+        std::fs::write(root.join("news/a/index.md"), "x").unwrap();
+        let (files, folders) = walk_tree(root, root, |r| r.ends_with(".md"), true).unwrap();
+        assert_eq!(folders.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["", "news", "news/a"]);
+        let again = restat(root, &folders, &["news/a/index.md"]).unwrap();
+        assert_eq!((again[0].rel.as_str(), again[0].stamp), (files[0].rel.as_str(), files[0].stamp));
+        // An edit in place keeps every folder's stamp; the file's own changes.
+        std::fs::write(root.join("news/a/index.md"), "longer").unwrap();
+        assert_eq!(restat(root, &folders, &["news/a/index.md"]).unwrap()[0].stamp.size, 6);
+        // A new file changes its folder: walk again.
+        std::fs::write(root.join("news/b.md"), "y").unwrap();
+        assert!(restat(root, &folders, &["news/a/index.md"]).is_none());
+        assert!(restat(root, &[], &[]).is_none(), "no folders recorded: walk");
+    }
 }

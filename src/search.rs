@@ -125,9 +125,8 @@ impl TextCache {
     }
 
     /// The cache for exactly these articles and texts.
-    pub fn of(model: &SiteModel, texts: &[String], chars: usize) -> TextCache {
-        let texts =
-            model.articles.iter().zip(texts).map(|(a, t)| (a.rel.clone(), CachedText { source: a.hash, chars, text: t.clone() })).collect();
+    pub fn of(model: &SiteModel, texts: Vec<String>, chars: usize) -> TextCache {
+        let texts = model.articles.iter().zip(texts).map(|(a, text)| (a.rel.clone(), CachedText { source: a.hash, chars, text })).collect();
         TextCache { texts }
     }
 

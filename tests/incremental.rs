@@ -25,6 +25,28 @@ fn a_no_op_build_rewrites_nothing() {
     assert_eq!(rewritten_after(&r, |_| {}), Vec::<String>::new());
 }
 
+/// A site none of whose inputs changed is skipped whole: no parsing, no
+/// model, no rendering (its report has no such stages).
+#[test]
+fn a_site_whose_inputs_are_unchanged_is_skipped() {
+    let r = Repo::fixture("basic");
+    r.build();
+    r.edit("content/beta/posts/hello.md", "Raw HTML", "Raw, edited HTML");
+    let report: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    let stages = |site: &str| -> Vec<String> {
+        let s = report["sites"].as_array().unwrap().iter().find(|s| s["site"] == site).unwrap();
+        s["timings_ms"].as_object().unwrap().keys().cloned().collect()
+    };
+    assert!(!stages("alpha").contains(&"render".to_string()), "alpha is skipped: {:?}", stages("alpha"));
+    assert!(stages("beta").contains(&"render".to_string()), "beta changed: {:?}", stages("beta"));
+    let alpha = report["sites"].as_array().unwrap().iter().find(|s| s["site"] == "alpha").unwrap();
+    assert!(alpha["pages"].as_u64().unwrap() > 10 && alpha["pages"] == alpha["pages_unchanged"], "{alpha}");
+    // A skipped site still notices a deleted output.
+    r.remove("public/alpha/news/story-2/index.html");
+    r.build();
+    assert!(r.exists("public/alpha/news/story-2/index.html"));
+}
+
 #[test]
 fn a_body_edit_rewrites_only_that_article_and_the_search_index() {
     let r = Repo::fixture("basic");
@@ -260,7 +282,9 @@ fn states_kept_in_memory_give_the_same_builds() {
 fn a_future_article_comes_due_without_any_file_changing() {
     let r = Repo::fixture("basic");
     r.write("content/alpha/news/embargoed.md", "---\ntitle: 엠바고\ndate: 2025-01-02T09:00:00+09:00\n---\n\n곧 공개.\n");
+    r.age(); // so that nothing but the clock tells the builds apart
     r.build(); // SOURCE_DATE_EPOCH: 2025-01-01
+    r.build();
     assert!(!r.exists("public/alpha/news/embargoed/index.html"));
     let build_at = |epoch: &str| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_gen"))
@@ -293,4 +317,23 @@ fn build_options_count_as_inputs() {
     assert!(!r.exists("public/alpha/news/draft/index.html"));
     r.ok(&["build", "--no-minify"]);
     assert!(r.read("public/alpha/index.html").contains("<!doctype html>\n"), "--no-minify rewrites the pages");
+}
+
+/// Builds re-stat the known sources instead of walking while no folder
+/// changed; a file added, renamed or removed anywhere changes a folder.
+#[test]
+fn added_and_renamed_articles_are_found_in_known_folders() {
+    let r = Repo::fixture("basic");
+    r.build();
+    r.write("content/alpha/news/first-story/second.md", "---\ntitle: 묶음 안의 둘째\ndate: 2024-02-02\n---\n\n둘째.\n");
+    r.build();
+    assert!(r.exists("public/alpha/news/second/index.html"), "a file added inside a bundle folder");
+    std::fs::rename(r.path("content/alpha/news/story-4.md"), r.path("content/alpha/news/story-four.md")).unwrap();
+    r.build();
+    assert!(r.exists("public/alpha/news/story-four/index.html") && !r.exists("public/alpha/news/story-4/index.html"));
+    std::fs::create_dir_all(r.path("content/alpha/sports/final")).unwrap();
+    r.write("content/alpha/sports/final/index.md", "---\ntitle: 결승\ndate: 2024-02-03\n---\n\n결승.\n");
+    r.build();
+    assert!(r.exists("public/alpha/sports/final/index.html"), "a new section");
+    assert_same_as_clean_build(&r);
 }

@@ -26,7 +26,21 @@ impl Repo {
         if !dir.path().join("themes").exists() {
             copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default"), &dir.path().join("themes/default"));
         }
-        Repo { dir }
+        let r = Repo { dir };
+        r.age();
+        r
+    }
+
+    /// Dates every file and folder an hour back, as in a checkout made
+    /// earlier: gen distrusts stamps from the last second (a file written in
+    /// the same clock tick as a build reads it), so only files the test
+    /// writes afterwards count as just changed.
+    pub fn age(&self) {
+        let then = SystemTime::now() - Duration::from_secs(3600);
+        for e in walkdir::WalkDir::new(self.root()).contents_first(true) {
+            let e = e.unwrap();
+            std::fs::File::open(e.path()).unwrap().set_modified(then).unwrap();
+        }
     }
 
     /// The repository's own demo: sites.toml, content/, themes/ and assets/.
@@ -37,7 +51,9 @@ impl Repo {
             copy_dir(&src.join(d), &dir.path().join(d));
         }
         std::fs::copy(src.join("sites.toml"), dir.path().join("sites.toml")).unwrap();
-        Repo { dir }
+        let r = Repo { dir };
+        r.age();
+        r
     }
 
     pub fn root(&self) -> &Path {

@@ -52,6 +52,8 @@ pub struct Renderer<'a> {
     site_views: Vec<SiteView<'a>>,
     /// Hash of each article's serialized [`PageView`].
     view_hashes: Vec<Hash>,
+    /// Hash of each part's serialized [`SiteView`].
+    site_view_hashes: Vec<Hash>,
     /// The build's clock (the news sitemap's 48 hours end here).
     now: DateTime<FixedOffset>,
     sitemap: OnceLock<Vec<feeds::SitemapEntry>>,
@@ -218,8 +220,8 @@ fn page_dir(base: &str, number: usize) -> String {
 /// `page` for article.html: the view plus the rendered body.
 #[derive(Serialize)]
 struct ArticleCtx<'a> {
-    site: &'a SiteView<'a>,
-    page: ArticlePage<'a>,
+    site: Hashed<'a, &'a SiteView<'a>>,
+    page: Hashed<'a, ArticlePage<'a>>,
     /// The neighbouring articles in the same section, by date.
     earlier: Option<Link>,
     later: Option<Link>,
@@ -236,19 +238,20 @@ struct ArticlePage<'a> {
     content: &'a str,
 }
 
-/// An article in a list: the full view for templates, or only the view's
-/// hash when computing input hashes (a list hashes 32 bytes per article
-/// instead of serializing every summary again).
+/// A part of a template context: the value for templates, or its hash,
+/// computed once per build, when computing input hashes (a list hashes 32
+/// bytes per article instead of serializing every summary again; every page
+/// hashes `site` in 32 bytes).
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Item<'a> {
-    View(&'a PageView),
+enum Hashed<'a, T> {
+    Value(T),
     Hash(&'a Hash),
 }
 
 #[derive(Serialize)]
 struct Paginator<'a> {
-    pages: Vec<Item<'a>>,
+    pages: Vec<Hashed<'a, &'a PageView>>,
     current: usize,
     total: usize,
     first_url: String,
@@ -258,7 +261,7 @@ struct Paginator<'a> {
 
 #[derive(Serialize)]
 struct ListCtx<'a> {
-    site: &'a SiteView<'a>,
+    site: Hashed<'a, &'a SiteView<'a>>,
     paginator: Paginator<'a>,
     section: Option<Link>,
     taxonomy: Option<Link>,
@@ -340,7 +343,7 @@ impl<'a> Renderer<'a> {
     pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Self {
         let SiteInputs { site, model, theme, catalog, assets, redirects, now } = inputs;
         let search_page = site.search && theme.has("search.html");
-        let site_views = model
+        let site_views: Vec<SiteView> = model
             .parts
             .iter()
             .map(|part| SiteView {
@@ -375,15 +378,8 @@ impl<'a> Renderer<'a> {
                 }),
             })
             .collect();
-        let view_hashes = model
-            .articles
-            .par_iter()
-            .map(|a| {
-                let mut h = blake3::Hasher::new();
-                hash_json(&mut h, &a.view);
-                *h.finalize().as_bytes()
-            })
-            .collect();
+        let site_view_hashes = site_views.iter().map(json_hash).collect();
+        let view_hashes = model.articles.par_iter().map(|a| json_hash(&a.view)).collect();
         let mut tera = theme.tera.clone();
         let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();
         tera.register_function("asset_url", AssetUrl { urls });
@@ -400,6 +396,7 @@ impl<'a> Renderer<'a> {
             tera,
             site_views,
             view_hashes,
+            site_view_hashes,
             now,
             sitemap: OnceLock::new(),
         }
@@ -499,7 +496,7 @@ impl<'a> Renderer<'a> {
                 // The body's search text is rendered with the article.
                 h.update(&self.text_chars().to_le_bytes());
                 h.update(self.site.schema_type.as_bytes());
-                self.hash_json(&mut h, &self.article_ctx(*i, "", false));
+                self.hash_json(&mut h, &self.article_ctx(*i, "", true));
             }
             Job::SearchIndex => self.hash_search_index(&mut h),
             Job::SearchPage => self.hash_json(&mut h, &self.search_ctx()),
@@ -543,7 +540,7 @@ impl<'a> Renderer<'a> {
                 images.extend(a.cover.clone());
                 let body = self.article_body(a, &mut images)?;
                 text = Some(body.text);
-                self.tera("article.html", &self.article_ctx(*i, &body.html, true))?
+                self.tera("article.html", &self.article_ctx(*i, &body.html, false))?
             }
             Job::List(l) => self.tera(self.template_of(job).expect("list template"), &self.list_ctx(l, false))?,
             Job::Taxonomy { part, index } => self.tera("taxonomy.html", &self.taxonomy_ctx(*part, *index))?,
@@ -624,7 +621,9 @@ impl<'a> Renderer<'a> {
         Link { name: v.title.clone(), url: v.url.clone() }
     }
 
-    fn article_ctx<'b>(&'b self, i: usize, content: &'b str, json_ld: bool) -> ArticleCtx<'b> {
+    /// The context of article.html; `for_hash`: the view and `site` as their
+    /// hashes, no JSON-LD (it is made of the view).
+    fn article_ctx<'b>(&'b self, i: usize, content: &'b str, for_hash: bool) -> ArticleCtx<'b> {
         let a = &self.model.articles[i];
         let part = &self.model.parts[a.part];
         let in_section = &part.sections[&a.view.section];
@@ -637,13 +636,17 @@ impl<'a> Renderer<'a> {
             .map(|t| t.articles.iter().rev().map(|&j| self.link(j)).collect())
             .unwrap_or_default();
         ArticleCtx {
-            site: &self.site_views[a.part],
-            page: ArticlePage { view: &a.view, content },
+            site: self.site_ref(a.part, for_hash),
+            page: if for_hash { Hashed::Hash(&self.view_hashes[i]) } else { Hashed::Value(ArticlePage { view: &a.view, content }) },
             later: pos.checked_sub(1).map(|p| self.link(in_section[p])),
             earlier: in_section.get(pos + 1).map(|&j| self.link(j)),
             series_pages,
-            json_ld: if json_ld { self.json_ld(a) } else { String::new() },
+            json_ld: if for_hash { String::new() } else { self.json_ld(a) },
         }
+    }
+
+    fn site_ref(&self, part: usize, for_hash: bool) -> Hashed<'_, &SiteView<'_>> {
+        if for_hash { Hashed::Hash(&self.site_view_hashes[part]) } else { Hashed::Value(&self.site_views[part]) }
     }
 
     /// The search index lists every article: its view and its source (the
@@ -680,7 +683,7 @@ impl<'a> Renderer<'a> {
             pages: l
                 .items
                 .iter()
-                .map(|&i| if for_hash { Item::Hash(&self.view_hashes[i]) } else { Item::View(&m.articles[i].view) })
+                .map(|&i| if for_hash { Hashed::Hash(&self.view_hashes[i]) } else { Hashed::Value(&m.articles[i].view) })
                 .collect(),
             current: l.number,
             total: l.total,
@@ -688,7 +691,7 @@ impl<'a> Renderer<'a> {
             previous_url: (l.number > 1).then(|| url(l.number - 1)),
             next_url: (l.number < l.total).then(|| url(l.number + 1)),
         };
-        let mut ctx = ListCtx { site: &self.site_views[l.part], paginator, section: None, taxonomy: None, term: None, author: None };
+        let mut ctx = ListCtx { site: self.site_ref(l.part, for_hash), paginator, section: None, taxonomy: None, term: None, author: None };
         match l.kind {
             ListKind::Home => {}
             ListKind::Section(s) => ctx.section = Some(Link { name: s.to_string(), url: url(1) }),
@@ -785,6 +788,12 @@ fn hash_json(h: &mut blake3::Hasher, value: &impl Serialize) {
     let mut w = std::io::BufWriter::with_capacity(16 * 1024, HashWriter(h));
     serde_json::to_writer(&mut w, value).expect("hashing cannot fail");
     std::io::Write::flush(&mut w).expect("hashing cannot fail");
+}
+
+fn json_hash(value: &impl Serialize) -> Hash {
+    let mut h = blake3::Hasher::new();
+    hash_json(&mut h, value);
+    *h.finalize().as_bytes()
 }
 
 /// Feeds bytes into a hasher.
