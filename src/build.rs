@@ -147,7 +147,7 @@ struct Loaded {
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let started = Instant::now();
     let prepared = Prepared::new(opts)?;
-    let sites = prepared.sites(opts)?;
+    let sites = prepared.sites()?;
 
     // Stages 2 and 3, site by site: everything that can be wrong with the
     // content, then rendering into staging. Nothing is published until every
@@ -217,7 +217,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
 /// not rendered (`gen export`).
 pub fn models(opts: &BuildOptions) -> anyhow::Result<Vec<(SiteConfig, SiteModel)>> {
     let prepared = Prepared::new(opts)?;
-    let sites = prepared.sites(opts)?;
+    let sites = prepared.sites()?;
     let results = each_bounded(sites, |(site, theme)| -> Result<_, Diagnostics> {
         match load_site(&prepared.shared(), site, theme, false)? {
             Site::Loaded(l) => Ok((l.site, l.model)),
@@ -286,8 +286,8 @@ impl Prepared {
     }
 
     /// The selected sites with their themes, parsed once per theme and override set.
-    fn sites(&self, opts: &BuildOptions) -> Result<Vec<SiteWithTheme<'_>>, Diagnostics> {
-        let mut themes = Themes::default();
+    fn sites(&self) -> Result<Vec<SiteWithTheme<'_>>, Diagnostics> {
+        let (opts, mut themes) = (&self.opts, Themes::default());
         Ok(select_sites(&self.config, &opts.sites)?.into_iter().map(|s| (s, themes.get(&opts.root, &s.theme, &s.name))).collect())
     }
 
@@ -582,7 +582,7 @@ fn parse_source(
 struct Staged {
     /// With `--check`: the site's files and its articles' links.
     links: Option<check::SiteLinks>,
-    /// The new state, encoded; `None` when there is nothing to commit.
+    /// The new state, encoded; `None` for a skipped site (nothing to commit).
     state_bytes: Option<Vec<u8>>,
     publisher: Publisher,
     moves: Vec<String>,
@@ -783,7 +783,9 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     report.files_removed = removes.len();
     report.changed = moves.iter().chain(&removes).cloned().collect();
     drop(renderer);
-    let mut new_state = SiteState {
+    // The full path runs only when some input differs from the saved state
+    // (or skipping was not allowed): the state is always written.
+    let new_state = SiteState {
         output_dir: state.output_dir.clone(),
         settings,
         valid_until,
@@ -792,12 +794,9 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
         sources: sources.into_iter().collect(),
         outputs,
         deps,
-        image_sources: HashMap::new(),
+        image_sources: catalog.into_records(),
     };
-    // A no-op build has nothing to publish and no state to rewrite.
-    let nothing_to_commit = moves.is_empty() && removes.is_empty() && catalog.unchanged() && new_state == state;
-    new_state.image_sources = catalog.into_records();
-    let state_bytes = (!nothing_to_commit).then(|| cache::encode(&new_state));
+    let state_bytes = Some(cache::encode(&new_state));
     let state = opts.memory.is_some().then_some(new_state);
     Ok(Staged { links, publisher, moves, removes, state, state_bytes, report })
 }

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use rayon::prelude::*;
 use regex::Regex;
 
+use crate::images::percent_decode;
 use crate::parse::{self, Reference};
 
 /// One site as the checker sees it.
@@ -233,10 +234,6 @@ fn has_scheme(url: &str) -> bool {
     let Some((scheme, _)) = url.split_once(':') else { return false };
     let mut chars = scheme.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-}
-
-fn percent_decode(s: &str) -> String {
-    crate::images::percent_decode(s)
 }
 
 #[cfg(test)]

@@ -117,10 +117,6 @@ impl Catalog {
     }
 
     /// Whether this build addressed exactly the images of the previous one, unchanged.
-    pub fn unchanged(&self) -> bool {
-        *self.current.lock().expect("no panics while held") == self.previous
-    }
-
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -205,14 +205,8 @@ fn a_build_killed_midway_leaves_readable_output_and_the_next_finishes() {
     }
     // Kill at several points of the build; each time the old pages stay readable.
     for delay_ms in [5u64, 40, 120] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gen"))
-            .arg("build")
-            .current_dir(r.root())
-            .env("SOURCE_DATE_EPOCH", "1735689600")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            r.command_at("1735689600", &["build"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().ok();
         child.wait().unwrap();
@@ -287,12 +281,7 @@ fn a_future_article_comes_due_without_any_file_changing() {
     r.build();
     assert!(!r.exists("public/alpha/news/embargoed/index.html"));
     let build_at = |epoch: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gen"))
-            .args(["build", "--json"])
-            .current_dir(r.root())
-            .env("SOURCE_DATE_EPOCH", epoch)
-            .output()
-            .unwrap();
+        let out = r.command_at(epoch, &["build"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     build_at("1735689700"); // a minute later: still embargoed, nothing to do

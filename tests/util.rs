@@ -65,12 +65,14 @@ impl Repo {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_gen"))
-            .args(args)
-            .current_dir(self.root())
-            .env("SOURCE_DATE_EPOCH", "1735689600") // 2025-01-01
-            .output()
-            .expect("run gen")
+        self.command_at("1735689600", args).output().expect("run gen") // 2025-01-01
+    }
+
+    /// `gen ARGS` in the repository with the build clock at `epoch` (seconds).
+    pub fn command_at(&self, epoch: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gen"));
+        c.args(args).current_dir(self.root()).env("SOURCE_DATE_EPOCH", epoch);
+        c
     }
 
     /// Runs `gen ARGS`, panics with everything useful unless it succeeds.
@@ -272,10 +274,8 @@ impl Drop for Serve {
 
 pub fn serve(r: &Repo) -> Serve {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_gen"))
-        .args(["serve", "--watch", "--port", &port.to_string()])
-        .current_dir(r.root())
-        .env("SOURCE_DATE_EPOCH", "1735689600")
+    let child = r
+        .command_at("1735689600", &["serve", "--watch", "--port", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
