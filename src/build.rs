@@ -27,7 +27,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::{self, Hash, Source};
 use crate::images::Addressed;
 use crate::images::{self, Catalog, ImageView};
-use crate::model::{self, Authors, Cover, Filter, Parsed, SiteModel};
+use crate::model::{self, Aliased, ArticleImages, Authors, Cover, Filter, Parsed, SiteModel};
 use crate::parse::{self, Markdown};
 use crate::plan::{self, Planned};
 use crate::redirects::{self, Rule};
@@ -424,16 +424,16 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
 
     let t = Instant::now();
     let catalog = Catalog::new(root, site.image_shards, std::mem::take(&mut state.image_sources));
-    let covers = resolve_covers(site, &content_rel, &records, filter, &catalog).unwrap_or_else(|d| {
+    let images = resolve_images(site, &content_rel, &records, filter, &catalog).unwrap_or_else(|d| {
         diags.extend(d);
         HashMap::new()
     });
-    report.timings_ms.insert("covers", ms(t));
+    report.timings_ms.insert("images_resolved", ms(t));
 
     let t = Instant::now();
     let valid_until = valid_until(site, &records, filter);
     let parsed = records.iter().map(|(rel, r)| Parsed { rel: rel.clone(), hash: r.hash, meta: r.meta.clone() }).collect();
-    let model = SiteModel::build(site, &content_rel, parsed, authors, filter, &covers);
+    let model = SiteModel::build(site, &content_rel, parsed, authors, filter, &images);
     report.timings_ms.insert("model", ms(t));
     let model = model.map_err(|d| diags.extend(d));
     let rules = match &model {
@@ -518,37 +518,59 @@ fn unchanged_site(config: &Config, u: Unchanged) -> Result<Staged, Diagnostics> 
     Ok(Staged { links: None, publisher, moves: vec![], removes: vec![], state: Some(state), state_bytes: None, report })
 }
 
-/// The `image:` cover of every published article, addressed in parallel
-/// (the model needs their published URLs).
-fn resolve_covers(
+/// The `image:` cover and the `image_aliases:` images of every published
+/// article, addressed in parallel (the model needs their published URLs).
+fn resolve_images(
     site: &SiteConfig,
     content_rel: &Path,
     records: &BTreeMap<String, SourceRecord>,
     filter: Filter,
     catalog: &Catalog,
-) -> Result<HashMap<String, Cover>, Diagnostics> {
-    let results: Vec<Result<(String, Cover), Diagnostic>> = records
+) -> Result<HashMap<String, ArticleImages>, Diagnostics> {
+    let results: Vec<Result<(String, ArticleImages), Diagnostics>> = records
         .par_iter()
-        .filter(|(_, r)| filter.keeps(&r.meta))
-        .filter_map(|(rel, r)| r.meta.image.as_ref().map(|url| (rel, r, url)))
-        .map(|(rel, r, url)| {
+        .filter(|(_, r)| filter.keeps(&r.meta) && (r.meta.image.is_some() || !r.meta.image_aliases.is_empty()))
+        .map(|(rel, r)| {
             let file = content_rel.join(rel);
             let lookup =
                 images::Lookup { root: catalog.root(), content_dir: content_rel, article_dir: file.parent().unwrap_or(content_rel) };
-            let cover = match catalog.resolve(&lookup, url) {
-                Ok(Some(local)) => Cover { view: catalog.view(&local, site), local: Some(local) },
-                Ok(None) => Cover { view: ImageView::external(url), local: None },
+            let mut diags = Diagnostics::default();
+            let hint = "put the image in the article's folder (page bundle) or in assets/";
+            let cover = r.meta.image.as_ref().and_then(|url| match catalog.resolve(&lookup, url) {
+                Ok(Some(local)) => Some(Cover { view: catalog.view(&local, site), local: Some(local) }),
+                Ok(None) => Some(Cover { view: ImageView::external(url), local: None }),
                 Err(why) => {
-                    return Err(Diagnostic::new(&file, r.meta.line_of("image"), format!("cover {why}"))
-                        .hint("put the image in the article's folder (page bundle) or in assets/"));
+                    diags.push(Diagnostic::new(&file, r.meta.line_of("image"), format!("cover {why}")).hint(hint));
+                    None
                 }
-            };
-            Ok((rel.clone(), cover))
+            });
+            let mut aliased = Vec::new();
+            for (url, from) in &r.meta.image_aliases {
+                match catalog.resolve(&lookup, url) {
+                    Ok(Some(image)) => aliased.push(Aliased { image, from: from.clone() }),
+                    Ok(None) => diags.push(
+                        Diagnostic::new(&file, r.meta.line_of("image_aliases"), format!("image_aliases: `{url}` is not a local image"))
+                            .hint("list images of the article's folder; an external image needs no redirect"),
+                    ),
+                    Err(why) => {
+                        diags.push(Diagnostic::new(&file, r.meta.line_of("image_aliases"), format!("image_aliases: {why}")).hint(hint))
+                    }
+                }
+            }
+            diags.into_result((rel.clone(), ArticleImages { cover, aliased }))
         })
         .collect();
     let mut diags = Diagnostics::default();
-    let covers = diags.keep_ok(results);
-    diags.into_result(covers)
+    let mut found = HashMap::new();
+    for r in results {
+        match r {
+            Ok((rel, images)) => {
+                found.insert(rel, images);
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    diags.into_result(found)
 }
 
 /// Hash a source (reusing the cached record when its stamp is unchanged)

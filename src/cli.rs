@@ -29,6 +29,41 @@ pub enum Command {
     /// Create a new site or article.
     #[command(subcommand)]
     New(NewCommand),
+    /// Bring content in from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A WordPress export (Tools → Export, WXR) into content/SITE/, with its
+    /// images, and every old URL kept working as an alias.
+    Wordpress(WordpressArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WordpressArgs {
+    /// The export file WordPress wrote (an .xml file).
+    pub export: PathBuf,
+    /// The site to import into (added to sites.toml when missing).
+    #[arg(long, value_name = "NAME")]
+    pub site: String,
+    /// The site's wp-content/uploads folder (for a multisite, the network's).
+    /// Without it, images keep their old URLs.
+    #[arg(long, value_name = "DIR")]
+    pub uploads: Option<PathBuf>,
+    /// Print the report and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Overwrite articles and images changed since the last import.
+    #[arg(long)]
+    pub force: bool,
+    /// Section of posts without a category.
+    #[arg(long, value_name = "NAME", default_value = "posts")]
+    pub section: String,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

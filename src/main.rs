@@ -10,7 +10,7 @@ use clap::Parser;
 use gensite::build::{self, BuildOptions, BuildReport};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{BuildArgs, CheckArgs, Cli, Command, ExportCommand, NewCommand, SearchFormat, ServeArgs};
+use cli::{BuildArgs, CheckArgs, Cli, Command, ExportCommand, ImportCommand, NewCommand, SearchFormat, ServeArgs, WordpressArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Export(ExportCommand::Search { format: SearchFormat::Elasticsearch, select, output }) => {
             run_export(&cli.root, select, &output)
         }
+        Command::Import(ImportCommand::Wordpress(args)) => run_import(&cli.root, args),
         Command::New(NewCommand::Site { name }) => gensite::new::site(&cli.root, &name).map(|p| println!("created {}", p.display())),
         Command::New(NewCommand::Article { path }) => {
             gensite::new::article(&cli.root, &path, build::now()).map(|p| println!("created {}", p.display()))
@@ -138,6 +139,76 @@ fn run_serve(root: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
     let mut build = options(root, args.select);
     build.cache_dir = Some(args.cache);
     gensite::serve::serve(gensite::serve::ServeOptions { build, bind: args.bind, port: args.port, watch: args.watch })
+}
+
+fn run_import(root: &std::path::Path, args: WordpressArgs) -> anyhow::Result<()> {
+    let opts = gensite::import::Options {
+        root: root.to_path_buf(),
+        export: args.export,
+        site: args.site,
+        uploads: args.uploads,
+        dry_run: args.dry_run,
+        force: args.force,
+        default_section: args.section,
+    };
+    let r = gensite::import::wordpress(&opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r).expect("report serializes"));
+        return Ok(());
+    }
+    let list = |m: &std::collections::BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let verb = if r.dry_run { "would import" } else { "imported" };
+    println!(
+        "{}: {verb} {} posts and {} pages ({} drafts, {} future) from {}",
+        r.site, r.imported.posts, r.imported.pages, r.imported.drafts, r.imported.future, r.export
+    );
+    for (kind, statuses) in &r.items {
+        println!("  items: {kind}: {}", list(statuses));
+    }
+    if !r.skipped.is_empty() {
+        println!("  skipped: {}", list(&r.skipped));
+    }
+    if r.site_added {
+        println!("  site added to sites.toml with permalink {}", r.permalink);
+    }
+    println!(
+        "  files: {} created, {} updated, {} unchanged, {} conflicts",
+        r.files.created,
+        r.files.updated,
+        r.files.unchanged,
+        r.files.conflicts.len()
+    );
+    println!(
+        "  images: {} copied ({:.1} MB), {} unchanged, {} missing",
+        r.images.copied,
+        r.images.bytes as f64 / 1e6,
+        r.images.unchanged,
+        r.images.missing.len()
+    );
+    if r.images.not_looked_up > 0 {
+        println!("  {} image references keep their old URLs: give --uploads DIR to bring the files over", r.images.not_looked_up);
+    }
+    println!("  redirects: {} article aliases, {} old image URLs", r.redirects.aliases, r.redirects.images);
+    if !r.authors_added.is_empty() {
+        println!("  authors added to content/authors.yaml: {}", r.authors_added.join(", "));
+    }
+    if !r.unknown_shortcodes.is_empty() {
+        println!("  unknown shortcodes kept as text: {}", list(&r.unknown_shortcodes));
+    }
+    if !r.html_dropped.is_empty() {
+        println!("  HTML markup dropped (text kept): {}", list(&r.html_dropped));
+    }
+    for m in &r.images.missing {
+        println!("  missing image: {}: {}", m.article, m.url);
+    }
+    for c in &r.files.conflicts {
+        println!("  conflict: {c} changed since the last import; left as it is (--force overwrites)");
+    }
+    for w in &r.warnings {
+        println!("  warning: {w}");
+    }
+    println!("  in {:.2} s", r.seconds);
+    Ok(())
 }
 
 fn print_report(report: &BuildReport, quiet: bool, json: bool) {

@@ -70,6 +70,22 @@ pub struct Cover {
     pub local: Option<Addressed>,
 }
 
+/// An image the article publishes for its old URLs alone (`image_aliases:`):
+/// each old path redirects to the image's published path.
+#[derive(Debug, Clone)]
+pub struct Aliased {
+    pub image: Addressed,
+    /// Old site paths, e.g. `/wp-content/uploads/2023/12/a-800x450.jpg`.
+    pub from: Vec<String>,
+}
+
+/// The local images of an article resolved before the model is built.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleImages {
+    pub cover: Option<Cover>,
+    pub aliased: Vec<Aliased>,
+}
+
 /// A parsed source handed to the model.
 #[derive(Debug, Clone)]
 pub struct Parsed {
@@ -130,6 +146,8 @@ pub struct Article {
     pub view: PageView,
     /// A local cover image, published with the article.
     pub cover: Option<Addressed>,
+    /// Images published for their old URLs (`image_aliases:`).
+    pub aliased: Vec<Aliased>,
     /// Index into [`SiteModel::parts`]: 0 for the live site, else an archive.
     pub part: usize,
     /// Where the article lives on the live site (its `path` without the
@@ -199,7 +217,7 @@ impl SiteModel {
         parsed: Vec<Parsed>,
         authors: &Authors,
         filter: Filter,
-        covers: &HashMap<String, Cover>,
+        images: &HashMap<String, ArticleImages>,
     ) -> Result<SiteModel, Diagnostics> {
         let mut diags = Diagnostics::default();
         let mut articles = Vec::new();
@@ -220,8 +238,8 @@ impl SiteModel {
                 moved.push(Moved { file, meta: p.meta, paths });
                 continue;
             }
-            let cover = covers.get(&p.rel).cloned();
-            match make_article(site, file, p, authors, cover) {
+            let found = images.get(&p.rel).cloned().unwrap_or_default();
+            match make_article(site, file, p, authors, found) {
                 Ok(a) => articles.push(a),
                 Err(d) => diags.extend(d),
             }
@@ -288,7 +306,8 @@ pub fn part_of(site: &SiteConfig, date: &DateTime<FixedOffset>) -> usize {
     site.archives.iter().position(|a| date.year() <= a.until).map(|i| i + 1).unwrap_or(0)
 }
 
-fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, cover: Option<Cover>) -> Result<Article, Diagnostics> {
+fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, images: ArticleImages) -> Result<Article, Diagnostics> {
+    let ArticleImages { cover, aliased } = images;
     let mut diags = Diagnostics::default();
     let meta = &p.meta;
     let section = section_of(&p.rel);
@@ -360,7 +379,7 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
         extra: meta.extra.clone(),
     };
     let cover = cover.and_then(|c| c.local);
-    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view, cover, part, live_path })
+    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view, cover, aliased, part, live_path })
 }
 
 /// The first folder under the site; a bundle's own folder is not a section.
@@ -389,7 +408,7 @@ pub fn author_path(key: &str) -> String {
     format!("authors/{}/", slugify(key))
 }
 
-fn expand_permalink(pattern: &str, section: &str, slug: &str, date: &DateTime<FixedOffset>) -> String {
+pub fn expand_permalink(pattern: &str, section: &str, slug: &str, date: &DateTime<FixedOffset>) -> String {
     let s = pattern
         .replace("{section}", section)
         .replace("{slug}", slug)

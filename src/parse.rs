@@ -44,6 +44,8 @@ struct FrontMatter {
     image: Option<String>,
     #[serde(default)]
     aliases: Vec<String>,
+    #[serde(default)]
+    image_aliases: BTreeMap<String, Vec<String>>,
     moved_to: Option<String>,
     #[serde(default)]
     extra: serde_json::Value,
@@ -66,6 +68,9 @@ pub struct Meta {
     pub draft: bool,
     pub image: Option<String>,
     pub aliases: Vec<String>,
+    /// Old URLs of images the article publishes (`photo.jpg` → its old
+    /// `/wp-content/uploads/…` paths): redirected to the image's published path.
+    pub image_aliases: BTreeMap<String, Vec<String>>,
     /// The article now lives at this absolute URL (another site): it is not
     /// published here, its URL and aliases redirect there.
     pub moved_to: Option<String>,
@@ -157,6 +162,7 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str) -> Result<Meta, 
         draft: fm.draft,
         image: fm.image,
         aliases: fm.aliases,
+        image_aliases: fm.image_aliases,
         moved_to: fm.moved_to,
         extra: fm.extra,
         word_count,
@@ -436,6 +442,7 @@ impl Markdown {
         let options = options(unsafe_html);
         let arena = Arena::new();
         let root = comrak::parse_document(&arena, body, &options);
+        embed_paragraphs(root);
         let mut images = Vec::new();
         let mut errors = Vec::new();
         // Extra attributes of each Markdown image, by source position.
@@ -483,6 +490,42 @@ impl Markdown {
         comrak::html::format_document_with_formatter(root, &options, &mut html, &plugins, format_node, attrs)
             .expect("writing to a String cannot fail");
         Ok(Body { html, images, text })
+    }
+}
+
+/// A paragraph that is only the URL of a known video or post becomes its
+/// embed (gen's own markup, so it needs no raw HTML).
+fn embed_paragraphs<'a>(root: &'a comrak::nodes::AstNode<'a>) {
+    let lone_url = |p: &'a comrak::nodes::AstNode<'a>| -> Option<String> {
+        let child = p.first_child()?;
+        if child.next_sibling().is_some() {
+            return None;
+        }
+        match &child.data().value {
+            NodeValue::Link(link) => {
+                let text = child.first_child().and_then(|t| match &t.data().value {
+                    NodeValue::Text(t) => Some(t.to_string()),
+                    _ => None,
+                })?;
+                (text.trim() == link.url.trim()
+                    || text.trim().trim_start_matches("https://").trim_start_matches("http://")
+                        == link.url.trim().trim_start_matches("https://").trim_start_matches("http://"))
+                .then(|| link.url.clone())
+            }
+            NodeValue::Text(t) => Some(t.to_string()),
+            _ => None,
+        }
+    };
+    let found: Vec<(&'a comrak::nodes::AstNode<'a>, String)> = root
+        .children()
+        .filter(|n| matches!(n.data().value, NodeValue::Paragraph))
+        .filter_map(|p| lone_url(p).and_then(|u| crate::embed::Embed::parse(&u)).map(|e| (p, e.html())))
+        .collect();
+    for (p, html) in found {
+        while let Some(c) = p.first_child() {
+            c.detach();
+        }
+        p.data_mut().value = NodeValue::Raw(html);
     }
 }
 
@@ -677,5 +720,24 @@ mod tests {
         assert!(body.html.contains("<table>"));
         assert!(body.html.contains("footnote"));
         assert_eq!(body.images.len(), 1);
+    }
+
+    #[test]
+    fn a_lone_video_url_is_an_embed_even_where_raw_html_is_escaped() {
+        let md = Markdown::default();
+        let body = md
+            .render(
+                "https://www.youtube.com/watch?v=dQw4w9WgXcQ\n\nSee https://youtu.be/dQw4w9WgXcQ here.\n\n<iframe src=\"https://evil.example/\"></iframe>\n\nhttps://example.com/not-a-video\n",
+                1,
+                false,
+                0,
+                |_, _| Ok(None),
+            )
+            .unwrap();
+        let players = body.html.matches("<iframe src=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\"").count();
+        assert_eq!(players, 1, "{}", body.html);
+        assert!(body.html.contains("<a href=\"https://youtu.be/dQw4w9WgXcQ\">"), "a URL inside text stays a link: {}", body.html);
+        assert!(body.html.contains("&lt;iframe"), "raw HTML is still escaped: {}", body.html);
+        assert!(body.html.contains("<a href=\"https://example.com/not-a-video\">"), "{}", body.html);
     }
 }

@@ -44,7 +44,7 @@ pub struct Rule {
     pub from: String,
     /// Site-relative path starting with `/`, or an absolute `http(s)://` URL.
     pub to: String,
-    /// `archive`, `alias`, `moved` or `config`.
+    /// `archive`, `alias`, `image`, `moved` or `config`.
     pub reason: &'static str,
     pub origin: Origin,
 }
@@ -75,6 +75,14 @@ pub fn collect(site: &SiteConfig, model: &SiteModel) -> Result<Vec<Rule>, Diagno
         }
         for alias in &a.meta.aliases {
             add(alias, to.clone(), "alias", Origin { file: a.file.clone(), line: a.meta.line_of("aliases") }, &mut diags);
+        }
+        // An old image URL leads to the image's published path: its hash,
+        // so the rule follows the image when its bytes change.
+        for al in &a.aliased {
+            for from in &al.from {
+                let origin = Origin { file: a.file.clone(), line: a.meta.line_of("image_aliases") };
+                add(from, format!("/{}", al.image.rel), "image", origin, &mut diags);
+            }
         }
     }
     for m in &model.moved {
@@ -172,7 +180,7 @@ fn is_absolute(url: &str) -> bool {
 
 /// `/path/` or `/path/file.html` or `/?p=1`: leading `/`, no `..`, a
 /// trailing `/` added to folder-like paths so `/a` and `/a/` are one rule.
-fn normalize_from(raw: &str) -> Result<String, String> {
+pub(crate) fn normalize_from(raw: &str) -> Result<String, String> {
     let raw = raw.trim();
     if is_absolute(raw) {
         return Err("must be a path of this site, not a full URL".into());
@@ -283,6 +291,10 @@ pub fn html_stub(site: &SiteConfig, rule: &Rule) -> String {
 
 /// Where the stub of a rule goes: `old/path/index.html` or `old/file.html`.
 pub fn stub_path(rule: &Rule) -> Option<String> {
+    // A page at an image's old URL would be served as that image type.
+    if rule.reason == "image" {
+        return None;
+    }
     let path = rule.from_path()?.trim_start_matches('/');
     if path.is_empty() {
         return None; // the home page is always a live page

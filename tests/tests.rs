@@ -11,6 +11,8 @@ mod check;
 mod errors;
 /// Sharded content-addressed images, fingerprinted assets, `_headers`.
 mod images;
+/// `gen import wordpress`: WordPress exports into content, every old URL kept.
+mod import;
 /// What a rebuild rewrites after each kind of change.
 mod incremental;
 /// Year archives and redirect manifests, served by a real nginx.

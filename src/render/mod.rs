@@ -538,6 +538,11 @@ impl<'a> Renderer<'a> {
             Job::Article(i) => {
                 let a = &self.model.articles[*i];
                 images.extend(a.cover.clone());
+                for al in &a.aliased {
+                    if !images.iter().any(|i| i.rel == al.image.rel) {
+                        images.push(al.image.clone());
+                    }
+                }
                 let body = self.article_body(a, &mut images)?;
                 text = Some(body.text);
                 self.tera("article.html", &self.article_ctx(*i, &body.html, false))?

@@ -17,8 +17,11 @@ export async function launch() {
     "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank",
   ], { stdio: "ignore" });
   const portFile = join(profile, "DevToolsActivePort");
-  for (let i = 0; i < 200 && !existsSync(portFile); i++) await sleep(50);
-  const port = readFileSync(portFile, "utf8").split("\n")[0];
+  // Chromium creates the file before it writes the port: wait for a number.
+  const portIn = () => (existsSync(portFile) ? readFileSync(portFile, "utf8").split("\n")[0] : "");
+  for (let i = 0; i < 400 && !/^\d+$/.test(portIn()); i++) await sleep(50);
+  const port = portIn();
+  if (!/^\d+$/.test(port)) throw new Error("chromium did not report its DevTools port");
   const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
   const page = targets.find((t) => t.type === "page");
   const ws = new WebSocket(page.webSocketDebuggerUrl);

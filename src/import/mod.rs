@@ -1,0 +1,1145 @@
+//! `gen import wordpress`: a WordPress export (WXR) and its uploads folder
+//! into page bundles under `content/<site>/`, so that the first `gen build`
+//! publishes every article and image and every old URL keeps working.
+//!
+//! The export is read twice as a stream: first an [`Index`] of what every
+//! item is and where it will live (no bodies kept), then the bodies, in
+//! batches converted in parallel. Nothing is written before the first read
+//! has checked the whole file. What the importer wrote is listed with its
+//! hash in `content/<site>/.wordpress-import.json`, so a second import
+//! rewrites only what it wrote itself and reports any article edited since.
+
+mod markdown;
+mod uploads;
+mod wxr;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::config::{CONFIG_FILE, Config, is_valid_name};
+use crate::model::{AUTHORS_FILE, slugify};
+use uploads::{Placed, Uploads};
+
+pub use markdown::embed_url;
+
+/// The file listing what an import wrote, inside `content/<site>/`.
+pub const LEDGER: &str = ".wordpress-import.json";
+
+/// Items converted together: enough to keep both cores busy, few enough
+/// that memory stays flat however large the export.
+const BATCH: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub root: PathBuf,
+    pub export: PathBuf,
+    pub site: String,
+    pub uploads: Option<PathBuf>,
+    pub dry_run: bool,
+    /// Overwrite articles and images edited since the last import.
+    pub force: bool,
+    /// Section of posts without a usable category.
+    pub default_section: String,
+}
+
+/// What an import did (or, with `--dry-run`, would do).
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub site: String,
+    pub export: String,
+    pub dry_run: bool,
+    /// The site was not in `sites.toml` and was added.
+    pub site_added: bool,
+    pub permalink: String,
+    /// Every item of the export by `post_type`, then `status`.
+    pub items: BTreeMap<String, BTreeMap<String, usize>>,
+    pub imported: Imported,
+    /// Items not imported, by reason.
+    pub skipped: BTreeMap<String, usize>,
+    pub files: Files,
+    pub images: Images,
+    /// Shortcodes left in the text, by name.
+    pub unknown_shortcodes: BTreeMap<String, usize>,
+    /// HTML elements whose markup Markdown cannot say: dropped (text kept), by tag.
+    pub html_dropped: BTreeMap<String, usize>,
+    pub raw_html_kept: usize,
+    pub redirects: Redirects,
+    pub authors_added: Vec<String>,
+    /// Old URLs not redirected, with why (an old path that is another article's new one, say).
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Imported {
+    pub posts: usize,
+    pub pages: usize,
+    pub drafts: usize,
+    pub future: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Files {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Files edited since the last import (or not written by it), left as they are.
+    pub conflicts: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Images {
+    /// Linked (or copied) into a bundle by this run.
+    pub copied: usize,
+    pub bytes: u64,
+    /// Already in place from an earlier run.
+    pub unchanged: usize,
+    /// References whose file is not in the uploads folder: they keep their old URL.
+    pub missing: Vec<Missing>,
+    /// Without `--uploads`: every image keeps its old absolute URL.
+    pub not_looked_up: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Missing {
+    pub article: String,
+    pub url: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Redirects {
+    /// Old article URLs (permalinks, `?p=`, old slugs) as `aliases`.
+    pub aliases: usize,
+    /// Old `wp-content/uploads` URLs as `image_aliases`.
+    pub images: usize,
+}
+
+/// What the first read learns of a post or page.
+#[derive(Debug, Clone)]
+struct Entry {
+    id: u64,
+    page: bool,
+    draft: bool,
+    title: String,
+    post_name: String,
+    /// Old URL path, percent-decoded and NFC (`/2023/12/가/`).
+    link_path: String,
+    date: DateTime<FixedOffset>,
+    modified: Option<DateTime<FixedOffset>>,
+    section: String,
+    old_slugs: Vec<String>,
+}
+
+/// Where an entry goes.
+#[derive(Debug, Clone)]
+struct Place {
+    /// Bundle folder below `content/<site>/`, e.g. `economy/가나`.
+    dir: String,
+    /// New site path, e.g. `/2023/12/가나/`.
+    path: String,
+    aliases: Vec<String>,
+}
+
+/// The first read: the channel, every attachment's URL and every entry.
+#[derive(Default)]
+struct Index {
+    channel: wxr::Channel,
+    attachments: HashMap<u64, String>,
+    /// Attachments by the post they were uploaded to, in id order.
+    children: HashMap<u64, Vec<u64>>,
+    /// Attachment pages (`/2010/09/10/post/photo/`) → (attachment, the post it belongs to).
+    attachment_pages: HashMap<String, (u64, u64)>,
+    entries: Vec<Entry>,
+    items: BTreeMap<String, BTreeMap<String, usize>>,
+    skipped: BTreeMap<String, usize>,
+    /// Every host the export's own links use (the site's, mapped domains).
+    hosts: BTreeSet<String>,
+}
+
+/// Imports one export into one site.
+pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    if !is_valid_name(&opts.site) {
+        bail!("`{}` is not a valid site name: use lowercase letters, digits, `-` and `_`", opts.site);
+    }
+    let root = &opts.root;
+    let index = read_index(&opts.export)?;
+    let attachment_urls: Vec<&str> = index.attachments.values().map(String::as_str).collect();
+    let uploads = opts.uploads.as_ref().map(|u| Uploads::open(&root.join(u), &attachment_urls)).transpose()?;
+
+    // The site: as configured, or added with what the export says of it.
+    let config_text = std::fs::read_to_string(root.join(CONFIG_FILE)).unwrap_or_default();
+    let existing = if config_text.trim().is_empty() {
+        None
+    } else {
+        let config = Config::parse(root, &config_text).map_err(|d| anyhow::anyhow!("{d}"))?;
+        config.site(&opts.site).cloned()
+    };
+    let (permalink, base_path, raw_html, new_site) = match &existing {
+        Some(s) => (s.permalink.clone(), s.base_path.clone(), s.unsafe_html, None),
+        None => {
+            let permalink = infer_permalink(&index.entries);
+            let block = site_block(&opts.site, &index.channel, &permalink, &opts.export)?;
+            let base = site_base_url(&index.channel);
+            let base_path = url::Url::parse(&base).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+            (permalink, base_path, false, Some(block))
+        }
+    };
+    let mut warnings = Vec::new();
+    let places = place_entries(&index.entries, &permalink, &opts.default_section, &mut warnings);
+
+    let content = root.join("content").join(&opts.site);
+    let ledger_path = content.join(LEDGER);
+    let previous: Ledger = match std::fs::read(&ledger_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is damaged; delete it to import again from scratch", ledger_path.display()))?,
+        Err(_) => Ledger::default(),
+    };
+
+    let mut report = Report {
+        site: opts.site.clone(),
+        export: opts.export.display().to_string(),
+        dry_run: opts.dry_run,
+        site_added: new_site.is_some(),
+        permalink: permalink.clone(),
+        items: index.items.clone(),
+        skipped: index.skipped.clone(),
+        warnings,
+        ..Report::default()
+    };
+    let by_id: HashMap<u64, usize> = index.entries.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    let links = Links::new(&index, &places, &base_path);
+    let shared = Shared {
+        opts,
+        index: &index,
+        places: &places,
+        by_id: &by_id,
+        links: &links,
+        uploads: uploads.as_ref(),
+        raw_html,
+        content: &content,
+        previous: &previous,
+        written: Mutex::default(),
+        report: Mutex::new(&mut report),
+    };
+
+    // The second read: bodies, converted a batch at a time.
+    let mut batch: Vec<wxr::Item> = Vec::with_capacity(BATCH);
+    let mut authors_used: BTreeSet<String> = BTreeSet::new();
+    wxr::read(&opts.export, |entry| {
+        if let wxr::Entry::Item(item) = entry
+            && by_id.contains_key(&item.id)
+            && is_entry(&item)
+        {
+            authors_used.insert(clean_login(&item.creator).to_string());
+            batch.push(*item);
+            if batch.len() == BATCH {
+                shared.convert_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        Ok(())
+    })?;
+    shared.convert_batch(batch)?;
+    // The shared state borrows the report until here.
+    let written = shared.written.into_inner().expect("no panics while held");
+
+    report.authors_added = merge_authors(root, &index.channel, &authors_used, opts.dry_run)?;
+    if let Some(block) = new_site
+        && !opts.dry_run
+    {
+        append_site(root, &config_text, &block)?;
+    }
+    if !opts.dry_run {
+        // Entries of files this run left alone (conflicts) keep their old hash.
+        let mut files = previous.files.clone();
+        files.extend(written);
+        let ledger = Ledger { export: file_name(&opts.export), files };
+        let bytes = serde_json::to_vec_pretty(&ledger).expect("plain data serializes");
+        if std::fs::read(&ledger_path).ok().as_deref() != Some(&bytes[..]) {
+            std::fs::create_dir_all(&content).with_context(|| format!("cannot create {}", content.display()))?;
+            std::fs::write(&ledger_path, bytes).with_context(|| format!("cannot write {}", ledger_path.display()))?;
+        }
+    }
+    report.images.missing.sort();
+    report.files.conflicts.sort();
+    report.warnings.sort();
+    report.warnings.dedup();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// What this importer wrote: site-relative file → blake3 of its bytes (for
+/// images, of the source's identity: its size, as they are linked, not read).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Ledger {
+    export: String,
+    files: BTreeMap<String, String>,
+}
+
+fn is_entry(item: &wxr::Item) -> bool {
+    matches!(item.post_type.as_str(), "post" | "page")
+}
+
+/// The first read. Counts every item, keeps attachments' URLs and what
+/// posts and pages need to be placed; bodies are not kept.
+fn read_index(export: &Path) -> anyhow::Result<Index> {
+    wxr::sniff(export)?;
+    let mut index = Index::default();
+    let mut raw: Vec<(wxr::Item, Option<i64>)> = Vec::new();
+    // The site's offset from UTC, learnt from items that carry both dates.
+    let mut offsets: HashMap<i64, usize> = HashMap::new();
+    wxr::read(export, |entry| {
+        match entry {
+            wxr::Entry::Channel(c) => index.channel = *c,
+            wxr::Entry::Item(mut item) => {
+                *index.items.entry(item.post_type.clone()).or_default().entry(item.status.clone()).or_default() += 1;
+                if let Some(host) = url::Url::parse(&item.link).ok().and_then(|u| u.host_str().map(str::to_string)) {
+                    index.hosts.insert(host);
+                }
+                if item.post_type == "attachment" {
+                    let url = if item.attachment_url.is_empty() { item.guid.clone() } else { item.attachment_url.clone() };
+                    index.attachments.insert(item.id, url);
+                    if item.post_parent != 0 {
+                        index.children.entry(item.post_parent).or_default().push(item.id);
+                    }
+                    if !item.link.is_empty() && !item.link.contains('?') {
+                        let path = folder_like(&uploads::url_path(&item.link));
+                        index.attachment_pages.insert(path, (item.id, item.post_parent));
+                    }
+                    return Ok(());
+                }
+                if !is_entry(&item) {
+                    *index.skipped.entry(format!("type {}", item.post_type)).or_default() += 1;
+                    return Ok(());
+                }
+                if !matches!(item.status.as_str(), "publish" | "draft" | "pending" | "future") {
+                    *index.skipped.entry(format!("status {}", item.status)).or_default() += 1;
+                    return Ok(());
+                }
+                let local = wp_date(&item.post_date);
+                let gmt = wp_date(&item.post_date_gmt);
+                if let (Some(l), Some(g)) = (local, gmt) {
+                    *offsets.entry((l - g).num_minutes()).or_default() += 1;
+                }
+                // Bodies are read again later; keep only what places the item.
+                item.content = String::new();
+                item.excerpt = String::new();
+                raw.push((*item, None));
+            }
+        }
+        Ok(())
+    })?;
+    for ids in index.children.values_mut() {
+        ids.sort_unstable();
+    }
+    let minutes = offsets.into_iter().max_by_key(|(m, n)| (*n, -m.abs())).map(|(m, _)| m).unwrap_or(0);
+    let offset = FixedOffset::east_opt((minutes * 60) as i32).unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+    let primary_by_id: HashMap<u64, &str> = index.channel.categories.iter().map(|c| (c.id, c.nicename.as_str())).collect();
+    let base_path = url::Url::parse(&site_base_url(&index.channel)).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+    for (item, _) in raw {
+        let date = item_date(&item.post_date_gmt, &item.post_date, offset).unwrap_or_else(|| {
+            // No date at all (an old draft): the epoch keeps it sorted last.
+            offset.timestamp_opt(0, 0).single().expect("epoch")
+        });
+        let modified = item_date(&item.post_modified_gmt, &item.post_modified, offset).filter(|m| *m > date);
+        let primary = item
+            .meta("_yoast_wpseo_primary_category")
+            .next()
+            .and_then(|id| id.trim().parse::<u64>().ok())
+            .and_then(|id| primary_by_id.get(&id).map(|s| s.to_string()));
+        let section = if item.post_type == "page" {
+            "pages".to_string()
+        } else {
+            primary
+                .or_else(|| item.terms.iter().find(|t| t.domain == "category" && t.nicename != "uncategorized").map(|t| t.nicename.clone()))
+                .map(|n| slugify(&nfc(&crate::images::percent_decode(&n))))
+                .unwrap_or_default()
+        };
+        let link_path = site_path(&uploads::url_path(&item.link), &base_path);
+        index.entries.push(Entry {
+            id: item.id,
+            page: item.post_type == "page",
+            draft: matches!(item.status.as_str(), "draft" | "pending"),
+            title: markdown::plain_text(&item.title),
+            post_name: nfc(&crate::images::percent_decode(&item.post_name)),
+            // A plain permalink (`/?p=1`) is covered by the `?p=` alias.
+            link_path: if item.link.contains('?') { String::new() } else { link_path },
+            date,
+            modified,
+            section,
+            old_slugs: item.meta("_wp_old_slug").map(|s| nfc(&crate::images::percent_decode(s))).collect(),
+        });
+    }
+    if index.channel.wxr_version.is_empty() && index.entries.is_empty() && index.attachments.is_empty() {
+        bail!(
+            "{}: not a WordPress export (no wp:wxr_version and no items); export the site with WordPress's Tools → Export",
+            export.display()
+        );
+    }
+    Ok(index)
+}
+
+/// A path relative to the site's base path (`/blog/2023/a/` → `/2023/a/`), decoded and NFC.
+fn site_path(path: &str, base_path: &str) -> String {
+    static SLASHES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new("/{2,}").expect("valid regex"));
+    // `//greek/a/` (WordPress's own test export has one): servers merge the slashes.
+    let decoded = SLASHES.replace_all(&nfc(&crate::images::percent_decode(path)), "/").into_owned();
+    match decoded.strip_prefix(base_path.trim_end_matches('/')) {
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ => decoded,
+    }
+}
+
+fn nfc(s: &str) -> String {
+    s.nfc().collect()
+}
+
+/// `2023-12-05 09:30:00`; WordPress writes zeros for "no date".
+fn wp_date(s: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok().filter(|d| d.and_utc().timestamp() > 0)
+}
+
+/// From the GMT date when there is one, else the local date at the site's offset.
+fn item_date(gmt: &str, local: &str, offset: FixedOffset) -> Option<DateTime<FixedOffset>> {
+    match wp_date(gmt) {
+        Some(g) => Some(g.and_utc().with_timezone(&offset)),
+        None => wp_date(local).and_then(|l| l.and_local_timezone(offset).single()),
+    }
+}
+
+fn site_base_url(c: &wxr::Channel) -> String {
+    let base = if c.base_blog_url.is_empty() { &c.link } else { &c.base_blog_url };
+    let base = base.trim();
+    if base.is_empty() { "https://example.com/".into() } else { format!("{}/", base.trim_end_matches('/')) }
+}
+
+/// The permalink pattern most posts' old links follow (`/{year}/{month}/{slug}/`),
+/// so that their URLs stay the same; gen's default when none fits.
+fn infer_permalink(entries: &[Entry]) -> String {
+    use chrono::Datelike;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for e in entries.iter().filter(|e| !e.page && !e.draft && !e.link_path.is_empty() && !e.post_name.is_empty()) {
+        let segs: Vec<&str> = e.link_path.split('/').filter(|s| !s.is_empty()).collect();
+        let mut pattern = String::from("/");
+        let mut has_slug = false;
+        for s in &segs {
+            let token = if *s == e.post_name {
+                has_slug = true;
+                "{slug}".to_string()
+            } else if *s == format!("{:04}", e.date.year()) {
+                "{year}".into()
+            } else if *s == format!("{:02}", e.date.month()) {
+                "{month}".into()
+            } else if *s == format!("{:02}", e.date.day()) {
+                "{day}".into()
+            } else if !e.section.is_empty() && slugify(s) == e.section {
+                "{section}".into()
+            } else if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                s.to_string()
+            } else {
+                has_slug = false;
+                break;
+            };
+            pattern.push_str(&token);
+            pattern.push('/');
+        }
+        if has_slug {
+            *counts.entry(pattern).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(p, _)| p)
+        .unwrap_or_else(|| "/{section}/{slug}/".into())
+}
+
+/// Bundle folders, new paths and aliases for every entry: slugs unique per
+/// URL, aliases that would hide another article's new page or repeat one
+/// dropped.
+fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warnings: &mut Vec<String>) -> Vec<Place> {
+    let mut used_paths: HashSet<String> = HashSet::new();
+    let mut used_dirs: HashSet<String> = HashSet::new();
+    let mut places: Vec<Place> = Vec::with_capacity(entries.len());
+    for e in entries {
+        let section = if e.section.is_empty() || e.section == "assets" { slugify(default_section) } else { e.section.clone() };
+        let base_slug = {
+            let s = slugify(&e.post_name);
+            if s.is_empty() { slugify(&e.title) } else { s }
+        };
+        let base_slug = if base_slug.is_empty() { format!("{}", e.id) } else { base_slug };
+        let mut n = 1;
+        let (dir, path) = loop {
+            let slug = if n == 1 { base_slug.clone() } else { format!("{base_slug}-{n}") };
+            let dir = format!("{section}/{slug}");
+            let path = crate::model::expand_permalink(permalink, &section, &slug, &e.date);
+            if !used_paths.contains(&path) && !used_dirs.contains(&dir) {
+                break (dir, path);
+            }
+            n += 1;
+        };
+        used_paths.insert(path.clone());
+        used_dirs.insert(dir.clone());
+        places.push(Place { dir, path, aliases: vec![] });
+    }
+    // Aliases: the old permalink, `?p=`/`?page_id=`, and each old slug at
+    // the old permalink. One old path leads to one article, none may be
+    // another article's new page, and an article's own old permalink wins
+    // over another's old slug.
+    let mut taken: HashSet<String> = places.iter().map(|p| p.path.clone()).collect();
+    let mut candidates: Vec<(u8, usize, String)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if !e.link_path.is_empty() {
+            candidates.push((0, i, folder_like(&e.link_path)));
+            if !e.post_name.is_empty() {
+                for old in &e.old_slugs {
+                    let replaced: Vec<String> =
+                        e.link_path.split('/').map(|s| if s == e.post_name { old.clone() } else { s.to_string() }).collect();
+                    candidates.push((2, i, folder_like(&replaced.join("/"))));
+                }
+            }
+        }
+        candidates.push((1, i, format!("/?{}={}", if e.page { "page_id" } else { "p" }, e.id)));
+    }
+    candidates.sort_by_key(|(rank, i, _)| (*rank, *i));
+    let sections: HashSet<String> = places.iter().filter_map(|p| p.dir.split('/').next()).map(|s| format!("/{s}/")).collect();
+    for (_, i, alias) in candidates {
+        if let Some(why) = generated_page(&alias, &sections) {
+            warnings.push(format!("old URL {alias} is not redirected: {why}"));
+            continue;
+        }
+        if let Err(why) = crate::redirects::normalize_from(&alias) {
+            warnings.push(format!("old URL {alias} is not redirected: it {why}"));
+            continue;
+        }
+        if taken.insert(alias.clone()) {
+            places[i].aliases.push(alias);
+        }
+    }
+    for p in &mut places {
+        p.aliases.sort_by_key(|a| (a.starts_with("/?"), a.clone()));
+    }
+    places
+}
+
+/// Why an old path cannot redirect: gen publishes a page of its own there
+/// (a redirect may not hide a live page).
+fn generated_page(path: &str, sections: &HashSet<String>) -> Option<&'static str> {
+    const LISTS: [&str; 6] = ["/tags/", "/categories/", "/series/", "/authors/", "/search/", "/page/"];
+    if path == "/" {
+        return Some("it is the home page");
+    }
+    if LISTS.iter().any(|l| path == *l || (path.starts_with(l) && *l != "/search/")) {
+        return Some("gen's list pages live there");
+    }
+    if sections.contains(path) {
+        return Some("it is a section page");
+    }
+    None
+}
+
+/// `/a/b` → `/a/b/` (gen's redirects treat both alike); files keep their name.
+fn folder_like(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or("");
+    if path.ends_with('/') || last.contains('.') { path.to_string() } else { format!("{path}/") }
+}
+
+/// Old links of the export → new URLs.
+struct Links {
+    by_path: HashMap<String, String>,
+    by_id: HashMap<u64, String>,
+    attachment_pages: HashMap<String, (u64, u64)>,
+    attachments: HashMap<u64, String>,
+    hosts: BTreeSet<String>,
+    base_path: String,
+}
+
+impl Links {
+    fn new(index: &Index, places: &[Place], base_path: &str) -> Links {
+        let url = |p: &Place| format!("{}{}", base_path.trim_end_matches('/'), p.path);
+        let mut by_path = HashMap::new();
+        let mut by_id = HashMap::new();
+        for (e, p) in index.entries.iter().zip(places) {
+            if !e.link_path.is_empty() {
+                by_path.insert(folder_like(&e.link_path), url(p));
+            }
+            by_id.insert(e.id, url(p));
+        }
+        let mut hosts = index.hosts.clone();
+        for u in [&index.channel.link, &index.channel.base_blog_url] {
+            if let Some(h) = url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)) {
+                hosts.insert(h);
+            }
+        }
+        let attachment_pages = index.attachment_pages.iter().map(|(p, v)| (folder_like(&site_path(p, base_path)), *v)).collect();
+        Links { by_path, by_id, attachment_pages, attachments: index.attachments.clone(), hosts, base_path: base_path.to_string() }
+    }
+
+    /// The new URL of a link to another item of the export.
+    fn rewrite(&self, href: &str) -> Option<String> {
+        let href = href.trim();
+        let (path, query, fragment) = match url::Url::parse(href) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                if !u.host_str().is_some_and(|h| self.hosts.contains(h)) {
+                    return None;
+                }
+                (u.path().to_string(), u.query().map(str::to_string), u.fragment().map(str::to_string))
+            }
+            Ok(_) => return None,
+            Err(_) if href.starts_with('/') && !href.starts_with("//") => {
+                let (rest, fragment) = match href.split_once('#') {
+                    Some((r, f)) => (r, Some(f.to_string())),
+                    None => (href, None),
+                };
+                let (path, query) = match rest.split_once('?') {
+                    Some((p, q)) => (p.to_string(), Some(q.to_string())),
+                    None => (rest.to_string(), None),
+                };
+                (path, query, fragment)
+            }
+            Err(_) => return None,
+        };
+        let with_fragment = |u: &String| match &fragment {
+            Some(f) => format!("{u}#{f}"),
+            None => u.clone(),
+        };
+        if let Some(q) = &query {
+            for pair in q.split('&') {
+                if let Some((k, v)) = pair.split_once('=')
+                    && matches!(k, "p" | "page_id")
+                    && let Some(u) = v.parse::<u64>().ok().and_then(|id| self.by_id.get(&id))
+                {
+                    return Some(with_fragment(u));
+                }
+            }
+        }
+        let path = folder_like(&site_path(&path, &self.base_path));
+        if let Some(u) = self.by_path.get(&path) {
+            return Some(with_fragment(u));
+        }
+        // gen has no attachment pages: the post the file belongs to, else the file.
+        let (id, parent) = self.attachment_pages.get(&path)?;
+        self.by_id.get(parent).cloned().or_else(|| self.attachments.get(id).cloned())
+    }
+
+    /// The file URL of the attachment page `href` links to, if it is one.
+    fn attachment_file(&self, href: &str) -> Option<&String> {
+        let path = folder_like(&site_path(&uploads::url_path(href), &self.base_path));
+        self.attachment_pages.get(&path).and_then(|(id, _)| self.attachments.get(id))
+    }
+}
+
+/// State shared by the parallel conversions.
+struct Shared<'a> {
+    opts: &'a Options,
+    index: &'a Index,
+    places: &'a [Place],
+    by_id: &'a HashMap<u64, usize>,
+    links: &'a Links,
+    uploads: Option<&'a Uploads>,
+    raw_html: bool,
+    content: &'a Path,
+    previous: &'a Ledger,
+    /// Ledger entries of the files this run wrote or found unchanged.
+    written: Mutex<BTreeMap<String, String>>,
+    report: Mutex<&'a mut Report>,
+}
+
+/// One converted entry, ready to write.
+struct Converted {
+    dir: String,
+    text: String,
+    images: Vec<(PathBuf, String)>,
+    missing: Vec<Missing>,
+    shortcodes: BTreeMap<String, usize>,
+    dropped: BTreeMap<String, usize>,
+    raw_kept: usize,
+    image_aliases: usize,
+    aliases: usize,
+    not_looked_up: usize,
+    page: bool,
+    draft: bool,
+    future: bool,
+}
+
+impl Shared<'_> {
+    fn convert_batch(&self, batch: Vec<wxr::Item>) -> anyhow::Result<()> {
+        let now = chrono::Utc::now();
+        let converted: Vec<Converted> = batch.par_iter().map(|item| self.convert(item, now)).collect();
+        let results: Vec<anyhow::Result<()>> = converted.par_iter().map(|c| self.write(c)).collect();
+        results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        let mut report = self.report.lock().expect("no panics while held");
+        for c in converted {
+            if c.page {
+                report.imported.pages += 1;
+            } else {
+                report.imported.posts += 1;
+            }
+            report.imported.drafts += c.draft as usize;
+            report.imported.future += c.future as usize;
+            report.images.missing.extend(c.missing);
+            report.images.not_looked_up += c.not_looked_up;
+            for (k, v) in c.shortcodes {
+                *report.unknown_shortcodes.entry(k).or_default() += v;
+            }
+            for (k, v) in c.dropped {
+                *report.html_dropped.entry(k).or_default() += v;
+            }
+            report.raw_html_kept += c.raw_kept;
+            report.redirects.aliases += c.aliases;
+            report.redirects.images += c.image_aliases;
+        }
+        Ok(())
+    }
+
+    fn convert(&self, item: &wxr::Item, now: DateTime<chrono::Utc>) -> Converted {
+        let i = self.by_id[&item.id];
+        let entry = &self.index.entries[i];
+        let place = &self.places[i];
+        let article = format!("content/{}/{}/index.md", self.opts.site, place.dir);
+        let footnotes: Vec<(String, String)> = item
+            .meta("footnotes")
+            .next()
+            .and_then(|json| serde_json::from_str::<Vec<Footnote>>(json).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| (f.id, f.content))
+            .collect();
+        let mut cx = ItemContext {
+            shared: self,
+            id: item.id,
+            footnotes,
+            article: article.clone(),
+            images: BTreeMap::new(),
+            by_name: BTreeMap::new(),
+            missing: vec![],
+            not_looked_up: 0,
+        };
+        let body = markdown::convert(&item.content, &markdown::Options { raw_html: self.raw_html }, &mut cx);
+        let cover = item
+            .meta("_thumbnail_id")
+            .next()
+            .and_then(|id| id.trim().parse::<u64>().ok())
+            .and_then(|id| self.index.attachments.get(&id))
+            .map(|url| markdown::Context::image(&mut cx, url));
+        let summary = markdown::plain_text(&item.excerpt);
+        let mut tags = Vec::new();
+        let mut categories = Vec::new();
+        for t in &item.terms {
+            let name = markdown::plain_text(&t.name);
+            let list = match t.domain.as_str() {
+                "category" => &mut categories,
+                "post_tag" => &mut tags,
+                _ => continue,
+            };
+            if !name.is_empty() && !list.contains(&name) {
+                list.push(name);
+            }
+        }
+        let login = clean_login(&item.creator);
+        let author = (!login.is_empty()).then(|| author_key(login));
+        let image_aliases: BTreeMap<String, Vec<String>> =
+            cx.images.iter().map(|(name, (_, old))| (name.clone(), old.iter().cloned().collect())).collect();
+        let front = Front {
+            title: if entry.title.trim().is_empty() { format!("Untitled {}", entry.id) } else { entry.title.clone() },
+            date: entry.date.to_rfc3339(),
+            updated: entry.modified.map(|m| m.to_rfc3339()),
+            author,
+            categories,
+            tags,
+            summary: (!summary.is_empty()).then_some(summary),
+            draft: entry.draft,
+            image: cover,
+            aliases: place.aliases.clone(),
+            image_aliases: image_aliases.clone(),
+        };
+        let yaml = serde_yaml::to_string(&front).expect("plain data serializes");
+        let text = format!("---\n{yaml}---\n\n{}", body.markdown);
+        Converted {
+            dir: place.dir.clone(),
+            text,
+            images: cx.images.into_iter().map(|(name, (src, _))| (src, name)).collect(),
+            missing: cx.missing,
+            shortcodes: body.unknown_shortcodes,
+            dropped: body.dropped,
+            raw_kept: body.raw_html_kept,
+            image_aliases: image_aliases.values().map(Vec::len).sum(),
+            aliases: place.aliases.len(),
+            not_looked_up: cx.not_looked_up,
+            page: entry.page,
+            draft: entry.draft,
+            future: entry.date > now,
+        }
+    }
+
+    /// Writes an article and places its images, each only when it changed
+    /// and only over what this importer wrote before (or with `--force`).
+    fn write(&self, c: &Converted) -> anyhow::Result<()> {
+        let rel = format!("{}/index.md", c.dir);
+        let path = self.content.join(&rel);
+        let hash = crate::discover::hex(&crate::discover::hash_bytes(c.text.as_bytes()));
+        let outcome = match std::fs::read(&path) {
+            Ok(existing) if existing == c.text.as_bytes() => Outcome::Unchanged,
+            Ok(existing) => {
+                let ours =
+                    self.previous.files.get(&rel).is_some_and(|h| *h == crate::discover::hex(&crate::discover::hash_bytes(&existing)));
+                if ours || self.opts.force { Outcome::Updated } else { Outcome::Conflict }
+            }
+            Err(_) => Outcome::Created,
+        };
+        if matches!(outcome, Outcome::Created | Outcome::Updated) && !self.opts.dry_run {
+            std::fs::create_dir_all(path.parent().expect("has a parent")).with_context(|| format!("cannot create {}", path.display()))?;
+            let tmp = path.with_extension("md.gen-import.tmp");
+            std::fs::write(&tmp, &c.text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let mut outcomes = vec![(format!("content/{}/{rel}", self.opts.site), outcome, 0)];
+        if outcome != Outcome::Conflict {
+            self.written.lock().expect("no panics while held").insert(rel, hash);
+        }
+        for (src, name) in &c.images {
+            let rel = format!("{}/{name}", c.dir);
+            let dest = self.content.join(&rel);
+            let size = std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
+            let placed = if self.opts.dry_run {
+                if dest.exists() { Placed::Same } else { Placed::New }
+            } else {
+                uploads::place(src, &dest, self.opts.force)
+                    .with_context(|| format!("cannot link {} into {}", src.display(), dest.display()))?
+            };
+            let outcome = match placed {
+                Placed::New => Outcome::Created,
+                Placed::Same => Outcome::Unchanged,
+                Placed::Conflict => Outcome::Conflict,
+            };
+            outcomes.push((format!("content/{}/{rel}", self.opts.site), outcome, size));
+        }
+        let mut report = self.report.lock().expect("no panics while held");
+        for (i, (file, outcome, size)) in outcomes.into_iter().enumerate() {
+            let image = i > 0;
+            match outcome {
+                Outcome::Created if image => {
+                    report.images.copied += 1;
+                    report.images.bytes += size;
+                }
+                Outcome::Unchanged if image => report.images.unchanged += 1,
+                Outcome::Created => report.files.created += 1,
+                Outcome::Updated => report.files.updated += 1,
+                Outcome::Unchanged => report.files.unchanged += 1,
+                Outcome::Conflict => report.files.conflicts.push(file),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Conflict,
+}
+
+/// Front matter as the importer writes it (keys in the order a writer reads them).
+#[derive(Serialize)]
+struct Front {
+    title: String,
+    date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    categories: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    draft: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    aliases: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    image_aliases: BTreeMap<String, Vec<String>>,
+}
+
+/// Reference rewriting for one item's body.
+/// One entry of Gutenberg's `footnotes` post meta.
+#[derive(Deserialize)]
+struct Footnote {
+    id: String,
+    content: String,
+}
+
+struct ItemContext<'a, 's> {
+    shared: &'a Shared<'s>,
+    id: u64,
+    footnotes: Vec<(String, String)>,
+    article: String,
+    /// Bundle file name → (source file, old site paths).
+    images: BTreeMap<String, (PathBuf, BTreeSet<String>)>,
+    /// Source file → bundle file name.
+    by_name: BTreeMap<PathBuf, String>,
+    missing: Vec<Missing>,
+    not_looked_up: usize,
+}
+
+impl markdown::Context for ItemContext<'_, '_> {
+    fn attachment_url(&self, id: u64) -> Option<String> {
+        self.shared.index.attachments.get(&id).cloned()
+    }
+
+    fn footnotes(&self) -> Vec<(String, String)> {
+        self.footnotes.clone()
+    }
+
+    fn children(&self) -> Vec<String> {
+        let ids = self.shared.index.children.get(&self.id).map(Vec::as_slice).unwrap_or_default();
+        ids.iter().filter_map(|id| self.shared.index.attachments.get(id).cloned()).collect()
+    }
+
+    fn link(&mut self, href: &str) -> Option<String> {
+        self.shared.links.rewrite(href)
+    }
+
+    fn image(&mut self, src: &str) -> String {
+        let Some(uploads) = self.shared.uploads else {
+            if uploads_like(src) {
+                self.not_looked_up += 1;
+            }
+            return src.to_string();
+        };
+        if uploads.relative(src).is_none() {
+            return src.to_string();
+        }
+        let ext = src.rsplit('.').next().map(|e| e.split(['?', '#']).next().unwrap_or(e).to_ascii_lowercase()).unwrap_or_default();
+        let found = uploads.find(src).filter(|_| crate::images::EXTENSIONS.contains(&ext.as_str()));
+        let Some(found) = found else {
+            self.missing.push(Missing { article: self.article.clone(), url: src.to_string() });
+            return src.to_string();
+        };
+        let name = match self.by_name.get(&found.file) {
+            Some(n) => n.clone(),
+            None => {
+                let clean = bundle_name(&found.name);
+                let mut name = clean.clone();
+                let mut n = 2;
+                while self.images.contains_key(&name) {
+                    let (stem, ext) = clean.rsplit_once('.').unwrap_or((&clean, ""));
+                    name = format!("{stem}-{n}.{ext}");
+                    n += 1;
+                }
+                self.by_name.insert(found.file.clone(), name.clone());
+                self.images.insert(name.clone(), (found.file.clone(), BTreeSet::new()));
+                name
+            }
+        };
+        let base_path = &self.shared.links.base_path;
+        let entry = self.images.get_mut(&name).expect("inserted above");
+        entry.1.extend(found.old_paths.iter().map(|p| site_path(p, base_path)));
+        name
+    }
+
+    fn same_image(&self, href: &str, src: &str) -> bool {
+        // "Link to attachment page" around that attachment's own picture.
+        if let Some(file) = self.shared.links.attachment_file(href) {
+            return uploads::original_name(&uploads::url_path(file)) == uploads::original_name(&uploads::url_path(src));
+        }
+        match self.shared.uploads.map(|u| (u.relative(href), u.relative(src))) {
+            Some((Some(a), Some(b))) => uploads::original_name(&a) == uploads::original_name(&b),
+            _ => same_picture(href, src),
+        }
+    }
+}
+
+fn uploads_like(url: &str) -> bool {
+    url.contains("/wp-content/uploads/") || url.contains("/files/") || url.contains(".files.wordpress.com/")
+}
+
+/// Without an uploads folder: two URLs of one picture by their names alone.
+fn same_picture(href: &str, src: &str) -> bool {
+    let name = |u: &str| uploads::original_name(&uploads::url_path(u));
+    uploads_like(href) && name(href) == name(src)
+}
+
+/// A file name safe in a bundle: NFC, no folders, no leading dot.
+fn bundle_name(name: &str) -> String {
+    let name = nfc(name).replace(['/', '\\'], "-");
+    let name = name.trim_start_matches('.');
+    if name.is_empty() { "image".into() } else { name.to_string() }
+}
+
+/// A login as `dc:creator` spells it, without stray markup around it
+/// (WordPress's own test export has `>name` and `name>`).
+fn clean_login(creator: &str) -> &str {
+    creator.trim().trim_matches(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')))
+}
+
+/// An author key for `content/authors.yaml` from a WordPress login.
+fn author_key(login: &str) -> String {
+    let lower = login.to_lowercase();
+    if !lower.is_empty() && lower.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        lower
+    } else {
+        let s = slugify(login);
+        if s.is_empty() { "author".into() } else { s }
+    }
+}
+
+/// Adds the export's authors that the imported items name and
+/// `content/authors.yaml` lacks; existing entries are never touched.
+/// E-mail addresses are not copied: an export has them, a public site should not.
+fn merge_authors(root: &Path, channel: &wxr::Channel, used: &BTreeSet<String>, dry_run: bool) -> anyhow::Result<Vec<String>> {
+    let path = root.join(AUTHORS_FILE);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let existing = crate::model::parse_authors(&text).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let names: HashMap<&str, &str> = channel.authors.iter().map(|a| (a.login.as_str(), a.display_name.as_str())).collect();
+    let mut add: BTreeMap<String, crate::model::Author> = BTreeMap::new();
+    for login in used.iter().filter(|l| !l.is_empty()) {
+        let key = author_key(login);
+        if existing.contains_key(&key) || add.contains_key(&key) {
+            continue;
+        }
+        let name = names.get(login.as_str()).map(|n| markdown::plain_text(n)).filter(|n| !n.is_empty()).unwrap_or_else(|| login.clone());
+        add.insert(key, crate::model::Author { name, ..Default::default() });
+    }
+    if add.is_empty() || dry_run {
+        return Ok(add.into_keys().collect());
+    }
+    let mut block = serde_yaml::to_string(&add.iter().map(|(k, a)| (k, AuthorOut { name: &a.name })).collect::<BTreeMap<_, _>>())
+        .expect("plain data serializes");
+    if !text.is_empty() && !text.ends_with('\n') {
+        block.insert(0, '\n');
+    }
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    std::fs::write(&path, format!("{text}{block}")).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(add.into_keys().collect())
+}
+
+#[derive(Serialize)]
+struct AuthorOut<'a> {
+    name: &'a str,
+}
+
+/// The `[[sites]]` entry for a site the export brings.
+fn site_block(name: &str, c: &wxr::Channel, permalink: &str, export: &Path) -> anyhow::Result<String> {
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let title = markdown::plain_text(&c.title);
+    let title = if title.is_empty() { name.to_string() } else { title };
+    let language = if c.language.is_empty() { "en".to_string() } else { c.language.clone() };
+    let mut block = format!(
+        "# Imported from WordPress ({}) by gen import wordpress.\n[[sites]]\nname = {}\ntitle = {}\nbase_url = {}\nlanguage = {}\n",
+        file_name(export),
+        q(name),
+        q(&title),
+        q(&site_base_url(c)),
+        q(&language)
+    );
+    let description = markdown::plain_text(&c.description);
+    if !description.is_empty() {
+        block += &format!("description = {}\n", q(&description));
+    }
+    block += &format!("permalink = {}\n", q(permalink));
+    Ok(block)
+}
+
+fn append_site(root: &Path, existing: &str, block: &str) -> anyhow::Result<()> {
+    let sep = if existing.is_empty() || existing.ends_with("\n\n") {
+        ""
+    } else if existing.ends_with('\n') {
+        "\n"
+    } else {
+        "\n\n"
+    };
+    let text = format!("{existing}{sep}{block}");
+    // The result must still load: a bad value in the export is an error here, not at the next build.
+    Config::parse(root, &text).map_err(|d| anyhow::anyhow!("the site entry for {CONFIG_FILE} would not load:\n{d}"))?;
+    let path = root.join(CONFIG_FILE);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u64, link: &str, name: &str, date: &str) -> Entry {
+        Entry {
+            id,
+            page: false,
+            draft: false,
+            title: name.into(),
+            post_name: name.into(),
+            link_path: link.into(),
+            date: DateTime::parse_from_rfc3339(date).unwrap(),
+            modified: None,
+            section: "economy".into(),
+            old_slugs: vec![],
+        }
+    }
+
+    #[test]
+    fn permalinks_are_inferred_from_old_links() {
+        let e =
+            [entry(1, "/2023/12/05/a/", "a", "2023-12-05T10:00:00+09:00"), entry(2, "/2024/01/09/b/", "b", "2024-01-09T10:00:00+09:00")];
+        assert_eq!(infer_permalink(&e), "/{year}/{month}/{day}/{slug}/");
+        let e = [entry(1, "/economy/가/", "가", "2023-12-05T10:00:00+09:00")];
+        assert_eq!(infer_permalink(&e), "/{section}/{slug}/");
+        let e = [entry(1, "/archives/a/", "a", "2023-12-05T10:00:00+09:00")];
+        assert_eq!(infer_permalink(&e), "/archives/{slug}/");
+        assert_eq!(infer_permalink(&[entry(1, "", "a", "2023-12-05T10:00:00Z")]), "/{section}/{slug}/");
+    }
+
+    #[test]
+    fn aliases_cover_old_links_ids_and_old_slugs_but_never_a_new_page() {
+        let mut a = entry(1, "/2023/12/a/", "a", "2023-12-05T10:00:00Z");
+        a.old_slugs = vec!["b".into()];
+        // `b` is the old slug of a and the current slug of another article.
+        let b = entry(2, "/2023/12/b/", "b", "2023-12-06T10:00:00Z");
+        let places = place_entries(&[a, b], "/{section}/{slug}/", "posts", &mut vec![]);
+        assert_eq!(places[0].path, "/economy/a/");
+        assert_eq!(places[0].aliases, ["/2023/12/a/", "/?p=1"]);
+        assert_eq!(places[1].aliases, ["/2023/12/b/", "/?p=2"]);
+    }
+
+    #[test]
+    fn equal_slugs_get_distinct_urls() {
+        let places = place_entries(
+            &[entry(1, "", "a", "2023-12-05T10:00:00Z"), entry(2, "", "a", "2023-12-05T10:00:00Z")],
+            "/{year}/{slug}/",
+            "posts",
+            &mut vec![],
+        );
+        assert_eq!((places[0].path.as_str(), places[1].path.as_str()), ("/2023/a/", "/2023/a-2/"));
+        assert_eq!(places[1].dir, "economy/a-2");
+    }
+
+    #[test]
+    fn dates_use_gmt_and_the_sites_offset() {
+        let seoul = FixedOffset::east_opt(9 * 3600).unwrap();
+        assert_eq!(item_date("2023-12-05 00:30:00", "2023-12-05 09:30:00", seoul).unwrap().to_rfc3339(), "2023-12-05T09:30:00+09:00");
+        assert_eq!(item_date("0000-00-00 00:00:00", "2023-12-05 09:30:00", seoul).unwrap().to_rfc3339(), "2023-12-05T09:30:00+09:00");
+        assert_eq!(item_date("0000-00-00 00:00:00", "0000-00-00 00:00:00", seoul), None);
+    }
+
+    #[test]
+    fn author_keys_are_safe() {
+        assert_eq!(author_key("Kim"), "kim");
+        assert_eq!(author_key("김 기자"), "김-기자");
+        assert_eq!(author_key("a@b.c"), "a-b-c");
+    }
+}

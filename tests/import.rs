@@ -1,0 +1,407 @@
+//! `gen import wordpress`: WordPress's own theme test exports, and a Korean
+//! multisite export with an uploads folder written here, imported, built and
+//! checked; re-imports, conflicts and bad input.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::util::{Repo, png};
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/wordpress");
+
+fn shared(name: &str) -> String {
+    let p = Path::new(SHARED).join(name);
+    assert!(p.is_file(), "{} is missing: the shared WordPress exports sit beside the repository", p.display());
+    p.to_string_lossy().into_owned()
+}
+
+fn import_json(r: &Repo, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["import", "wordpress"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    serde_json::from_str(&r.ok(&all)).expect("the report is JSON")
+}
+
+/// Every file below `rel` with its bytes.
+fn tree(r: &Repo, rel: &str) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(r.path(rel))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().strip_prefix(r.root()).unwrap().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect()
+}
+
+fn html_files(r: &Repo, rel: &str) -> Vec<(String, String)> {
+    tree(r, rel).into_iter().filter(|(p, _)| p.ends_with(".html")).map(|(p, b)| (p, String::from_utf8(b).unwrap())).collect()
+}
+
+fn doc(html: &str) -> scraper::Html {
+    scraper::Html::parse_document(html)
+}
+
+fn select<'a>(d: &'a scraper::Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    d.select(&scraper::Selector::parse(css).unwrap()).collect()
+}
+
+/// The text of an article page's body (`<article>`, else `<main>`).
+fn article_text(html: &str) -> String {
+    let d = doc(html);
+    let found = select(&d, "article");
+    let el = found.first().copied().or_else(|| select(&d, "main").first().copied()).expect("an article or main element");
+    el.text().collect::<Vec<_>>().join(" ")
+}
+
+fn redirects(r: &Repo, site: &str) -> BTreeMap<String, String> {
+    let v: serde_json::Value = serde_json::from_str(&r.read(&format!("public/{site}/redirects.json"))).unwrap();
+    v.as_array().unwrap().iter().map(|x| (x["from"].as_str().unwrap().to_string(), x["to"].as_str().unwrap().to_string())).collect()
+}
+
+/// Nothing WordPress-only may reach a reader: block comments or shortcodes.
+fn assert_no_wordpress_markup(r: &Repo, site: &str) {
+    for (path, html) in html_files(r, &format!("public/{site}")) {
+        assert!(!html.contains("<!-- wp:") && !html.contains("wp:paragraph"), "{path} has a block comment");
+        let text = doc(&html).root_element().text().collect::<String>();
+        for code in ["[caption", "[gallery", "[embed", "[/embed]", "[audio", "[video", "[youtube"] {
+            assert!(!text.contains(code), "{path} shows {code}: {}", &text[text.find(code).unwrap().saturating_sub(80)..]);
+        }
+    }
+}
+
+#[test]
+fn the_theme_unit_test_export_imports_builds_and_checks() {
+    let r = Repo::fixture("import");
+    let report = import_json(&r, &[&shared("themeunittestdata.wordpress.xml"), "--site", "wptest"]);
+    assert_eq!(report["items"]["post"]["publish"], 56);
+    assert_eq!(report["items"]["post"]["draft"], 1);
+    assert_eq!(report["items"]["post"]["future"], 1);
+    assert_eq!(report["items"]["page"]["publish"], 21);
+    assert_eq!(report["items"]["attachment"]["inherit"], 37);
+    assert_eq!(report["items"]["nav_menu_item"]["publish"], 70);
+    assert_eq!(report["imported"]["posts"], 58);
+    assert_eq!(report["imported"]["pages"], 21);
+    assert_eq!(report["imported"]["drafts"], 1);
+    assert_eq!(report["skipped"]["type nav_menu_item"], 70);
+    assert_eq!(report["site_added"], true);
+    // The export's links are /2013/01/10/slug/: the same URLs, no redirect needed.
+    assert_eq!(report["permalink"], "/{year}/{month}/{day}/{slug}/");
+    assert_eq!(report["images"]["not_looked_up"].as_u64().map(|n| n > 0), Some(true), "{report}");
+    let config = r.read("sites.toml");
+    assert!(config.contains("name = \"wptest\"") && config.contains("base_url = \"https://wpthemetestdata.wordpress.com/\""), "{config}");
+    let authors = r.read("content/authors.yaml");
+    assert!(authors.contains("name: Existing Name") && authors.contains("bio: Kept as written."), "existing author changed:\n{authors}");
+    assert!(authors.contains("themereviewteam:") && authors.contains("Theme Reviewer"), "{authors}");
+
+    r.ok(&["build", "--site", "wptest"]);
+    assert_no_wordpress_markup(&r, "wptest");
+    let rules = redirects(&r, "wptest");
+    assert_eq!(rules.get("/?p=1724").map(String::as_str), Some("/2018/10/20/keyboard-navigation/"), "{rules:?}");
+    let p_aliases = rules.keys().filter(|k| k.starts_with("/?p=")).count();
+    assert_eq!(p_aliases, 56, "one ?p= alias per published post (the future one is not published yet): {rules:?}");
+    assert!(rules.keys().any(|k| k.starts_with("/?page_id=")));
+    // The Greek slugs arrive percent-encoded and are published decoded.
+    assert!(r.path("public/wptest").read_dir().is_ok());
+    let greek = tree(&r, "public/wptest").into_keys().any(|p| p.contains("επίπεδο"));
+    assert!(greek, "no page with the decoded Greek slug");
+    r.ok(&["check", "--site", "wptest"]);
+}
+
+#[test]
+fn the_block_test_export_imports_into_a_configured_site_with_redirects() {
+    let r = Repo::fixture("import");
+    let before = r.read("sites.toml");
+    let report = import_json(&r, &[&shared("64-block-test-data.xml"), "--site", "blocks"]);
+    assert_eq!(report["site_added"], false);
+    assert_eq!(report["items"]["post"]["publish"], 61);
+    assert_eq!(report["imported"]["posts"], 61);
+    assert_eq!(report["imported"]["pages"], 1);
+    assert_eq!(report["skipped"]["type wp_navigation"], 1);
+    assert_eq!(r.read("sites.toml"), before, "a configured site keeps its settings");
+    r.ok(&["build", "--site", "blocks"]);
+    assert_no_wordpress_markup(&r, "blocks");
+    // The site keeps gen's default permalink: every old link redirects.
+    let rules = redirects(&r, "blocks");
+    let target = rules.get("/paragraph/").unwrap_or_else(|| panic!("no redirect for /paragraph/: {rules:?}"));
+    assert!(r.exists(&format!("public/blocks{target}index.html")), "{target}");
+    assert!(rules.contains_key("/?p=16"));
+    r.ok(&["check", "--site", "blocks"]);
+}
+
+const SITE: &str = "https://news.example.kr";
+const UP: &str = "https://news.example.kr/wp-content/uploads/sites/3";
+
+/// A Korean multisite export (blog 3) and its uploads folder.
+fn korean_export(r: &Repo) -> String {
+    for (rel, salt) in [
+        ("uploads/sites/3/2023/12/chart.png", "chart"),
+        ("uploads/sites/3/2023/12/chart-800x450.png", "chart-800"),
+        ("uploads/sites/3/2023/12/chart-300x169.png", "chart-300"),
+        ("uploads/sites/3/2023/12/cover.png", "cover"),
+        ("uploads/sites/3/2023/12/cover-scaled.png", "cover-scaled"),
+        ("uploads/sites/3/2023/11/map.png", "map"),
+        ("uploads/sites/3/2023/11/map-300x200.png", "map-300"),
+    ] {
+        r.write_bytes(rel, &png(1600, 900, salt));
+    }
+    let slug = "%ea%b8%b0%ec%a4%80%ea%b8%88%eb%a6%ac"; // 기준금리
+    let item = |id: u64, ty: &str, status: &str, title: &str, name: &str, link: &str, date: &str, body: &str, extra: &str| {
+        format!(
+            "<item><title><![CDATA[{title}]]></title><link>{link}</link><dc:creator><![CDATA[reporter]]></dc:creator>\
+<guid isPermaLink=\"false\">{SITE}/?p={id}</guid><content:encoded><![CDATA[{body}]]></content:encoded><excerpt:encoded><![CDATA[]]></excerpt:encoded>\
+<wp:post_id>{id}</wp:post_id><wp:post_date><![CDATA[{date}]]></wp:post_date><wp:post_date_gmt><![CDATA[{gmt}]]></wp:post_date_gmt>\
+<wp:post_modified><![CDATA[{date}]]></wp:post_modified><wp:post_modified_gmt><![CDATA[{gmt}]]></wp:post_modified_gmt>\
+<wp:post_name><![CDATA[{name}]]></wp:post_name><wp:status><![CDATA[{status}]]></wp:status><wp:post_parent>0</wp:post_parent>\
+<wp:post_type><![CDATA[{ty}]]></wp:post_type>{extra}</item>\n",
+            gmt = shift_nine_hours(date)
+        )
+    };
+    let meta = |k: &str, v: &str| {
+        format!("<wp:postmeta><wp:meta_key><![CDATA[{k}]]></wp:meta_key><wp:meta_value><![CDATA[{v}]]></wp:meta_value></wp:postmeta>")
+    };
+    let cat = "<category domain=\"category\" nicename=\"%ea%b2%bd%ec%a0%9c\"><![CDATA[경제]]></category><category domain=\"post_tag\" nicename=\"rate\"><![CDATA[금리]]></category>";
+    let gutenberg = format!(
+        "<!-- wp:paragraph -->\n<p>한국은행이 <strong>기준금리</strong>를 동결했다. <a href=\"{SITE}/2023/11/%ec%a7%80%eb%8f%84/\">지난달 기사</a>를 보라.</p>\n<!-- /wp:paragraph -->\n\n\
+<!-- wp:image {{\"id\":201}} -->\n<figure class=\"wp-block-image\"><a href=\"{UP}/2023/12/chart.png\"><img src=\"https://cdn.news.example.kr/wp-content/uploads/sites/3/2023/12/chart-800x450.png\" alt=\"금리 추이\" class=\"wp-image-201\"/></a><figcaption>금리 추이</figcaption></figure>\n<!-- /wp:image -->\n\n\
+<!-- wp:latest-posts /-->\n\n\
+<!-- wp:embed {{\"url\":\"https://www.youtube.com/watch?v=dQw4w9WgXcQ\",\"type\":\"video\",\"providerNameSlug\":\"youtube\"}} -->\n<figure class=\"wp-block-embed is-type-video is-provider-youtube\"><div class=\"wp-block-embed__wrapper\">\nhttps://www.youtube.com/watch?v=dQw4w9WgXcQ\n</div></figure>\n<!-- /wp:embed -->"
+    );
+    let classic = format!(
+        "지도를 보자.\n둘째 줄.\n\n[caption id=\"attachment_202\" align=\"aligncenter\" width=\"300\"]<img src=\"{UP}/2023/11/map-300x200.png\" alt=\"서울 지도\" width=\"300\" height=\"200\" /> 서울 지도[/caption]\n\n\
+<a href=\"{SITE}/?p=101\">금리 기사</a>와 사라진 사진 <img src=\"{UP}/2023/11/gone.png\" alt=\"없음\" />\n\n[contact-form-7 id=\"5\" title=\"문의\"]\n\n[embed]https://youtu.be/dQw4w9WgXcQ[/embed]"
+    );
+    let mut items = String::new();
+    items += &item(
+        201,
+        "attachment",
+        "inherit",
+        "chart",
+        "chart",
+        &format!("{SITE}/chart/"),
+        "2023-12-05 09:00:00",
+        "",
+        &format!("<wp:attachment_url>{UP}/2023/12/chart.png</wp:attachment_url>"),
+    );
+    items += &item(
+        203,
+        "attachment",
+        "inherit",
+        "cover",
+        "cover",
+        &format!("{SITE}/cover/"),
+        "2023-12-05 09:00:00",
+        "",
+        &format!("<wp:attachment_url>{UP}/2023/12/cover-scaled.png</wp:attachment_url>"),
+    );
+    items += &item(
+        101,
+        "post",
+        "publish",
+        "한국은행, 기준금리 동결",
+        slug,
+        &format!("{SITE}/2023/12/{slug}/"),
+        "2023-12-05 09:30:00",
+        &gutenberg,
+        &format!("{cat}{}{}", meta("_thumbnail_id", "203"), meta("_wp_old_slug", "old-rate")),
+    );
+    items += &item(
+        102,
+        "post",
+        "publish",
+        "서울 지도 &amp; 교통",
+        "%ec%a7%80%eb%8f%84",
+        &format!("{SITE}/2023/11/%ec%a7%80%eb%8f%84/"),
+        "2023-11-20 18:00:00",
+        &classic,
+        cat,
+    );
+    items += &item(
+        103,
+        "page",
+        "publish",
+        "회사 소개",
+        "%ed%9a%8c%ec%82%ac",
+        &format!("{SITE}/%ed%9a%8c%ec%82%ac/"),
+        "2023-01-02 10:00:00",
+        "<p>우리는 뉴스를 만든다.</p>",
+        "",
+    );
+    items += &item(104, "post", "draft", "초안", "", &format!("{SITE}/?p=104"), "2023-12-06 10:00:00", "<p>초안</p>", "");
+    items += &item(105, "post", "private", "비공개", "private", &format!("{SITE}/2023/12/private/"), "2023-12-06 10:00:00", "<p>x</p>", "");
+    items += &item(106, "nav_menu_item", "publish", "", "106", &format!("{SITE}/?p=106"), "2023-12-06 10:00:00", "", "");
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<rss version=\"2.0\" xmlns:excerpt=\"http://wordpress.org/export/1.2/excerpt/\" \
+xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:wp=\"http://wordpress.org/export/1.2/\">\n<channel>\n\
+<title>한빛 뉴스</title><link>{SITE}</link><description>경제 뉴스</description><language>ko-KR</language><wp:wxr_version>1.2</wp:wxr_version>\
+<wp:base_site_url>https://network.example.kr</wp:base_site_url><wp:base_blog_url>{SITE}</wp:base_blog_url>\n\
+<wp:author><wp:author_id>2</wp:author_id><wp:author_login><![CDATA[reporter]]></wp:author_login><wp:author_email><![CDATA[kim@news.example.kr]]></wp:author_email><wp:author_display_name><![CDATA[김기자]]></wp:author_display_name></wp:author>\n\
+{items}</channel>\n</rss>\n"
+    );
+    r.write("export.xml", &xml);
+    "export.xml".into()
+}
+
+/// `2023-12-05 09:30:00` in Seoul → its GMT time.
+fn shift_nine_hours(date: &str) -> String {
+    let d = chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S").unwrap();
+    (d - chrono::Duration::hours(9)).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+#[test]
+fn a_korean_multisite_export_keeps_every_old_url() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    let report = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    assert_eq!(report["imported"]["posts"], 3, "{report}");
+    assert_eq!(report["imported"]["pages"], 1);
+    assert_eq!(report["imported"]["drafts"], 1);
+    assert_eq!(report["skipped"]["status private"], 1);
+    assert_eq!(report["skipped"]["type nav_menu_item"], 1);
+    assert_eq!(report["permalink"], "/{year}/{month}/{slug}/");
+    assert_eq!(report["unknown_shortcodes"]["contact-form-7"], 1);
+    let missing = report["images"]["missing"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{report}");
+    assert!(missing[0]["url"].as_str().unwrap().ends_with("2023/11/gone.png"));
+    assert!(missing[0]["article"].as_str().unwrap().contains("지도"), "{report}");
+    // Hangul slugs decoded, NFC; the section from the primary category; the
+    // original images (not the resized copies) linked into the bundle.
+    let bundle = "content/daily/경제/기준금리";
+    let md = r.read(&format!("{bundle}/index.md"));
+    assert!(r.exists(&format!("{bundle}/chart.png")) && r.exists(&format!("{bundle}/cover.png")), "{:?}", r.listing());
+    assert!(!r.exists(&format!("{bundle}/chart-800x450.png")));
+    assert!(md.contains("date: 2023-12-05T09:30:00+09:00"), "{md}");
+    assert!(md.contains("image: cover.png") && md.contains("author: reporter"), "{md}");
+    assert!(!md.contains("kim@news.example.kr") && !r.read("content/authors.yaml").contains("kim@"), "e-mail addresses stay private");
+    let classic = r.read("content/daily/경제/지도/index.md");
+    assert!(classic.contains("title: 서울 지도 & 교통"), "{classic}");
+    let config = r.read("sites.toml");
+    assert!(config.contains("language = \"ko-KR\"") && config.contains("base_url = \"https://news.example.kr/\""), "{config}");
+
+    r.ok(&["build", "--site", "daily"]);
+    assert_no_wordpress_markup(&r, "daily");
+    // The same URL as on WordPress: no redirect needed for the permalink.
+    let page = r.read("public/daily/2023/12/기준금리/index.html");
+    let d = doc(&page);
+    let imgs: Vec<String> = select(&d, "article img").iter().map(|i| i.value().attr("src").unwrap().to_string()).collect();
+    assert!(imgs.iter().any(|s| s.starts_with("/images/")), "{imgs:?}");
+    let links: Vec<String> = select(&d, "article a").iter().filter_map(|a| a.value().attr("href").map(str::to_string)).collect();
+    assert!(links.contains(&"/2023/11/지도/".to_string()) || links.contains(&"/2023/11/%EC%A7%80%EB%8F%84/".to_string()), "{links:?}");
+    assert!(!select(&d, "iframe[src^='https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ']").is_empty(), "no embed");
+    let classic = r.read("public/daily/2023/11/지도/index.html");
+    let d = doc(&classic);
+    let text = article_text(&classic);
+    assert!(text.contains("지도를 보자.") && text.contains("서울 지도"), "{text}");
+    assert!(!select(&d, "article br").is_empty(), "a single newline is a line break (wpautop)");
+    let hrefs: Vec<String> = select(&d, "article a").iter().filter_map(|a| a.value().attr("href").map(str::to_string)).collect();
+    assert!(hrefs.iter().any(|h| h.contains("2023/12/")), "?p=101 was not rewritten: {hrefs:?}");
+    assert!(!select(&d, "iframe").is_empty(), "[embed] became an embed");
+    assert!(
+        select(&d, "img").iter().any(|i| i.value().attr("src") == Some(&format!("{UP}/2023/11/gone.png")[..])),
+        "a missing image keeps its URL"
+    );
+
+    let rules = redirects(&r, "daily");
+    assert_eq!(rules.get("/?p=101").map(String::as_str), Some("/2023/12/기준금리/"), "{rules:?}");
+    assert_eq!(rules.get("/2023/12/old-rate/").map(String::as_str), Some("/2023/12/기준금리/"));
+    assert_eq!(rules.get("/?page_id=103").map(String::as_str), Some("/2023/01/회사/"), "{rules:?}");
+    for old in ["chart.png", "chart-800x450.png", "chart-300x169.png"] {
+        let from = format!("/wp-content/uploads/sites/3/2023/12/{old}");
+        let to = rules.get(&from).unwrap_or_else(|| panic!("no redirect for {from}: {rules:?}"));
+        assert!(to.starts_with("/images/") && r.exists(&format!("public/daily{to}")), "{from} → {to}");
+    }
+    let cover_to = rules["/wp-content/uploads/sites/3/2023/12/cover-scaled.png"].clone();
+    assert_eq!(std::fs::read(r.path(&format!("public/daily{cover_to}"))).unwrap(), png(1600, 900, "cover"));
+    // Image redirects have no HTML stub (it would be served as an image).
+    assert!(!r.exists("public/daily/wp-content/uploads/sites/3/2023/12/chart.png"));
+    let netlify = r.read("public/daily/_redirects");
+    assert!(netlify.contains("/wp-content/uploads/sites/3/2023/12/chart-300x169.png /images/"), "{netlify}");
+    // The one image the uploads folder lacks keeps its old URL, which the
+    // check reports (that address is gone once the site moves), and nothing else.
+    let out = r.run(&["check", "--site", "daily"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && stdout.contains("1 broken"), "{stdout}");
+    assert!(stdout.contains("지도/index.md") && stdout.contains("2023/11/gone.png"), "{stdout}");
+
+    // The image changes: its old URLs follow it to the new published path.
+    std::fs::remove_file(r.path(&format!("{bundle}/cover.png"))).unwrap();
+    r.write_bytes(&format!("{bundle}/cover.png"), &png(1200, 600, "new cover"));
+    r.ok(&["build", "--site", "daily"]);
+    let moved = redirects(&r, "daily")["/wp-content/uploads/sites/3/2023/12/cover-scaled.png"].clone();
+    assert_ne!(moved, cover_to);
+    assert_eq!(std::fs::read(r.path(&format!("public/daily{moved}"))).unwrap(), png(1200, 600, "new cover"));
+}
+
+#[test]
+fn importing_the_same_export_again_changes_nothing() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    let content = tree(&r, "content");
+    let config = r.read("sites.toml");
+    let again = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    assert_eq!(again["files"]["created"], 0, "{again}");
+    assert_eq!(again["files"]["updated"], 0);
+    assert_eq!(again["images"]["copied"], 0);
+    assert_eq!(again["authors_added"].as_array().unwrap().len(), 0);
+    assert_eq!(again["site_added"], false);
+    assert_eq!(tree(&r, "content"), content, "a re-import must leave content/ byte-identical");
+    assert_eq!(r.read("sites.toml"), config);
+}
+
+#[test]
+fn an_article_edited_after_the_import_is_never_overwritten_silently() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    let file = "content/daily/경제/지도/index.md";
+    r.edit(file, "지도를 보자.", "편집국이 고친 문장.");
+    let edited = r.read(file);
+    let again = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    assert_eq!(again["files"]["conflicts"], serde_json::json!([file]), "{again}");
+    assert_eq!(r.read(file), edited);
+    // And a third run still knows it is not the importer's own.
+    let third = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    assert_eq!(third["files"]["conflicts"], serde_json::json!([file]));
+    let forced = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads", "--force"]);
+    assert_eq!(forced["files"]["updated"], 1, "{forced}");
+    assert!(r.read(file).contains("지도를 보자."));
+}
+
+#[test]
+fn a_dry_run_writes_nothing() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    let before = tree(&r, "");
+    let report = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads", "--dry-run"]);
+    assert_eq!(report["imported"]["posts"], 3);
+    assert_eq!(report["files"]["created"], 4);
+    assert_eq!(tree(&r, ""), before);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    let xml = r.read(&export);
+    r.write("page.html", "<!doctype html><html><body><p>not an export</p></body></html>");
+    r.write("truncated.xml", &xml[..xml.len() * 2 / 3]);
+    r.write(
+        "feed.xml",
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>x</title><item><title>a</title></item></channel></rss>",
+    );
+    let before = tree(&r, "");
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["page.html"], "page.html", "not"),
+        (&["truncated.xml"], "truncated.xml", "truncated"),
+        (&["feed.xml"], "feed.xml", "not a WordPress export"),
+        (&["missing.xml"], "missing.xml", "cannot"),
+        (&[&export, "--uploads", "no-such-folder"], "no-such-folder", "uploads folder"),
+    ];
+    for (args, names, says) in cases {
+        let mut all = vec!["import", "wordpress"];
+        all.extend_from_slice(args);
+        all.extend(["--site", "daily"]);
+        let err = r.fails(&all);
+        assert!(err.contains(names) && err.contains(says), "{args:?}: {err}");
+        assert_eq!(tree(&r, ""), before, "{args:?} wrote something");
+    }
+}
