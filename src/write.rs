@@ -163,12 +163,18 @@ pub fn safe_join(root: &Path, rel: &str) -> io::Result<PathBuf> {
 /// Runs `op` on `path`; when its folder is missing, makes it and runs `op`
 /// again. Folders are made only when needed: `mkdir` is slow on some disks.
 fn with_parent<T>(path: &Path, mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    match op() {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
-            op()
+    // Another site opening its publisher prunes empty staging folders they
+    // share (`.gen-staging/`, the output root): a folder created here can be
+    // gone again before the write, so create it again a few times.
+    let mut attempts = 0;
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 8 => {
+                attempts += 1;
+                std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+            }
+            r => return r,
         }
-        r => r,
     }
 }
 
@@ -208,6 +214,23 @@ fn prune_empty(dir: &Path, stop: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staging_survives_another_site_pruning_the_shared_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staging/ab/file");
+        let mut calls = 0;
+        // The shared folder vanishes right after it is created, twice.
+        with_parent(&path, || {
+            calls += 1;
+            if calls <= 2 {
+                std::fs::remove_dir_all(dir.path().join("staging")).ok();
+            }
+            std::fs::write(&path, b"x")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"x");
+    }
 
     #[test]
     fn safe_join_refuses_escapes() {
