@@ -297,7 +297,7 @@ fn is_entry(item: &wxr::Item) -> bool {
 fn read_index(export: &Path) -> anyhow::Result<Index> {
     wxr::sniff(export)?;
     let mut index = Index::default();
-    let mut raw: Vec<(wxr::Item, Option<i64>)> = Vec::new();
+    let mut raw: Vec<wxr::Item> = Vec::new();
     // The site's offset from UTC, learnt from items that carry both dates.
     let mut offsets: HashMap<i64, usize> = HashMap::new();
     wxr::read(export, |entry| {
@@ -336,7 +336,7 @@ fn read_index(export: &Path) -> anyhow::Result<Index> {
                 // Bodies are read again later; keep only what places the item.
                 item.content = String::new();
                 item.excerpt = String::new();
-                raw.push((*item, None));
+                raw.push(*item);
             }
         }
         Ok(())
@@ -348,7 +348,7 @@ fn read_index(export: &Path) -> anyhow::Result<Index> {
     let offset = FixedOffset::east_opt((minutes * 60) as i32).unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
     let primary_by_id: HashMap<u64, &str> = index.channel.categories.iter().map(|c| (c.id, c.nicename.as_str())).collect();
     let base_path = url::Url::parse(&site_base_url(&index.channel)).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
-    for (item, _) in raw {
+    for item in raw {
         let date = item_date(&item.post_date_gmt, &item.post_date, offset).unwrap_or_else(|| {
             // No date at all (an old draft): the epoch keeps it sorted last.
             offset.timestamp_opt(0, 0).single().expect("epoch")
