@@ -8,7 +8,7 @@
 //!    previous state → render what changed, in parallel, into staging;
 //! 4. per site: commit (publish staged files, remove stale ones, save state).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -142,6 +142,10 @@ struct Loaded {
     settings: Hash,
     valid_until: Option<i64>,
     folders: Vec<discover::Folder>,
+    publisher: Publisher,
+    /// What earlier builds published, from the saved state (also with
+    /// `--clean`); `None` when there is none: files found are taken as gen's.
+    owned: Option<BTreeSet<String>>,
 }
 
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
@@ -156,8 +160,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let may_skip = !opts.clean && !opts.check;
     let results = each_bounded(sites, |(site, theme)| -> Result<Staged, Diagnostics> {
         match load_site(&prepared.shared(), site, theme, may_skip)? {
-            Site::Unchanged(u) => unchanged_site(&prepared.config, *u),
-            Site::Loaded(l) => render_site(opts, &prepared.config, &prepared.cache_dir, &MARKDOWN, *l),
+            Site::Unchanged(u) => Ok(unchanged_site(*u)),
+            Site::Loaded(l) => render_site(opts, &prepared.cache_dir, &MARKDOWN, *l),
         }
     });
     let mut diags = Diagnostics::default();
@@ -171,23 +175,39 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
 
     // Stage 4: publish.
     let mut report = BuildReport::default();
+    let mut published = Vec::new();
     for mut s in staged {
         let t = Instant::now();
-        match &s.state_bytes {
-            None => s.publisher.discard().with_context(|| format!("cleaning {}", s.publisher.out_dir().display()))?,
-            Some(bytes) => {
-                let state_path = cache::state_path(&prepared.cache_dir, &s.report.site);
-                s.publisher
-                    .commit(s.moves, s.removes, bytes, &state_path)
-                    .with_context(|| format!("publishing {}", s.publisher.out_dir().display()))?;
+        if let Some(bytes) = &s.state_bytes {
+            let out = s.publisher.out_dir().display().to_string();
+            let done = s.publisher.commit(std::mem::take(&mut s.moves), s.removes, bytes);
+            done.with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))?;
+            if let Some((path, bytes)) = &s.text_cache {
+                // Only a cache: losing it costs reading sources again.
+                crate::write::write_atomic(path, bytes).ok();
             }
         }
         if let (Some(m), Some(state)) = (&opts.memory, s.state) {
             m.lock().expect("no panics while held").insert(s.report.site.clone(), state);
         }
         s.report.timings_ms.insert("write", ms(t));
+        published.push((s.publisher.out_dir().to_path_buf(), s.expected));
         report.sites.push(s.report);
         report.links.extend(s.links);
+    }
+    // A build must not succeed with files missing: the output folder, or
+    // part of it, removed while the build ran. The next build restores them.
+    for (out, expected) in published {
+        let missing: Vec<&String> = expected.par_iter().filter(|rel| std::fs::symlink_metadata(out.join(rel)).is_err()).collect();
+        if let Some(first) = missing.first() {
+            anyhow::bail!(
+                "{} published file{} of {} went missing during the build (first: {}): was the output folder changed while gen ran? Build again to restore them",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                out.display(),
+                out.join(first).display()
+            );
+        }
     }
     if opts.check {
         // Sites not built are still link targets: their output folder as it is.
@@ -258,6 +278,7 @@ type SiteWithTheme<'a> = (&'a SiteConfig, Result<Arc<Theme>, Diagnostics>);
 
 /// Stage 1: configuration, authors and shared assets, read once.
 struct Prepared {
+    _lock: cache::Lock,
     opts: BuildOptions,
     config: Config,
     cache_dir: PathBuf,
@@ -279,10 +300,11 @@ impl Prepared {
             }
         }
         let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
+        let lock = cache::Lock::take(&cache_dir)?;
         let authors = load_authors(root)?;
         // `assets/` is shared by every site: walked once (its images are never stat'ed).
         let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
-        Ok(Prepared { opts: opts.clone(), config, cache_dir, authors, repo_assets })
+        Ok(Prepared { _lock: lock, opts: opts.clone(), config, cache_dir, authors, repo_assets })
     }
 
     /// The selected sites with their themes, parsed once per theme and override set.
@@ -354,6 +376,7 @@ enum Site {
 struct Unchanged {
     state: SiteState,
     report: SiteReport,
+    publisher: Publisher,
 }
 
 fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagnostics>, may_skip: bool) -> Result<Site, Diagnostics> {
@@ -363,17 +386,36 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
 
     let t = Instant::now();
     let out_dir = config.output.join(&site.name);
-    let mut state = SiteState::default();
+    // Opening the publisher first finishes an interrupted earlier build, so
+    // the state read next is the one that build installed.
+    let (publisher, recovery) = Publisher::open(&config.output, &site.name, &cache::state_path(cache_dir, &site.name)).map_err(|e| {
+        Diagnostics::one(
+            Diagnostic::new(&out_dir, None, format!("cannot prepare the output folder: {e}"))
+                .hint("check that the output folder and public/.gen-staging/ are folders gen can write to"),
+        )
+    })?;
+    let mut previous = None;
     let remembered = opts.memory.as_ref().and_then(|m| m.lock().expect("no panics while held").remove(&site.name));
-    if let Some(s) = remembered.filter(|s| !opts.clean && s.output_dir == out_dir) {
-        state = s;
-    } else if !opts.clean {
+    if let Some(s) = remembered.filter(|s| s.output_dir == out_dir) {
+        previous = Some(s);
+    } else {
         match cache::load(&cache::state_path(cache_dir, &site.name)) {
-            Ok(Some(s)) if s.output_dir == out_dir => state = s,
+            Ok(Some(s)) if s.output_dir == out_dir => previous = Some(s),
             Ok(_) => {}
             Err(e) => report.warnings.push(format!("cache ignored: {e}")),
         }
     }
+    // A journal that could not be replayed left the output half-published:
+    // render everything, as `--clean` does, and own what it published.
+    let fresh = opts.clean || recovery.is_some();
+    let owned = previous.as_ref().map(|s| {
+        let moved = recovery.iter().flat_map(|r| r.moved.iter().cloned());
+        s.outputs.keys().cloned().chain(moved).collect::<BTreeSet<String>>()
+    });
+    if let Some(r) = recovery {
+        report.warnings.push(r.warning);
+    }
+    let mut state = previous.filter(|_| !fresh).unwrap_or_default();
     state.output_dir = out_dir;
     report.timings_ms.insert("cache", ms(t));
 
@@ -408,10 +450,10 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
         (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors),
         _ => [0; 32],
     };
-    if may_skip && diags.is_empty() && unchanged(&state, settings, &sources, root, opts.now) {
+    if may_skip && !fresh && diags.is_empty() && unchanged(&state, settings, &sources, root, opts.now) {
         report.pages = state.pages;
         report.pages_unchanged = state.pages;
-        return Ok(Site::Unchanged(Box::new(Unchanged { state, report })));
+        return Ok(Site::Unchanged(Box::new(Unchanged { state, report, publisher })));
     }
 
     let t = Instant::now();
@@ -454,6 +496,8 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
             settings,
             valid_until,
             folders,
+            publisher,
+            owned,
         }))),
         _ => Err(diags),
     }
@@ -509,13 +553,20 @@ fn valid_until(site: &SiteConfig, records: &BTreeMap<String, SourceRecord>, filt
         .min()
 }
 
-/// A skipped site: its publisher is opened all the same, which finishes an
-/// interrupted earlier build.
-fn unchanged_site(config: &Config, u: Unchanged) -> Result<Staged, Diagnostics> {
-    let Unchanged { state, report } = u;
-    let publisher = Publisher::open(&config.output, &report.site)
-        .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
-    Ok(Staged { links: None, publisher, moves: vec![], removes: vec![], state: Some(state), state_bytes: None, report })
+/// A skipped site: nothing to stage, nothing to commit.
+fn unchanged_site(u: Unchanged) -> Staged {
+    let Unchanged { state, report, publisher } = u;
+    Staged {
+        links: None,
+        publisher,
+        moves: vec![],
+        removes: vec![],
+        expected: vec![],
+        state: Some(state),
+        state_bytes: None,
+        text_cache: None,
+        report,
+    }
 }
 
 /// The `image:` cover and the `image_aliases:` images of every published
@@ -609,16 +660,34 @@ struct Staged {
     publisher: Publisher,
     moves: Vec<String>,
     removes: Vec<String>,
+    /// Every output the site has after the commit, checked once all sites
+    /// are published.
+    expected: Vec<String>,
     /// The new state itself, kept only for [`BuildOptions::memory`].
     state: Option<SiteState>,
+    /// The search text cache and its bytes, saved after the commit.
+    text_cache: Option<(PathBuf, Vec<u8>)>,
     report: SiteReport,
 }
 
-fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
-    let Loaded { site, theme, model, state, sources, catalog, assets, redirects, mut report, settings, valid_until, folders } = l;
+fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
+    let Loaded {
+        site,
+        theme,
+        model,
+        state,
+        sources,
+        catalog,
+        assets,
+        redirects,
+        mut report,
+        settings,
+        valid_until,
+        folders,
+        publisher,
+        owned,
+    } = l;
     let root = &opts.root;
-    let publisher = Publisher::open(&config.output, &site.name)
-        .map_err(|e| Diagnostics::one(Diagnostic::new(&config.output, None, format!("cannot prepare the output folder: {e}"))))?;
     let inputs =
         SiteInputs { site: &site, model: &model, theme: &theme, catalog: &catalog, assets: &assets, redirects: &redirects, now: opts.now };
     let renderer = Renderer::new(inputs, markdown, root, opts.minify);
@@ -663,12 +732,13 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     // Stages `bytes` unless the published file already holds exactly them
     // (then it, and its mtime, are left alone). Returns the record and
     // whether anything was staged.
-    let publish = |path: &str, input: Hash, bytes: &[u8]| -> Result<(OutputRecord, bool), Diagnostic> {
+    let failures = WriteFailures::default();
+    let publish = |path: &str, input: Hash, bytes: &[u8]| -> Result<(OutputRecord, bool), Diagnostics> {
         let content = discover::hash_bytes(bytes);
         if let Some(r) = state.outputs.get(path).filter(|r| r.content == content && intact(path, r)) {
             return Ok((OutputRecord { input, ..*r }, false));
         }
-        let stamp = publisher.stage(path, bytes).map_err(|e| Diagnostic::new(out_dir.join(path), None, format!("cannot write: {e}")))?;
+        let stamp = publisher.stage(path, bytes).map_err(|e| failures.record(out_dir.join(path), e))?;
         Ok((OutputRecord { input, content, stamp }, true))
     };
     let (deferred, now): (Vec<usize>, Vec<usize>) = the_plan.render.iter().partition(|&&i| jobs[i].is_deferred());
@@ -733,6 +803,7 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
         outputs.insert(p.path, p.record);
     }
     report.timings_ms.insert("render", ms(t));
+    diags.extend(failures.take(&publisher));
     if !diags.is_empty() {
         publisher.discard().ok();
         return Err(diags);
@@ -741,15 +812,19 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     // The search index, from the texts the article renders just produced
     // and, for the others, the text cache.
     let t = Instant::now();
+    let mut text_cache = None;
     for &i in &deferred {
-        let text_cache = search::TextCache::path(cache_dir, &site.name);
+        let path = search::TextCache::path(cache_dir, &site.name);
         let chars = renderer.text_chars();
-        let all = search::texts(root, &model, chars, std::mem::take(&mut texts), || search::TextCache::load(&text_cache))
-            .map_err(|e| Diagnostics::one(Diagnostic::new(&text_cache, None, format!("cannot collect the search texts: {e:#}"))))?;
-        let (record, written) = publish(&planned[i].path, planned[i].input, &renderer.search_index(&all))?;
-        // Only a cache: losing it costs reading sources again, so a failed
-        // write is not an error.
-        search::TextCache::of(&model, all, chars).save(&text_cache).ok();
+        let all = search::texts(root, &model, chars, std::mem::take(&mut texts), || search::TextCache::load(&path))
+            .map_err(|e| Diagnostics::one(Diagnostic::new(&path, None, format!("cannot collect the search texts: {e:#}"))))?;
+        let published = publish(&planned[i].path, planned[i].input, &renderer.search_index(&all));
+        let (record, written) = published.map_err(|d| {
+            publisher.discard().ok();
+            Diagnostics(d.0.into_iter().chain(failures.take(&publisher).0).collect())
+        })?;
+        // Saved once the site is published: a failed build leaves it as it was.
+        text_cache = Some((path, search::TextCache::of(&model, all, chars).encode()));
         if written {
             moves.push(planned[i].path.clone());
             report.files_written += 1;
@@ -762,7 +837,7 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     // copied) only when not already in place.
     let t = Instant::now();
     let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
-    let published: Vec<Result<(String, OutputRecord, bool), Diagnostic>> = unique
+    let published: Vec<Result<(String, OutputRecord, bool), Diagnostics>> = unique
         .into_par_iter()
         .map(|(rel, source)| {
             let hash = catalog.current_hash(source);
@@ -779,13 +854,12 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
                     return Ok((rel.to_string(), OutputRecord { stamp: discover::Stamp::of(&m), ..*r }, false));
                 }
             }
-            let stamp = publisher
-                .stage_link(rel, &root.join(source))
-                .map_err(|e| Diagnostic::new(source, None, format!("cannot publish image to {}: {e}", out_dir.join(rel).display())))?;
+            let stamp = publisher.stage_link(rel, &root.join(source)).map_err(|e| failures.record(out_dir.join(rel), e))?;
             Ok((rel.to_string(), OutputRecord { input: hash, content: hash, stamp }, true))
         })
         .collect();
     let published: Vec<(String, OutputRecord, bool)> = diags.keep_ok(published);
+    diags.extend(failures.take(&publisher));
     for (rel, record, written) in published {
         if written {
             moves.push(rel.clone());
@@ -800,7 +874,22 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     }
 
     let links = opts.check.then(|| site_links(root, &site, &model, &redirects, &outputs, &out_dir)).transpose()?;
-    let removes: Vec<String> = state.outputs.keys().filter(|k| !outputs.contains_key(*k)).cloned().collect();
+    let removes: Vec<String> = owned.iter().flatten().filter(|k| !outputs.contains_key(*k)).cloned().collect();
+    // Last, what is on disk: nothing is published unless all of it can be.
+    let origin_of: HashMap<&str, usize> = planned.iter().enumerate().map(|(i, p)| (p.path.as_str(), i)).collect();
+    for c in publisher.conflicts(&moves, &removes, |rel| owned.as_ref().is_none_or(|o| o.contains(rel))) {
+        let rel = c.path.strip_prefix(&out_dir).ok().and_then(Path::to_str).unwrap_or_default();
+        let from = origin_of.get(rel).and_then(|&i| jobs[i].origin(&renderer)).map(|f| format!(" ({} is published there)", f.display()));
+        diags.push(
+            Diagnostic::new(&c.path, None, format!("{}{}", c.why, from.unwrap_or_default()))
+                .hint("move or remove it: gen only replaces and deletes files it wrote itself"),
+        );
+    }
+    if !diags.is_empty() {
+        publisher.discard().ok();
+        return Err(diags);
+    }
+    let expected: Vec<String> = outputs.keys().cloned().collect();
     report.pages = jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
     report.changed = moves.iter().chain(&removes).cloned().collect();
@@ -820,7 +909,7 @@ fn render_site(opts: &BuildOptions, config: &Config, cache_dir: &Path, markdown:
     };
     let state_bytes = Some(cache::encode(&new_state));
     let state = opts.memory.is_some().then_some(new_state);
-    Ok(Staged { links, publisher, moves, removes, state, state_bytes, report })
+    Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, text_cache, report })
 }
 
 /// What `gen check` needs of a site: its files, redirects and the links of
@@ -867,22 +956,88 @@ struct Published {
     text: Option<(usize, String)>,
 }
 
-/// Two outputs at one path: an article against another page, say.
+/// Outputs that cannot all be published: two at one path (an article
+/// against another page, say), one inside another (`/x.html` and
+/// `/x.html/y.html`, an alias `/feed.xml/` beside the feed), or a name no
+/// file system takes. Found before anything is staged.
 fn check_collisions(jobs: &[Job], planned: &[Planned], r: &Renderer) -> Result<(), Diagnostics> {
+    let describe = |k: usize| match jobs[k].origin(r) {
+        Some(f) => f.display().to_string(),
+        None => format!("the generated page /{}", planned[k].path),
+    };
+    let file_of =
+        |i: usize, j: usize| jobs[i].origin(r).or(jobs[j].origin(r)).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut diags = Diagnostics::default();
     for (i, p) in planned.iter().enumerate() {
         if let Some(first) = seen.insert(&p.path, i) {
-            let describe = |k: usize| match jobs[k].origin(r) {
-                Some(f) => f.display().to_string(),
-                None => format!("the generated page {}", planned[k].path),
-            };
-            let file = jobs[i].origin(r).or(jobs[first].origin(r)).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
             diags.push(
-                Diagnostic::new(file, None, format!("{} and {} both produce /{}", describe(first), describe(i), p.path))
+                Diagnostic::new(file_of(i, first), None, format!("{} and {} both produce /{}", describe(first), describe(i), p.path))
                     .hint("change the article's slug or section so the URLs differ"),
             );
         }
+        if let Some(name) = crate::write::name_too_long(&p.path) {
+            diags.push(
+                Diagnostic::new(file_of(i, i), None, format!("{} would publish /{}: a name of {} bytes", describe(i), p.path, name.len()))
+                    .hint(format!(
+                        "file systems take names of at most {} bytes: shorten the slug, tag or alias",
+                        crate::write::MAX_NAME_BYTES
+                    )),
+            );
+        }
+    }
+    for (i, p) in planned.iter().enumerate() {
+        // Every folder on the way to the file must not be a file itself.
+        let mut at = 0;
+        while let Some(slash) = p.path[at..].find('/') {
+            let folder = &p.path[..at + slash];
+            if let Some(&other) = seen.get(folder) {
+                diags.push(
+                    Diagnostic::new(
+                        file_of(i, other),
+                        None,
+                        format!("{} produces /{} inside /{folder}, which {} produces as a file", describe(i), p.path, describe(other)),
+                    )
+                    .hint("an old path that ends in a file name takes no trailing `/`: change one of the two URLs"),
+                );
+            }
+            at += slash + 1;
+        }
     }
     diags.into_result(())
+}
+
+/// Files that could not be staged, reported as one error: a full disk or a
+/// read-only folder fails every file the same way, and a line per file
+/// would bury the reason.
+#[derive(Default)]
+struct WriteFailures(std::sync::Mutex<Vec<(PathBuf, std::io::Error)>>);
+
+impl WriteFailures {
+    /// Records a failure. The error returned is empty: [`WriteFailures::take`]
+    /// reports them all at once.
+    fn record(&self, path: PathBuf, e: std::io::Error) -> Diagnostics {
+        self.0.lock().expect("no panics while held").push((path, e));
+        Diagnostics::default()
+    }
+
+    /// One diagnostic for everything recorded since the last call.
+    fn take(&self, publisher: &Publisher) -> Diagnostics {
+        let mut failed = std::mem::take(&mut *self.0.lock().expect("no panics while held"));
+        if failed.is_empty() {
+            return Diagnostics::default();
+        }
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        let (first, e) = &failed[0];
+        let what = if failed.len() == 1 { "1 file".to_string() } else { format!("{} files", failed.len()) };
+        let hint = match e.kind() {
+            std::io::ErrorKind::StorageFull => "free space on the disk that holds the output folder, then build again",
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                "make the output folder writable, or choose another with --output"
+            }
+            _ => "check that the output folder is a folder gen can write to",
+        };
+        let d = Diagnostic::new(first, None, format!("cannot write {what} to {} (first shown): {e}", publisher.out_dir().display()));
+        Diagnostics::one(d.hint(hint))
+    }
 }

@@ -74,6 +74,51 @@ pub fn state_path(cache_dir: &Path, site: &str) -> PathBuf {
     cache_dir.join(format!("{site}.state"))
 }
 
+/// An exclusive lock on the cache folder, held for a whole build (also
+/// `gen check`, `gen export` and each preview rebuild): two builds at once
+/// would stage into and publish over each other. Released when dropped,
+/// and by the OS when the process dies, so a killed build leaves no stale lock.
+#[derive(Debug)]
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+pub const LOCK_FILE: &str = "lock";
+
+impl Lock {
+    pub fn take(cache_dir: &Path) -> anyhow::Result<Lock> {
+        use std::io::{Read as _, Seek as _, Write as _};
+        std::fs::create_dir_all(cache_dir).map_err(|e| anyhow::anyhow!("cannot create the cache folder {}: {e}", cache_dir.display()))?;
+        let path = cache_dir.join(LOCK_FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                file.read_to_string(&mut pid).ok();
+                let pid = pid.trim();
+                let who = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
+                anyhow::bail!(
+                    "another gen build is running on this repository{who}: it holds {}. Wait for it to finish, then build again",
+                    path.display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
+        }
+        // Who holds it, for the message above; only a hint, so not synced.
+        file.set_len(0).ok();
+        file.rewind().ok();
+        write!(file, "{}", std::process::id()).ok();
+        Ok(Lock { _file: file })
+    }
+}
+
 /// Why a cache file was not used.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {

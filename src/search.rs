@@ -130,14 +130,9 @@ impl TextCache {
         TextCache { texts }
     }
 
-    /// Written to a temporary file and renamed: a reader never sees half of it.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("text.tmp");
-        std::fs::write(&tmp, crate::cache::seal(TEXT_MAGIC, TEXT_VERSION, self))?;
-        std::fs::rename(&tmp, path)
+    /// The file's bytes; the build saves them once the site is published.
+    pub fn encode(&self) -> Vec<u8> {
+        crate::cache::seal(TEXT_MAGIC, TEXT_VERSION, self)
     }
 }
 
@@ -292,7 +287,7 @@ mod tests {
         let p = dir.path().join("s.text");
         let mut c = TextCache::default();
         c.texts.insert("a.md".into(), CachedText { source: [1; 32], chars: 10, text: "안녕".into() });
-        c.save(&p).unwrap();
+        std::fs::write(&p, c.encode()).unwrap();
         assert_eq!(TextCache::load(&p).texts["a.md"].text, "안녕");
         std::fs::write(&p, b"garbage").unwrap();
         assert!(TextCache::load(&p).texts.is_empty());

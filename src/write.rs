@@ -3,15 +3,22 @@
 //! New and changed files are first written to a staging folder beside the
 //! site (`<output>/.gen-staging/<site>/`), flat: each under a name derived
 //! from its path, so staging creates no folder tree (on slow disks `mkdir`
-//! was the most expensive call of a cold build). When the whole build has succeeded
-//! a journal listing the moves, the removals and the new cache state is
-//! written atomically: that is the commit point. Applying it renames each
-//! staged file into place (atomic per file), removes stale outputs and
-//! installs the new state. A build that fails or is killed before the commit
-//! leaves the previous site untouched; one killed during the apply is
-//! finished by the next build, which replays the journal first.
+//! was the most expensive call of a cold build). When the whole build has
+//! succeeded and every path was checked against the others and the disk
+//! ([`check_paths`]), a journal listing the moves and the removals is
+//! written and synced: that is the commit point. Applying it removes stale
+//! outputs, renames each staged file into place (atomic per file) and
+//! installs the new cache state. A build that fails or is killed before the
+//! commit leaves the previous site untouched; one killed during the apply is
+//! finished by the next build, which replays the journal first. A journal
+//! that cannot be replayed is dropped with one warning, and the site is
+//! rebuilt from scratch.
+//!
+//! A build with nothing to publish writes only its state, in the cache
+//! folder: the output folder may be read-only.
 
-use std::io;
+use std::collections::BTreeSet;
+use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -20,12 +27,34 @@ use crate::discover::Stamp;
 
 pub const STAGING_DIR: &str = ".gen-staging";
 
+/// The longest file or folder name most file systems accept, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Only site-relative paths: the journal names nothing outside the site's
+/// output and staging folders, and the state goes where the publisher was
+/// told, so a planted journal cannot move other files.
 #[derive(Debug, Serialize, Deserialize)]
 struct Journal {
     moves: Vec<String>,
     removes: Vec<String>,
-    /// (staged state file, its final place)
-    state: (PathBuf, PathBuf),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// This build's own commit: a staged file that is missing is an error.
+    Commit,
+    /// Finishing an interrupted commit: what is already done is skipped.
+    Replay,
+}
+
+/// A journal left by an earlier build that could not be replayed.
+#[derive(Debug)]
+pub struct Recovery {
+    /// One line for the build report.
+    pub warning: String,
+    /// Paths that journal published, some perhaps already in place: gen's
+    /// files, though the previous state does not list them.
+    pub moved: Vec<String>,
 }
 
 /// Publishes one site's output folder.
@@ -36,41 +65,58 @@ pub struct Publisher {
     root: PathBuf,
     staging: PathBuf,
     journal: PathBuf,
+    /// Where the site's cache state is installed by a commit.
+    state_path: PathBuf,
 }
 
 impl Publisher {
     /// Opens `<output_root>/<site>`, finishing or discarding what an
     /// interrupted earlier build left behind.
-    pub fn open(output_root: &Path, site: &str) -> io::Result<Publisher> {
+    pub fn open(output_root: &Path, site: &str, state_path: &Path) -> io::Result<(Publisher, Option<Recovery>)> {
         let p = Publisher {
             out: output_root.join(site),
             root: output_root.to_path_buf(),
             staging: output_root.join(STAGING_DIR).join(site),
             journal: output_root.join(STAGING_DIR).join(format!("{site}.journal")),
+            state_path: state_path.to_path_buf(),
         };
-        p.recover()?;
-        Ok(p)
+        let recovery = p.recover()?;
+        Ok((p, recovery))
     }
 
     pub fn out_dir(&self) -> &Path {
         &self.out
     }
 
-    fn recover(&self) -> io::Result<()> {
-        match std::fs::read(&self.journal) {
-            Ok(bytes) => {
-                // A complete journal is the commit point: finish the job.
-                let journal: Journal = serde_json::from_slice(&bytes).map_err(io::Error::other)?;
-                self.apply(&journal)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.discard(),
-            Err(e) => Err(e),
-        }
+    fn staged_state(&self) -> PathBuf {
+        self.state_path.with_extension("state.new")
     }
 
-    /// The published file for a site-relative path.
-    pub fn published(&self, rel: &str) -> io::Result<PathBuf> {
-        safe_join(&self.out, rel)
+    fn recover(&self) -> io::Result<Option<Recovery>> {
+        let bytes = match std::fs::read(&self.journal) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.discard()?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        // A complete journal is the commit point: finish the job.
+        let (moved, why) = match serde_json::from_slice::<Journal>(&bytes) {
+            Ok(j) => match self.apply(&j, Mode::Replay) {
+                Ok(()) => return Ok(None),
+                Err(e) => (j.moves, e.to_string()),
+            },
+            Err(e) => (vec![], format!("not a journal of this gen: {e}")),
+        };
+        // Refusing every build until someone deletes the journal by hand
+        // helps nobody: drop it, and let the caller render the site afresh.
+        self.discard()?;
+        remove_file_if_exists(&self.staged_state())?;
+        Ok(Some(Recovery {
+            warning: format!("{} could not be replayed ({why}); rebuilding the site from scratch", self.journal.display()),
+            moved: moved.into_iter().filter(|m| safe_join(&self.out, m).is_ok()).collect(),
+        }))
     }
 
     /// Where `rel` waits in staging: 256 folders of hashed names.
@@ -105,50 +151,214 @@ impl Publisher {
     pub fn discard(&self) -> io::Result<()> {
         remove_dir_if_exists(&self.staging)?;
         remove_file_if_exists(&self.journal)?;
+        remove_file_if_exists(&self.journal.with_extension("journal.tmp"))?;
         prune_empty(self.staging.parent().unwrap_or(&self.staging), &self.root)
     }
 
-    /// Publishes the staged files, removes `removes` and installs `state`
-    /// (the encoded cache) at `state_path`.
-    pub fn commit(&self, moves: Vec<String>, removes: Vec<String>, state: &[u8], state_path: &Path) -> io::Result<()> {
-        if let Some(dir) = state_path.parent() {
-            std::fs::create_dir_all(dir)?;
+    /// Publishes the staged files `moves`, removes `removes` and installs
+    /// `state` (the encoded cache). Fails before the commit point, leaving
+    /// the output as it was, when a staged file vanished or the state
+    /// cannot be installed.
+    pub fn commit(&self, moves: Vec<String>, removes: Vec<String>, state: &[u8]) -> io::Result<()> {
+        if moves.is_empty() && removes.is_empty() {
+            // Nothing to publish: the output folder is not written at all.
+            return write_atomic(&self.state_path, state);
         }
-        let staged_state = state_path.with_extension("state.new");
-        std::fs::write(&staged_state, state)?;
-        let journal = Journal { moves, removes, state: (staged_state, state_path.to_path_buf()) };
-        std::fs::create_dir_all(self.journal.parent().expect("journal has a parent"))?;
-        let tmp = self.journal.with_extension("journal.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(&journal).map_err(io::Error::other)?)?;
-        std::fs::rename(&tmp, &self.journal)?;
-        self.apply(&journal)
+        let staged_state = self.staged_state();
+        let journal = Journal { moves, removes };
+        let prepared = if std::fs::symlink_metadata(&self.state_path).is_ok_and(|m| m.is_dir()) {
+            Err(io::Error::other(format!("{} is a folder, not a gen state file: remove it", self.state_path.display())))
+        } else if let Some(rel) = journal.moves.iter().find(|rel| self.staged(rel).is_ok_and(|p| !p.exists())) {
+            Err(vanished(&self.out, rel))
+        } else {
+            write_durable(&staged_state, state)
+                .and_then(|()| write_atomic(&self.journal, &serde_json::to_vec(&journal).map_err(io::Error::other)?))
+        };
+        // Before the commit point nothing is published: clean up, and the
+        // output stays as it was.
+        if let Err(e) = prepared {
+            remove_file_if_exists(&staged_state).ok();
+            self.discard().ok();
+            return Err(e);
+        }
+        self.apply(&journal, Mode::Commit)
     }
 
-    /// Idempotent: a file already moved or removed is skipped.
-    fn apply(&self, j: &Journal) -> io::Result<()> {
-        for rel in &j.moves {
-            let from = self.staged(rel)?;
-            let to = safe_join(&self.out, rel)?;
-            if !from.exists() {
-                continue;
-            }
-            with_parent(&to, || std::fs::rename(&from, &to))?;
-        }
+    /// Idempotent in [`Mode::Replay`]: a file already moved or removed is skipped.
+    fn apply(&self, j: &Journal, mode: Mode) -> io::Result<()> {
+        // Removals first: a file that turns into a folder (or back) frees
+        // its name before the move that needs it.
         for rel in &j.removes {
             let path = safe_join(&self.out, rel)?;
-            remove_file_if_exists(&path)?;
+            // A folder there now was made by a move of an earlier replay.
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                remove_file_if_exists(&path)?;
+            }
             if let Some(parent) = path.parent() {
                 prune_empty(parent, &self.out)?;
             }
         }
-        let (staged, fin) = &j.state;
+        for rel in &j.moves {
+            let from = self.staged(rel)?;
+            let to = safe_join(&self.out, rel)?;
+            if !from.exists() {
+                match mode {
+                    Mode::Replay => continue,
+                    Mode::Commit => return Err(vanished(&self.out, rel)),
+                }
+            }
+            with_parent(&to, || std::fs::rename(&from, &to)).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", to.display())))?;
+        }
+        let staged = self.staged_state();
         if staged.exists() {
-            std::fs::rename(staged, fin)?;
+            std::fs::rename(&staged, &self.state_path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.state_path.display())))?;
+            sync_dir(&self.state_path);
+        } else if mode == Mode::Commit {
+            return Err(io::Error::other(format!("{} vanished before it was installed", staged.display())));
         }
         remove_file_if_exists(&self.journal)?;
         remove_dir_if_exists(&self.staging)?;
         prune_empty(self.staging.parent().unwrap_or(&self.staging), &self.root)
     }
+}
+
+fn vanished(out: &Path, rel: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "the staged copy of {} vanished before it was published (was the output folder removed during the build?); build again",
+            out.join(rel).display()
+        ),
+    )
+}
+
+/// Writes `bytes` to `path` and syncs them to disk.
+fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    with_parent(path, || {
+        let mut f = std::fs::File::create(path)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })
+    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// Replaces `path` with `bytes` so a reader (or a crash) sees the old file
+/// or the new one, never part of one: a synced temporary file renamed over
+/// it, then the folder synced so the rename itself survives a power cut.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = write_durable(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))));
+    if written.is_err() {
+        remove_file_if_exists(&tmp).ok();
+    }
+    written?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// Syncs the folder holding `path` (its entries), where the platform can.
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent() {
+        // Not every file system lets a folder be opened and synced; the
+        // data itself is already synced, so this is best effort.
+        if let Ok(d) = std::fs::File::open(dir) {
+            d.sync_all().ok();
+        }
+    }
+}
+
+/// What stands in the way of publishing a path, found before the commit.
+#[derive(Debug, PartialEq)]
+pub struct Conflict {
+    /// The file or folder on disk.
+    pub path: PathBuf,
+    pub why: &'static str,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum OnDisk {
+    Missing,
+    Folder,
+    File,
+    Link,
+}
+
+fn on_disk(path: &Path) -> OnDisk {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => OnDisk::Missing,
+        Ok(m) if m.file_type().is_symlink() => OnDisk::Link,
+        Ok(m) if m.is_dir() => OnDisk::Folder,
+        Ok(_) => OnDisk::File,
+    }
+}
+
+impl Publisher {
+    /// Checks every path `moves` will publish against what is on disk, so
+    /// that a commit that would fail (a file where a folder must go, a
+    /// folder where a file must go, a symbolic link on the way out of the
+    /// site) or overwrite a file gen did not write fails before it starts.
+    /// `owned` says whether gen published a path in an earlier build.
+    pub fn conflicts(&self, moves: &[String], removes: &[String], owned: impl Fn(&str) -> bool) -> Vec<Conflict> {
+        let removed: BTreeSet<&str> = removes.iter().map(String::as_str).collect();
+        // Folders are shared by many outputs: each is looked at once, and
+        // nothing below a missing one (a first build) is looked at at all.
+        let mut seen: std::collections::HashMap<String, OnDisk> = std::collections::HashMap::new();
+        let mut found = Vec::new();
+        'moves: for rel in moves {
+            let mut prefix = String::new();
+            let parts: Vec<&str> = rel.split('/').collect();
+            for part in &parts[..parts.len() - 1] {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+                let kind = *seen.entry(prefix.clone()).or_insert_with(|| on_disk(&self.out.join(&prefix)));
+                match kind {
+                    OnDisk::Missing => continue 'moves,
+                    OnDisk::Folder => {}
+                    OnDisk::File if removed.contains(prefix.as_str()) => continue 'moves,
+                    OnDisk::File => {
+                        found.push(Conflict { path: self.out.join(&prefix), why: "is a file where a folder is needed" });
+                        continue 'moves;
+                    }
+                    OnDisk::Link => {
+                        found
+                            .push(Conflict { path: self.out.join(&prefix), why: "is a symbolic link: gen does not publish through links" });
+                        continue 'moves;
+                    }
+                }
+            }
+            let target = self.out.join(rel);
+            match on_disk(&target) {
+                OnDisk::Missing => {}
+                OnDisk::Folder => {
+                    let emptied = walkdir::WalkDir::new(&target)
+                        .into_iter()
+                        .filter_map(Result::ok)
+                        .filter(|e| !e.file_type().is_dir())
+                        .all(|e| e.path().strip_prefix(&self.out).ok().and_then(Path::to_str).is_some_and(|r| removed.contains(r)));
+                    if !emptied {
+                        found.push(Conflict { path: target, why: "is a folder where a file is needed" });
+                    }
+                }
+                OnDisk::File | OnDisk::Link if !owned(rel) => {
+                    found.push(Conflict { path: target, why: "was not written by gen, which does not overwrite it" });
+                }
+                OnDisk::File | OnDisk::Link => {}
+            }
+        }
+        found
+    }
+}
+
+/// Whether a path can be published as a file: no name longer than
+/// [`MAX_NAME_BYTES`]. (`None`: it can.)
+pub fn name_too_long(rel: &str) -> Option<&str> {
+    rel.split('/').find(|part| part.len() > MAX_NAME_BYTES)
 }
 
 /// `root/rel`, refusing anything that could leave `root`.
@@ -242,26 +452,27 @@ mod tests {
         assert!(safe_join(root, "").is_err());
     }
 
+    fn open(out: &Path, state: &Path) -> (Publisher, Option<Recovery>) {
+        Publisher::open(out, "s", state).unwrap()
+    }
+
     #[test]
     fn interrupted_commit_is_finished_by_the_next_open() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("public");
         let state = dir.path().join("cache/s.state");
-        let p = Publisher::open(&out, "s").unwrap();
+        let (p, _) = open(&out, &state);
         p.stage("a/index.html", b"new").unwrap();
         std::fs::create_dir_all(out.join("s")).unwrap();
         std::fs::write(out.join("s/old.html"), b"old").unwrap();
         // Write the journal by hand, as if the process died right after the commit point.
         std::fs::create_dir_all(state.parent().unwrap()).unwrap();
         std::fs::write(state.with_extension("state.new"), b"state").unwrap();
-        let j = Journal {
-            moves: vec!["a/index.html".into()],
-            removes: vec!["old.html".into()],
-            state: (state.with_extension("state.new"), state.clone()),
-        };
+        let j = Journal { moves: vec!["a/index.html".into()], removes: vec!["old.html".into()] };
         std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
 
-        Publisher::open(&out, "s").unwrap();
+        let (_, recovery) = open(&out, &state);
+        assert!(recovery.is_none());
         assert_eq!(std::fs::read(out.join("s/a/index.html")).unwrap(), b"new");
         assert!(!out.join("s/old.html").exists());
         assert_eq!(std::fs::read(&state).unwrap(), b"state");
@@ -272,10 +483,133 @@ mod tests {
     fn staging_without_journal_is_discarded() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("public");
-        let p = Publisher::open(&out, "s").unwrap();
+        let state = dir.path().join("cache/s.state");
+        let (p, _) = open(&out, &state);
         p.stage("a/index.html", b"half").unwrap();
-        Publisher::open(&out, "s").unwrap();
+        open(&out, &state);
         assert!(!out.join(".gen-staging").exists());
         assert!(!out.join("s/a/index.html").exists());
+    }
+
+    #[test]
+    fn planted_journal_cannot_rename_files_outside_the_site() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::fs::create_dir_all(out.join(".gen-staging")).unwrap();
+        // The old format named the state files; any other path is refused.
+        let planted = format!(
+            r#"{{"moves":[],"removes":["../../victim.txt"],"state":["{}","{}"]}}"#,
+            victim.display(),
+            dir.path().join("moved").display()
+        );
+        std::fs::write(out.join(".gen-staging/s.journal"), planted).unwrap();
+        let (_, recovery) = open(&out, &state);
+        assert!(recovery.unwrap().warning.contains("s.journal could not be replayed"));
+        let planted = r#"{"moves":["../../victim.txt"],"removes":["../../victim.txt"]}"#;
+        std::fs::create_dir_all(out.join(".gen-staging")).unwrap();
+        std::fs::write(out.join(".gen-staging/s.journal"), planted).unwrap();
+        let (_, recovery) = open(&out, &state);
+        assert!(recovery.unwrap().moved.is_empty());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert!(!dir.path().join("moved").exists() && !state.exists());
+    }
+
+    #[test]
+    fn journal_that_cannot_be_replayed_is_dropped_once_not_refused_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        let (p, _) = open(&out, &state);
+        p.stage("feed.xml/index.html", b"stub").unwrap();
+        std::fs::create_dir_all(out.join("s")).unwrap();
+        std::fs::write(out.join("s/feed.xml"), b"<rss/>").unwrap();
+        let j = Journal { moves: vec!["feed.xml/index.html".into()], removes: vec![] };
+        std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
+        let (_, recovery) = open(&out, &state);
+        let recovery = recovery.expect("reported");
+        assert!(recovery.warning.contains("rebuilding the site from scratch"), "{}", recovery.warning);
+        assert_eq!(recovery.moved, ["feed.xml/index.html"]);
+        assert!(!out.join(".gen-staging").exists());
+        // The next open finds nothing left to replay.
+        assert!(open(&out, &state).1.is_none());
+    }
+
+    #[test]
+    fn a_build_with_nothing_to_publish_writes_nothing_in_the_output_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        std::fs::create_dir_all(out.join("s")).unwrap();
+        let (p, _) = open(&out, &state);
+        p.commit(vec![], vec![], b"state").unwrap();
+        assert_eq!(std::fs::read(&state).unwrap(), b"state");
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "only the site folder");
+        assert!(!state.with_extension("state.tmp").exists());
+    }
+
+    #[test]
+    fn a_staged_file_that_vanished_fails_the_commit_before_anything_is_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        let (p, _) = open(&out, &state);
+        p.stage("a.html", b"a").unwrap();
+        p.stage("b.html", b"b").unwrap();
+        std::fs::remove_file(p.staged("b.html").unwrap()).unwrap();
+        let err = p.commit(vec!["a.html".into(), "b.html".into()], vec![], b"state").unwrap_err();
+        assert!(err.to_string().contains("vanished"), "{err}");
+        assert!(!out.join("s/a.html").exists() && !state.exists());
+        assert!(!out.join(".gen-staging").exists(), "staging cleaned");
+    }
+
+    #[test]
+    fn a_state_path_that_is_a_folder_fails_before_the_commit_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        std::fs::create_dir_all(&state).unwrap();
+        let (p, _) = open(&out, &state);
+        p.stage("a.html", b"a").unwrap();
+        let err = p.commit(vec!["a.html".into()], vec![], b"state").unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+        assert!(!out.join("s/a.html").exists());
+    }
+
+    #[test]
+    fn conflicts_with_the_disk_are_found_before_publishing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        let (p, _) = open(&out, &state);
+        let site = out.join("s");
+        std::fs::create_dir_all(site.join("dir/sub")).unwrap();
+        std::fs::write(site.join("dir/sub/index.html"), b"x").unwrap();
+        std::fs::write(site.join("file"), b"x").unwrap();
+        std::fs::write(site.join("hand-made.html"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path(), site.join("link")).unwrap();
+        let moves: Vec<String> =
+            ["dir/sub", "file/index.html", "hand-made.html", "link/x.html", "fresh/a/index.html"].map(String::from).to_vec();
+        let found = p.conflicts(&moves, &[], |rel| rel != "hand-made.html");
+        let names: Vec<String> = found.iter().map(|c| c.path.strip_prefix(&site).unwrap().display().to_string()).collect();
+        assert_eq!(names, ["dir/sub", "file", "hand-made.html", "link"]);
+        // Removed in the same commit, the file and the folder's contents make way.
+        let removes = vec!["file".to_string(), "dir/sub/index.html".to_string()];
+        assert!(p.conflicts(&moves[..2], &removes, |_| true).is_empty());
+    }
+
+    #[test]
+    fn a_file_that_turns_into_a_folder_is_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        std::fs::create_dir_all(out.join("s")).unwrap();
+        std::fs::write(out.join("s/logo"), b"file").unwrap();
+        let (p, _) = open(&out, &state);
+        p.stage("logo/index.svg", b"svg").unwrap();
+        p.commit(vec!["logo/index.svg".into()], vec!["logo".into()], b"state").unwrap();
+        assert_eq!(std::fs::read(out.join("s/logo/index.svg")).unwrap(), b"svg");
     }
 }

@@ -1,4 +1,4 @@
-use crate::util::{Repo, changed};
+use crate::util::{Repo, assert_same_as_clean_build, changed};
 
 /// Build, change, build: returns the output paths rewritten by the second build.
 fn rewritten_after(r: &Repo, change: impl FnOnce(&Repo)) -> Vec<String> {
@@ -9,14 +9,6 @@ fn rewritten_after(r: &Repo, change: impl FnOnce(&Repo)) -> Vec<String> {
     change(r);
     r.build();
     changed(&before, &r.snapshot("public"))
-}
-
-/// The output of a clean build of the same inputs, in a fresh folder.
-fn assert_same_as_clean_build(r: &Repo) {
-    r.ok(&["build", "--clean", "--output", "clean-out", "--cache", ".gen-clean"]);
-    let inc: Vec<(String, Vec<u8>)> = r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect();
-    let clean: Vec<(String, Vec<u8>)> = r.snapshot("clean-out").into_iter().map(|(k, (_, b))| (k, b)).collect();
-    assert_eq!(inc, clean, "incremental output differs from a clean build");
 }
 
 #[test]

@@ -15,6 +15,8 @@ mod images;
 mod import;
 /// What a rebuild rewrites after each kind of change.
 mod incremental;
+/// Atomic, locked, durable publishing that never gets stuck (issue #13).
+mod publishing;
 /// Year archives and redirect manifests, served by a real nginx.
 mod redirects;
 /// `gen new site` and `gen new article`.

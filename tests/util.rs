@@ -174,6 +174,14 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The output of the builds so far, byte for byte the same as a clean build's.
+pub fn assert_same_as_clean_build(r: &Repo) {
+    r.ok(&["build", "--clean", "--output", "clean-out", "--cache", ".gen-clean"]);
+    let inc: Vec<(String, Vec<u8>)> = r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect();
+    let clean: Vec<(String, Vec<u8>)> = r.snapshot("clean-out").into_iter().map(|(k, (_, b))| (k, b)).collect();
+    assert_eq!(inc, clean, "incremental output differs from a clean build");
+}
+
 /// The paths whose bytes or mtime differ between two snapshots, plus added and removed ones.
 pub fn changed(before: &Snapshot, after: &Snapshot) -> Vec<String> {
     let mut out: Vec<String> = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
