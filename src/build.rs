@@ -233,10 +233,19 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     Ok(report)
 }
 
-/// The published articles of every selected site, loaded and checked but
-/// not rendered (`gen export`).
-pub fn models(opts: &BuildOptions) -> anyhow::Result<Vec<(SiteConfig, SiteModel)>> {
+/// `gen export search`: the published articles of every selected site,
+/// loaded and checked but not rendered, written as Elasticsearch bulk files
+/// under `output/<site>/`.
+pub fn export_search(opts: &BuildOptions, output: &Path) -> anyhow::Result<Vec<search::Exported>> {
     let prepared = Prepared::new(opts)?;
+    let forbidden = [
+        (Path::new("content"), "the content"),
+        (Path::new("themes"), "the themes"),
+        (Path::new("assets"), "the shared assets"),
+        (prepared.config.output.as_path(), "the build output"),
+        (prepared.cache_dir.as_path(), "the build cache"),
+    ];
+    search::check_export_dir(&opts.root, &forbidden, output)?;
     let sites = prepared.sites()?;
     let results = each_bounded(sites, |(site, theme)| -> Result<_, Diagnostics> {
         match load_site(&prepared.shared(), site, theme, false)? {
@@ -246,7 +255,9 @@ pub fn models(opts: &BuildOptions) -> anyhow::Result<Vec<(SiteConfig, SiteModel)
     });
     let mut diags = Diagnostics::default();
     let models: Vec<_> = diags.keep_ok(results);
-    Ok(diags.into_result(models)?)
+    diags.into_result(())?;
+    let dir = opts.root.join(output);
+    models.iter().map(|(site, model)| search::export_elasticsearch(&opts.root, site, model, &dir)).collect()
 }
 
 /// Runs `f` on every item, as many at a time as there are cores (at most
@@ -587,7 +598,12 @@ fn resolve_images(
                 images::Lookup { root: catalog.root(), content_dir: content_rel, article_dir: file.parent().unwrap_or(content_rel) };
             let mut diags = Diagnostics::default();
             let hint = "put the image in the article's folder (page bundle) or in assets/";
-            let cover = r.meta.image.as_ref().and_then(|url| match catalog.resolve(&lookup, url) {
+            // A cover from elsewhere must be a web URL: it reaches `og:image` and feeds.
+            let resolved = |url: &str| match images::is_external(url) {
+                true => images::web_url(url).map(|()| None),
+                false => catalog.resolve(&lookup, url),
+            };
+            let cover = r.meta.image.as_ref().and_then(|url| match resolved(url) {
                 Ok(Some(local)) => Some(Cover { view: catalog.view(&local, site), local: Some(local) }),
                 Ok(None) => Some(Cover { view: ImageView::external(url), local: None }),
                 Err(why) => {
@@ -708,15 +724,18 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
             (Planned { path, input }, base)
         })
         .unzip();
-    // A redirect must not hide a page: map every page's folder to what makes it.
+    // A redirect must not hide anything published: a page's folder, or any
+    // file, also with a trailing `/` (servers and the nginx map treat
+    // `/feed.xml/` and `/feed.xml` alike).
     let pages: BTreeMap<String, String> = jobs
         .iter()
         .zip(&planned)
-        .filter(|(j, _)| j.is_page())
-        .filter_map(|(j, p)| {
-            let dir = p.path.strip_suffix("index.html")?;
-            let what = j.origin(&renderer).map(|f| f.display().to_string()).unwrap_or_else(|| format!("the generated page /{dir}"));
-            Some((format!("/{dir}"), what))
+        .filter(|(j, _)| !matches!(j, Job::Stub(_)))
+        .flat_map(|(j, p)| {
+            let what = j.origin(&renderer).map(|f| f.display().to_string()).unwrap_or_else(|| format!("the generated file /{}", p.path));
+            let folder = p.path.strip_suffix("index.html").filter(|_| j.is_page()).map(|dir| format!("/{dir}"));
+            let file = [format!("/{}", p.path), format!("/{}/", p.path)];
+            folder.into_iter().chain(file).map(move |k| (k, what.clone()))
         })
         .collect();
     redirects::check_pages(&redirects, &pages)?;

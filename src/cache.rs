@@ -16,7 +16,7 @@ use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 6;
+const VERSION: u32 = 7;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -150,7 +150,7 @@ pub fn encode(state: &SiteState) -> Vec<u8> {
 
 /// A cache file: magic, format version, blake3 checksum of the body, body.
 pub fn seal(magic: &[u8; 8], version: u32, value: &impl Serialize) -> Vec<u8> {
-    let body = bincode::serialize(value).expect("serializing plain data cannot fail");
+    let body = postcard::to_stdvec(value).expect("serializing plain data cannot fail");
     let mut out = Vec::with_capacity(body.len() + 44);
     out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
@@ -169,7 +169,7 @@ pub fn open<T: serde::de::DeserializeOwned>(magic: &[u8; 8], version: u32, bytes
     if blake3::hash(body).as_bytes() != &bytes[12..44] {
         return None;
     }
-    bincode::deserialize(body).ok()
+    postcard::from_bytes(body).ok()
 }
 
 #[cfg(test)]

@@ -86,6 +86,12 @@ pub struct ConfigRedirect {
 /// Manifest formats written for a site's redirects.
 pub const REDIRECT_FORMATS: [&str; 4] = ["netlify", "json", "nginx", "html"];
 
+/// The formats written when a site names none: the server-side ones. HTML
+/// stubs are opt-in (hosts without server-side redirects, such as GitHub
+/// Pages): where a stub exists Netlify serves it instead of an unforced
+/// rule, a 200 with a meta refresh instead of the 301.
+pub const DEFAULT_REDIRECT_FORMATS: [&str; 3] = ["netlify", "json", "nginx"];
+
 /// schema.org types an article's JSON-LD may use.
 pub const SCHEMA_TYPES: [&str; 5] = ["NewsArticle", "Article", "BlogPosting", "ScholarlyArticle", "Report"];
 
@@ -295,7 +301,7 @@ impl Config {
                 .collect();
             let formats = site.redirect_formats.as_ref().or(raw.redirect_formats.as_ref());
             let redirect_formats = match formats {
-                None => REDIRECT_FORMATS.map(String::from).to_vec(),
+                None => DEFAULT_REDIRECT_FORMATS.map(String::from).to_vec(),
                 Some(f) => {
                     for bad in f.get_ref().iter().filter(|f| !REDIRECT_FORMATS.contains(&f.as_str())) {
                         diags.push(

@@ -170,6 +170,19 @@ pub struct Lookup<'a> {
 }
 
 /// External references are left as they are.
+/// An image from elsewhere must be an `http(s)` URL: `javascript:` and
+/// other schemes would reach `<img src>`, `og:image` and feeds.
+pub fn web_url(url: &str) -> Result<(), String> {
+    let lower = url.trim_start().to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{url}` is not an image URL gen publishes: use a file of the article's folder, a /path from assets/, or an https:// URL"
+        ))
+    }
+}
+
 pub fn is_external(url: &str) -> bool {
     url.starts_with("//")
         || url.starts_with('#')
@@ -197,8 +210,18 @@ impl Lookup<'_> {
         }
         for c in &candidates {
             let full = self.root.join(c);
-            // Never follow a link out of the tree.
             if std::fs::symlink_metadata(&full).is_ok_and(|m| m.is_file()) {
+                // Never follow a link, whatever its name: the walk refuses
+                // links but skips dot folders, so `.cache -> /outside` is
+                // only seen here.
+                if let Some(link) = c
+                    .ancestors()
+                    .skip(1)
+                    .filter(|a| !a.as_os_str().is_empty())
+                    .find(|a| std::fs::symlink_metadata(self.root.join(a)).is_ok_and(|m| m.file_type().is_symlink()))
+                {
+                    return Err(format!("`{url}` goes through the symbolic link {}; gen does not follow links", link.display()));
+                }
                 return Ok(c.clone());
             }
         }

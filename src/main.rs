@@ -12,8 +12,28 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{BuildArgs, CheckArgs, Cli, Command, ExportCommand, ImportCommand, NewCommand, SearchFormat, ServeArgs, WordpressArgs};
 
+/// Exit codes, as ripgrep's: 1 when the command ran and found problems
+/// (`gen check`'s broken links), 2 when it could not do its job.
+const FOUND_PROBLEMS: u8 = 1;
+const FAILED: u8 = 2;
+
+/// What `gen check` found: the command worked, the site has problems.
+#[derive(Debug)]
+struct Problems(String);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Problems {}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_a_closed_pipe();
+    }
     let result = match cli.command {
         Command::Build(args) => run_build(&cli.root, args),
         Command::Serve(args) => run_serve(&cli.root, args),
@@ -39,10 +59,27 @@ fn main() -> ExitCode {
                         if d.len() == 1 { "" } else { "s" }
                     );
                 }
+                None if e.is::<Problems>() => {
+                    eprintln!("{e}");
+                    return ExitCode::from(FOUND_PROBLEMS);
+                }
                 None => eprintln!("error: {e:#}"),
             }
-            ExitCode::FAILURE
+            ExitCode::from(FAILED)
         }
+    }
+}
+
+/// `gen check | head`: when the reader goes away, stop as other command-line
+/// tools do (killed by SIGPIPE, silently) instead of panicking in
+/// `println!`. Not for `gen serve`, where a browser closing a connection
+/// must not end the server.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal, before any
+    // thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -112,15 +149,14 @@ fn run_check(root: &std::path::Path, args: CheckArgs) -> anyhow::Result<()> {
     if found.broken.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!("{} broken link{}: fix the lines above", found.broken.len(), if found.broken.len() == 1 { "" } else { "s" })
+        let n = found.broken.len();
+        Err(Problems(format!("{n} broken link{}: fix the lines above", if n == 1 { "" } else { "s" })).into())
     }
 }
 
 fn run_export(root: &std::path::Path, select: cli::Select, output: &std::path::Path) -> anyhow::Result<()> {
     let opts = options(root, select);
-    let dir = root.join(output);
-    for (site, model) in build::models(&opts)? {
-        let e = gensite::search::export_elasticsearch(root, &site, &model, &dir)?;
+    for e in build::export_search(&opts, output)? {
         println!(
             "{}: {} documents → {}",
             e.site,

@@ -40,11 +40,24 @@ pub fn parse_authors(text: &str) -> Result<Authors, Diagnostic> {
     if text.trim().is_empty() {
         return Ok(Authors::new());
     }
-    serde_yaml::from_str(text).map_err(|e| {
+    let authors: Authors = serde_yaml::from_str(text).map_err(|e| {
         let msg = e.to_string();
         Diagnostic::new(AUTHORS_FILE, e.location().map(|l| l.line()), msg.split(" at line ").next().unwrap_or(&msg).to_string())
             .hint("each author is a key with `name` and optional `position`, `bio`, `email`, `avatar`")
-    })
+    })?;
+    // Keys NFC, as the articles' `author:` values are.
+    let authors: Authors =
+        authors.into_iter().map(|(k, a)| (unicode_normalization::UnicodeNormalization::nfc(k.as_str()).collect(), a)).collect();
+    for (key, a) in &authors {
+        // A relative or root-relative path, or a web URL; nothing that runs.
+        if crate::images::is_external(&a.avatar)
+            && let Err(why) = crate::images::web_url(&a.avatar)
+        {
+            let line = text.lines().position(|l| l.contains("avatar:") && l.contains(a.avatar.as_str())).map(|i| i + 1);
+            return Err(Diagnostic::new(AUTHORS_FILE, line, format!("avatar of `{key}`: {why}")));
+        }
+    }
+    Ok(authors)
 }
 
 /// Which articles a build includes, and the clock it compares dates with.
@@ -428,9 +441,12 @@ pub fn expand_permalink(pattern: &str, section: &str, slug: &str, date: &DateTim
 /// everything else folded into single dashes. The result is always a safe
 /// single path segment: no `/`, no `.`.
 pub fn slugify(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
     let mut out = String::with_capacity(s.len());
     let mut dash = false;
-    for c in s.chars() {
+    // NFC first: a decomposed `é` is `e` and a combining accent, which is
+    // not alphanumeric (`re-sume`).
+    for c in s.nfc() {
         if c.is_alphanumeric() {
             if dash && !out.is_empty() {
                 out.push('-');
@@ -455,6 +471,8 @@ mod tests {
         assert_eq!(slugify("../../etc/passwd"), "etc-passwd");
         assert_eq!(slugify("C++ & Rust"), "c-rust");
         assert_eq!(slugify("---"), "");
+        assert_eq!(slugify("re\u{301}sume\u{301}"), "résumé");
+        assert_eq!(slugify("\u{1100}\u{1167}\u{11BC}\u{110C}\u{1166}"), "경제", "NFD Hangul (macOS file names)");
     }
 
     #[test]

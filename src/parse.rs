@@ -17,6 +17,7 @@ use comrak::plugins::syntect::{SyntectAdapter, SyntectAdapterBuilder};
 use comrak::{Arena, Options};
 use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
 
 use crate::diag::Diagnostic;
 
@@ -144,24 +145,32 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str) -> Result<Meta, 
     if let Some(a) = fm.author {
         authors.insert(0, a);
     }
+    // Names typed on macOS arrive decomposed (NFD): one spelling, NFC, so
+    // `경제` is one tag and `résumé` one URL whoever typed them.
+    let nfc = |s: String| -> String { if unicode_normalization::is_nfc(&s) { s } else { s.nfc().collect() } };
+    let nfc_all = |v: Vec<String>| -> Vec<String> { v.into_iter().map(nfc).collect() };
+    // `author: kim` with `authors: [kim, kim]` is one author.
+    let mut authors = nfc_all(authors);
+    let mut seen = std::collections::HashSet::new();
+    authors.retain(|a| seen.insert(a.clone()));
     let summary = match fm.summary {
         Some(s) => s.trim().to_string(),
         None => first_paragraph_text(split.body),
     };
     let word_count = split.body.split_whitespace().count();
     Ok(Meta {
-        title: fm.title,
+        title: nfc(fm.title),
         date: fm.date,
         updated: fm.updated,
         authors,
-        tags: fm.tags,
-        categories: fm.categories,
-        series: fm.series,
+        tags: nfc_all(fm.tags),
+        categories: nfc_all(fm.categories),
+        series: fm.series.map(nfc),
         summary,
-        slug: fm.slug.unwrap_or_else(|| fallback_slug.to_string()),
+        slug: nfc(fm.slug.unwrap_or_else(|| fallback_slug.to_string())),
         draft: fm.draft,
         image: fm.image,
-        aliases: fm.aliases,
+        aliases: nfc_all(fm.aliases),
         image_aliases: fm.image_aliases,
         moved_to: fm.moved_to,
         extra: fm.extra,
@@ -259,8 +268,29 @@ fn first_paragraph_text(body: &str) -> String {
         }
         para.push_str(line);
         para.push('\n');
+        if para.len() > SUMMARY_SOURCE_BYTES {
+            break;
+        }
     }
-    markdown_plain_text(&para)
+    cap_summary(&markdown_plain_text(&para))
+}
+
+/// The longest summary derived from the body, in characters: it is every
+/// page's meta description, feed item and list entry (a 50 MB paragraph
+/// once gave a 262 MB page). A `summary:` in front matter is used as written.
+pub const SUMMARY_MAX_CHARS: usize = 300;
+
+/// Markdown read for a derived summary, in bytes: enough for
+/// [`SUMMARY_MAX_CHARS`] after links and markup are gone.
+const SUMMARY_SOURCE_BYTES: usize = 8 * 1024;
+
+/// `text` cut to [`SUMMARY_MAX_CHARS`] at the last space before it (or at
+/// the limit, for text without spaces), with `…`.
+fn cap_summary(text: &str) -> String {
+    let Some((cut, _)) = text.char_indices().nth(SUMMARY_MAX_CHARS) else { return text.to_string() };
+    let head = &text[..cut];
+    let at_space = head.rfind(char::is_whitespace).filter(|&i| i > cut / 2).unwrap_or(cut);
+    format!("{}…", head[..at_space].trim_end())
 }
 
 /// Inline Markdown to plain text (links keep their text, markup goes).
@@ -433,6 +463,7 @@ impl Markdown {
     /// The body's plain text (up to `text_chars`) comes from the same parse.
     pub fn render(
         &self,
+        file: &Path,
         body: &str,
         body_line: usize,
         unsafe_html: bool,
@@ -442,6 +473,17 @@ impl Markdown {
         let options = options(unsafe_html);
         let arena = Arena::new();
         let root = comrak::parse_document(&arena, body, &options);
+        if let Some((line, depth)) = too_deep(root, unsafe_html) {
+            let line = line + body_line - 1;
+            return Err(vec![
+                Diagnostic::new(
+                    file,
+                    Some(line),
+                    format!("nesting {depth} levels deep (quotes, lists, emphasis or HTML elements inside each other)"),
+                )
+                .hint(format!("at most {MAX_NESTING} levels are published: no reader needs more, and deeper pages crash HTML tools")),
+            ]);
+        }
         embed_paragraphs(root);
         let mut images = Vec::new();
         let mut errors = Vec::new();
@@ -491,6 +533,64 @@ impl Markdown {
             .expect("writing to a String cannot fail");
         Ok(Body { html, images, text })
     }
+}
+
+/// How deep quotes, lists, emphasis and raw HTML may nest in an article.
+/// Browsers and the HTML minifier recurse per level: 2,500 nested `>` ran
+/// the render thread out of stack and aborted the whole process.
+pub const MAX_NESTING: usize = 200;
+
+/// The first line (within the body) where nesting passes [`MAX_NESTING`],
+/// and how deep it goes there. Walks the tree without recursion; raw HTML
+/// counts its open elements where it is published as HTML.
+fn too_deep<'a>(root: &'a comrak::nodes::AstNode<'a>, unsafe_html: bool) -> Option<(usize, usize)> {
+    use comrak::arena_tree::NodeEdge;
+    let (mut depth, mut html) = (0usize, 0usize);
+    for edge in root.traverse() {
+        match edge {
+            NodeEdge::Start(node) => {
+                depth += 1;
+                let data = node.data();
+                let mut deepest = html;
+                if unsafe_html && let NodeValue::HtmlBlock(NodeHtmlBlock { literal, .. }) | NodeValue::HtmlInline(literal) = &data.value {
+                    (html, deepest) = html_depth(literal, html);
+                }
+                if depth + deepest > MAX_NESTING + 1 {
+                    return Some((data.sourcepos.start.line.max(1), depth + deepest - 1));
+                }
+            }
+            NodeEdge::End(_) => depth -= 1,
+        }
+    }
+    None
+}
+
+/// Open elements after `html`, starting from `open`, and the most open
+/// inside it (void elements and `<x/>` open nothing). A rough count: it
+/// only has to see runaway nesting.
+fn html_depth(html: &str, mut open: usize) -> (usize, usize) {
+    let mut deepest = open;
+    const VOID: [&str; 14] =
+        ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "param"];
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..end];
+        if let Some(closing) = tag.strip_prefix('/') {
+            if closing.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+                open = open.saturating_sub(1);
+            }
+        } else if tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && !tag.ends_with('/') {
+            let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+            if !VOID.contains(&name.as_str()) {
+                open += 1;
+                deepest = deepest.max(open);
+            }
+        }
+        rest = &rest[end.min(rest.len())..];
+    }
+    (open, deepest)
 }
 
 /// A paragraph that is only the URL of a known video or post becomes its
@@ -623,6 +723,16 @@ mod tests {
     }
 
     #[test]
+    fn a_derived_summary_is_capped() {
+        let long = "word ".repeat(200_000); // 1 MB, one paragraph
+        let s = first_paragraph_text(&long);
+        assert!(s.chars().count() <= SUMMARY_MAX_CHARS + 1 && s.ends_with("word…"), "{s}");
+        let korean = "가".repeat(1000);
+        assert_eq!(first_paragraph_text(&korean).chars().count(), SUMMARY_MAX_CHARS + 1);
+        assert_eq!(first_paragraph_text("Short one."), "Short one.");
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let e = meta("---\ntitle: x\ndate: 2024-05-01\ndrafts: true\n---\n").unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
@@ -674,10 +784,10 @@ mod tests {
     #[test]
     fn raw_html_is_escaped_unless_allowed() {
         let md = Markdown::default();
-        let safe = md.render("<script>alert(1)</script>\n", 1, false, 0, |_, _| Ok(None)).unwrap();
+        let safe = md.render(Path::new("a.md"), "<script>alert(1)</script>\n", 1, false, 0, |_, _| Ok(None)).unwrap();
         assert!(!safe.html.contains("<script>"), "{}", safe.html);
         assert!(safe.html.contains("&lt;script&gt;"), "{}", safe.html);
-        let raw = md.render("<script>alert(1)</script>\n", 1, true, 0, |_, _| Ok(None)).unwrap();
+        let raw = md.render(Path::new("a.md"), "<script>alert(1)</script>\n", 1, true, 0, |_, _| Ok(None)).unwrap();
         assert!(raw.html.contains("<script>"));
     }
 
@@ -686,12 +796,12 @@ mod tests {
         let md = Markdown::default();
         let text = "![one](a.png \"T\")\n\n![two](https://x.org/b.png)\n\n<img alt=\"r\" src='c.png'>\n";
         let out = |u: &str, _| Ok((!u.starts_with("http")).then(|| ImageOut { url: format!("/i/{u}"), width: Some(1), height: Some(2) }));
-        let safe = md.render(text, 1, false, 0, out).unwrap();
+        let safe = md.render(Path::new("a.md"), text, 1, false, 0, out).unwrap();
         assert!(safe.html.contains("<img src=\"/i/a.png\" alt=\"one\" title=\"T\" width=\"1\" height=\"2\" />"), "{}", safe.html);
         assert!(safe.html.contains("<img src=\"https://x.org/b.png\" alt=\"two\" loading=\"lazy\" />"), "{}", safe.html);
         assert!(safe.html.contains("&lt;img"), "raw HTML stays escaped: {}", safe.html);
         assert_eq!(safe.images.len(), 2);
-        let raw = md.render(text, 1, true, 0, out).unwrap();
+        let raw = md.render(Path::new("a.md"), text, 1, true, 0, out).unwrap();
         assert!(raw.html.contains("<img alt=\"r\" src='/i/c.png' width=\"1\" height=\"2\">"), "{}", raw.html);
         assert_eq!(
             raw.images.iter().map(|r| (r.url.as_str(), r.line)).collect::<Vec<_>>(),
@@ -704,6 +814,7 @@ mod tests {
         let md = Markdown::default();
         let body = md
             .render(
+                Path::new("a.md"),
                 "![a](p.png)\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nx[^1]\n\n[^1]: note\n",
                 7,
                 false,
@@ -727,6 +838,7 @@ mod tests {
         let md = Markdown::default();
         let body = md
             .render(
+                Path::new("a.md"),
                 "https://www.youtube.com/watch?v=dQw4w9WgXcQ\n\nSee https://youtu.be/dQw4w9WgXcQ here.\n\n<iframe src=\"https://evil.example/\"></iframe>\n\nhttps://example.com/not-a-video\n",
                 1,
                 false,

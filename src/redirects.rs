@@ -88,13 +88,16 @@ pub fn collect(site: &SiteConfig, model: &SiteModel) -> Result<Vec<Rule>, Diagno
     for m in &model.moved {
         let to = m.meta.moved_to.clone().unwrap_or_default();
         let origin = Origin { file: m.file.clone(), line: m.meta.line_of("moved_to") };
-        if !is_absolute(&to) {
-            diags.push(
-                Diagnostic::new(&m.file, origin.line, format!("`moved_to: {to}` is not an absolute URL"))
-                    .hint("write the article's new address, e.g. https://other.example.com/news/slug/"),
-            );
-            continue;
-        }
+        let to = match normalize_url(&to) {
+            Ok(to) => to,
+            Err(why) => {
+                diags.push(
+                    Diagnostic::new(&m.file, origin.line, format!("`moved_to: {to}` {why}"))
+                        .hint("write the article's new address, e.g. https://other.example.com/news/slug/"),
+                );
+                continue;
+            }
+        };
         for path in &m.paths {
             add(&format!("/{path}"), to.clone(), "moved", origin.clone(), &mut diags);
         }
@@ -104,7 +107,7 @@ pub fn collect(site: &SiteConfig, model: &SiteModel) -> Result<Vec<Rule>, Diagno
     }
     for r in &site.redirects {
         let origin = Origin { file: CONFIG_FILE.into(), line: Some(r.line) };
-        let to = if is_absolute(&r.to) { Ok(r.to.clone()) } else { normalize_from(&r.to) };
+        let to = if is_absolute(r.to.trim()) { normalize_url(&r.to) } else { normalize_from(&r.to).and_then(|to| on_site(site, to)) };
         match to {
             Ok(to) => add(&r.from, to, "config", origin, &mut diags),
             Err(why) => diags.push(
@@ -178,13 +181,77 @@ fn is_absolute(url: &str) -> bool {
     url.starts_with("https://") || url.starts_with("http://")
 }
 
+/// Spaces and control characters end a line or a field in `_redirects`
+/// and the nginx map: a newline in an alias could add a rule of its own.
+fn unsafe_char(s: &str) -> Result<(), String> {
+    match s.chars().find(|c| c.is_control() || c.is_whitespace() || *c == '\\') {
+        Some('\\') => Err("must not contain `\\` (browsers read it as `/`)".into()),
+        Some(c) => Err(format!("must not contain spaces or control characters (found {c:?}; write a space as %20)")),
+        None => Ok(()),
+    }
+}
+
+/// An absolute `http(s)` target, as the `url` crate spells it (so every
+/// manifest says the same).
+fn normalize_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    unsafe_char(raw)?;
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(u.to_string()),
+        _ => Err("is not an absolute http(s) URL".into()),
+    }
+}
+
+/// A site-relative target must stay on the site once a browser resolves it
+/// against the base URL.
+fn on_site(site: &SiteConfig, path: String) -> Result<String, String> {
+    let base = url::Url::parse(&site.base_url).map_err(|e| format!("the site's base_url does not parse: {e}"))?;
+    let joined = base.join(&format!("{}{}", site.base_path, path.trim_start_matches('/'))).map_err(|e| e.to_string())?;
+    if joined.origin() != base.origin() || !joined.path().starts_with(base.path()) {
+        return Err(format!("leads off the site (to {joined})"));
+    }
+    Ok(path)
+}
+
+/// Decodes percent-escapes of characters that need none (letters, digits,
+/// `-._~` and non-ASCII text), so `/%2e%2e/` is seen as the `/../` browsers
+/// and servers make of it and `/%EA%B2%BD%EC%A0%9C/` as the `/경제/` a page has;
+/// escapes of reserved characters (`%2F`, `%3F`, `%20`, …) stay, in capitals.
+fn decode_unreserved(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%' && i + 2 < bytes.len() && bytes[i + 1..i + 3].iter().all(u8::is_ascii_hexdigit))
+            .then(|| u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).expect("hex digits"), 16).expect("hex digits"));
+        match hex {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || b >= 0x80 => out.push(b),
+            Some(b) => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+                continue;
+            }
+        }
+        i += 3;
+    }
+    // Escapes that decode to broken UTF-8 stay as they were written.
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_string())
+}
+
 /// `/path/` or `/path/file.html` or `/?p=1`: leading `/`, no `..`, a
 /// trailing `/` added to folder-like paths so `/a` and `/a/` are one rule.
+/// One spelling (NFC, unreserved escapes decoded) for every check and
+/// every manifest.
 pub(crate) fn normalize_from(raw: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization as _;
     let raw = raw.trim();
+    unsafe_char(raw)?;
     if is_absolute(raw) {
         return Err("must be a path of this site, not a full URL".into());
     }
+    let raw: String = decode_unreserved(raw).nfc().collect();
+    unsafe_char(&raw)?;
     let with_slash = if raw.starts_with('/') { raw.to_string() } else { format!("/{raw}") };
     let (path, query) = match with_slash.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
@@ -218,16 +285,24 @@ fn encoded(site: &SiteConfig, path: &str) -> String {
 }
 
 /// `_redirects`: `from to 301`, query matches as `key=value` (Netlify syntax).
+/// Netlify serves an existing file instead of an unforced rule, so rules on
+/// a path with a file are forced (`301!`): query rules (`/?p=1` is the
+/// home page's path) and, with HTML stubs written too, every rule.
+/// Cloudflare Pages always applies its rules and rejects the `!`; it
+/// ignores query rules (it cannot match queries) and needs no stubs.
 pub fn netlify(site: &SiteConfig, rules: &[Rule]) -> String {
     let mut out = String::from("# Written by gen: do not edit.\n");
+    let stubs = site.redirect_formats.iter().any(|f| f == "html");
+    let (plain, forced) = (STATUS.to_string(), format!("{STATUS}!"));
     for r in rules {
+        let status = if stubs || r.from.contains('?') { &forced } else { &plain };
         let to = encoded(site, &r.to);
         match r.from.split_once('?') {
             Some((path, query)) => {
                 let params: Vec<&str> = query.split('&').collect();
-                out += &format!("{} {} {to} {STATUS}\n", encoded(site, path), params.join(" "));
+                out += &format!("{} {} {to} {status}\n", encoded(site, path), params.join(" "));
             }
-            None => out += &format!("{} {to} {STATUS}\n", encoded(site, &r.from)),
+            None => out += &format!("{} {to} {status}\n", encoded(site, &r.from)),
         }
     }
     out
@@ -314,6 +389,50 @@ mod tests {
         assert_eq!(normalize_from("/old.html").unwrap(), "/old.html");
         assert!(normalize_from("/a/../b/").is_err());
         assert!(normalize_from("https://x.org/a/").is_err());
+    }
+
+    #[test]
+    fn redirect_manifest_injection_through_a_newline_or_space_is_refused() {
+        assert!(normalize_from("/?p=1&x\n/* https://evil.example/ 200!\n#").unwrap_err().contains("control characters"));
+        assert!(normalize_from("/old page/").unwrap_err().contains("spaces"));
+        assert!(normalize_from("/a/\u{85}b/").is_err(), "NEL is a line break to some parsers");
+        assert!(normalize_from("/a%C2%A0b/").is_err(), "an escaped no-break space is still a space");
+        assert_eq!(normalize_from("/old%20page/").unwrap(), "/old%20page/");
+    }
+
+    #[test]
+    fn alias_with_escaped_dot_segments_is_refused_like_dot_segments() {
+        assert!(normalize_from("/x/%2e%2e/economy/").is_err());
+        assert!(normalize_from("/x/%2E./economy/").is_err());
+        assert!(normalize_from("/x/%2e/economy/").is_err());
+        // Unreserved and non-ASCII escapes take the spelling pages have.
+        assert_eq!(normalize_from("/%EA%B2%BD%EC%A0%9C/%7Ea/").unwrap(), "/경제/~a/");
+        assert_eq!(normalize_from("/a%2fb/?q=%3f").unwrap(), "/a%2Fb/?q=%3F");
+        // NFD (as macOS names files) and NFC are one alias.
+        assert_eq!(normalize_from("/re\u{301}sume\u{301}/").unwrap(), "/résumé/");
+    }
+
+    #[test]
+    fn off_site_redirect_targets_are_refused() {
+        let site = crate::config::Config::parse(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "[[sites]]\nname = \"s\"\ntitle = \"S\"\nbase_url = \"https://s.example/\"\n",
+        )
+        .unwrap()
+        .sites
+        .remove(0);
+        let target = |to: &str| normalize_from(to).and_then(|t| on_site(&site, t));
+        assert!(target("/\\evil.example/x").is_err());
+        assert!(target("/\t/evil.example/x").is_err());
+        assert!(target("//evil.example/x").is_err());
+        assert_eq!(target("/news/x").unwrap(), "/news/x/");
+        assert!(normalize_url("javascript:alert(1)").is_err());
+        assert!(normalize_url("https://").is_err());
+        assert_eq!(
+            normalize_url("https://other.example/a b").unwrap_err(),
+            "must not contain spaces or control characters (found ' '; write a space as %20)"
+        );
+        assert_eq!(normalize_url("https://other.example/경제/").unwrap(), "https://other.example/%EA%B2%BD%EC%A0%9C/");
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub fn read_text(root: &Path, a: &Article, limit: usize) -> anyhow::Result<Strin
 }
 
 const TEXT_MAGIC: &[u8; 8] = b"GENTEXTS";
-const TEXT_VERSION: u32 = 1;
+const TEXT_VERSION: u32 = 2;
 
 /// Search texts of a site's articles from earlier builds.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -174,25 +174,17 @@ pub struct Exported {
 /// the index settings and mapping (Korean sites analyse text with `nori`),
 /// and the documents as `_bulk` actions with stable ids. Bodies are whole.
 pub fn export_elasticsearch(root: &Path, site: &SiteConfig, model: &SiteModel, dir: &Path) -> anyhow::Result<Exported> {
-    let out = dir.join(&site.name);
-    if out.exists() {
-        std::fs::remove_dir_all(&out).with_context(|| format!("cannot clear {}", out.display()))?;
-    }
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let index = site.name.clone();
-    let mapping = out.join("mapping.json");
-    let text = serde_json::to_string_pretty(&mapping_for(&site.language)).expect("JSON values serialize") + "\n";
-    std::fs::write(&mapping, text).with_context(|| format!("cannot write {}", mapping.display()))?;
-
+    // Everything is read and made in memory first: a failure removes nothing.
     let bodies: Vec<String> = model.articles.par_iter().map(|a| read_text(root, a, usize::MAX)).collect::<anyhow::Result<_>>()?;
-    let mut bulk = Vec::new();
+    let out = dir.join(&site.name);
+    let index = site.name.clone();
+    let mut files: Vec<(String, Vec<u8>)> = vec![(
+        "mapping.json".into(),
+        (serde_json::to_string_pretty(&mapping_for(&site.language)).expect("JSON values serialize") + "\n").into(),
+    )];
     let mut buf: Vec<u8> = Vec::new();
-    let flush = |buf: &mut Vec<u8>, bulk: &mut Vec<PathBuf>| -> anyhow::Result<()> {
-        let path = out.join(format!("bulk-{:04}.ndjson", bulk.len() + 1));
-        std::fs::write(&path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
-        bulk.push(path);
-        buf.clear();
-        Ok(())
+    let flush = |buf: &mut Vec<u8>, files: &mut Vec<(String, Vec<u8>)>| {
+        files.push((format!("bulk-{:04}.ndjson", files.len()), std::mem::take(buf)));
     };
     for (a, body) in model.articles.iter().zip(&bodies) {
         let mut pair = serde_json::to_vec(&json!({"index": {"_index": index, "_id": doc_id(&site.name, &a.rel)}})).expect("serializes");
@@ -201,14 +193,99 @@ pub fn export_elasticsearch(root: &Path, site: &SiteConfig, model: &SiteModel, d
         serde_json::to_writer(&mut pair, &doc).expect("serializes");
         pair.push(b'\n');
         if !buf.is_empty() && buf.len() + pair.len() > BULK_FILE_BYTES {
-            flush(&mut buf, &mut bulk)?;
+            flush(&mut buf, &mut files);
         }
         buf.write_all(&pair).expect("writing to memory");
     }
-    if !buf.is_empty() || bulk.is_empty() {
-        flush(&mut buf, &mut bulk)?;
+    if !buf.is_empty() || files.len() == 1 {
+        flush(&mut buf, &mut files);
     }
+    replace_export(&out, &files)?;
+    let mapping = out.join("mapping.json");
+    let bulk = files[1..].iter().map(|(name, _)| out.join(name)).collect();
     Ok(Exported { site: site.name.clone(), index, mapping, bulk, documents: model.articles.len() })
+}
+
+/// The list of files an export wrote, kept beside them: the next export
+/// removes exactly those, and a folder without it is not the export's.
+const EXPORT_MARKER: &str = ".gen-export.json";
+
+/// Replaces the files an earlier export wrote in `out` with `files`. Files
+/// the export did not write are never removed; a folder with files but no
+/// marker is refused (`--output content` once erased a site's articles).
+fn replace_export(out: &Path, files: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    let marker = out.join(EXPORT_MARKER);
+    let previous: Vec<String> = match std::fs::read(&marker) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("{} is damaged: remove the folder by hand", marker.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) {
+                anyhow::bail!(
+                    "{} holds files gen export did not write: it removes only its own files. Choose another --output",
+                    out.display()
+                );
+            }
+            vec![]
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", marker.display())),
+    };
+    for name in previous.iter().filter(|n| !n.contains('/') && !n.contains('\\') && !n.starts_with('.')) {
+        match std::fs::remove_file(out.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove {}", out.join(name).display()));
+            }
+            _ => {}
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    // The marker first: an export killed halfway still knows its files.
+    std::fs::write(&marker, serde_json::to_vec(&names).expect("strings serialize"))
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    for (name, bytes) in files {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `gen export search --output DIR` may not write into the repository's
+/// sources, the build output or the cache.
+pub fn check_export_dir(root: &Path, forbidden: &[(&Path, &str)], dir: &Path) -> anyhow::Result<()> {
+    let real = |p: &Path| lexical(&root.join(p));
+    let dir = real(dir);
+    if dir == real(Path::new("")) {
+        anyhow::bail!("--output {} is the repository itself: choose a folder of its own, e.g. {EXPORT_DIR}", dir.display());
+    }
+    for (place, what) in forbidden {
+        let place = real(place);
+        if dir.starts_with(&place) || place.starts_with(&dir) {
+            anyhow::bail!(
+                "--output {} overlaps {what} ({}): choose a folder of its own, e.g. {EXPORT_DIR}",
+                dir.display(),
+                place.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `p` made absolute with `.` and `..` resolved, without touching the disk
+/// (the folder may not exist yet).
+fn lexical(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[derive(Serialize)]

@@ -7,9 +7,17 @@ fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.starts_with('#')).collect()
 }
 
+/// The archive fixture with HTML stubs asked for (hosts without
+/// server-side redirects); they are not written by default.
+fn with_stubs() -> Repo {
+    let r = Repo::fixture("archive");
+    r.edit("sites.toml", "[[sites.archives]]", "redirect_formats = [\"netlify\", \"json\", \"nginx\", \"html\"]\n\n[[sites.archives]]");
+    r
+}
+
 #[test]
 fn an_archive_split_at_2023_moves_old_articles_under_its_path() {
-    let r = Repo::fixture("archive");
+    let r = with_stubs();
     r.ok(&["build", "--no-minify"]);
     for (old, new) in [("world/w2021", "2023backup/world/w2021"), ("world/w2023", "2023backup/world/w2023")] {
         assert!(r.exists(&format!("public/news/{new}/index.html")), "{new}");
@@ -78,7 +86,7 @@ fn manifests_list_every_redirect_in_each_format() {
         lines(&r.read("public/news/_redirects")),
         [
             "/2023/09/w2023-old/ /2023backup/world/w2023/ 301",
-            "/ p=123 /2023backup/world/w2023/ 301",
+            "/ p=123 /2023backup/world/w2023/ 301!",
             "/old-section/ /tech/ 301",
             "/old-tech.html /tech/t2024/ 301",
             "/press/ https://press.example.org/ 301",
@@ -119,7 +127,7 @@ fn manifests_list_every_redirect_in_each_format() {
 
 #[test]
 fn the_html_stub_refreshes_links_and_is_not_indexed() {
-    let r = Repo::fixture("archive");
+    let r = with_stubs();
     r.build();
     let stub = r.read("public/news/2023/09/w2023-old/index.html");
     assert!(stub.contains(r#"<meta http-equiv="refresh" content="0; url=/2023backup/world/w2023/">"#), "{stub}");
@@ -128,6 +136,102 @@ fn the_html_stub_refreshes_links_and_is_not_indexed() {
     assert!(stub.contains(r#"<a href="/2023backup/world/w2023/">"#), "{stub}");
     assert!(r.read("public/news/old-tech.html").contains("url=/tech/t2024/"));
     assert!(r.read("public/news/tech/moved/index.html").contains("url=https://lab.example.com/papers/moved/"));
+    // With stubs beside them, Netlify needs the rules forced to answer 301.
+    assert!(lines(&r.read("public/news/_redirects")).iter().all(|l| l.ends_with(" 301!")));
+}
+
+/// By default there are no stubs: a host with server-side redirects
+/// (Netlify serves an existing file instead of an unforced rule) answers
+/// with the 301 of the manifest. Checked with Netlify's own parser.
+#[test]
+fn netlify_answers_old_urls_with_the_301_not_a_stub() {
+    let r = Repo::fixture("archive");
+    r.build();
+    let tools = tempfile::tempdir().unwrap();
+    let install = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "netlify-redirect-parser@14.4.0"])
+        .current_dir(tools.path())
+        .output()
+        .expect("npm");
+    assert!(install.status.success(), "npm install: {}", String::from_utf8_lossy(&install.stderr));
+    let script = r#"
+        const { parseAllRedirects } = await import(process.cwd() + "/node_modules/netlify-redirect-parser/lib/index.js");
+        const r = await parseAllRedirects({ redirectsFiles: [process.argv[1]], minimal: true });
+        console.log(JSON.stringify(r));
+    "#;
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", script])
+        .arg(r.path("public/news/_redirects"))
+        .current_dir(tools.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(parsed["errors"].as_array().unwrap().len(), 0, "{parsed}");
+    let rules = parsed["redirects"].as_array().unwrap();
+    let json: serde_json::Value = serde_json::from_str(&r.read("public/news/redirects.json")).unwrap();
+    let expected = json.as_array().unwrap();
+    assert_eq!(rules.len(), expected.len());
+    for want in expected {
+        let from = want["from"].as_str().unwrap().trim_start_matches("https://news.example.com");
+        let (path, query) = from.split_once('?').unwrap_or((from, ""));
+        let rule = rules
+            .iter()
+            .find(|r| {
+                let q: Vec<String> = r["query"].as_object().unwrap().iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect();
+                r["from"] == path && q.join("&") == query
+            })
+            .unwrap_or_else(|| panic!("no Netlify rule for {from}: {parsed}"));
+        assert_eq!(rule["status"], 301, "{rule}");
+        let to = want["to"].as_str().unwrap().trim_start_matches("https://news.example.com");
+        assert_eq!(rule["to"], to, "{rule}");
+        // Unforced, the rule only wins where no file is: there must be none.
+        let file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
+        assert!(rule["force"] == true || !r.exists(&format!("public/news{file}")), "a file shadows {from}");
+    }
+}
+
+#[test]
+fn redirect_manifest_injection_through_an_alias_is_an_error() {
+    let r = Repo::fixture("archive");
+    r.write(
+        "content/news/tech/new.md",
+        "---\ntitle: New\ndate: 2024-05-01\naliases: [\"/?p=1&x\\n/* https://evil.example/ 200!\\n#\"]\n---\n\nText.\n",
+    );
+    let err = r.fails(&["build"]);
+    assert!(err.contains("content/news/tech/new.md:4") && err.contains("control characters"), "{err}");
+    r.edit("content/news/tech/new.md", "\\n/* https://evil.example/ 200!\\n#", " x");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("spaces"), "{err}");
+    // Config redirects too.
+    let r = Repo::fixture("archive");
+    r.edit("sites.toml", "from = \"/old-section/\"", "from = \"/old section/\"");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("sites.toml") && err.contains("spaces"), "{err}");
+}
+
+/// `/x/%2e%2e/tech/` is `/tech/` to nginx: it must meet the live-page
+/// check as `/tech/`, not slip past it.
+#[test]
+fn alias_with_escaped_dot_segments_is_refused() {
+    let r = Repo::fixture("archive");
+    r.write("content/news/tech/new.md", "---\ntitle: New\ndate: 2024-05-01\naliases: [\"/x/%2e%2e/tech/\"]\n---\n\nText.\n");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("/x/%2e%2e/tech/") && err.contains("`..`"), "{err}");
+    // Escaped letters meet the live-page check in the spelling pages have.
+    r.edit("content/news/tech/new.md", "/x/%2e%2e/tech/", "/%74ech/");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("hides a live page"), "{err}");
+}
+
+#[test]
+fn off_site_redirect_targets_are_refused() {
+    for to in ["/\\\\evil.example/x", "/\\t/evil.example/x", "//evil.example/x"] {
+        let r = Repo::fixture("archive");
+        r.edit("sites.toml", "to = \"/tech/\"", &format!("to = \"{to}\""));
+        let err = r.fails(&["build"]);
+        assert!(err.contains("sites.toml:") && err.contains("redirect target"), "{to}: {err}");
+    }
 }
 
 #[test]
@@ -211,7 +315,7 @@ fn moved_to_needs_an_absolute_url() {
     let r = Repo::fixture("archive");
     r.edit("content/news/tech/moved.md", "https://lab.example.com/papers/moved/", "papers/moved");
     let err = r.fails(&["build"]);
-    assert!(err.contains("content/news/tech/moved.md:6: `moved_to: papers/moved` is not an absolute URL"), "{err}");
+    assert!(err.contains("content/news/tech/moved.md:6: `moved_to: papers/moved` is not an absolute http(s) URL"), "{err}");
 }
 
 #[test]
@@ -286,7 +390,9 @@ fn start_nginx(site: &std::path::Path) -> Nginx {
     let test = Command::new(nginx()).args(["-t", "-e", &format!("{}/error.log", dir.path().display()), "-c"]).arg(&conf).output().unwrap();
     assert!(test.status.success(), "nginx -t rejected the config: {}", String::from_utf8_lossy(&test.stderr));
     let child = Command::new(nginx())
-        .args(["-e", &format!("{}/error.log", dir.path().display()), "-g", "daemon off;", "-c"])
+        // One process, no workers: killing the child stops nginx (workers of
+        // a killed master were left behind, still listening).
+        .args(["-e", &format!("{}/error.log", dir.path().display()), "-g", "daemon off; master_process off;", "-c"])
         .arg(&conf)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -323,4 +429,7 @@ fn nginx_accepts_the_map_and_answers_old_urls_with_301() {
     }
     let status = http_get(server.port, "news.example.com", "/world/w2024/").status;
     assert_ne!(status, 301, "a live page is not redirected");
+    let port = server.port;
+    drop(server);
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "nginx is gone once the test is done");
 }

@@ -143,3 +143,33 @@ fn index_count(r: &Repo) -> usize {
     r.build();
     index(r, "alpha")["pages"].as_array().unwrap().len()
 }
+
+/// `--output content --site alpha` once erased the site's articles and
+/// images; `--output public` replaced a built site. The export removes only
+/// files it wrote, and refuses folders of the repository's own.
+#[test]
+fn export_search_never_removes_files_it_did_not_write() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let before = r.listing();
+    for out in ["content", "content/alpha", "public", "themes/default", "assets", ".gen", ".", "public/.."] {
+        let err = r.fails(&["export", "search", "--output", out, "--site", "alpha"]);
+        assert!(err.contains("choose a folder of its own"), "{out}: {err}");
+    }
+    assert_eq!(r.listing(), before, "nothing removed or written");
+
+    // A folder that holds someone else's files is not the export's.
+    r.write("elsewhere/alpha/notes.txt", "mine");
+    let err = r.fails(&["export", "search", "--output", "elsewhere", "--site", "alpha"]);
+    assert!(err.contains("did not write"), "{err}");
+    assert_eq!(r.read("elsewhere/alpha/notes.txt"), "mine");
+
+    // Re-exporting replaces the export's files and nothing else.
+    r.ok(&["export", "search", "--site", "alpha"]);
+    r.write("search-export/alpha/notes.txt", "mine too");
+    r.write("search-export/alpha/bulk-0009.ndjson", "not from gen");
+    r.ok(&["export", "search", "--site", "alpha"]);
+    assert_eq!(r.read("search-export/alpha/notes.txt"), "mine too");
+    assert_eq!(r.read("search-export/alpha/bulk-0009.ndjson"), "not from gen");
+    assert!(r.exists("search-export/alpha/bulk-0001.ndjson") && r.exists("search-export/alpha/mapping.json"));
+}

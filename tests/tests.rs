@@ -9,6 +9,8 @@ mod build;
 mod check;
 /// Every content and configuration error, and that a failed build writes nothing.
 mod errors;
+/// Content that reaches too far or breaks the output (issue #13).
+mod hostile;
 /// Sharded content-addressed images, fingerprinted assets, `_headers`.
 mod images;
 /// `gen import wordpress`: WordPress exports into content, every old URL kept.

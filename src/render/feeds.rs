@@ -59,7 +59,7 @@ impl Renderer<'_> {
     }
 
     /// The newest date of any article: a feed's own date, never the clock.
-    fn feed_updated(&self) -> String {
+    pub(super) fn feed_updated(&self) -> String {
         self.model.parts[0]
             .all
             .iter()
@@ -317,7 +317,15 @@ fn chrono_key(d: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(d).map(|d| d.timestamp()).unwrap_or(i64::MIN)
 }
 
+/// Escaped for XML text and attributes, without the characters XML 1.0
+/// forbids (control characters other than tab and line breaks, U+FFFE,
+/// U+FFFF): one ESC in a title made the whole feed unreadable.
 pub(super) fn x(s: &str) -> std::borrow::Cow<'_, str> {
+    let forbidden = |c: char| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}');
+    if s.contains(forbidden) {
+        let kept: String = s.chars().filter(|&c| !forbidden(c)).collect();
+        return std::borrow::Cow::Owned(quick_xml::escape::escape(&kept).into_owned());
+    }
     quick_xml::escape::escape(s)
 }
 
@@ -328,6 +336,12 @@ fn rfc2822(rfc3339: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_xml_forbids_are_left_out_of_feeds() {
+        assert_eq!(x("a\u{1b}[31mb\u{1}\u{8}\0c\td\u{FFFF} & e"), "a[31mbc\td &amp; e");
+        assert_eq!(x("경제 <b>"), "경제 &lt;b&gt;");
+    }
 
     #[test]
     fn headlines_are_cut_to_110_characters() {

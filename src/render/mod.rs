@@ -503,7 +503,8 @@ impl<'a> Renderer<'a> {
             Job::List(l) => self.hash_json(&mut h, &self.list_ctx(l, true)),
             Job::Taxonomy { part, index } => self.hash_json(&mut h, &self.taxonomy_ctx(*part, *index)),
             Job::NotFound => self.hash_json(&mut h, &SiteOnlyCtx { site: &self.site_views[0] }),
-            Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_views[0], self.feed_items())),
+            // The feed's own date comes from every article, not only the listed ones.
+            Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_views[0], self.feed_items(), self.feed_updated())),
             Job::Sitemap(k) => self.hash_json(&mut h, &self.sitemap_part(k.unwrap_or(0))),
             Job::SyntaxCss => {}
         }
@@ -606,7 +607,7 @@ impl<'a> Renderer<'a> {
         let split = parse::split(&text).map_err(|(line, msg)| Diagnostic::new(&a.file, Some(line), msg))?;
         let content_dir = Path::new("content").join(&self.site.name);
         let lookup = images::Lookup { root: self.root, content_dir: &content_dir, article_dir: a.file.parent().unwrap_or(&content_dir) };
-        let body = self.markdown.render(split.body, split.body_line, self.site.unsafe_html, self.text_chars(), |url, line| {
+        let body = self.markdown.render(&a.file, split.body, split.body_line, self.site.unsafe_html, self.text_chars(), |url, line| {
             let found = self.catalog.resolve(&lookup, url).map_err(|why| {
                 Diagnostic::new(&a.file, Some(line), why).hint("put the image in the article's folder (page bundle) or in assets/")
             })?;
