@@ -17,6 +17,8 @@ mod images;
 mod import;
 /// What a rebuild rewrites after each kind of change.
 mod incremental;
+/// Random edit sequences against clean builds; racing builds (issue #13).
+mod properties;
 /// Atomic, locked, durable publishing that never gets stuck (issue #13).
 mod publishing;
 /// Year archives and redirect manifests, served by a real nginx.
