@@ -40,7 +40,7 @@ pub fn parse_authors(text: &str) -> Result<Authors, Diagnostic> {
     if text.trim().is_empty() {
         return Ok(Authors::new());
     }
-    let authors: Authors = serde_yaml::from_str(text).map_err(|e| {
+    let authors: Authors = serde_norway::from_str(text).map_err(|e| {
         let msg = e.to_string();
         Diagnostic::new(AUTHORS_FILE, e.location().map(|l| l.line()), msg.split(" at line ").next().unwrap_or(&msg).to_string())
             .hint("each author is a key with `name` and optional `position`, `bio`, `email`, `avatar`")

@@ -121,11 +121,11 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str) -> Result<Meta, 
     let split = split(text).map_err(|(line, msg)| {
         Diagnostic::new(file, Some(line), msg).hint("begin the file with a line `---`, the YAML keys, then another `---`")
     })?;
-    let fm: FrontMatter = serde_yaml::from_str(split.front).map_err(|e| {
+    let fm: FrontMatter = serde_norway::from_str(split.front).map_err(|e| {
         // YAML lines count from the first line after the opening `---`.
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        // serde_yaml places errors raised while converting a value (our date
+        // serde_norway places errors raised while converting a value (our date
         // check) at the mapping, not the key: find the key's line instead.
         let line = match msg.split('`').nth(1).filter(|_| msg.contains("is not a date")) {
             Some(value) => split.front.lines().position(|l| l.contains(value)).map(|i| i + 2),

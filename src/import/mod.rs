@@ -765,7 +765,7 @@ impl Shared<'_> {
             aliases: place.aliases.clone(),
             image_aliases: image_aliases.clone(),
         };
-        let yaml = serde_yaml::to_string(&front).expect("plain data serializes");
+        let yaml = serde_norway::to_string(&front).expect("plain data serializes");
         let text = format!("---\n{yaml}---\n\n{}", body.markdown);
         Converted {
             dir: place.dir.clone(),
@@ -1021,7 +1021,7 @@ fn merge_authors(root: &Path, channel: &wxr::Channel, used: &BTreeSet<String>, d
     if add.is_empty() || dry_run {
         return Ok(add.into_keys().collect());
     }
-    let mut block = serde_yaml::to_string(&add.iter().map(|(k, a)| (k, AuthorOut { name: &a.name })).collect::<BTreeMap<_, _>>())
+    let mut block = serde_norway::to_string(&add.iter().map(|(k, a)| (k, AuthorOut { name: &a.name })).collect::<BTreeMap<_, _>>())
         .expect("plain data serializes");
     if !text.is_empty() && !text.ends_with('\n') {
         block.insert(0, '\n');
