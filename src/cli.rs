@@ -103,8 +103,9 @@ pub struct ServeArgs {
     /// Rebuild on changes to content/, themes/, assets/ and sites.toml, and reload open pages.
     #[arg(long, short)]
     pub watch: bool,
-    #[arg(long, default_value_t = 1111)]
-    pub port: u16,
+    /// Port to listen on [default: 1111, or the next free port after it].
+    #[arg(long)]
+    pub port: Option<u16>,
     /// Address to listen on. Anything but loopback exposes drafts to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,

@@ -110,3 +110,89 @@ fn a_real_browser_reloads_by_itself_after_an_edit() {
     let out = node.wait_with_output().unwrap();
     assert!(out.status.success(), "the page did not reload with the new text: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Editing the theme's stylesheet gives it a new fingerprinted name and
+/// changes every page that links it; open pages still swap it in place.
+#[test]
+fn a_theme_stylesheet_edit_is_swapped_without_a_reload() {
+    let r = Repo::fixture("basic");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/opinion/column/").status == 200, "the first build");
+    let mut node = browser_script("css.mjs", &[&format!("http://alpha.localhost:{}/opinion/column/", s.port), "rgb(1, 2, 3)"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs the browser driver");
+    let mut ready = String::new();
+    BufReader::new(node.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    if ready.trim() != "ready" {
+        let out = node.wait_with_output().unwrap();
+        panic!("the browser did not open the page: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let css = r.read("themes/default/static/style.css");
+    r.write("themes/default/static/style.css", &format!("{css}\nbody {{ outline: 7px solid rgb(1, 2, 3); }}\n"));
+    let out = node.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_path_without_its_trailing_slash_redirects_to_the_folder() {
+    let r = Repo::fixture("basic");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    let resp = http_get(s.port, "alpha.localhost", "/news/first-story?x=1");
+    assert_eq!((resp.status, resp.location.as_deref()), (301, Some("/news/first-story/?x=1")));
+    assert_eq!(http_get(s.port, "alpha.localhost", "/news/first-story/").status, 200);
+}
+
+/// Old URLs (aliases, `?p=`, archives) answer with the 301 the hosts give.
+#[test]
+fn the_preview_answers_old_urls_with_their_redirects() {
+    let r = Repo::fixture("archive");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "news.localhost", "/").status == 200, "the first build");
+    for (old, new) in
+        [("/?p=123", "/2023backup/world/w2023/"), ("/world/w2021", "/2023backup/world/w2021/"), ("/old-tech.html", "/tech/t2024/")]
+    {
+        let resp = http_get(s.port, "news.localhost", old);
+        assert_eq!(resp.status, 301, "{old}");
+        let location = resp.location.unwrap_or_default();
+        assert_eq!(location, new, "{old}");
+    }
+    assert_eq!(http_get(s.port, "news.localhost", "/tech/t2024/").status, 200);
+}
+
+#[test]
+fn a_site_added_while_serving_is_built_and_served() {
+    let r = Repo::fixture("basic");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    r.write("content/gamma/posts/first.md", "---\ntitle: Gamma first\ndate: 2024-01-01\n---\n\nHello gamma.\n");
+    let config = r.read("sites.toml");
+    r.write("sites.toml", &format!("{config}\n[[sites]]\nname = \"gamma\"\ntitle = \"Gamma\"\nbase_url = \"https://gamma.example/\"\n"));
+    wait_for(|| http_get(s.port, "gamma.localhost", "/posts/first/").body.contains("Hello gamma."), "the new site");
+    assert!(http_get(s.port, "localhost", "/").body.contains("gamma"));
+}
+
+/// With 1111 taken, `gen serve` (no `--port`) takes the next free port and says so.
+#[test]
+fn serve_moves_to_the_next_free_port_when_1111_is_taken() {
+    let r = Repo::fixture("basic");
+    // Held here, or by something else on the machine: taken either way.
+    let _held = std::net::TcpListener::bind("127.0.0.1:1111");
+    let mut child = r.command_at("1735689600", &["serve"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let result = (|| {
+        let port: u16 = line.trim().strip_prefix("port 1111 is taken; using ")?.parse().ok()?;
+        Some(port)
+    })();
+    let port = result.unwrap_or_else(|| {
+        child.kill().ok();
+        panic!("first line: {line:?}")
+    });
+    wait_for(|| http_get(port, "alpha.localhost", "/").status == 200, "the server on the next port");
+    child.kill().ok();
+    child.wait().ok();
+}

@@ -262,7 +262,10 @@ pub fn http_get(port: u16, host: &str, path: &str) -> HttpResponse {
     let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
     HttpResponse {
         status: head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0),
-        location: head.lines().find_map(|l| l.strip_prefix("Location: ").map(|v| v.trim().to_string())),
+        location: head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("location").then(|| value.trim().to_string())
+        }),
         body: body.to_string(),
     }
 }

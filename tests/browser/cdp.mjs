@@ -15,7 +15,7 @@ export async function launch() {
   const proc = spawn(bin, [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
     "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank",
-  ], { stdio: "ignore" });
+  ], { stdio: "ignore", detached: true }); // its own process group: close() ends all of Chromium
   const portFile = join(profile, "DevToolsActivePort");
   // Chromium creates the file before it writes the port: wait for a number.
   const portIn = () => (existsSync(portFile) ? readFileSync(portFile, "utf8").split("\n")[0] : "");
@@ -46,7 +46,8 @@ export async function launch() {
   };
   const close = () => {
     ws.close();
-    proc.kill();
+    // Chromium's zygote and renderers outlive a killed main process: kill the group.
+    try { process.kill(-proc.pid, "SIGKILL"); } catch { proc.kill("SIGKILL"); }
     try { rmSync(profile, { recursive: true, force: true }); } catch {}
   };
   return { send, evaluate, close };

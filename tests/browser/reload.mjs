@@ -10,8 +10,8 @@ try {
   await browser.send("Page.enable");
   await browser.send("Page.navigate", { url });
   if (!(await waitFor(browser, "document.readyState === 'complete' && !!document.querySelector('h1')"))) throw new Error(`page did not load: ${url}`);
-  // Wait for the event stream to be open before the edit.
-  await new Promise((r) => setTimeout(r, 500));
+  // The event stream must be open before the edit.
+  if (!(await waitFor(browser, "window.__genLive && window.__genLive.readyState === 1"))) throw new Error("no event stream");
   await browser.evaluate("window.__genMark = 1");
   console.log("ready");
   ok = await waitFor(browser, `window.__genMark === undefined && document.body.innerText.includes(${JSON.stringify(text)})`);

@@ -1,0 +1,126 @@
+//! Watching the inputs: `content/`, `themes/`, `assets/` and `sites.toml`.
+//! Each burst of changes (debounced by `notify-debouncer-full`) is handed
+//! to a callback as the paths that matter, with the moment the first came.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+
+use crate::discover;
+
+/// Quiet time that ends a burst: an editor's save is several events within
+/// a few milliseconds (write, rename, chmod).
+const DEBOUNCE: Duration = Duration::from_millis(15);
+
+/// Watches until dropped.
+pub(super) type Watcher = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
+
+pub(super) fn start(root: &Path, mut on_change: impl FnMut(Vec<PathBuf>, Instant) + Send + 'static) -> anyhow::Result<Watcher> {
+    let filter_root = root.to_path_buf();
+    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        let Ok(events) = result else { return };
+        // Reads (ours included, while building) are not changes.
+        let events: Vec<_> = events.into_iter().filter(|e| !matches!(e.kind, EventKind::Access(_))).collect();
+        let Some(first) = events.iter().map(|e| e.time).min() else { return };
+        let mut paths: Vec<PathBuf> = events.into_iter().flat_map(|e| e.event.paths).filter(|p| is_relevant(&filter_root, p)).collect();
+        paths.sort();
+        paths.dedup();
+        if !paths.is_empty() {
+            on_change(paths, first);
+        }
+    })?;
+    for dir in ["content", "themes", "assets"] {
+        let path = root.join(dir);
+        if path.is_dir() {
+            debouncer.watch(&path, RecursiveMode::Recursive).with_context(|| format!("watching {}", path.display()))?;
+        }
+    }
+    // sites.toml is often replaced (write to temp, rename): watch its folder.
+    debouncer.watch(root, RecursiveMode::NonRecursive).with_context(|| format!("watching {}", root.display()))?;
+    Ok(debouncer)
+}
+
+/// Editor temp files and anything outside the inputs do not trigger builds.
+fn is_relevant(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else { return false };
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if discover::is_ignored_name(name) || rel.components().any(|c| c.as_os_str().to_str().is_some_and(|s| s.starts_with('.'))) {
+        return false;
+    }
+    let first = rel.components().next().and_then(|c| c.as_os_str().to_str()).unwrap_or("");
+    matches!(first, "content" | "themes" | "assets") || rel == Path::new(crate::config::CONFIG_FILE)
+}
+
+/// A change under `content/<site>/` rebuilds that site only; anything else
+/// (themes, shared assets, authors, sites.toml) every selected site (an empty
+/// list). Folders under `content/` that are not sites (`known`) are ignored;
+/// `None` when nothing served changed.
+pub(super) fn sites_for(root: &Path, paths: &[PathBuf], selected: &[String], known: &[String]) -> Option<Vec<String>> {
+    let mut sites: Vec<String> = Vec::new();
+    for p in paths {
+        let rel = p.strip_prefix(root).unwrap_or(p);
+        let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
+        match (parts.next().as_deref(), parts.next(), parts.next()) {
+            (Some("content"), Some(site), Some(_)) if !known.contains(&site) => {}
+            (Some("content"), Some(site), Some(_)) => {
+                if !sites.contains(&site) {
+                    sites.push(site);
+                }
+            }
+            _ => return Some(selected.to_vec()),
+        }
+    }
+    if !selected.is_empty() {
+        sites.retain(|s| selected.contains(s));
+    }
+    (!sites.is_empty()).then_some(sites)
+}
+
+/// Only stylesheets changed: open pages can swap them without a reload,
+/// even though every page links the new fingerprinted name.
+pub(super) fn only_stylesheets(paths: &[PathBuf]) -> bool {
+    paths.iter().all(|p| p.extension().is_some_and(|e| e == "css"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_changes_rebuild_their_site_only() {
+        let root = Path::new("/r");
+        let p = |s: &str| root.join(s);
+        let known = ["daily".to_string(), "lab".to_string()];
+        let all = Some(vec![]);
+        assert_eq!(
+            sites_for(root, &[p("content/daily/a.md"), p("content/lab/x/index.md")], &[], &known),
+            Some(vec!["daily".into(), "lab".into()])
+        );
+        assert_eq!(sites_for(root, &[p("content/daily/a.md"), p("themes/default/templates/base.html")], &[], &known), all);
+        assert_eq!(sites_for(root, &[p("content/authors.yaml")], &[], &known), all, "authors concern every site");
+        assert_eq!(sites_for(root, &[p("sites.toml")], &["lab".to_string()], &known), Some(vec!["lab".into()]));
+        assert_eq!(sites_for(root, &[p("content/drafts-folder/x.md")], &[], &known), None, "not a site: no rebuild");
+        assert_eq!(sites_for(root, &[p("content/daily/a.md")], &["lab".to_string()], &known), None, "not served: no rebuild");
+    }
+
+    #[test]
+    fn editor_files_and_outputs_do_not_trigger_builds() {
+        let root = Path::new("/r");
+        assert!(is_relevant(root, &root.join("content/daily/a.md")));
+        assert!(is_relevant(root, &root.join("sites.toml")));
+        assert!(!is_relevant(root, &root.join("content/daily/.a.md.swp")));
+        assert!(!is_relevant(root, &root.join("content/daily/a.md~")));
+        assert!(!is_relevant(root, &root.join(".gen/serve/public/daily/index.html")));
+        assert!(!is_relevant(root, &root.join("public/daily/index.html")));
+        assert!(!is_relevant(root, &root.join("README.md")));
+    }
+
+    #[test]
+    fn a_theme_stylesheet_edit_is_a_css_only_change() {
+        assert!(only_stylesheets(&[PathBuf::from("/r/themes/default/static/style.css")]));
+        assert!(!only_stylesheets(&[PathBuf::from("/r/themes/default/static/style.css"), PathBuf::from("/r/content/d/a.md")]));
+    }
+}
