@@ -31,10 +31,13 @@ use crate::model::{self, Aliased, ArticleImages, Authors, Cover, Filter, Parsed,
 use crate::parse::{self, Markdown};
 use crate::plan::{self, Planned};
 use crate::redirects::{self, Rule};
-use crate::render::{self, Job, Renderer, SiteInputs};
+use crate::render::{self, Make, Output, Renderer, SiteInputs};
 use crate::search;
 use crate::theme::{Theme, Themes};
 use crate::write::Publisher;
+
+/// Where `gen export search` writes by default.
+pub use crate::search::EXPORT_DIR;
 
 /// One syntax set per process: loading it costs tens of milliseconds, which
 /// matters for every rebuild of `gen serve --watch`.
@@ -709,13 +712,13 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
     let renderer = Renderer::new(inputs, markdown, root, opts.minify);
 
     let t = Instant::now();
-    let jobs = renderer.jobs();
+    let jobs = renderer.outputs();
     // `bases` are the input hashes without images; an article's planned
     // input adds the current hashes of the images it published last time.
     let (planned, bases): (Vec<Planned>, Vec<Hash>) = jobs
         .par_iter()
         .map(|j| {
-            let path = j.path(&renderer);
+            let path = j.path.clone();
             let base = renderer.input_hash(j);
             let input = match state.deps.get(&path) {
                 Some(deps) => render::with_images(base, deps.iter().map(|d| catalog.current_hash(&d.source))),
@@ -730,16 +733,16 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
     let pages: BTreeMap<String, String> = jobs
         .iter()
         .zip(&planned)
-        .filter(|(j, _)| !matches!(j, Job::Stub(_)))
+        .filter(|(j, _)| j.kind != render::Kind::Stub)
         .flat_map(|(j, p)| {
-            let what = j.origin(&renderer).map(|f| f.display().to_string()).unwrap_or_else(|| format!("the generated file /{}", p.path));
+            let what = j.origin.map(|f| f.display().to_string()).unwrap_or_else(|| format!("the generated file /{}", p.path));
             let folder = p.path.strip_suffix("index.html").filter(|_| j.is_page()).map(|dir| format!("/{dir}"));
             let file = [format!("/{}", p.path), format!("/{}/", p.path)];
             folder.into_iter().chain(file).map(move |k| (k, what.clone()))
         })
         .collect();
     redirects::check_pages(&redirects, &pages)?;
-    check_collisions(&jobs, &planned, &renderer)?;
+    check_collisions(&jobs, &planned)?;
     let out_dir = publisher.out_dir().to_path_buf();
     let intact = |path: &str, rec: &OutputRecord| std::fs::metadata(out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp);
     let the_plan = plan::plan(&planned, &state.outputs, intact);
@@ -771,23 +774,21 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
             if let Some(p) = &opts.progress {
                 p(done.fetch_add(1, Ordering::Relaxed) + 1, total);
             }
-            let images = matches!(jobs[i], Job::Article(_)).then_some(rendered.images);
-            let text = match jobs[i] {
-                Job::Article(a) => rendered.text.map(|t| (a, t)),
-                _ => None,
+            let (images, text) = match jobs[i].make {
+                Make::Article(a) => (Some(rendered.images), rendered.text.map(|t| (a, t))),
+                _ => (None, None),
             };
             Ok(Published { path: path.clone(), record, written, page: jobs[i].is_page(), images, text })
         })
         .collect();
 
     let mut diags = Diagnostics::default();
-    let mut outputs: BTreeMap<String, OutputRecord> = BTreeMap::new();
+    let mut out = Collected::default();
     let mut deps: BTreeMap<String, Vec<Dep>> = BTreeMap::new();
-    let mut moves = Vec::new();
     let mut texts: HashMap<usize, String> = HashMap::new();
     for &i in &the_plan.keep {
         let path = &planned[i].path;
-        outputs.insert(path.clone(), state.outputs[path]);
+        out.outputs.insert(path.clone(), state.outputs[path]);
         if jobs[i].is_page() {
             report.pages_unchanged += 1;
         }
@@ -804,10 +805,6 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
                 continue;
             }
         };
-        if p.written {
-            moves.push(p.path.clone());
-            report.files_written += 1;
-        }
         if p.page {
             if p.written {
                 report.pages_rendered += 1;
@@ -819,7 +816,7 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
         if let Some(images) = p.images.filter(|i| !i.is_empty()) {
             deps.insert(p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect());
         }
-        outputs.insert(p.path, p.record);
+        out.add(p.path, p.record, p.written);
     }
     report.timings_ms.insert("render", ms(t));
     diags.extend(failures.take(&publisher));
@@ -844,11 +841,7 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
         })?;
         // Saved once the site is published: a failed build leaves it as it was.
         text_cache = Some((path, search::TextCache::of(&model, all, chars).encode()));
-        if written {
-            moves.push(planned[i].path.clone());
-            report.files_written += 1;
-        }
-        outputs.insert(planned[i].path.clone(), record);
+        out.add(planned[i].path.clone(), record, written);
     }
     report.timings_ms.insert("search", ms(t));
 
@@ -880,11 +873,7 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
     let published: Vec<(String, OutputRecord, bool)> = diags.keep_ok(published);
     diags.extend(failures.take(&publisher));
     for (rel, record, written) in published {
-        if written {
-            moves.push(rel.clone());
-            report.files_written += 1;
-        }
-        outputs.insert(rel, record);
+        out.add(rel, record, written);
     }
     report.timings_ms.insert("images", ms(t));
     if !diags.is_empty() {
@@ -892,13 +881,15 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
         return Err(diags);
     }
 
+    let Collected { outputs, moves } = out;
+    report.files_written = moves.len();
     let links = opts.check.then(|| site_links(root, &site, &model, &redirects, &outputs, &out_dir)).transpose()?;
     let removes: Vec<String> = owned.iter().flatten().filter(|k| !outputs.contains_key(*k)).cloned().collect();
     // Last, what is on disk: nothing is published unless all of it can be.
     let origin_of: HashMap<&str, usize> = planned.iter().enumerate().map(|(i, p)| (p.path.as_str(), i)).collect();
     for c in publisher.conflicts(&moves, &removes, |rel| owned.as_ref().is_none_or(|o| o.contains(rel))) {
         let rel = c.path.strip_prefix(&out_dir).ok().and_then(Path::to_str).unwrap_or_default();
-        let from = origin_of.get(rel).and_then(|&i| jobs[i].origin(&renderer)).map(|f| format!(" ({} is published there)", f.display()));
+        let from = origin_of.get(rel).and_then(|&i| jobs[i].origin).map(|f| format!(" ({} is published there)", f.display()));
         diags.push(
             Diagnostic::new(&c.path, None, format!("{}{}", c.why, from.unwrap_or_default()))
                 .hint("move or remove it: gen only replaces and deletes files it wrote itself"),
@@ -958,9 +949,26 @@ fn site_links(
         base_url,
         out_dir: out_dir.to_path_buf(),
         files: outputs.keys().cloned().collect(),
-        redirects: redirects.iter().filter_map(|r| r.from_path().map(|f| (f.to_string(), r.to.clone()))).collect(),
+        redirects: redirects.iter().filter_map(|r| r.plain_from().map(|f| (f.to_string(), r.to.clone()))).collect(),
         pages,
     })
+}
+
+/// The site's outputs after this build, and those staged to be published.
+#[derive(Default)]
+struct Collected {
+    outputs: BTreeMap<String, OutputRecord>,
+    /// Staged files, moved into place by the commit.
+    moves: Vec<String>,
+}
+
+impl Collected {
+    fn add(&mut self, path: String, record: OutputRecord, staged: bool) {
+        if staged {
+            self.moves.push(path.clone());
+        }
+        self.outputs.insert(path, record);
+    }
 }
 
 /// One file a render produced.
@@ -979,13 +987,12 @@ struct Published {
 /// against another page, say), one inside another (`/x.html` and
 /// `/x.html/y.html`, an alias `/feed.xml/` beside the feed), or a name no
 /// file system takes. Found before anything is staged.
-fn check_collisions(jobs: &[Job], planned: &[Planned], r: &Renderer) -> Result<(), Diagnostics> {
-    let describe = |k: usize| match jobs[k].origin(r) {
+fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnostics> {
+    let describe = |k: usize| match jobs[k].origin {
         Some(f) => f.display().to_string(),
         None => format!("the generated page /{}", planned[k].path),
     };
-    let file_of =
-        |i: usize, j: usize| jobs[i].origin(r).or(jobs[j].origin(r)).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
+    let file_of = |i: usize, j: usize| jobs[i].origin.or(jobs[j].origin).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut diags = Diagnostics::default();
     for (i, p) in planned.iter().enumerate() {

@@ -87,7 +87,7 @@ pub enum ExportCommand {
         #[command(flatten)]
         select: Select,
         /// Folder to write into (one subfolder per site, replaced).
-        #[arg(long, value_name = "DIR", default_value = gensite::search::EXPORT_DIR)]
+        #[arg(long, value_name = "DIR", default_value = gensite::build::EXPORT_DIR)]
         output: PathBuf,
     },
 }

@@ -101,9 +101,7 @@ pub const SITEMAP_MAX_URLS: usize = 50_000;
 /// The whole repository's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Repository root: `content/`, `themes/`, `assets/` live here.
-    pub root: PathBuf,
-    /// Output folder (absolute or relative to `root`).
+    /// Output folder (absolute, or relative to the repository root).
     pub output: PathBuf,
     pub sites: Vec<SiteConfig>,
 }
@@ -359,7 +357,7 @@ impl Config {
             });
         }
         let output = raw.output.as_ref().map(|o| o.get_ref().as_str()).unwrap_or("public");
-        diags.into_result(Config { root: root.to_path_buf(), output: root.join(output), sites })
+        diags.into_result(Config { output: root.join(output), sites })
     }
 
     pub fn site(&self, name: &str) -> Option<&SiteConfig> {

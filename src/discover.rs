@@ -4,7 +4,6 @@
 //! other file is read and hashed, so a cache restored with new mtimes costs
 //! one read per file and never gives a wrong answer.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -179,17 +178,6 @@ pub fn hash_file(path: &Path) -> std::io::Result<Hash> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_reader(std::fs::File::open(path)?)?;
     Ok(*hasher.finalize().as_bytes())
-}
-
-/// Hashes of files from a previous build, keyed by path, with their stamps.
-pub type KnownHashes = HashMap<String, (Stamp, Hash)>;
-
-/// The hash of `src`, reusing `known` when the stamp is unchanged.
-pub fn hash_source(src: &Source, known: &KnownHashes) -> std::io::Result<Hash> {
-    match known.get(&src.rel) {
-        Some((stamp, hash)) if *stamp == src.stamp => Ok(*hash),
-        _ => hash_file(&src.path),
-    }
 }
 
 pub fn hex(hash: &Hash) -> String {

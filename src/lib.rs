@@ -2,25 +2,27 @@
 //! repository. The modules follow the pipeline:
 //!
 //! config → discover → parse → model → plan → render → write, run in order by
-//! [`build`]; [`new`] scaffolds sites and articles.
+//! [`build`]; [`new`] scaffolds sites and articles. Only what the command
+//! line and the tests use is public; the stages are `pub(crate)`, so the
+//! compiler reports what nothing uses.
 
-pub mod assets;
+pub(crate) mod assets;
 pub mod build;
-pub mod cache;
+pub(crate) mod cache;
 pub mod check;
-pub mod config;
+pub(crate) mod config;
 pub mod diag;
-pub mod discover;
-pub mod embed;
-pub mod images;
+pub(crate) mod discover;
+pub(crate) mod embed;
+pub(crate) mod images;
 pub mod import;
-pub mod model;
+pub(crate) mod model;
 pub mod new;
-pub mod parse;
-pub mod plan;
-pub mod redirects;
-pub mod render;
-pub mod search;
+pub(crate) mod parse;
+pub(crate) mod plan;
+pub(crate) mod redirects;
+pub(crate) mod render;
+pub(crate) mod search;
 pub mod serve;
-pub mod theme;
-pub mod write;
+pub(crate) mod theme;
+pub(crate) mod write;

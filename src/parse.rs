@@ -424,10 +424,9 @@ pub struct Reference {
     pub image: bool,
 }
 
-/// A rendered body, the images it points at and its plain text.
+/// A rendered body and its plain text.
 pub struct Body {
     pub html: String,
-    pub images: Vec<Reference>,
     /// Plain text for search, at most the `text_chars` asked for.
     pub text: String,
 }
@@ -531,7 +530,7 @@ impl Markdown {
         let mut html = String::with_capacity(body.len() * 3 / 2);
         comrak::html::format_document_with_formatter(root, &options, &mut html, &plugins, format_node, attrs)
             .expect("writing to a String cannot fail");
-        Ok(Body { html, images, text })
+        Ok(Body { html, text })
     }
 }
 
@@ -795,16 +794,21 @@ mod tests {
     fn images_after_the_first_load_lazily_and_raw_img_is_rewritten_only_when_allowed() {
         let md = Markdown::default();
         let text = "![one](a.png \"T\")\n\n![two](https://x.org/b.png)\n\n<img alt=\"r\" src='c.png'>\n";
-        let out = |u: &str, _| Ok((!u.starts_with("http")).then(|| ImageOut { url: format!("/i/{u}"), width: Some(1), height: Some(2) }));
+        let seen = std::cell::RefCell::new(Vec::new());
+        let out = |u: &str, line| {
+            seen.borrow_mut().push((u.to_string(), line));
+            Ok((!u.starts_with("http")).then(|| ImageOut { url: format!("/i/{u}"), width: Some(1), height: Some(2) }))
+        };
         let safe = md.render(Path::new("a.md"), text, 1, false, 0, out).unwrap();
         assert!(safe.html.contains("<img src=\"/i/a.png\" alt=\"one\" title=\"T\" width=\"1\" height=\"2\" />"), "{}", safe.html);
         assert!(safe.html.contains("<img src=\"https://x.org/b.png\" alt=\"two\" loading=\"lazy\" />"), "{}", safe.html);
         assert!(safe.html.contains("&lt;img"), "raw HTML stays escaped: {}", safe.html);
-        assert_eq!(safe.images.len(), 2);
+        assert_eq!(seen.take().len(), 2);
         let raw = md.render(Path::new("a.md"), text, 1, true, 0, out).unwrap();
         assert!(raw.html.contains("<img alt=\"r\" src='/i/c.png' width=\"1\" height=\"2\">"), "{}", raw.html);
+        let seen: Vec<(String, usize)> = seen.take();
         assert_eq!(
-            raw.images.iter().map(|r| (r.url.as_str(), r.line)).collect::<Vec<_>>(),
+            seen.iter().map(|(u, l)| (u.as_str(), *l)).collect::<Vec<_>>(),
             [("a.png", 1), ("https://x.org/b.png", 3), ("c.png", 5)]
         );
     }
@@ -830,7 +834,6 @@ mod tests {
         assert!(body.html.contains("<img src=\"/images/x.png\" alt=\"a\" width=\"4\" height=\"3\" />"), "{}", body.html);
         assert!(body.html.contains("<table>"));
         assert!(body.html.contains("footnote"));
-        assert_eq!(body.images.len(), 1);
     }
 
     #[test]

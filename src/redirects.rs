@@ -51,7 +51,7 @@ pub struct Rule {
 
 impl Rule {
     /// The old path without its query: where an HTML stub can go.
-    pub fn from_path(&self) -> Option<&str> {
+    pub fn plain_from(&self) -> Option<&str> {
         (!self.from.contains('?')).then_some(self.from.as_str())
     }
 }
@@ -167,7 +167,7 @@ pub fn collect(site: &SiteConfig, model: &SiteModel) -> Result<Vec<Rule>, Diagno
 pub fn check_pages(rules: &[Rule], pages: &BTreeMap<String, String>) -> Result<(), Diagnostics> {
     let mut diags = Diagnostics::default();
     for r in rules {
-        if let Some(page) = r.from_path().and_then(|p| pages.get(p)) {
+        if let Some(page) = r.plain_from().and_then(|p| pages.get(p)) {
             diags.push(
                 Diagnostic::new(&r.origin.file, r.origin.line, format!("redirect from {} hides a live page ({page})", r.from))
                     .hint("remove the redirect, or move the page away from that URL"),
@@ -370,7 +370,7 @@ pub fn stub_path(rule: &Rule) -> Option<String> {
     if rule.reason == "image" {
         return None;
     }
-    let path = rule.from_path()?.trim_start_matches('/');
+    let path = rule.plain_from()?.trim_start_matches('/');
     if path.is_empty() {
         return None; // the home page is always a live page
     }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Job, Renderer};
+use super::{Make, Output, Renderer};
 use crate::images::ImageView;
 use crate::model::Article;
 
@@ -34,16 +34,36 @@ pub(super) struct SitemapEntry {
     lastmod: Option<String>,
 }
 
+/// Everything a feed is made of; also its input hash.
+#[derive(Serialize)]
+pub(super) struct Feed<'a> {
+    title: &'a str,
+    description: &'a str,
+    language: &'a str,
+    base_url: &'a str,
+    rss_url: String,
+    atom_url: String,
+    /// The newest date of any live article (not only the listed ones).
+    updated: String,
+    items: Vec<FeedItem<'a>>,
+}
+
 impl Renderer<'_> {
-    /// Feeds list the live site's articles only.
-    pub(super) fn feed_items(&self) -> Vec<FeedItem<'_>> {
-        self.model.parts[0]
-            .all
-            .iter()
-            .map(|&i| &self.model.articles[i])
-            .take(self.site.feed_limit)
+    /// The feed of the live site's articles.
+    pub(super) fn feed(&self) -> Feed<'_> {
+        let s = self.site;
+        let live = || self.model.parts[0].all.iter().map(|&i| &self.model.articles[i]);
+        let items = live()
+            .take(s.feed_limit)
             .map(|a| {
                 let v = &a.view;
+                let mut categories: Vec<&str> = Vec::new();
+                // A term that is both a category and a tag is listed once.
+                for t in v.categories.iter().chain(&v.tags) {
+                    if !categories.contains(&t.name.as_str()) {
+                        categories.push(&t.name);
+                    }
+                }
                 FeedItem {
                     title: &v.title,
                     permalink: &v.permalink,
@@ -51,140 +71,31 @@ impl Renderer<'_> {
                     updated: v.updated.as_deref().unwrap_or(&v.date),
                     summary: &v.summary,
                     authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
-                    categories: v.categories.iter().chain(&v.tags).map(|t| t.name.as_str()).collect(),
+                    categories,
                     image: v.image.as_ref(),
                 }
             })
-            .collect()
-    }
-
-    /// The newest date of any article: a feed's own date, never the clock.
-    pub(super) fn feed_updated(&self) -> String {
-        self.model.parts[0]
-            .all
-            .iter()
-            .map(|&i| &self.model.articles[i].meta)
-            .map(|m| m.updated.unwrap_or(m.date).max(m.date))
+            .collect();
+        let updated = live()
+            .map(|a| a.meta.updated.unwrap_or(a.meta.date).max(a.meta.date))
             .max()
             .map(|d| d.to_rfc3339())
-            .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into())
-    }
-
-    pub(super) fn rss(&self) -> String {
-        let s = self.site;
-        let mut out = String::from(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n",
-        );
-        out += &format!(
-            "<title>{}</title>\n<link>{}</link>\n<description>{}</description>\n<language>{}</language>\n",
-            x(&s.title),
-            x(&s.base_url),
-            x(&s.description),
-            x(&s.language)
-        );
-        out += &format!("<atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>\n", x(&s.permalink_for("feed.xml")));
-        out += &format!("<lastBuildDate>{}</lastBuildDate>\n", rfc2822(&self.feed_updated()));
-        for item in self.feed_items() {
-            out += &format!(
-                "<item>\n<title>{}</title>\n<link>{}</link>\n<guid isPermaLink=\"true\">{}</guid>\n<pubDate>{}</pubDate>\n<description>{}</description>\n",
-                x(item.title),
-                x(item.permalink),
-                x(item.permalink),
-                rfc2822(item.date),
-                x(item.summary)
-            );
-            for a in &item.authors {
-                out += &format!("<dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{}</dc:creator>\n", x(a));
-            }
-            for c in &item.categories {
-                out += &format!("<category>{}</category>\n", x(c));
-            }
-            if let Some(img) = item.image {
-                out += &format!("<enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
-            }
-            out += "</item>\n";
+            .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into());
+        Feed {
+            title: &s.title,
+            description: &s.description,
+            language: &s.language,
+            base_url: &s.base_url,
+            rss_url: s.permalink_for("feed.xml"),
+            atom_url: s.permalink_for("atom.xml"),
+            updated,
+            items,
         }
-        out += "</channel>\n</rss>\n";
-        out
-    }
-
-    pub(super) fn atom(&self) -> String {
-        let s = self.site;
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        out += &format!("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n", x(&s.language));
-        out += &format!("<title>{}</title>\n<subtitle>{}</subtitle>\n", x(&s.title), x(&s.description));
-        out += &format!(
-            "<link href=\"{}\" rel=\"self\" type=\"application/atom+xml\"/>\n<link href=\"{}\"/>\n",
-            x(&s.permalink_for("atom.xml")),
-            x(&s.base_url)
-        );
-        out += &format!("<id>{}</id>\n<updated>{}</updated>\n", x(&s.base_url), self.feed_updated());
-        for item in self.feed_items() {
-            out += &format!(
-                "<entry>\n<title>{}</title>\n<link href=\"{}\"/>\n<id>{}</id>\n<published>{}</published>\n<updated>{}</updated>\n<summary>{}</summary>\n",
-                x(item.title),
-                x(item.permalink),
-                x(item.permalink),
-                item.date,
-                item.updated,
-                x(item.summary)
-            );
-            for a in &item.authors {
-                out += &format!("<author><name>{}</name></author>\n", x(a));
-            }
-            for c in &item.categories {
-                out += &format!("<category term=\"{}\"/>\n", x(c));
-            }
-            if let Some(img) = item.image {
-                out +=
-                    &format!("<link rel=\"enclosure\" href=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
-            }
-            out += "</entry>\n";
-        }
-        out += "</feed>\n";
-        out
-    }
-
-    /// Every HTML page a search engine should index (not 404, not the
-    /// search page), with article dates as `lastmod`. Computed once per build.
-    pub(super) fn sitemap_entries(&self) -> &[SitemapEntry] {
-        self.sitemap.get_or_init(|| {
-            let mut entries = Vec::new();
-            for job in self.jobs() {
-                let lastmod = match &job {
-                    Job::Article(i) => {
-                        let m = &self.model.articles[*i].meta;
-                        Some(m.updated.unwrap_or(m.date).to_rfc3339())
-                    }
-                    Job::List(_) | Job::Taxonomy { .. } => None,
-                    _ => continue,
-                };
-                let path = job.path(self);
-                let dir = path.strip_suffix("index.html").unwrap_or(&path);
-                entries.push(SitemapEntry { loc: self.site.permalink_for(dir), lastmod });
-            }
-            entries
-        })
     }
 
     /// The `k`-th sitemap file's entries (the only one when there is no index).
     pub(super) fn sitemap_part(&self, k: usize) -> &[SitemapEntry] {
-        self.sitemap_entries().chunks(self.site.sitemap_max_urls).nth(k).unwrap_or_default()
-    }
-
-    /// `sitemap.xml`, or `sitemap-<k+1>.xml` behind an index.
-    pub(super) fn sitemap(&self, k: usize) -> String {
-        let mut out =
-            String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
-        for e in self.sitemap_part(k) {
-            out += &format!("<url><loc>{}</loc>", x(&e.loc));
-            if let Some(l) = &e.lastmod {
-                out += &format!("<lastmod>{l}</lastmod>");
-            }
-            out += "</url>\n";
-        }
-        out += "</urlset>\n";
-        out
+        self.sitemap.get().map(Vec::as_slice).unwrap_or_default().chunks(self.site.sitemap_max_urls).nth(k).unwrap_or_default()
     }
 
     /// `sitemap.xml` as an index of `parts` sitemap files.
@@ -297,6 +208,111 @@ impl Renderer<'_> {
         // `</script>` inside a string must not end the element.
         serde_json::to_string(&ld).expect("JSON values serialize").replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
     }
+}
+
+/// RSS 2.0, from the feed value alone.
+pub(super) fn rss(f: &Feed) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n",
+    );
+    out += &format!(
+        "<title>{}</title>\n<link>{}</link>\n<description>{}</description>\n<language>{}</language>\n",
+        x(f.title),
+        x(f.base_url),
+        x(f.description),
+        x(f.language)
+    );
+    out += &format!("<atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>\n", x(&f.rss_url));
+    out += &format!("<lastBuildDate>{}</lastBuildDate>\n", rfc2822(&f.updated));
+    for item in &f.items {
+        out += &format!(
+            "<item>\n<title>{}</title>\n<link>{}</link>\n<guid isPermaLink=\"true\">{}</guid>\n<pubDate>{}</pubDate>\n<description>{}</description>\n",
+            x(item.title),
+            x(item.permalink),
+            x(item.permalink),
+            rfc2822(item.date),
+            x(item.summary)
+        );
+        for a in &item.authors {
+            out += &format!("<dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{}</dc:creator>\n", x(a));
+        }
+        for c in &item.categories {
+            out += &format!("<category>{}</category>\n", x(c));
+        }
+        if let Some(img) = item.image {
+            out += &format!("<enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
+        }
+        out += "</item>\n";
+    }
+    out += "</channel>\n</rss>\n";
+    out
+}
+
+/// Atom, from the feed value alone.
+pub(super) fn atom(f: &Feed) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out += &format!("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n", x(f.language));
+    out += &format!("<title>{}</title>\n<subtitle>{}</subtitle>\n", x(f.title), x(f.description));
+    out += &format!("<link href=\"{}\" rel=\"self\" type=\"application/atom+xml\"/>\n<link href=\"{}\"/>\n", x(&f.atom_url), x(f.base_url));
+    out += &format!("<id>{}</id>\n<updated>{}</updated>\n", x(f.base_url), f.updated);
+    for item in &f.items {
+        out += &format!(
+            "<entry>\n<title>{}</title>\n<link href=\"{}\"/>\n<id>{}</id>\n<published>{}</published>\n<updated>{}</updated>\n<summary>{}</summary>\n",
+            x(item.title),
+            x(item.permalink),
+            x(item.permalink),
+            item.date,
+            item.updated,
+            x(item.summary)
+        );
+        for a in &item.authors {
+            out += &format!("<author><name>{}</name></author>\n", x(a));
+        }
+        for c in &item.categories {
+            out += &format!("<category term=\"{}\"/>\n", x(c));
+        }
+        if let Some(img) = item.image {
+            out += &format!("<link rel=\"enclosure\" href=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
+        }
+        out += "</entry>\n";
+    }
+    out += "</feed>\n";
+    out
+}
+
+/// Every HTML page a search engine should index among `pages` (articles,
+/// lists and taxonomies; not 404, not the search page), with article dates
+/// as `lastmod`.
+pub(super) fn sitemap_entries(r: &Renderer, pages: &[Output]) -> Vec<SitemapEntry> {
+    let mut entries = Vec::new();
+    for o in pages {
+        let lastmod = match &o.make {
+            Make::Article(i) => {
+                let m = &r.model.articles[*i].meta;
+                Some(m.updated.unwrap_or(m.date).to_rfc3339())
+            }
+            Make::Page(_, super::PageCtx::List(_) | super::PageCtx::Taxonomy { .. }) => None,
+            _ => continue,
+        };
+        let dir = o.path.strip_suffix("index.html").unwrap_or(&o.path);
+        entries.push(SitemapEntry { loc: r.site.permalink_for(dir), lastmod });
+    }
+    entries
+}
+
+/// `sitemap.xml`, or `sitemap-<k+1>.xml` behind an index.
+pub(super) fn sitemap(entries: &[SitemapEntry]) -> String {
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    for e in entries {
+        out += &format!("<url><loc>{}</loc>", x(&e.loc));
+        if let Some(l) = &e.lastmod {
+            out += &format!("<lastmod>{l}</lastmod>");
+        }
+        out += "</url>\n";
+    }
+    out += "</urlset>\n";
+    out
 }
 
 /// Google shows at most 110 characters of a headline.

@@ -9,8 +9,11 @@
 //! site, and nothing is cloned per page.
 
 mod feeds;
+mod outputs;
 
 pub use feeds::NEWS_WINDOW_HOURS;
+use outputs::page_dir;
+pub use outputs::{DataCtx, Kind, ListKind, ListPage, Make, Output, PageCtx, SEARCH_INDEX};
 
 use std::path::Path;
 use std::sync::{LazyLock, OnceLock};
@@ -27,7 +30,7 @@ use crate::discover::Hash;
 use crate::images::{self, Addressed, Catalog};
 use crate::model::{Article, AuthorRef, PageView, SiteModel, TermRef};
 use crate::parse::{self, ImageOut, Markdown};
-use crate::redirects::{self, Rule};
+use crate::redirects::Rule;
 use crate::theme::{self, Theme};
 
 /// Bumped whenever a renderer's output changes for the same inputs, so old
@@ -56,6 +59,7 @@ pub struct Renderer<'a> {
     site_view_hashes: Vec<Hash>,
     /// The build's clock (the news sitemap's 48 hours end here).
     now: DateTime<FixedOffset>,
+    /// The sitemap's entries, set when the outputs are listed.
     sitemap: OnceLock<Vec<feeds::SitemapEntry>>,
 }
 
@@ -96,125 +100,6 @@ struct ArchiveView {
 pub struct Link {
     pub name: String,
     pub url: String,
-}
-
-/// One output file of a site.
-#[derive(Debug)]
-pub enum Job<'m> {
-    Article(usize),
-    List(ListPage<'m>),
-    Taxonomy {
-        part: usize,
-        index: usize,
-    },
-    NotFound,
-    Rss,
-    Atom,
-    /// `sitemap.xml` (`None`), or its `k`-th part behind a [`Job::SitemapIndex`].
-    Sitemap(Option<usize>),
-    /// `sitemap.xml` listing this many parts (past `sitemap_max_urls`).
-    SitemapIndex(usize),
-    NewsSitemap,
-    Robots,
-    /// `search-index.json`: rendered after the articles, whose text it holds.
-    SearchIndex,
-    /// `search/index.html`, when the theme has `search.html`.
-    SearchPage,
-    SyntaxCss,
-    /// `_headers`: cache rules for Netlify and Cloudflare Pages.
-    Headers,
-    /// A theme static file or asset, by index in [`Assets::files`].
-    Asset(usize),
-    /// `_redirects`, `redirects.json` or `redirects.map`.
-    Redirects(RedirectFormat),
-    /// The HTML stub left at an old path, by index into the rules.
-    Stub(usize),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum RedirectFormat {
-    Netlify,
-    Json,
-    Nginx,
-}
-
-/// A paginated list: the home page, a section, a term or an author.
-#[derive(Debug)]
-pub struct ListPage<'m> {
-    /// Index into [`SiteModel::parts`].
-    pub part: usize,
-    pub kind: ListKind<'m>,
-    /// Site-relative folder of page 1, e.g. `news/` (empty for the home page).
-    pub base: String,
-    pub items: &'m [usize],
-    pub number: usize,
-    pub total: usize,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum ListKind<'m> {
-    Home,
-    Section(&'m str),
-    Term { taxonomy: usize, slug: &'m str },
-    Author(&'m str),
-}
-
-impl Job<'_> {
-    /// Site-relative output path.
-    pub fn path(&self, r: &Renderer) -> String {
-        match self {
-            Job::Article(i) => format!("{}index.html", r.model.articles[*i].path),
-            Job::List(l) => format!("{}index.html", page_dir(&l.base, l.number)),
-            Job::Taxonomy { part, index } => {
-                let p = &r.model.parts[*part];
-                format!("{}{}/index.html", p.prefix, p.taxonomies[*index].name)
-            }
-            Job::NotFound => "404.html".into(),
-            Job::Rss => "feed.xml".into(),
-            Job::Atom => "atom.xml".into(),
-            Job::Sitemap(None) => "sitemap.xml".into(),
-            Job::Sitemap(Some(k)) => feeds::sitemap_part_path(*k),
-            Job::SitemapIndex(_) => "sitemap.xml".into(),
-            Job::NewsSitemap => "news-sitemap.xml".into(),
-            Job::SearchIndex => SEARCH_INDEX.into(),
-            Job::SearchPage => "search/index.html".into(),
-            Job::Robots => "robots.txt".into(),
-            Job::SyntaxCss => "syntax.css".into(),
-            Job::Headers => "_headers".into(),
-            Job::Asset(i) => r.assets.files[*i].published.clone(),
-            Job::Redirects(RedirectFormat::Netlify) => "_redirects".into(),
-            Job::Redirects(RedirectFormat::Json) => "redirects.json".into(),
-            Job::Redirects(RedirectFormat::Nginx) => "redirects.map".into(),
-            Job::Stub(i) => redirects::stub_path(&r.redirects[*i]).expect("only rules with a path get a stub"),
-        }
-    }
-
-    /// Whether the output is an HTML page (counted as a page in reports).
-    pub fn is_page(&self) -> bool {
-        matches!(self, Job::Article(_) | Job::List(_) | Job::Taxonomy { .. } | Job::NotFound | Job::SearchPage)
-    }
-
-    /// Rendered after every other job of the site, from what they produced.
-    pub fn is_deferred(&self) -> bool {
-        matches!(self, Job::SearchIndex)
-    }
-
-    /// The source file this output comes from, for collision messages.
-    pub fn origin<'a>(&self, r: &'a Renderer) -> Option<&'a std::path::Path> {
-        match self {
-            Job::Article(i) => Some(&r.model.articles[*i].file),
-            Job::Asset(i) => Some(Path::new(&r.assets.files[*i].source)),
-            Job::Stub(i) => Some(&r.redirects[*i].origin.file),
-            _ => None,
-        }
-    }
-}
-
-/// Where a site's search index is published.
-pub const SEARCH_INDEX: &str = "search-index.json";
-
-fn page_dir(base: &str, number: usize) -> String {
-    if number == 1 { base.to_string() } else { format!("{base}page/{number}/") }
 }
 
 /// `page` for article.html: the view plus the rendered body.
@@ -287,6 +172,16 @@ struct TaxonomyCtx<'a> {
 #[derive(Serialize)]
 struct SiteOnlyCtx<'a> {
     site: &'a SiteView<'a>,
+}
+
+/// Any template page's context (serialized as the one it holds).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AnyCtx<'a> {
+    List(ListCtx<'a>),
+    Taxonomy(TaxonomyCtx<'a>),
+    Site(SiteOnlyCtx<'a>),
+    Search(SearchCtx<'a>),
 }
 
 /// search.html: where the index is, and how much of each body it holds.
@@ -402,141 +297,50 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// Every output of the site, in a stable order.
-    pub fn jobs(&self) -> Vec<Job<'a>> {
-        let m = self.model;
-        let per = self.site.paginate;
-        let mut jobs: Vec<Job<'a>> = (0..m.articles.len()).map(Job::Article).collect();
-        for (p, part) in m.parts.iter().enumerate() {
-            // An archive without articles has no pages; the live site always has a home page.
-            if p > 0 && part.all.is_empty() {
-                continue;
-            }
-            let prefix = &part.prefix;
-            let mut lists: Vec<(ListKind<'a>, String, &'a [usize])> = vec![(ListKind::Home, prefix.clone(), &part.all)];
-            for (name, items) in &part.sections {
-                if !name.is_empty() {
-                    lists.push((ListKind::Section(name), format!("{prefix}{name}/"), items));
-                }
-            }
-            for (t, tax) in part.taxonomies.iter().enumerate() {
-                if tax.terms.is_empty() {
-                    continue;
-                }
-                jobs.push(Job::Taxonomy { part: p, index: t });
-                for (slug, term) in &tax.terms {
-                    lists.push((ListKind::Term { taxonomy: t, slug }, format!("{prefix}{}/{slug}/", tax.name), &term.articles));
-                }
-            }
-            for (key, (_, items)) in &part.authors {
-                lists.push((ListKind::Author(key), format!("{prefix}{}", crate::model::author_path(key)), items));
-            }
-            for (kind, base, items) in lists {
-                let total = items.len().div_ceil(per).max(1);
-                for number in 1..=total {
-                    let slice = &items[((number - 1) * per).min(items.len())..(number * per).min(items.len())];
-                    jobs.push(Job::List(ListPage { part: p, kind, base: base.clone(), items: slice, number, total }));
-                }
-            }
-        }
-        // Every job so far is a page the sitemap lists.
-        match jobs.len().div_ceil(self.site.sitemap_max_urls) {
-            0 | 1 => jobs.push(Job::Sitemap(None)),
-            n => jobs.extend(std::iter::once(Job::SitemapIndex(n)).chain((0..n).map(|k| Job::Sitemap(Some(k))))),
-        }
-        jobs.extend([Job::NotFound, Job::Rss, Job::Atom, Job::Robots, Job::SyntaxCss, Job::Headers]);
-        if self.has_news_sitemap() {
-            jobs.push(Job::NewsSitemap);
-        }
-        if self.site.search {
-            jobs.push(Job::SearchIndex);
-            if self.site_views[0].search_url.is_some() {
-                jobs.push(Job::SearchPage);
-            }
-        }
-        jobs.extend((0..self.assets.files.len()).map(Job::Asset));
-        let formats = &self.site.redirect_formats;
-        let wants = |f: &str| formats.iter().any(|x| x == f);
-        if !self.redirects.is_empty() {
-            for (name, format) in [("netlify", RedirectFormat::Netlify), ("json", RedirectFormat::Json), ("nginx", RedirectFormat::Nginx)] {
-                if wants(name) {
-                    jobs.push(Job::Redirects(format));
-                }
-            }
-            if wants("html") {
-                jobs.extend((0..self.redirects.len()).filter(|&i| redirects::stub_path(&self.redirects[i]).is_some()).map(Job::Stub));
-            }
-        }
-        jobs
-    }
-
-    /// The hash of everything `job`'s output is made from.
-    pub fn input_hash(&self, job: &Job) -> Hash {
+    /// The hash of everything an output is made from: what its [`Make`]
+    /// says, hashed from the same values [`Renderer::render`] renders.
+    pub fn input_hash(&self, o: &Output) -> Hash {
         let mut h = blake3::Hasher::new();
         h.update(RENDER_VERSION.as_bytes());
         h.update(&[self.minify as u8]);
-        if let Some(t) = self.template_of(job) {
+        if let Some(t) = o.template() {
             h.update(&self.theme.template_hash(t));
             // Any template may call asset_url.
             h.update(&self.assets.hash);
         }
-        match job {
-            // Published as read: the content is the input.
-            Job::Asset(i) => {
-                h.update(&self.assets.files[*i].hash);
-            }
-            // Small and derived from data in memory: their content is their input.
-            Job::Headers | Job::Redirects(_) | Job::Stub(_) | Job::Robots | Job::NewsSitemap | Job::SitemapIndex(_) => {
-                h.update(&self.generated(job).expect("a generated file"));
-            }
-            Job::Article(i) => {
+        match &o.make {
+            Make::Article(i) => {
                 let a = &self.model.articles[*i];
                 h.update(&a.hash);
                 h.update(&[self.site.unsafe_html as u8]);
                 // The body's search text is rendered with the article.
                 h.update(&self.text_chars().to_le_bytes());
                 h.update(self.site.schema_type.as_bytes());
-                self.hash_json(&mut h, &self.article_ctx(*i, "", true));
+                hash_json(&mut h, &self.article_ctx(*i, "", true));
             }
-            Job::SearchIndex => self.hash_search_index(&mut h),
-            Job::SearchPage => self.hash_json(&mut h, &self.search_ctx()),
-            Job::List(l) => self.hash_json(&mut h, &self.list_ctx(l, true)),
-            Job::Taxonomy { part, index } => self.hash_json(&mut h, &self.taxonomy_ctx(*part, *index)),
-            Job::NotFound => self.hash_json(&mut h, &SiteOnlyCtx { site: &self.site_views[0] }),
-            // The feed's own date comes from every article, not only the listed ones.
-            Job::Rss | Job::Atom => self.hash_json(&mut h, &(&self.site_views[0], self.feed_items(), self.feed_updated())),
-            Job::Sitemap(k) => self.hash_json(&mut h, &self.sitemap_part(k.unwrap_or(0))),
-            Job::SyntaxCss => {}
+            Make::Page(_, ctx) => hash_json(&mut h, &self.page_ctx(ctx, true)),
+            Make::Data(d) => match d {
+                DataCtx::Rss | DataCtx::Atom => hash_json(&mut h, &self.feed()),
+                DataCtx::Sitemap(k) => hash_json(&mut h, &self.sitemap_part(*k)),
+            },
+            Make::Bytes(bytes) => {
+                h.update(bytes);
+            }
+            // Published as read: the content is the input.
+            Make::Asset(i) => {
+                h.update(&self.assets.files[*i].hash);
+            }
+            Make::SearchIndex => self.hash_search_index(&mut h),
         }
         *h.finalize().as_bytes()
     }
 
-    fn hash_json(&self, h: &mut blake3::Hasher, value: &impl Serialize) {
-        hash_json(h, value);
-    }
-
-    fn template_of(&self, job: &Job) -> Option<&'static str> {
-        Some(match job {
-            Job::Article(_) => "article.html",
-            Job::List(l) => match l.kind {
-                ListKind::Home => "index.html",
-                ListKind::Section(_) => "section.html",
-                ListKind::Term { .. } => "term.html",
-                ListKind::Author(_) => "author.html",
-            },
-            Job::Taxonomy { .. } => "taxonomy.html",
-            Job::NotFound => "404.html",
-            Job::SearchPage => "search.html",
-            _ => return None,
-        })
-    }
-
-    /// Produces the output bytes of `job`.
-    pub fn render(&self, job: &Job) -> Result<Rendered, Diagnostics> {
+    /// Produces the output bytes of `o`.
+    pub fn render(&self, o: &Output) -> Result<Rendered, Diagnostics> {
         let mut images = Vec::new();
         let mut text = None;
-        let bytes = match job {
-            Job::Article(i) => {
+        let bytes = match &o.make {
+            Make::Article(i) => {
                 let a = &self.model.articles[*i];
                 images.extend(a.cover.clone());
                 for al in &a.aliased {
@@ -548,40 +352,31 @@ impl<'a> Renderer<'a> {
                 text = Some(body.text);
                 self.tera("article.html", &self.article_ctx(*i, &body.html, false))?
             }
-            Job::List(l) => self.tera(self.template_of(job).expect("list template"), &self.list_ctx(l, false))?,
-            Job::Taxonomy { part, index } => self.tera("taxonomy.html", &self.taxonomy_ctx(*part, *index))?,
-            Job::NotFound => self.tera("404.html", &SiteOnlyCtx { site: &self.site_views[0] })?,
-            Job::Rss => self.rss().into_bytes(),
-            Job::Atom => self.atom().into_bytes(),
-            Job::Sitemap(k) => self.sitemap(k.unwrap_or(0)).into_bytes(),
-            Job::SyntaxCss => syntax_css().into_bytes(),
-            Job::SearchPage => self.tera("search.html", &self.search_ctx())?,
-            Job::SearchIndex => panic!("the search index is rendered by search_index(), after the articles"),
-            Job::Headers | Job::Redirects(_) | Job::Stub(_) | Job::Robots | Job::NewsSitemap | Job::SitemapIndex(_) => {
-                self.generated(job).expect("a generated file")
+            Make::Page(template, ctx) => self.tera(template, &self.page_ctx(ctx, false))?,
+            Make::Data(DataCtx::Rss) => feeds::rss(&self.feed()).into_bytes(),
+            Make::Data(DataCtx::Atom) => feeds::atom(&self.feed()).into_bytes(),
+            Make::Data(DataCtx::Sitemap(k)) => feeds::sitemap(self.sitemap_part(*k)).into_bytes(),
+            Make::Bytes(bytes) => bytes.clone(),
+            Make::Asset(i) => self.assets.files[*i].bytes.clone(),
+            Make::SearchIndex => {
+                return Err(Diagnostics::one(Diagnostic::new(
+                    SEARCH_INDEX,
+                    None,
+                    "the search index is made by search_index(), after the articles",
+                )));
             }
-            Job::Asset(i) => self.assets.files[*i].bytes.clone(),
         };
         Ok(Rendered { bytes, images, text })
     }
 
-    /// The bytes of `_headers` and the redirect manifests.
-    fn generated(&self, job: &Job) -> Option<Vec<u8>> {
-        let (site, rules) = (self.site, self.redirects);
-        Some(
-            match job {
-                Job::Headers => self.headers(),
-                Job::Robots => self.robots(),
-                Job::NewsSitemap => self.news_sitemap(),
-                Job::SitemapIndex(parts) => self.sitemap_index(*parts),
-                Job::Redirects(RedirectFormat::Netlify) => redirects::netlify(site, rules),
-                Job::Redirects(RedirectFormat::Json) => redirects::json(site, rules),
-                Job::Redirects(RedirectFormat::Nginx) => redirects::nginx(site, rules),
-                Job::Stub(i) => redirects::html_stub(site, &rules[*i]),
-                _ => return None,
-            }
-            .into_bytes(),
-        )
+    /// The context of a template page, or with `for_hash` what its input hash covers.
+    fn page_ctx<'b>(&'b self, ctx: &'b PageCtx<'b>, for_hash: bool) -> AnyCtx<'b> {
+        match ctx {
+            PageCtx::List(l) => AnyCtx::List(self.list_ctx(l, for_hash)),
+            PageCtx::Taxonomy { part, index } => AnyCtx::Taxonomy(self.taxonomy_ctx(*part, *index)),
+            PageCtx::NotFound => AnyCtx::Site(SiteOnlyCtx { site: &self.site_views[0] }),
+            PageCtx::Search => AnyCtx::Search(self.search_ctx()),
+        }
     }
 
     fn tera(&self, template: &str, ctx: &impl Serialize) -> Result<Vec<u8>, Diagnostic> {
@@ -659,7 +454,7 @@ impl<'a> Renderer<'a> {
     /// body text comes from the source) and how much text it keeps.
     fn hash_search_index(&self, h: &mut blake3::Hasher) {
         h.update(&self.text_chars().to_le_bytes());
-        self.hash_json(h, &(&self.site.name, &self.site.language));
+        hash_json(h, &(&self.site.name, &self.site.language));
         for (a, view) in self.model.articles.iter().zip(&self.view_hashes) {
             h.update(&a.hash);
             h.update(view);
@@ -741,45 +536,11 @@ impl<'a> Renderer<'a> {
     }
 }
 
-impl Renderer<'_> {
-    /// `_headers` (Netlify / Cloudflare Pages): content-addressed images and
-    /// fingerprinted assets are immutable for a year; every other top-level
-    /// file or folder (pages, feeds) gets a short cache. Rules never overlap,
-    /// because those hosts merge the values of overlapping rules.
-    fn headers(&self) -> String {
-        const IMMUTABLE: &str = "  Cache-Control: public, max-age=31536000, immutable\n";
-        const SHORT: &str = "  Cache-Control: public, max-age=300, must-revalidate\n";
-        let base = &self.site.base_path;
-        let mut out = String::from("# Written by gen: do not edit.\n");
-        out += &format!("{base}images/*\n{IMMUTABLE}");
-        let mut immutable_tops = std::collections::BTreeSet::from(["images"]);
-        for a in self.assets.files.iter().filter(|a| a.is_fingerprinted()) {
-            out += &format!("{base}{}\n{IMMUTABLE}", a.published);
-            immutable_tops.insert(a.published.split('/').next().unwrap_or(""));
-        }
-        // Every other top-level entry: `/name` for a file, `/name/*` for a folder.
-        let mut short: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-        for job in self.jobs() {
-            if matches!(job, Job::Headers) || matches!(job, Job::Asset(i) if self.assets.files[i].is_fingerprinted()) {
-                continue;
-            }
-            let path = job.path(self);
-            match path.split_once('/') {
-                Some((top, _)) if !immutable_tops.contains(top) => short.insert(format!("{top}/*")),
-                None if path == "index.html" => short.insert(String::new()),
-                None => short.insert(path),
-                _ => false,
-            };
-        }
-        for rule in short {
-            out += &format!("{base}{rule}\n{SHORT}");
-        }
-        out
-    }
-}
-
 /// The stylesheet for syntect's CSS classes: light, with a dark variant.
-pub fn syntax_css() -> String {
+/// Made once per process (loading the themes takes milliseconds).
+pub static SYNTAX_CSS: LazyLock<String> = LazyLock::new(syntax_css);
+
+fn syntax_css() -> String {
     use syntect::highlighting::ThemeSet;
     use syntect::html::{ClassStyle, css_for_theme_with_class_style};
     let themes = ThemeSet::load_defaults();
