@@ -116,6 +116,10 @@ pub struct SiteReport {
     /// A note such as "cache ignored: …".
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Articles left out because they are dated after the build's clock
+    /// (`--future` includes them): a writer learns why one is missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub future: Vec<String>,
     /// Site-relative paths written or removed (for the preview server).
     #[serde(skip)]
     pub changed: Vec<String>,
@@ -149,6 +153,9 @@ struct Loaded {
     /// What earlier builds published, from the saved state (also with
     /// `--clean`); `None` when there is none: files found are taken as gen's.
     owned: Option<BTreeSet<String>>,
+    sections: BTreeMap<String, model::SectionPage>,
+    /// `default_image`: a web URL as written, or a local image, published.
+    default_image: Option<Cover>,
 }
 
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
@@ -431,6 +438,11 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     }
     let mut state = previous.filter(|_| !fresh).unwrap_or_default();
     state.output_dir = out_dir;
+    // Parsed dates depend on the time zone: another one parses again.
+    let timezone = site.timezone.map(|t| t.name().to_string()).unwrap_or_default();
+    if state.timezone != timezone {
+        state.sources.clear();
+    }
     report.timings_ms.insert("cache", ms(t));
 
     let t = Instant::now();
@@ -450,6 +462,13 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     // A folder changed in the same clock tick as the walk could change again
     // unseen (mtimes are coarse): then the next build walks.
     let folders = if folders.iter().any(|(_, s)| discover::is_recent(s, walked_at)) { vec![] } else { folders };
+    // Section pages are not articles: read every build (a few small files),
+    // they count among the site's settings.
+    let (section_files, sources): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(|s| model::is_section_page(&s.rel));
+    let sections = read_section_pages(site, &content_rel, &section_files).unwrap_or_else(|d| {
+        diags.extend(d);
+        BTreeMap::new()
+    });
     report.timings_ms.insert("discover", ms(t));
 
     let t = Instant::now();
@@ -461,20 +480,24 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
     };
     report.timings_ms.insert("assets", ms(t));
     let settings = match (&theme, &assets) {
-        (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors),
+        (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors, &sections),
         _ => [0; 32],
     };
     if may_skip && !fresh && diags.is_empty() && unchanged(&state, settings, &sources, root, opts.now) {
         report.pages = state.pages;
         report.pages_unchanged = state.pages;
+        report.future = state.future.clone();
         return Ok(Site::Unchanged(Box::new(Unchanged { state, report, publisher })));
     }
 
     let t = Instant::now();
     // Cached records move into the new state rather than being copied.
     let cached: Vec<Option<SourceRecord>> = sources.iter().map(|s| state.sources.remove(&s.rel)).collect();
-    let results: Vec<Result<(String, SourceRecord), Diagnostic>> =
-        sources.par_iter().zip(cached).map(|(src, cached)| parse_source(src, &content_rel, cached, walked_at)).collect();
+    let results: Vec<Result<(String, SourceRecord), Diagnostic>> = sources
+        .par_iter()
+        .zip(cached)
+        .map(|(src, cached)| parse_source(src, &content_rel, cached, walked_at, site.timezone.unwrap_or(chrono_tz::UTC)))
+        .collect();
     let records: BTreeMap<String, SourceRecord> = diags.keep_ok(results);
     report.timings_ms.insert("parse", ms(t));
 
@@ -484,10 +507,19 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
         diags.extend(d);
         HashMap::new()
     });
+    let default_image = site_image(site, &content_rel, &catalog).unwrap_or_else(|d| {
+        diags.push(d);
+        None
+    });
     report.timings_ms.insert("images_resolved", ms(t));
 
     let t = Instant::now();
     let valid_until = valid_until(site, &records, filter);
+    report.future = records
+        .iter()
+        .filter(|(_, r)| !filter.future && r.meta.date > filter.now && (!r.meta.draft || filter.drafts))
+        .map(|(rel, _)| content_rel.join(rel).display().to_string())
+        .collect();
     let parsed = records.iter().map(|(rel, r)| Parsed { rel: rel.clone(), hash: r.hash, meta: r.meta.clone() }).collect();
     let model = SiteModel::build(site, &content_rel, parsed, authors, filter, &images);
     report.timings_ms.insert("model", ms(t));
@@ -512,17 +544,26 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
             folders,
             publisher,
             owned,
+            sections,
+            default_image,
         }))),
         _ => Err(diags),
     }
 }
 
 /// Everything a site's output depends on besides its sources and images.
-fn settings_hash(opts: &BuildOptions, site: &SiteConfig, theme: &Theme, assets: &Assets, authors: &Authors) -> Hash {
+fn settings_hash(
+    opts: &BuildOptions,
+    site: &SiteConfig,
+    theme: &Theme,
+    assets: &Assets,
+    authors: &Authors,
+    sections: &BTreeMap<String, model::SectionPage>,
+) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(render::RENDER_VERSION.as_bytes());
     h.update(&[opts.drafts as u8, opts.future as u8, opts.minify as u8]);
-    h.update(serde_json::to_string(&(site, authors)).expect("plain data serializes").as_bytes());
+    h.update(serde_json::to_string(&(site, authors, sections)).expect("plain data serializes").as_bytes());
     h.update(&theme.hash());
     h.update(&assets.hash);
     for a in &assets.files {
@@ -643,6 +684,74 @@ fn resolve_images(
     diags.into_result(found)
 }
 
+/// `default_image` of the site: an `http(s)` URL, or an image under
+/// `content/<site>/assets/` or `assets/` (`/brand/card.png`), published
+/// content-addressed like every image.
+fn site_image(site: &SiteConfig, content_rel: &Path, catalog: &Catalog) -> Result<Option<Cover>, Diagnostic> {
+    let Some(url) = &site.default_image else { return Ok(None) };
+    let error = |why: String| {
+        Diagnostic::new(crate::config::CONFIG_FILE, None, format!("default_image of site `{}`: {why}", site.name))
+            .hint("write a path under assets/ such as \"/brand/card.png\", or an https:// URL")
+    };
+    if images::is_external(url) {
+        images::web_url(url).map_err(error)?;
+        return Ok(Some(Cover { view: ImageView::external(url), local: None }));
+    }
+    if !url.starts_with('/') {
+        return Err(error(format!("`{url}` must start with `/` (a path under assets/)")));
+    }
+    let lookup = images::Lookup { root: catalog.root(), content_dir: content_rel, article_dir: content_rel };
+    match catalog.resolve(&lookup, url) {
+        Ok(Some(local)) => Ok(Some(Cover { view: catalog.view(&local, site), local: Some(local) })),
+        Ok(None) => Ok(Some(Cover { view: ImageView::external(url), local: None })),
+        Err(why) => Err(error(why)),
+    }
+}
+
+/// The site's section pages by section (`""`: the home page).
+fn read_section_pages(
+    site: &SiteConfig,
+    content_rel: &Path,
+    files: &[Source],
+) -> Result<BTreeMap<String, model::SectionPage>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut out = BTreeMap::new();
+    for f in files {
+        let file = content_rel.join(&f.rel);
+        let depth = f.rel.matches('/').count();
+        if depth > 1 {
+            diags.push(
+                Diagnostic::new(&file, None, "a section page belongs directly in its section's folder")
+                    .hint(format!("move it to {}/<section>/_index.md", content_rel.display())),
+            );
+            continue;
+        }
+        let text = match std::fs::read_to_string(&f.path) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::new(&file, None, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let parsed = parse::parse_section_page(&text, &file).and_then(|(front, body, line)| {
+            let no_images = |url: &str, line| {
+                Err(Diagnostic::new(&file, Some(line), format!("image `{url}` in a section page"))
+                    .hint("section pages take text only; put images in articles"))
+            };
+            let html =
+                MARKDOWN.render(&file, body, line, site.unsafe_html, 0, no_images).map_err(|d| d.into_iter().next().expect("an error"))?;
+            Ok(model::SectionPage { title: front.title, description: front.description, content: html.html, file: file.clone() })
+        });
+        match parsed {
+            Ok(page) => {
+                out.insert(if depth == 0 { String::new() } else { model::section_of(&f.rel) }, page);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    diags.into_result(out)
+}
+
 /// Hash a source (reusing the cached record when its stamp is unchanged)
 /// and parse it unless the cached metadata belongs to the same bytes.
 fn parse_source(
@@ -650,6 +759,7 @@ fn parse_source(
     content_rel: &Path,
     cached: Option<SourceRecord>,
     walked_at: std::time::SystemTime,
+    tz: chrono_tz::Tz,
 ) -> Result<(String, SourceRecord), Diagnostic> {
     let file = content_rel.join(&src.rel);
     let cached = match cached {
@@ -666,7 +776,7 @@ fn parse_source(
         return Ok((src.rel.clone(), SourceRecord { stamp, ..c }));
     }
     let text = String::from_utf8(bytes).map_err(|_| Diagnostic::new(&file, None, "is not valid UTF-8").hint("save the file as UTF-8"))?;
-    let meta = parse::parse_meta(&text, &file, model::fallback_slug(&src.rel))?;
+    let meta = parse::parse_meta(&text, &file, model::fallback_slug(&src.rel), tz)?;
     Ok((src.rel.clone(), SourceRecord { stamp, hash, meta }))
 }
 
@@ -705,10 +815,21 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
         folders,
         publisher,
         owned,
+        sections,
+        default_image,
     } = l;
     let root = &opts.root;
-    let inputs =
-        SiteInputs { site: &site, model: &model, theme: &theme, catalog: &catalog, assets: &assets, redirects: &redirects, now: opts.now };
+    let inputs = SiteInputs {
+        site: &site,
+        model: &model,
+        theme: &theme,
+        catalog: &catalog,
+        assets: &assets,
+        redirects: &redirects,
+        sections: &sections,
+        default_image: default_image.as_ref().map(|c| c.view.permalink.clone()),
+        now: opts.now,
+    };
     let renderer = Renderer::new(inputs, markdown, root, opts.minify);
 
     let t = Instant::now();
@@ -846,8 +967,12 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
     report.timings_ms.insert("search", ms(t));
 
     // Images: each published once however many articles use it, linked (or
-    // copied) only when not already in place.
+    // copied) only when not already in place. The site's own image goes with
+    // them, under the path no output has.
     let t = Instant::now();
+    if let Some(local) = default_image.as_ref().and_then(|c| c.local.as_ref()) {
+        deps.insert(String::new(), vec![Dep { source: local.source.clone(), rel: local.rel.clone() }]);
+    }
     let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
     let published: Vec<Result<(String, OutputRecord, bool), Diagnostics>> = unique
         .into_par_iter()
@@ -908,9 +1033,11 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
     // (or skipping was not allowed): the state is always written.
     let new_state = SiteState {
         output_dir: state.output_dir.clone(),
+        timezone: site.timezone.map(|t| t.name().to_string()).unwrap_or_default(),
         settings,
         valid_until,
         pages: report.pages,
+        future: report.future.clone(),
         folders,
         sources: sources.into_iter().collect(),
         outputs,

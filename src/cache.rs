@@ -16,7 +16,7 @@ use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 7;
+const VERSION: u32 = 8;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -39,6 +39,8 @@ pub struct OutputRecord {
 pub struct SiteState {
     /// The output folder this state describes; another folder means no state.
     pub output_dir: PathBuf,
+    /// The time zone the sources' dates were read in.
+    pub timezone: String,
     /// Hash of every input besides sources and images: configuration,
     /// templates, assets, authors, build options, gen's version.
     pub settings: Hash,
@@ -47,6 +49,9 @@ pub struct SiteState {
     pub valid_until: Option<i64>,
     /// HTML pages of the site, for reports of builds that skip it.
     pub pages: usize,
+    /// Articles left out because they are dated after the build's clock
+    /// (repo-relative paths), for the same reports.
+    pub future: Vec<String>,
     /// Every folder of `content/<site>/` with its stamp: while none changed,
     /// the next build re-stats the known sources instead of walking.
     pub folders: Vec<crate::discover::Folder>,

@@ -44,6 +44,10 @@ struct Keys {
     news_sitemap: Option<bool>,
     sitemap_max_urls: Option<Spanned<i64>>,
     schema_type: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    feed_content: Option<Spanned<String>>,
+    default_image: Option<String>,
+    strings: Option<BTreeMap<String, String>>,
     // [[sites]] only.
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
@@ -139,6 +143,18 @@ pub struct SiteConfig {
     pub sitemap_max_urls: usize,
     /// schema.org type of an article's JSON-LD, one of [`SCHEMA_TYPES`].
     pub schema_type: String,
+    /// For dates written without an offset, and for the dates the site
+    /// shows and builds URLs from (`{year}/{month}/{day}`, archive years).
+    /// `None`: dates without an offset are UTC, and dates are shown and
+    /// used with the offset they were written with.
+    pub timezone: Option<chrono_tz::Tz>,
+    /// Feeds carry each article's whole body (`full`) or its summary.
+    pub feed_full: bool,
+    /// `og:image` and JSON-LD `image` of an article without a cover or a
+    /// body image: a path under `assets/` or an http(s) URL.
+    pub default_image: Option<String>,
+    /// Overrides of the theme's UI strings (`[sites.strings]`).
+    pub strings: BTreeMap<String, String>,
     pub extra: serde_json::Value,
 }
 
@@ -330,6 +346,30 @@ impl Config {
                         .hint(format!("use one of {}", SCHEMA_TYPES.join(", "))),
                 );
             }
+            let tz = site.timezone.as_ref().or(raw.timezone.as_ref());
+            let timezone = match tz.map(|t| (t.get_ref().parse::<chrono_tz::Tz>(), t)) {
+                None => None,
+                Some((Ok(tz), _)) => Some(tz),
+                Some((Err(_), t)) => {
+                    diags.push(
+                        Diagnostic::new(CONFIG_FILE, at(t.span()), format!("unknown `timezone` `{}`", t.get_ref()))
+                            .hint("use an IANA time zone name such as \"Asia/Seoul\" or \"Europe/Berlin\""),
+                    );
+                    None
+                }
+            };
+            let content = site.feed_content.as_ref().or(raw.feed_content.as_ref());
+            let feed_full = match content.map(|c| (c.get_ref().as_str(), c)) {
+                None | Some(("summary", _)) => false,
+                Some(("full", _)) => true,
+                Some((other, c)) => {
+                    diags.push(
+                        Diagnostic::new(CONFIG_FILE, at(c.span()), format!("unknown `feed_content` `{other}`"))
+                            .hint("use \"summary\" (the default) or \"full\""),
+                    );
+                    false
+                }
+            };
             let mut extra = raw.extra.clone().unwrap_or_default();
             extra.extend(site.extra.clone().unwrap_or_default());
             sites.push(SiteConfig {
@@ -353,6 +393,10 @@ impl Config {
                 news_sitemap: site.news_sitemap.or(raw.news_sitemap).unwrap_or(true),
                 sitemap_max_urls,
                 schema_type,
+                timezone,
+                feed_full,
+                default_image: site.default_image.clone().or(raw.default_image.clone()),
+                strings: raw.strings.iter().chain(&site.strings).flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 extra: serde_json::to_value(&extra).unwrap_or_default(),
             });
         }

@@ -256,6 +256,16 @@ fn print_report(report: &BuildReport, quiet: bool, json: bool) {
         for w in &s.warnings {
             eprintln!("warning: {}: {w}", s.site);
         }
+        if !quiet && !s.future.is_empty() {
+            let n = s.future.len();
+            println!(
+                "{}: {n} article{} dated after now left out (--future publishes {}; --json lists {})",
+                s.site,
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it" } else { "them" }
+            );
+        }
         if !quiet {
             let time: f64 = s.timings_ms.values().sum();
             println!(

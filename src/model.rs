@@ -60,6 +60,19 @@ pub fn parse_authors(text: &str) -> Result<Authors, Diagnostic> {
     Ok(authors)
 }
 
+/// A section's own page, from `content/<site>/<section>/_index.md`: the
+/// title and description its list page and the navigation show, and an
+/// introduction above the list. Key `""` is the home page.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SectionPage {
+    pub title: String,
+    pub description: String,
+    /// The body as HTML.
+    pub content: String,
+    #[serde(skip)]
+    pub file: std::path::PathBuf,
+}
+
 /// Which articles a build includes, and the clock it compares dates with.
 #[derive(Debug, Clone, Copy)]
 pub struct Filter {
@@ -241,10 +254,10 @@ impl SiteModel {
             }
             let file = content_dir.join(&p.rel);
             if p.meta.moved_to.is_some() {
-                let live = expand_permalink(&site.permalink, &section_of(&p.rel), &slugify(&p.meta.slug), &p.meta.date);
+                let live = expand_permalink(&site.permalink, &section_of(&p.rel), &slugify(&p.meta.slug), &local(site, &p.meta.date));
                 let live = live.trim_start_matches('/').to_string();
                 let mut paths = vec![live.clone()];
-                let part = part_of(site, &p.meta.date);
+                let part = part_of(site, &local(site, &p.meta.date));
                 if part > 0 {
                     paths.push(format!("{}/{live}", site.archives[part - 1].path));
                 }
@@ -313,6 +326,15 @@ impl Part {
     }
 }
 
+/// `date` as the site's clocks show it: its year, month and day are the ones
+/// URLs, archives and pages use.
+pub fn local(site: &SiteConfig, date: &DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    match site.timezone {
+        Some(tz) => date.with_timezone(&tz).fixed_offset(),
+        None => *date,
+    }
+}
+
 /// 0 for the live site, else 1 + the index of the archive the date falls in
 /// (the first whose `until` year is not before it).
 pub fn part_of(site: &SiteConfig, date: &DateTime<FixedOffset>) -> usize {
@@ -331,9 +353,9 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
                 .hint("set `slug:` to a few words, e.g. `slug: my-article`"),
         );
     }
-    let url_path = expand_permalink(&site.permalink, &section, &slug, &meta.date);
+    let url_path = expand_permalink(&site.permalink, &section, &slug, &local(site, &meta.date));
     let live_path = url_path.trim_start_matches('/').to_string();
-    let part = part_of(site, &meta.date);
+    let part = part_of(site, &local(site, &meta.date));
     // An archived article, its terms and its authors live under the archive's prefix.
     let prefix = if part > 0 { format!("{}/", site.archives[part - 1].path) } else { String::new() };
     let path = format!("{prefix}{live_path}");
@@ -375,8 +397,8 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
     let series = terms("series", meta.series.as_slice(), "series", &mut diags).pop();
     let view = PageView {
         title: meta.title.clone(),
-        date: meta.date.to_rfc3339(),
-        updated: meta.updated.map(|d| d.to_rfc3339()),
+        date: local(site, &meta.date).to_rfc3339(),
+        updated: meta.updated.map(|d| local(site, &d).to_rfc3339()),
         summary: meta.summary.clone(),
         url: site.url_for(&path),
         permalink: site.permalink_for(&path),
@@ -406,6 +428,11 @@ pub fn section_of(rel: &str) -> String {
 }
 
 /// The slug a file gets when its front matter has none.
+/// `_index.md` (the site's) or `<section>/_index.md`: a section page, not an article.
+pub fn is_section_page(rel: &str) -> bool {
+    rel == "_index.md" || rel.ends_with("/_index.md")
+}
+
 pub fn fallback_slug(rel: &str) -> &str {
     let mut parts = rel.rsplit('/');
     let file = parts.next().unwrap_or(rel);

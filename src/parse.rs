@@ -27,10 +27,11 @@ use crate::diag::Diagnostic;
 #[serde(deny_unknown_fields)]
 struct FrontMatter {
     title: String,
+    /// Checked here, read in the site's time zone by [`parse_meta`].
     #[serde(deserialize_with = "de_date")]
-    date: DateTime<FixedOffset>,
+    date: String,
     #[serde(default, deserialize_with = "de_opt_date")]
-    updated: Option<DateTime<FixedOffset>>,
+    updated: Option<String>,
     author: Option<String>,
     authors: Option<Vec<String>>,
     #[serde(default)]
@@ -116,8 +117,36 @@ pub fn split(text: &str) -> Result<Split<'_>, (usize, String)> {
     Err((1, "front matter is not closed by a `---` line".into()))
 }
 
-/// Parses an article's metadata. `fallback_slug` is the bundle folder or file stem.
-pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str) -> Result<Meta, Diagnostic> {
+/// The front matter of a section page (`content/<site>/<section>/_index.md`):
+/// no date, it is not an article.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionFront {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Parses a section page: its front matter, and its body with the line it starts on.
+pub fn parse_section_page<'t>(text: &'t str, file: &Path) -> Result<(SectionFront, &'t str, usize), Diagnostic> {
+    let split = split(text).map_err(|(line, msg)| {
+        Diagnostic::new(file, Some(line), msg).hint("begin the file with a line `---`, the YAML keys, then another `---`")
+    })?;
+    let front: SectionFront = serde_norway::from_str(split.front).map_err(|e| {
+        let msg = e.to_string();
+        Diagnostic::new(
+            file,
+            e.location().map(|l| l.line() + 1).or(Some(1)),
+            format!("front matter: {}", msg.split(" at line ").next().unwrap_or(&msg)),
+        )
+        .hint("a section page takes `title` and `description`; it has no date")
+    })?;
+    Ok((front, split.body, split.body_line))
+}
+
+/// Parses an article's metadata. `fallback_slug` is the bundle folder or
+/// file stem; dates without an offset are read in `tz`.
+pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::Tz) -> Result<Meta, Diagnostic> {
     let split = split(text).map_err(|(line, msg)| {
         Diagnostic::new(file, Some(line), msg).hint("begin the file with a line `---`, the YAML keys, then another `---`")
     })?;
@@ -158,10 +187,11 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str) -> Result<Meta, 
         None => first_paragraph_text(split.body),
     };
     let word_count = split.body.split_whitespace().count();
+    let in_tz = |s: &str| parse_date(s, tz).expect("checked while reading the front matter");
     Ok(Meta {
         title: nfc(fm.title),
-        date: fm.date,
-        updated: fm.updated,
+        date: in_tz(&fm.date),
+        updated: fm.updated.as_deref().map(in_tz),
         authors,
         tags: nfc_all(fm.tags),
         categories: nfc_all(fm.categories),
@@ -189,31 +219,35 @@ fn key_lines(front: &str) -> BTreeMap<String, usize> {
         .collect()
 }
 
-/// Accepts RFC 3339, `YYYY-MM-DDTHH:MM:SS` (UTC) and `YYYY-MM-DD` (midnight UTC).
-pub fn parse_date(s: &str) -> Result<DateTime<FixedOffset>, String> {
+/// Accepts RFC 3339 (its offset kept), and `YYYY-MM-DDTHH:MM:SS`,
+/// `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (midnight) read as local time in `tz`:
+/// `2024-11-25` on a Seoul site is midnight in Seoul, 15:00 UTC the day before.
+pub fn parse_date(s: &str, tz: chrono_tz::Tz) -> Result<DateTime<FixedOffset>, String> {
+    use chrono::TimeZone as _;
     let s = s.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Ok(d);
     }
-    let utc = FixedOffset::east_opt(0).expect("zero offset");
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Ok(d.and_local_timezone(utc).single().expect("fixed offset"));
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_local_timezone(utc).single().expect("fixed offset"));
-    }
-    Err(format!("`{s}` is not a date; write YYYY-MM-DD or an RFC 3339 time such as 2024-05-01T09:30:00+09:00"))
+    let naive = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).expect("midnight")));
+    let Some(naive) = naive else {
+        return Err(format!("`{s}` is not a date; write YYYY-MM-DD or an RFC 3339 time such as 2024-05-01T09:30:00+09:00"));
+    };
+    // A time skipped by a daylight-saving change is read an hour later.
+    let local =
+        tz.from_local_datetime(&naive).earliest().or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest());
+    Ok(local.map(|d| d.fixed_offset()).unwrap_or_else(|| naive.and_utc().fixed_offset()))
 }
 
-fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    parse_date(&s).map_err(serde::de::Error::custom)
+    parse_date(&s, chrono_tz::UTC).map(|_| s).map_err(serde::de::Error::custom)
 }
 
-fn de_opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
-    Option::<String>::deserialize(d)?.map(|s| parse_date(&s).map_err(serde::de::Error::custom)).transpose()
+fn de_opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)?.map(|s| parse_date(&s, chrono_tz::UTC).map(|_| s).map_err(serde::de::Error::custom)).transpose()
 }
 
 /// The cache's binary format cannot hold self-describing values; `extra`
@@ -706,7 +740,7 @@ mod tests {
     use super::*;
 
     fn meta(text: &str) -> Result<Meta, Diagnostic> {
-        parse_meta(text, Path::new("content/s/a.md"), "a")
+        parse_meta(text, Path::new("content/s/a.md"), "a", chrono_tz::UTC)
     }
 
     #[test]
@@ -756,10 +790,15 @@ mod tests {
 
     #[test]
     fn dates_accept_three_forms() {
-        assert!(parse_date("2024-05-01T09:30:00+09:00").is_ok());
-        assert!(parse_date("2024-05-01T09:30:00").is_ok());
-        assert!(parse_date("2024-05-01").is_ok());
-        assert!(parse_date("01/05/2024").is_err());
+        assert!(parse_date("2024-05-01T09:30:00+09:00", chrono_tz::UTC).is_ok());
+        assert!(parse_date("2024-05-01T09:30:00", chrono_tz::UTC).is_ok());
+        assert!(parse_date("2024-05-01", chrono_tz::UTC).is_ok());
+        assert!(parse_date("01/05/2024", chrono_tz::UTC).is_err());
+        let seoul = parse_date("2024-11-25", chrono_tz::Asia::Seoul).unwrap();
+        assert_eq!(seoul.to_rfc3339(), "2024-11-25T00:00:00+09:00");
+        assert_eq!(parse_date("2024-11-25T08:30:00+00:00", chrono_tz::Asia::Seoul).unwrap().to_rfc3339(), "2024-11-25T08:30:00+00:00");
+        // 02:30 does not exist in Berlin on 2024-03-31 (clocks jump to 03:00).
+        assert_eq!(parse_date("2024-03-31 02:30", chrono_tz::Europe::Berlin).unwrap().to_rfc3339(), "2024-03-31T03:30:00+02:00");
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Theme {
     deps: HashMap<String, Hash>,
     /// `themes/<theme>/static/`, published to every site using the theme.
     pub static_files: Vec<Source>,
+    /// `themes/<theme>/i18n/<language>.toml`: the theme's UI strings per language.
+    strings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for Theme {
@@ -90,10 +92,26 @@ impl Theme {
         });
         let texts: HashMap<&str, &str> = sources.iter().map(|(n, (s, _))| (n.as_str(), s.as_str())).collect();
         let deps = texts.keys().map(|n| (n.to_string(), dep_hash(n, &texts, &mut HashSet::new()))).collect();
-        diags.into_result(Theme { name: name.to_string(), tera, deps, static_files })
+        let strings = load_strings(&dir.join("i18n"), root).unwrap_or_else(|d| {
+            diags.extend(d);
+            BTreeMap::new()
+        });
+        diags.into_result(Theme { name: name.to_string(), tera, deps, static_files, strings })
     }
 
-    /// Hash of every template.
+    /// The UI strings for a site: English, then the site's language (its
+    /// first subtag, `ko-KR` → `ko`), then the site's own overrides.
+    pub fn strings_for(&self, language: &str, overrides: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let primary = language.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let mut out = self.strings.get("en").cloned().unwrap_or_default();
+        if let Some(lang) = self.strings.get(&primary) {
+            out.extend(lang.clone());
+        }
+        out.extend(overrides.clone());
+        out
+    }
+
+    /// Hash of every template and string.
     pub fn hash(&self) -> Hash {
         let mut names: Vec<_> = self.deps.iter().collect();
         names.sort();
@@ -102,6 +120,7 @@ impl Theme {
             h.update(name.as_bytes());
             h.update(dep);
         }
+        h.update(serde_json::to_string(&self.strings).expect("strings serialize").as_bytes());
         *h.finalize().as_bytes()
     }
 
@@ -109,6 +128,37 @@ impl Theme {
     pub fn template_hash(&self, name: &str) -> Hash {
         self.deps.get(name).copied().unwrap_or([0; 32])
     }
+}
+
+/// `<dir>/<language>.toml` files: flat tables of strings.
+fn load_strings(dir: &Path, root: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, Diagnostics> {
+    let mut out = BTreeMap::new();
+    let mut diags = Diagnostics::default();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut files: Vec<_> =
+        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    files.sort();
+    for path in files {
+        let shown = discover::rel_display(&path, root);
+        let lang = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::new(&shown, None, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match toml::from_str::<BTreeMap<String, String>>(&text) {
+            Ok(strings) => {
+                out.insert(lang, strings);
+            }
+            Err(e) => {
+                let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+                diags.push(Diagnostic::new(&shown, line, e.message().to_string()).hint("write one `key = \"text\"` per line"));
+            }
+        }
+    }
+    diags.into_result(out)
 }
 
 /// Escapes what HTML needs escaped in text and quoted attributes.

@@ -28,11 +28,15 @@ fn articles_lists_and_taxonomies_land_at_their_urls() {
         "public/alpha/atom.xml",
         "public/alpha/sitemap.xml",
         "public/alpha/robots.txt",
-        "public/alpha/syntax.css",
         "public/beta/2023/05/hello/index.html",
     ] {
         assert!(r.exists(path), "missing {path}; files:\n{}", r.listing().join("\n"));
     }
+    // The syntax stylesheet is fingerprinted, like the theme's.
+    let listing = r.listing();
+    let syntax: Vec<&String> = listing.iter().filter(|p| p.starts_with("public/alpha/syntax.") && p.ends_with(".css")).collect();
+    assert_eq!(syntax.len(), 1, "{syntax:?}");
+    assert!(syntax[0].len() == "public/alpha/syntax.0123456789.css".len(), "{syntax:?}");
     // 5 published articles at 2 per page: exactly 3 home pages.
     assert!(!r.exists("public/alpha/page/4/index.html"));
     assert!(!r.exists("public/alpha/news/draft/index.html"));

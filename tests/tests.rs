@@ -17,6 +17,8 @@ mod images;
 mod import;
 /// What a rebuild rewrites after each kind of change.
 mod incremental;
+/// Time zones, UI strings, section pages, social images, feeds (issue #14).
+mod newsroom;
 /// Random edit sequences against clean builds; racing builds (issue #13).
 mod properties;
 /// Atomic, locked, durable publishing that never gets stuck (issue #13).

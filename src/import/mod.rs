@@ -162,6 +162,8 @@ struct Index {
     skipped: BTreeMap<String, usize>,
     /// Every host the export's own links use (the site's, mapped domains).
     hosts: BTreeSet<String>,
+    /// The site's offset from UTC in minutes, learnt from the dates.
+    offset_minutes: i64,
 }
 
 /// Imports one export into one site.
@@ -187,7 +189,7 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
         Some(s) => (s.permalink.clone(), s.base_path.clone(), s.unsafe_html, None),
         None => {
             let permalink = infer_permalink(&index.entries);
-            let block = site_block(&opts.site, &index.channel, &permalink, &opts.export)?;
+            let block = site_block(&opts.site, &index.channel, &permalink, &opts.export, index.offset_minutes)?;
             let base = site_base_url(&index.channel);
             let base_path = url::Url::parse(&base).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
             (permalink, base_path, false, Some(block))
@@ -345,6 +347,7 @@ fn read_index(export: &Path) -> anyhow::Result<Index> {
         ids.sort_unstable();
     }
     let minutes = offsets.into_iter().max_by_key(|(m, n)| (*n, -m.abs())).map(|(m, _)| m).unwrap_or(0);
+    index.offset_minutes = minutes;
     let offset = FixedOffset::east_opt((minutes * 60) as i32).unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
     let primary_by_id: HashMap<u64, &str> = index.channel.categories.iter().map(|c| (c.id, c.nicename.as_str())).collect();
     let base_path = url::Url::parse(&site_base_url(&index.channel)).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
@@ -1037,7 +1040,7 @@ struct AuthorOut<'a> {
 }
 
 /// The `[[sites]]` entry for a site the export brings.
-fn site_block(name: &str, c: &wxr::Channel, permalink: &str, export: &Path) -> anyhow::Result<String> {
+fn site_block(name: &str, c: &wxr::Channel, permalink: &str, export: &Path, offset_minutes: i64) -> anyhow::Result<String> {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let title = markdown::plain_text(&c.title);
     let title = if title.is_empty() { name.to_string() } else { title };
@@ -1055,6 +1058,21 @@ fn site_block(name: &str, c: &wxr::Channel, permalink: &str, export: &Path) -> a
         block += &format!("description = {}\n", q(&description));
     }
     block += &format!("permalink = {}\n", q(permalink));
+    // Dates in URLs are the site's local dates, as on WordPress. The export
+    // knows only the offset: a whole-hour one is an `Etc/GMT` zone (whose
+    // sign is the POSIX one, inverted).
+    if offset_minutes % 60 == 0 && offset_minutes.abs() <= 14 * 60 {
+        let hours = offset_minutes / 60;
+        let zone = match hours {
+            0 => "UTC".to_string(),
+            h if h > 0 => format!("Etc/GMT-{h}"),
+            h => format!("Etc/GMT+{}", -h),
+        };
+        block += &format!(
+            "# The export's dates are at UTC{hours:+}: write the site's own zone here (e.g. \"Asia/Seoul\").\ntimezone = {}\n",
+            q(&zone)
+        );
+    }
     Ok(block)
 }
 

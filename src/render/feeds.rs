@@ -25,6 +25,8 @@ pub(super) struct FeedItem<'a> {
     authors: Vec<&'a str>,
     categories: Vec<&'a str>,
     image: Option<&'a ImageView>,
+    /// The whole body as HTML, with absolute links (`feed_content = "full"`).
+    content: Option<String>,
 }
 
 /// One `<url>` of the sitemap.
@@ -73,6 +75,7 @@ impl Renderer<'_> {
                     authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
                     categories,
                     image: v.image.as_ref(),
+                    content: s.feed_full.then(|| self.feed_body(a)),
                 }
             })
             .collect();
@@ -91,6 +94,15 @@ impl Renderer<'_> {
             updated,
             items,
         }
+    }
+
+    /// An article's body for a feed: feed readers resolve root-relative
+    /// links badly, so links and images point at absolute URLs. (A body
+    /// that does not render is reported by the article's own render.)
+    fn feed_body(&self, a: &Article) -> String {
+        let html = self.article_body(a, &mut Vec::new()).map(|b| b.html).unwrap_or_default();
+        let origin = url::Url::parse(&self.site.base_url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        html.replace("src=\"/", &format!("src=\"{origin}/")).replace("href=\"/", &format!("href=\"{origin}/"))
     }
 
     /// The `k`-th sitemap file's entries (the only one when there is no index).
@@ -164,7 +176,9 @@ impl Renderer<'_> {
     }
 
     /// The article's schema.org JSON-LD, safe to put inside `<script>`.
-    pub(super) fn json_ld(&self, a: &Article) -> String {
+    /// `og_image`: the image for pages without a cover (the first body
+    /// image, or the site's `default_image`).
+    pub(super) fn json_ld(&self, a: &Article, og_image: Option<&str>) -> String {
         let (s, v) = (self.site, &a.view);
         let absolute = |url: &str| s.permalink_for(url.strip_prefix(s.base_path.as_str()).unwrap_or(url));
         let authors: Vec<_> = v
@@ -198,6 +212,8 @@ impl Renderer<'_> {
                 image["height"] = json!(h);
             }
             ld["image"] = json!([image]);
+        } else if let Some(url) = og_image {
+            ld["image"] = json!([{"@type": "ImageObject", "url": url}]);
         }
         if !v.section.is_empty() {
             ld["articleSection"] = json!(v.section);
@@ -213,7 +229,7 @@ impl Renderer<'_> {
 /// RSS 2.0, from the feed value alone.
 pub(super) fn rss(f: &Feed) -> String {
     let mut out = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\n<channel>\n",
     );
     out += &format!(
         "<title>{}</title>\n<link>{}</link>\n<description>{}</description>\n<language>{}</language>\n",
@@ -233,6 +249,9 @@ pub(super) fn rss(f: &Feed) -> String {
             rfc2822(item.date),
             x(item.summary)
         );
+        if let Some(content) = &item.content {
+            out += &format!("<content:encoded>{}</content:encoded>\n", x(content));
+        }
         for a in &item.authors {
             out += &format!("<dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{}</dc:creator>\n", x(a));
         }
@@ -265,6 +284,9 @@ pub(super) fn atom(f: &Feed) -> String {
             item.updated,
             x(item.summary)
         );
+        if let Some(content) = &item.content {
+            out += &format!("<content type=\"html\">{}</content>\n", x(content));
+        }
         for a in &item.authors {
             out += &format!("<author><name>{}</name></author>\n", x(a));
         }

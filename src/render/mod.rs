@@ -49,6 +49,9 @@ pub struct Renderer<'a> {
     pub catalog: &'a Catalog,
     pub assets: &'a Assets,
     pub redirects: &'a [Rule],
+    sections: &'a std::collections::BTreeMap<String, crate::model::SectionPage>,
+    /// The year archives that have articles, oldest first.
+    archives: Vec<Link>,
     /// The theme's templates with this site's `asset_url`.
     tera: tera::Tera,
     /// `site` for the pages of each part (live site, archives).
@@ -83,6 +86,28 @@ struct SiteView<'a> {
     search_url: Option<String>,
     /// Set on the pages of a year archive (for the theme's banner).
     archive: Option<ArchiveView>,
+    /// The page listing the year archives, when the site has any (a link in
+    /// the footer; the list itself is on that page only, so moving a
+    /// boundary does not re-render every page).
+    archives_url: Option<String>,
+    /// The theme's UI strings in the site's language, with the site's overrides.
+    strings: std::collections::BTreeMap<String, String>,
+    /// `og:image` of pages without an image of their own (`default_image`).
+    default_image: Option<String>,
+}
+
+/// `section` on a section's list pages: its `_index.md`, if any.
+#[derive(Serialize)]
+struct SectionView<'a> {
+    /// The folder name, as in URLs.
+    name: &'a str,
+    /// The section page's title, else the folder name.
+    title: &'a str,
+    description: &'a str,
+    /// The section page's body as HTML (empty without one).
+    content: &'a str,
+    url: String,
+    permalink: String,
 }
 
 #[derive(Serialize)]
@@ -114,6 +139,10 @@ struct ArticleCtx<'a> {
     series_pages: Vec<Link>,
     /// schema.org JSON-LD (empty while hashing: it is made of the view).
     json_ld: String,
+    /// `og:image` without a cover: the first body image, else the site's
+    /// `default_image` (none while hashing: the body and its images are
+    /// in the input hash already).
+    og_image: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -148,7 +177,8 @@ struct Paginator<'a> {
 struct ListCtx<'a> {
     site: Hashed<'a, &'a SiteView<'a>>,
     paginator: Paginator<'a>,
-    section: Option<Link>,
+    /// On section pages, and on the home page when `_index.md` gives it a text.
+    section: Option<SectionView<'a>>,
     taxonomy: Option<Link>,
     term: Option<&'a TermRef>,
     author: Option<&'a AuthorRef>,
@@ -178,10 +208,18 @@ struct SiteOnlyCtx<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum AnyCtx<'a> {
-    List(ListCtx<'a>),
+    List(Box<ListCtx<'a>>),
     Taxonomy(TaxonomyCtx<'a>),
     Site(SiteOnlyCtx<'a>),
     Search(SearchCtx<'a>),
+    Archives(ArchivesCtx<'a>),
+}
+
+/// archives.html: the year archives of the site.
+#[derive(Serialize)]
+struct ArchivesCtx<'a> {
+    site: &'a SiteView<'a>,
+    archives: &'a [Link],
 }
 
 /// search.html: where the index is, and how much of each body it holds.
@@ -231,13 +269,26 @@ pub struct SiteInputs<'a> {
     pub assets: &'a Assets,
     /// Collapsed and checked redirects.
     pub redirects: &'a [Rule],
+    /// Section pages (`_index.md`) by section; `""` for the home page.
+    pub sections: &'a std::collections::BTreeMap<String, crate::model::SectionPage>,
+    /// The site's `default_image`, as an absolute URL.
+    pub default_image: Option<String>,
     pub now: DateTime<FixedOffset>,
 }
 
 impl<'a> Renderer<'a> {
     pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Self {
-        let SiteInputs { site, model, theme, catalog, assets, redirects, now } = inputs;
+        let SiteInputs { site, model, theme, catalog, assets, redirects, sections, default_image, now } = inputs;
         let search_page = site.search && theme.has("search.html");
+        let strings = theme.strings_for(&site.language, &site.strings);
+        let say = |key: &str| strings.get(key).cloned().unwrap_or_else(|| key.to_string());
+        let archives: Vec<Link> = model
+            .parts
+            .iter()
+            .filter_map(|p| p.archive.as_ref().filter(|_| !p.all.is_empty()).map(|a| (a, &p.prefix)))
+            .map(|(a, prefix)| Link { name: say("archive_link").replace("{year}", &a.until.to_string()), url: site.url_for(prefix) })
+            .collect();
+        let archives_url = (!archives.is_empty() && theme.has("archives.html")).then(|| site.url_for(outputs::ARCHIVES_PAGE));
         let site_views: Vec<SiteView> = model
             .parts
             .iter()
@@ -253,17 +304,20 @@ impl<'a> Renderer<'a> {
                     .sections
                     .keys()
                     .filter(|s| !s.is_empty())
-                    .map(|s| Link { name: s.clone(), url: site.url_for(&format!("{}{s}/", part.prefix)) })
+                    .map(|s| Link {
+                        name: sections.get(s).map(|p| p.title.clone()).unwrap_or_else(|| s.clone()),
+                        url: site.url_for(&format!("{}{s}/", part.prefix)),
+                    })
                     .collect(),
                 taxonomies: part
                     .taxonomies
                     .iter()
                     .filter(|t| !t.terms.is_empty())
-                    .map(|t| Link { name: t.name.to_string(), url: site.url_for(&format!("{}{}/", part.prefix, t.name)) })
+                    .map(|t| Link { name: say(t.name), url: site.url_for(&format!("{}{}/", part.prefix, t.name)) })
                     .collect(),
                 feed_url: site.url_for("feed.xml"),
                 atom_url: site.url_for("atom.xml"),
-                syntax_css_url: site.url_for("syntax.css"),
+                syntax_css_url: site.url_for(&SYNTAX_CSS_PATH),
                 search_url: search_page.then(|| site.url_for("search/")),
                 archive: part.archive.as_ref().map(|a| ArchiveView {
                     path: a.path.clone(),
@@ -271,6 +325,9 @@ impl<'a> Renderer<'a> {
                     url: site.url_for(&part.prefix),
                     live_url: site.base_path.clone(),
                 }),
+                archives_url: archives_url.clone(),
+                strings: strings.clone(),
+                default_image: default_image.clone(),
             })
             .collect();
         let site_view_hashes = site_views.iter().map(json_hash).collect();
@@ -288,6 +345,8 @@ impl<'a> Renderer<'a> {
             catalog,
             assets,
             redirects,
+            sections,
+            archives,
             tera,
             site_views,
             view_hashes,
@@ -348,9 +407,19 @@ impl<'a> Renderer<'a> {
                         images.push(al.image.clone());
                     }
                 }
+                let before = images.len();
                 let body = self.article_body(a, &mut images)?;
                 text = Some(body.text);
-                self.tera("article.html", &self.article_ctx(*i, &body.html, false))?
+                let og_image = match &a.view.image {
+                    Some(_) => None,
+                    None => {
+                        images[before..].first().map(|img| self.site.permalink_for(&img.rel)).or(self.site_views[0].default_image.clone())
+                    }
+                };
+                let mut ctx = self.article_ctx(*i, &body.html, false);
+                ctx.json_ld = self.json_ld(a, og_image.as_deref());
+                ctx.og_image = og_image;
+                self.tera("article.html", &ctx)?
             }
             Make::Page(template, ctx) => self.tera(template, &self.page_ctx(ctx, false))?,
             Make::Data(DataCtx::Rss) => feeds::rss(&self.feed()).into_bytes(),
@@ -372,10 +441,11 @@ impl<'a> Renderer<'a> {
     /// The context of a template page, or with `for_hash` what its input hash covers.
     fn page_ctx<'b>(&'b self, ctx: &'b PageCtx<'b>, for_hash: bool) -> AnyCtx<'b> {
         match ctx {
-            PageCtx::List(l) => AnyCtx::List(self.list_ctx(l, for_hash)),
+            PageCtx::List(l) => AnyCtx::List(Box::new(self.list_ctx(l, for_hash))),
             PageCtx::Taxonomy { part, index } => AnyCtx::Taxonomy(self.taxonomy_ctx(*part, *index)),
             PageCtx::NotFound => AnyCtx::Site(SiteOnlyCtx { site: &self.site_views[0] }),
             PageCtx::Search => AnyCtx::Search(self.search_ctx()),
+            PageCtx::Archives => AnyCtx::Archives(ArchivesCtx { site: &self.site_views[0], archives: &self.archives }),
         }
     }
 
@@ -417,6 +487,11 @@ impl<'a> Renderer<'a> {
         body.map_err(Diagnostics)
     }
 
+    /// A UI string of the site's language (the key itself when the theme has none).
+    fn say(&self, key: &str) -> String {
+        self.site_views[0].strings.get(key).cloned().unwrap_or_else(|| key.to_string())
+    }
+
     fn link(&self, i: usize) -> Link {
         let v = &self.model.articles[i].view;
         Link { name: v.title.clone(), url: v.url.clone() }
@@ -442,7 +517,8 @@ impl<'a> Renderer<'a> {
             later: pos.checked_sub(1).map(|p| self.link(in_section[p])),
             earlier: in_section.get(pos + 1).map(|&j| self.link(j)),
             series_pages,
-            json_ld: if for_hash { String::new() } else { self.json_ld(a) },
+            json_ld: String::new(),
+            og_image: None,
         }
     }
 
@@ -493,12 +569,23 @@ impl<'a> Renderer<'a> {
             next_url: (l.number < l.total).then(|| url(l.number + 1)),
         };
         let mut ctx = ListCtx { site: self.site_ref(l.part, for_hash), paginator, section: None, taxonomy: None, term: None, author: None };
+        let section_view = |name: &'b str| {
+            let page = self.sections.get(name);
+            (page.is_some() || !name.is_empty()).then(|| SectionView {
+                name,
+                title: page.map(|p| p.title.as_str()).unwrap_or(name),
+                description: page.map(|p| p.description.as_str()).unwrap_or(""),
+                content: page.map(|p| p.content.as_str()).unwrap_or(""),
+                url: url(1),
+                permalink: self.site.permalink_for(&page_dir(&l.base, 1)),
+            })
+        };
         match l.kind {
-            ListKind::Home => {}
-            ListKind::Section(s) => ctx.section = Some(Link { name: s.to_string(), url: url(1) }),
+            ListKind::Home => ctx.section = section_view(""),
+            ListKind::Section(s) => ctx.section = section_view(s),
             ListKind::Term { taxonomy, slug } => {
                 let tax = &part.taxonomies[taxonomy];
-                ctx.taxonomy = Some(Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{}{}/", part.prefix, tax.name)) });
+                ctx.taxonomy = Some(Link { name: self.say(tax.name), url: self.site.url_for(&format!("{}{}/", part.prefix, tax.name)) });
                 // Any article's TermRef for this slug carries the display name.
                 let first = tax.terms[slug].articles[0];
                 let v = &m.articles[first].view;
@@ -521,7 +608,7 @@ impl<'a> Renderer<'a> {
         let tax = &self.model.parts[part].taxonomies[index];
         TaxonomyCtx {
             site: &self.site_views[part],
-            taxonomy: Link { name: tax.name.to_string(), url: self.site.url_for(&format!("{prefix}{}/", tax.name)) },
+            taxonomy: Link { name: self.say(tax.name), url: self.site.url_for(&format!("{prefix}{}/", tax.name)) },
             terms: tax
                 .terms
                 .values()
@@ -539,6 +626,11 @@ impl<'a> Renderer<'a> {
 /// The stylesheet for syntect's CSS classes: light, with a dark variant.
 /// Made once per process (loading the themes takes milliseconds).
 pub static SYNTAX_CSS: LazyLock<String> = LazyLock::new(syntax_css);
+
+/// Where it is published: fingerprinted like the theme's stylesheets, so
+/// `_headers` can mark it immutable.
+pub static SYNTAX_CSS_PATH: LazyLock<String> =
+    LazyLock::new(|| format!("syntax.{}.css", &crate::discover::hex(blake3::hash(SYNTAX_CSS.as_bytes()).as_bytes())[..10]));
 
 fn syntax_css() -> String {
     use syntect::highlighting::ThemeSet;

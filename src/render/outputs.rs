@@ -53,9 +53,14 @@ pub enum Make<'m> {
 #[derive(Debug)]
 pub enum PageCtx<'m> {
     List(ListPage<'m>),
-    Taxonomy { part: usize, index: usize },
+    Taxonomy {
+        part: usize,
+        index: usize,
+    },
     NotFound,
     Search,
+    /// The list of year archives.
+    Archives,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +122,9 @@ impl Output<'_> {
         }
     }
 }
+
+/// The page that lists a site's year archives.
+pub const ARCHIVES_PAGE: &str = "archives/";
 
 /// Where a site's search index is published.
 pub const SEARCH_INDEX: &str = "search-index.json";
@@ -190,11 +198,14 @@ impl<'a> Renderer<'a> {
                 out.extend((0..n).map(|k| file(feeds::sitemap_part_path(k), Make::Data(DataCtx::Sitemap(k)))));
             }
         }
+        if self.site_views[0].archives_url.is_some() {
+            out.push(page(format!("{ARCHIVES_PAGE}index.html"), "archives.html", PageCtx::Archives));
+        }
         out.push(page("404.html".into(), "404.html", PageCtx::NotFound));
         out.push(file("feed.xml", Make::Data(DataCtx::Rss)));
         out.push(file("atom.xml", Make::Data(DataCtx::Atom)));
         out.push(file("robots.txt", Make::Bytes(self.robots().into_bytes())));
-        out.push(file("syntax.css", Make::Bytes(super::SYNTAX_CSS.as_bytes().to_vec())));
+        out.push(file(super::SYNTAX_CSS_PATH.as_str(), Make::Bytes(super::SYNTAX_CSS.as_bytes().to_vec())));
         if self.has_news_sitemap() {
             out.push(file("news-sitemap.xml", Make::Bytes(self.news_sitemap().into_bytes())));
         }
@@ -244,6 +255,7 @@ impl<'a> Renderer<'a> {
         let base = &self.site.base_path;
         let mut out = String::from("# Written by gen: do not edit.\n");
         out += &format!("{base}images/*\n{IMMUTABLE}");
+        out += &format!("{base}{}\n{IMMUTABLE}", super::SYNTAX_CSS_PATH.as_str());
         let mut immutable_tops = std::collections::BTreeSet::from(["images"]);
         for a in self.assets.files.iter().filter(|a| a.is_fingerprinted()) {
             out += &format!("{base}{}\n{IMMUTABLE}", a.published);
@@ -252,7 +264,7 @@ impl<'a> Renderer<'a> {
         // Every other top-level entry: `/name` for a file, `/name/*` for a folder.
         let mut short: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         for o in outputs {
-            if matches!(o.make, Make::Asset(i) if self.assets.files[i].is_fingerprinted()) {
+            if matches!(o.make, Make::Asset(i) if self.assets.files[i].is_fingerprinted()) || o.path == *super::SYNTAX_CSS_PATH {
                 continue;
             }
             match o.path.split_once('/') {

@@ -123,7 +123,8 @@
     hits.sort(function (a, b) {
       return b[0] - a[0] || (a[1].page.date < b[1].page.date ? 1 : a[1].page.date > b[1].page.date ? -1 : 0);
     });
-    status.textContent = hits.length ? list.dataset.count.replace("{n}", hits.length) : list.dataset.none;
+    const many = hits.length === 1 && list.dataset.countOne ? list.dataset.countOne : list.dataset.count;
+    status.textContent = hits.length ? many.replace("{n}", hits.length) : list.dataset.none;
     var needles = [];
     terms.forEach(function (t) { variants(t).forEach(function (v) { needles.push(v[0]); }); });
     hits.slice(0, MAX_RESULTS).forEach(function (h) {

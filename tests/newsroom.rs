@@ -1,0 +1,222 @@
+//! What a Korean newsroom needs on day one (issue #14): time zones, UI text
+//! in the site's language, section pages, images for social cards, feeds.
+
+use crate::util::Repo;
+
+fn doc(html: &str) -> scraper::Html {
+    scraper::Html::parse_document(html)
+}
+
+/// The `content` of `<meta property|name=key>`.
+fn meta(html: &str, key: &str) -> Option<String> {
+    let d = doc(html);
+    let sel = scraper::Selector::parse(&format!("meta[property='{key}'], meta[name='{key}']")).unwrap();
+    d.select(&sel).next().and_then(|m| m.value().attr("content")).map(str::to_string)
+}
+
+fn text_of(html: &str, css: &str) -> Vec<String> {
+    let d = doc(html);
+    let sel = scraper::Selector::parse(css).unwrap();
+    d.select(&sel).map(|e| e.text().collect::<String>().trim().to_string()).collect()
+}
+
+fn seoul(r: &Repo) {
+    r.edit("sites.toml", "description = \"Fixture site in Korean\"", "description = \"Fixture site in Korean\"\ntimezone = \"Asia/Seoul\"");
+}
+
+/// 2024-11-25 08:30 in Seoul is 2024-11-24 23:30 UTC.
+const SEOUL_MORNING: &str = "1732491000";
+
+#[test]
+fn a_date_only_article_is_published_by_a_morning_build_in_seoul() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/news/today.md", "---\ntitle: 오늘 기사\ndate: 2024-11-25\nauthor: kim\n---\n\n본문.\n");
+    // Read as UTC the article is not due yet, and the build says so.
+    let out = r.command_at(SEOUL_MORNING, &["build"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!r.exists("public/alpha/news/today/index.html"));
+    assert!(stdout.contains("alpha: 2 articles dated after now left out"), "{stdout}"); // and future.md
+    let out = r.command_at(SEOUL_MORNING, &["build", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alpha = report["sites"].as_array().unwrap().iter().find(|s| s["site"] == "alpha").unwrap().clone();
+    assert!(alpha["future"].as_array().unwrap().iter().any(|p| p == "content/alpha/news/today.md"), "{alpha}");
+
+    seoul(&r);
+    let out = r.command_at(SEOUL_MORNING, &["build"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = r.read("public/alpha/news/today/index.html");
+    assert_eq!(text_of(&page, ".byline time"), ["2024년 11월 25일"]);
+    assert_eq!(meta(&page, "article:published_time").as_deref(), Some("2024-11-25T00:00:00+09:00"));
+}
+
+/// `{year}/{month}/{day}` and archive years are the site's local dates.
+#[test]
+fn permalink_dates_are_local_to_the_sites_time_zone() {
+    let r = Repo::fixture("basic");
+    seoul(&r);
+    r.edit("sites.toml", "name = \"alpha\"", "name = \"alpha\"\npermalink = \"/{year}/{month}/{day}/{slug}/\"");
+    // 01:00 in Seoul on the 25th is still the 24th in UTC.
+    r.write("content/alpha/news/early.md", "---\ntitle: 새벽\ndate: 2024-11-24T16:00:00Z\n---\n\n본문.\n");
+    r.build();
+    assert!(r.exists("public/alpha/2024/11/25/early/index.html"), "{:?}", r.listing());
+}
+
+#[test]
+fn a_korean_site_shows_korean_ui_text() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let article = r.read("public/alpha/news/first-story/index.html");
+    assert_eq!(meta(&article, "og:locale").as_deref(), Some("ko_KR"));
+    assert_eq!(text_of(&article, ".byline time"), ["2024년 1월 10일"]);
+    assert!(text_of(&article, ".byline")[0].contains("1분 분량"), "{:?}", text_of(&article, ".byline"));
+    assert!(text_of(&article, ".series h2")[0].starts_with("연재:"), "{:?}", text_of(&article, ".series h2"));
+    let nav = text_of(&article, ".site-header nav a");
+    assert!(nav.contains(&"태그".to_string()) && nav.contains(&"분류".to_string()) && nav.contains(&"검색".to_string()), "{nav:?}");
+    assert!(!nav.contains(&"tags".to_string()));
+    let not_found = r.read("public/alpha/404.html");
+    assert!(text_of(&not_found, "main p")[0].starts_with("요청하신 페이지가 없습니다."), "{not_found}");
+    assert_eq!(text_of(&r.read("public/alpha/tags/index.html"), "h1"), ["태그"]);
+    // The English site keeps English.
+    let hello = r.read("public/beta/2023/05/hello/index.html");
+    assert_eq!(meta(&hello, "og:locale").as_deref(), Some("en_US"));
+    assert_eq!(text_of(&hello, ".byline time"), ["2023-05-06"]);
+    // One site can override any string.
+    r.edit(
+        "sites.toml",
+        "description = \"Fixture site in Korean\"",
+        "description = \"Fixture site in Korean\"\n[sites.strings]\nsearch = \"찾기\"",
+    );
+    r.build();
+    let nav = text_of(&r.read("public/alpha/index.html"), ".site-header nav a");
+    assert!(nav.contains(&"찾기".to_string()), "{nav:?}");
+}
+
+/// `_index.md` gives a section a title, a description and an introduction
+/// (it has no date: it is not an article).
+#[test]
+fn a_section_page_gives_the_section_its_title_and_introduction() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/news/_index.md", "---\ntitle: 뉴스\ndescription: 오늘의 소식\n---\n\n매일 아침 업데이트합니다.\n");
+    r.build();
+    let list = r.read("public/alpha/news/index.html");
+    assert_eq!(text_of(&list, "main h1"), ["뉴스"]);
+    assert_eq!(meta(&list, "description").as_deref(), Some("오늘의 소식"));
+    assert_eq!(text_of(&list, ".section-intro p"), ["매일 아침 업데이트합니다."]);
+    let d = doc(&list);
+    let canonical =
+        d.select(&scraper::Selector::parse("link[rel=canonical]").unwrap()).next().unwrap().value().attr("href").unwrap().to_string();
+    assert_eq!(canonical, "https://alpha.example.com/news/");
+    let nav = text_of(&r.read("public/alpha/index.html"), ".site-header nav a");
+    assert!(nav.contains(&"뉴스".to_string()) && !nav.contains(&"news".to_string()), "{nav:?}");
+    assert!(!r.exists("public/alpha/news/_index/index.html"), "not an article");
+    // A bad section page is an error with its line, like an article's.
+    r.write("content/alpha/news/_index.md", "---\ntitle: 뉴스\ndate: 2024-01-01\n---\n");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("content/alpha/news/_index.md:3") && err.contains("unknown field `date`"), "{err}");
+}
+
+#[test]
+fn og_image_falls_back_to_the_first_body_image_then_the_sites_default() {
+    let r = Repo::fixture("basic");
+    r.build();
+    // first-story has no cover but body images.
+    let page = r.read("public/alpha/news/first-story/index.html");
+    let og = meta(&page, "og:image").expect("og:image");
+    assert!(og.starts_with("https://alpha.example.com/images/") && og.ends_with(".png"), "{og}");
+    let d = doc(&page);
+    let ld = d.select(&scraper::Selector::parse("script[type='application/ld+json']").unwrap()).next().unwrap().inner_html();
+    let ld: serde_json::Value = serde_json::from_str(&ld).unwrap();
+    assert_eq!(ld["image"][0]["url"], og.as_str());
+    // story-2 has no image at all: the site's default.
+    assert_eq!(meta(&r.read("public/alpha/news/story-2/index.html"), "og:image"), None);
+    r.write_bytes("assets/brand/social.png", &crate::util::png(1200, 630, "card"));
+    r.edit(
+        "sites.toml",
+        "description = \"Fixture site in Korean\"",
+        "description = \"Fixture site in Korean\"\ndefault_image = \"/brand/social.png\"",
+    );
+    r.build();
+    let og = meta(&r.read("public/alpha/news/story-2/index.html"), "og:image").expect("the default");
+    let published = og.strip_prefix("https://alpha.example.com/").expect("on the site");
+    assert!(published.starts_with("images/"), "content-addressed: {og}");
+    assert_eq!(std::fs::read(r.path(&format!("public/alpha/{published}"))).unwrap(), crate::util::png(1200, 630, "card"));
+    crate::util::assert_same_as_clean_build(&r);
+    // One that is not there is an error naming the setting.
+    r.edit("sites.toml", "/brand/social.png", "/brand/missing.png");
+    assert!(r.fails(&["build"]).contains("default_image of site `alpha`"));
+}
+
+#[test]
+fn the_live_site_links_to_its_archives() {
+    let r = Repo::fixture("archive");
+    r.build();
+    let home = r.read("public/news/index.html");
+    let d = doc(&home);
+    let footer: Vec<String> =
+        d.select(&scraper::Selector::parse("footer a").unwrap()).filter_map(|a| a.value().attr("href").map(str::to_string)).collect();
+    assert!(footer.contains(&"/archives/".to_string()), "{footer:?}");
+    let list = r.read("public/news/archives/index.html");
+    let d = doc(&list);
+    let links: Vec<String> = d
+        .select(&scraper::Selector::parse(".archive-list a").unwrap())
+        .filter_map(|a| a.value().attr("href").map(str::to_string))
+        .collect();
+    assert_eq!(links, ["/2023backup/"]);
+    // A site without archives has no such page or link.
+    assert!(!r.exists("public/lab/archives/index.html"));
+}
+
+#[test]
+fn the_default_theme_has_a_favicon() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let d = doc(&r.read("public/alpha/index.html"));
+    let icon = d.select(&scraper::Selector::parse("link[rel=icon]").unwrap()).next().unwrap().value().attr("href").unwrap().to_string();
+    assert!(r.exists(&format!("public/alpha{icon}")), "{icon}");
+}
+
+#[test]
+fn feeds_carry_whole_articles_with_feed_content_full() {
+    let r = Repo::fixture("basic");
+    r.build();
+    assert!(!r.read("public/alpha/feed.xml").contains("content:encoded>"));
+    r.edit("sites.toml", "description = \"Fixture site in Korean\"", "description = \"Fixture site in Korean\"\nfeed_content = \"full\"");
+    r.build();
+    let rss = r.read("public/alpha/feed.xml");
+    crate::util::xmllint(None, &r.path("public/alpha/feed.xml"));
+    let contents = crate::util::xml_texts(&rss, "content:encoded");
+    let first = contents.iter().find(|c| c.contains("첫 문단입니다.")).expect("the first story's body");
+    assert!(first.contains("src=\"https://alpha.example.com/images/"), "absolute image URLs: {first}");
+    let atom = r.read("public/alpha/atom.xml");
+    assert!(atom.contains("<content type=\"html\">"), "{atom}");
+    r.edit("sites.toml", "feed_content = \"full\"", "feed_content = \"all\"");
+    assert!(r.fails(&["build"]).contains("unknown `feed_content` `all`"));
+}
+
+/// A term that is a category and a tag at once is one feed category.
+#[test]
+fn a_feed_item_lists_each_category_once() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/news/both.md", "---\ntitle: 둘 다\ndate: 2024-12-01\ntags: [경제]\ncategories: [경제]\n---\n\n본문.\n");
+    r.build();
+    let rss = r.read("public/alpha/feed.xml");
+    let item = rss.split("<item>").find(|i| i.contains("둘 다")).unwrap();
+    assert_eq!(item.matches("<category>경제</category>").count(), 1, "{item}");
+}
+
+#[test]
+fn the_syntax_stylesheet_is_fingerprinted_and_cached_for_good() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let d = doc(&r.read("public/alpha/index.html"));
+    let sheets: Vec<String> = d
+        .select(&scraper::Selector::parse("link[rel=stylesheet]").unwrap())
+        .filter_map(|l| l.value().attr("href").map(str::to_string))
+        .filter(|h| h.starts_with("/syntax."))
+        .collect();
+    assert_eq!(sheets.len(), 1);
+    let headers = r.read("public/alpha/_headers");
+    let rule = headers.split(&format!("{}\n", sheets[0])).nth(1).unwrap_or_default();
+    assert!(rule.starts_with("  Cache-Control: public, max-age=31536000, immutable"), "{headers}");
+}
