@@ -66,7 +66,8 @@ pub struct BuildOptions {
     /// disk copy is still written, and used whenever memory has none.
     pub memory: Option<Arc<std::sync::Mutex<HashMap<String, SiteState>>>>,
     /// Replaces every site's `base_url`; `{site}` stands for the site's name
-    /// (the preview server uses `http://{site}.localhost:PORT/`).
+    /// (the preview server uses `http://{site}.localhost:PORT/`). Without
+    /// `{site}` and with several sites, each gets `URL/<site>/`.
     pub base_url: Option<String>,
     /// Collect every article's links for `gen check` ([`BuildReport::links`]).
     pub check: bool,
@@ -315,9 +316,21 @@ impl Prepared {
             config.output = root.join(out);
         }
         if let Some(pattern) = &opts.base_url {
+            // Several sites under one URL each get a folder of their own.
+            let selected = if opts.sites.is_empty() { config.sites.len() } else { opts.sites.len() };
+            let pattern = if pattern.contains("{site}") || selected <= 1 {
+                pattern.clone()
+            } else {
+                format!("{}/{{site}}/", pattern.trim_end_matches('/'))
+            };
             for site in &mut config.sites {
-                site.base_url = pattern.replace("{site}", &site.name);
-                site.base_path = url::Url::parse(&site.base_url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+                let url = pattern.replace("{site}", &site.name);
+                let parsed = url::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| anyhow::anyhow!("--base-url {url} is not an absolute http(s) URL"))?;
+                site.base_url = if url.ends_with('/') { url } else { format!("{url}/") };
+                site.base_path = parsed.path().trim_end_matches('/').to_string() + "/";
             }
         }
         let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
@@ -899,7 +912,8 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
                 Make::Article(a) => (Some(rendered.images), rendered.text.map(|t| (a, t))),
                 _ => (None, None),
             };
-            Ok(Published { path: path.clone(), record, written, page: jobs[i].is_page(), images, text })
+            let warnings = rendered.warnings;
+            Ok(Published { path: path.clone(), record, written, page: jobs[i].is_page(), images, text, warnings })
         })
         .collect();
 
@@ -934,6 +948,7 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
             }
         }
         texts.extend(p.text);
+        report.warnings.extend(p.warnings);
         if let Some(images) = p.images.filter(|i| !i.is_empty()) {
             deps.insert(p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect());
         }
@@ -1108,6 +1123,7 @@ struct Published {
     images: Option<Vec<Addressed>>,
     /// For an article: its index and search text.
     text: Option<(usize, String)>,
+    warnings: Vec<String>,
 }
 
 /// Outputs that cannot all be published: two at one path (an article

@@ -36,6 +36,8 @@ pub struct PageLinks {
     /// The page's site-relative folder, e.g. `news/a/`.
     pub path: String,
     pub refs: Vec<Reference>,
+    /// Lines of raw HTML shown as text (the site escapes raw HTML).
+    pub escaped_html: Vec<usize>,
 }
 
 impl PageLinks {
@@ -43,12 +45,12 @@ impl PageLinks {
     /// site renders raw HTML).
     pub fn read(root: &Path, file: &Path, path: &str, unsafe_html: bool) -> std::io::Result<PageLinks> {
         let text = std::fs::read_to_string(root.join(file))?;
-        let refs = match parse::split(&text) {
+        let (refs, escaped_html) = match parse::split(&text) {
             Ok(split) => parse::references(split.body, split.body_line, unsafe_html),
             // The build parsed it already; a file changed since has nothing to check.
-            Err(_) => vec![],
+            Err(_) => (vec![], vec![]),
         };
-        Ok(PageLinks { file: file.to_path_buf(), path: path.to_string(), refs })
+        Ok(PageLinks { file: file.to_path_buf(), path: path.to_string(), refs, escaped_html })
     }
 }
 
@@ -63,7 +65,10 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: `{}`", self.file.display(), self.line, self.url)?;
+        write!(f, "{}:{}", self.file.display(), self.line)?;
+        if !self.url.is_empty() {
+            write!(f, ": `{}`", self.url)?;
+        }
         if !self.problem.is_empty() {
             write!(f, ": {}", self.problem)?;
         }
@@ -77,6 +82,8 @@ pub struct CheckReport {
     pub checked: usize,
     pub broken: Vec<Finding>,
     pub external: Vec<Finding>,
+    /// Raw HTML shown as text: warnings, not broken links.
+    pub escaped_html: Vec<Finding>,
 }
 
 /// Where a link leads.
@@ -127,10 +134,22 @@ pub fn check(sites: &[SiteLinks]) -> CheckReport {
         report.broken.extend(broken);
         report.external.extend(external);
     }
+    for page in sites.iter().flat_map(|s| &s.pages) {
+        report.escaped_html.extend(page.escaped_html.iter().map(|&line| Finding {
+            file: page.file.clone(),
+            line,
+            url: String::new(),
+            problem: ESCAPED_HTML.to_string(),
+        }));
+    }
+    report.escaped_html.sort();
     report.broken.sort();
     report.external.sort();
     report
 }
+
+/// What a writer is told about raw HTML on a site that escapes it.
+pub const ESCAPED_HTML: &str = "raw HTML is shown to readers as text: this site escapes raw HTML (set `unsafe_html = true` to publish it, or write a YouTube, Vimeo or X URL on its own line to embed)";
 
 struct Checker<'s> {
     sites: &'s [SiteLinks],
@@ -277,6 +296,7 @@ mod tests {
                 "//cdn.elsewhere.org/y.js",     // external
                 "",                             // ignored
             ]),
+            escaped_html: vec![],
         });
         let r = check(&[blog, root]);
         let broken: Vec<(usize, &str)> = r.broken.iter().map(|f| (f.line, f.problem.as_str())).collect();

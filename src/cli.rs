@@ -29,6 +29,15 @@ pub enum Command {
     /// Create a new site or article.
     #[command(subcommand)]
     New(NewCommand),
+    /// Create a repository that builds: sites.toml, a first site with a
+    /// welcome article, content/authors.yaml (the theme is built in).
+    Init {
+        /// Folder to create it in (default: the current one).
+        dir: Option<PathBuf>,
+        /// Also write the default theme to themes/default/ for editing.
+        #[arg(long)]
+        theme: bool,
+    },
     /// Bring content in from another system.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -132,6 +141,11 @@ pub struct BuildArgs {
     /// Ignore the saved build state and render everything.
     #[arg(long)]
     pub clean: bool,
+    /// Publish for another address (a staging deploy): replaces every built
+    /// site's base_url; `{site}` stands for the site's name, and with several
+    /// sites and no `{site}` each gets URL/<site>/.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

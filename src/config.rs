@@ -266,7 +266,7 @@ impl Config {
 
             let theme = site.theme.as_ref().or(raw.theme.as_ref());
             let theme_name = theme.map(|t| t.get_ref().clone()).unwrap_or_else(|| "default".into());
-            if !is_valid_name(&theme_name) || !root.join("themes").join(&theme_name).join("templates").is_dir() {
+            if !is_valid_name(&theme_name) || !crate::theme::exists(root, &theme_name) {
                 diags.push(
                     Diagnostic::new(
                         CONFIG_FILE,

@@ -37,7 +37,28 @@ static X: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// An `<iframe>` (maybe inside `<figure>`, `<div>` or `<p>`) and nothing else.
+static IFRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?is)^\s*(?:<(?:figure|div|p)\b[^>]*>\s*)*<iframe\b[^>]*?\bsrc\s*=\s*["']([^"']+)["'][^>]*>\s*</iframe>\s*(?:</(?:figure|div|p)>\s*)*$"#)
+        .expect("valid regex")
+});
+/// X's embed code: a `twitter-tweet` blockquote with the post's link (and its script).
+static TWEET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?is)^\s*<blockquote\b[^>]*class\s*=\s*["'][^"']*twitter-tweet[^"']*["'][^>]*>.*?href\s*=\s*["'](https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[A-Za-z0-9_]{1,15}/status(?:es)?/\d{1,20})[^"']*["'].*?</blockquote>\s*(?:<script\b[^>]*>\s*</script>\s*)?$"#)
+        .expect("valid regex")
+});
+
 impl Embed {
+    /// The embed code a provider hands out (an `<iframe>`, X's blockquote),
+    /// when it is from an allowed provider: such raw HTML becomes gen's own
+    /// player even where raw HTML is escaped.
+    pub fn from_html(html: &str) -> Option<Embed> {
+        if let Some(c) = IFRAME.captures(html) {
+            return Embed::parse(&c[1]);
+        }
+        TWEET.captures(html).and_then(|c| Embed::parse(&c[1]))
+    }
+
     pub fn parse(url: &str) -> Option<Embed> {
         let url = url.trim();
         if let Some(c) = YOUTUBE.captures(url) {
@@ -80,6 +101,22 @@ impl Embed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_embed_code_is_recognised_and_anything_else_is_not() {
+        let yt = r#"<iframe width="560" height="315" src="https://www.youtube.com/embed/dQw4w9WgXcQ?si=x" title="YouTube video player" frameborder="0" allowfullscreen></iframe>"#;
+        assert_eq!(Embed::from_html(yt).map(|e| e.id), Some("dQw4w9WgXcQ".to_string()));
+        let wrapped =
+            r#"<figure class="wp-block-embed"><div><iframe src="https://player.vimeo.com/video/76979871"></iframe></div></figure>"#;
+        assert_eq!(Embed::from_html(wrapped).map(|e| e.provider), Some(Provider::Vimeo));
+        let tweet = r#"<blockquote class="twitter-tweet"><p lang="ko">본문</p>&mdash; 기자 (@reporter) <a href="https://twitter.com/reporter/status/1234567890?ref_src=twsrc">Nov 25, 2024</a></blockquote> <script async src="https://platform.twitter.com/widgets.js" charset="utf-8"></script>"#;
+        assert_eq!(Embed::from_html(tweet).map(|e| (e.user, e.id)), Some(("reporter".to_string(), "1234567890".to_string())));
+        assert_eq!(Embed::from_html(r#"<iframe src="https://evil.example/x"></iframe>"#), None);
+        assert_eq!(
+            Embed::from_html(r#"<iframe src="https://www.youtube.com/embed/dQw4w9WgXcQ" onload="x()"></iframe><script>x()</script>"#),
+            None
+        );
+    }
 
     #[test]
     fn every_form_of_a_video_url_is_recognised() {

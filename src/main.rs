@@ -42,6 +42,15 @@ fn main() -> ExitCode {
             run_export(&cli.root, select, &output)
         }
         Command::Import(ImportCommand::Wordpress(args)) => run_import(&cli.root, args),
+        Command::Init { dir, theme } => {
+            let dir = dir.map(|d| cli.root.join(d)).unwrap_or_else(|| cli.root.clone());
+            gensite::new::init(&dir, theme).map(|made| {
+                for p in made {
+                    println!("created {}", p.display());
+                }
+                println!("next: gen build (writes public/news/), or gen serve --watch to preview");
+            })
+        }
         Command::New(NewCommand::Site { name }) => gensite::new::site(&cli.root, &name).map(|p| println!("created {}", p.display())),
         Command::New(NewCommand::Article { path }) => {
             gensite::new::article(&cli.root, &path, build::now()).map(|p| println!("created {}", p.display()))
@@ -89,6 +98,7 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
     opts.output = args.output;
     opts.cache_dir = Some(args.cache);
     opts.clean = args.clean;
+    opts.base_url = args.base_url;
     let bar = (!args.quiet && !args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::hidden();
         bar.set_style(ProgressStyle::with_template("{spinner} rendering {pos}/{len} {wide_bar} {eta}").expect("valid template"));
@@ -132,6 +142,9 @@ fn run_check(root: &std::path::Path, args: CheckArgs) -> anyhow::Result<()> {
         for f in &found.external {
             println!("external: {f}");
         }
+    }
+    for f in &found.escaped_html {
+        println!("warning: {f}");
     }
     for f in &found.broken {
         println!("broken: {f}");

@@ -1,4 +1,5 @@
-//! `gen new site` and `gen new article`: scaffolding that never overwrites.
+//! `gen init`, `gen new site` and `gen new article`: scaffolding that never
+//! overwrites.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,48 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::config::{CONFIG_FILE, Config, is_valid_name};
 use crate::model::slugify;
+
+/// `gen init [DIR]`: a repository that builds — `sites.toml` with one site,
+/// a welcome article, `content/authors.yaml` and a `.gitignore`. The theme
+/// is the built-in one; with `theme`, it is written to `themes/default/`
+/// for editing. Refuses a folder that already has a `sites.toml`.
+pub fn init(dir: &Path, theme: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let config = dir.join(CONFIG_FILE);
+    if config.exists() {
+        bail!("{} already exists: this is a gen repository (use `gen new site NAME` to add a site)", config.display());
+    }
+    let themes = dir.join("themes").join(crate::theme::BUILTIN_NAME);
+    if theme && themes.exists() {
+        bail!("{} already exists", themes.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut made = Vec::new();
+    let mut write = |rel: &str, text: &str| -> anyhow::Result<()> {
+        let path = dir.join(rel);
+        if path.exists() {
+            bail!("{} already exists; gen init does not overwrite files", path.display());
+        }
+        std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        made.push(path);
+        Ok(())
+    };
+    write(
+        CONFIG_FILE,
+        "# gen: one repository, many sites. Every key is described in gen's README.\noutput = \"public\"\n\n[[sites]]\nname = \"news\"\ntitle = \"My News\"\nbase_url = \"https://news.example.com/\"\nlanguage = \"en\"\ndescription = \"News from my newsroom\"\n# timezone = \"Asia/Seoul\"\n",
+    )?;
+    write("content/authors.yaml", "editor:\n  name: The Editor\n  position: Editor\n")?;
+    write(
+        "content/news/world/welcome/index.md",
+        "---\ntitle: Welcome\ndate: 2024-01-01\nauthor: editor\ntags: [welcome]\n---\n\nThe first article of this site. Edit it, or add more with\n`gen new article news/world/my-story`, then preview with `gen serve --watch`.\n",
+    )?;
+    write(".gitignore", "/public/\n/.gen/\n")?;
+    if theme {
+        crate::theme::BUILTIN.extract(&themes).with_context(|| format!("writing {}", themes.display()))?;
+        made.push(themes);
+    }
+    Ok(made)
+}
 
 /// Appends a `[[sites]]` entry to `sites.toml` (keeping its comments) and
 /// creates `content/<name>/` with a first article.

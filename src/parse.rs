@@ -417,9 +417,13 @@ static RAW_URL_ATTR: LazyLock<Regex> =
 
 /// Every link and image of a body with its file line, in document order;
 /// raw HTML `<a href>` and `<img src>` only when the site renders raw HTML.
-pub fn references(body: &str, body_line: usize, unsafe_html: bool) -> Vec<Reference> {
+/// The links and images of a body, and the lines of raw HTML it shows as
+/// text (see [`Body::escaped_html`]).
+pub fn references(body: &str, body_line: usize, unsafe_html: bool) -> (Vec<Reference>, Vec<usize>) {
     let arena = Arena::new();
     let root = comrak::parse_document(&arena, body, &options(unsafe_html));
+    embed_paragraphs(root, unsafe_html);
+    let escaped = escaped_html(root, unsafe_html).into_iter().map(|l| l + body_line - 1).collect();
     let mut out = Vec::new();
     for node in root.descendants() {
         let line = node.data().sourcepos.start.line + body_line - 1;
@@ -436,7 +440,7 @@ pub fn references(body: &str, body_line: usize, unsafe_html: bool) -> Vec<Refere
             _ => {}
         }
     }
-    out
+    (out, escaped)
 }
 
 /// The Markdown renderer shared by every site: one syntax set for the process.
@@ -461,6 +465,8 @@ pub struct Reference {
 /// A rendered body and its plain text.
 pub struct Body {
     pub html: String,
+    /// File lines with raw HTML that was shown as text (the site escapes raw HTML).
+    pub escaped_html: Vec<usize>,
     /// Plain text for search, at most the `text_chars` asked for.
     pub text: String,
 }
@@ -517,7 +523,8 @@ impl Markdown {
                 .hint(format!("at most {MAX_NESTING} levels are published: no reader needs more, and deeper pages crash HTML tools")),
             ]);
         }
-        embed_paragraphs(root);
+        embed_paragraphs(root, unsafe_html);
+        let escaped_html = escaped_html(root, unsafe_html);
         let mut images = Vec::new();
         let mut errors = Vec::new();
         // Extra attributes of each Markdown image, by source position.
@@ -564,7 +571,8 @@ impl Markdown {
         let mut html = String::with_capacity(body.len() * 3 / 2);
         comrak::html::format_document_with_formatter(root, &options, &mut html, &plugins, format_node, attrs)
             .expect("writing to a String cannot fail");
-        Ok(Body { html, text })
+        let escaped_html = escaped_html.into_iter().map(|l| l + body_line - 1).collect();
+        Ok(Body { html, text, escaped_html })
     }
 }
 
@@ -628,7 +636,22 @@ fn html_depth(html: &str, mut open: usize) -> (usize, usize) {
 
 /// A paragraph that is only the URL of a known video or post becomes its
 /// embed (gen's own markup, so it needs no raw HTML).
-fn embed_paragraphs<'a>(root: &'a comrak::nodes::AstNode<'a>) {
+/// Lines (within the body) of raw HTML a site that escapes it shows as
+/// text: the writer should learn that an `<iframe>` did not embed.
+fn escaped_html<'a>(root: &'a comrak::nodes::AstNode<'a>, unsafe_html: bool) -> Vec<usize> {
+    if unsafe_html {
+        return vec![];
+    }
+    let mut lines: Vec<usize> = root
+        .descendants()
+        .filter(|n| matches!(n.data().value, NodeValue::HtmlBlock(_) | NodeValue::HtmlInline(_)))
+        .map(|n| n.data().sourcepos.start.line)
+        .collect();
+    lines.dedup();
+    lines
+}
+
+fn embed_paragraphs<'a>(root: &'a comrak::nodes::AstNode<'a>, unsafe_html: bool) {
     let lone_url = |p: &'a comrak::nodes::AstNode<'a>| -> Option<String> {
         let child = p.first_child()?;
         if child.next_sibling().is_some() {
@@ -651,8 +674,13 @@ fn embed_paragraphs<'a>(root: &'a comrak::nodes::AstNode<'a>) {
     };
     let found: Vec<(&'a comrak::nodes::AstNode<'a>, String)> = root
         .children()
-        .filter(|n| matches!(n.data().value, NodeValue::Paragraph))
-        .filter_map(|p| lone_url(p).and_then(|u| crate::embed::Embed::parse(&u)).map(|e| (p, e.html())))
+        .filter_map(|p| match &p.data().value {
+            NodeValue::Paragraph => lone_url(p).and_then(|u| crate::embed::Embed::parse(&u)).map(|e| (p, e.html())),
+            // A provider's embed code, where raw HTML would be escaped: the
+            // same player, from the validated id only.
+            NodeValue::HtmlBlock(b) if !unsafe_html => crate::embed::Embed::from_html(&b.literal).map(|e| (p, e.html())),
+            _ => None,
+        })
         .collect();
     for (p, html) in found {
         while let Some(c) = p.first_child() {
@@ -814,7 +842,7 @@ mod tests {
     #[test]
     fn references_have_lines_and_raw_html_only_when_allowed() {
         let body = "[a](/x/)\n\n![i](p.png)\n\n<a href=\"/raw/\">r</a>\n\ntext <https://e.org>\n";
-        let refs = |unsafe_html| references(body, 5, unsafe_html).into_iter().map(|r| (r.url, r.line, r.image)).collect::<Vec<_>>();
+        let refs = |unsafe_html| references(body, 5, unsafe_html).0.into_iter().map(|r| (r.url, r.line, r.image)).collect::<Vec<_>>();
         assert_eq!(refs(false), [("/x/".into(), 5, false), ("p.png".into(), 7, true), ("https://e.org".into(), 11, false)]);
         assert!(refs(true).contains(&("/raw/".into(), 9, false)));
     }

@@ -46,12 +46,14 @@ impl Theme {
 
     /// Loads `themes/<name>/templates/` with `themes/<name>/sites/<site>/` on top.
     pub fn load(root: &Path, name: &str, site: Option<&str>) -> Result<Theme, Diagnostics> {
-        let dir = root.join("themes").join(name);
+        let dir = theme_dir(root, name)
+            .map_err(|e| Diagnostics::one(Diagnostic::new(".gen/builtin", None, format!("cannot write out the built-in theme: {e}"))))?;
         let mut sources: BTreeMap<String, (String, std::path::PathBuf)> = BTreeMap::new();
         let mut diags = Diagnostics::default();
         let mut layers = vec![dir.join("templates")];
         if let Some(site) = site {
-            layers.push(dir.join("sites").join(site));
+            // Overrides live in the repository even for the built-in theme.
+            layers.push(root.join("themes").join(name).join("sites").join(site));
         }
         for layer in &layers {
             let files = match discover::walk(layer, root) {
@@ -128,6 +130,57 @@ impl Theme {
     pub fn template_hash(&self, name: &str) -> Hash {
         self.deps.get(name).copied().unwrap_or([0; 32])
     }
+}
+
+/// The default theme, built into the binary (as mdBook does): a repository
+/// without `themes/default/` still builds, and `gen init --theme` writes it
+/// out for editing.
+pub static BUILTIN: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/themes/default");
+
+/// The name of the built-in theme.
+pub const BUILTIN_NAME: &str = "default";
+
+/// Whether `name` can be loaded: a theme folder with `templates/`, or the built-in one.
+pub fn exists(root: &Path, name: &str) -> bool {
+    root.join("themes").join(name).join("templates").is_dir() || name == BUILTIN_NAME
+}
+
+/// Where the theme's templates, static files and strings are: the
+/// repository's `themes/<name>/`, or for the built-in theme when the
+/// repository has none, a copy written once under `.gen/builtin/` (named by
+/// its content, so another gen version gets its own).
+fn theme_dir(root: &Path, name: &str) -> std::io::Result<std::path::PathBuf> {
+    let own = root.join("themes").join(name);
+    if own.join("templates").is_dir() || name != BUILTIN_NAME {
+        return Ok(own);
+    }
+    static ID: LazyLock<String> = LazyLock::new(|| {
+        let mut h = blake3::Hasher::new();
+        let mut stack = vec![&BUILTIN];
+        while let Some(dir) = stack.pop() {
+            for e in dir.entries() {
+                match e {
+                    include_dir::DirEntry::Dir(d) => stack.push(d),
+                    include_dir::DirEntry::File(f) => {
+                        h.update(f.path().to_string_lossy().as_bytes());
+                        h.update(f.contents());
+                    }
+                }
+            }
+        }
+        discover::hex(h.finalize().as_bytes())[..12].to_string()
+    });
+    let dir = root.join(".gen").join("builtin").join(format!("{BUILTIN_NAME}-{}", *ID));
+    if !dir.join("templates").is_dir() {
+        // Written beside, then renamed: a reader never sees half a theme.
+        let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp)?;
+        BUILTIN.extract(&tmp)?;
+        if std::fs::rename(&tmp, &dir).is_err() {
+            std::fs::remove_dir_all(&tmp).ok(); // another process was first
+        }
+    }
+    Ok(dir)
 }
 
 /// `<dir>/<language>.toml` files: flat tables of strings.
@@ -224,6 +277,7 @@ pub struct Themes {
 impl Themes {
     pub fn get(&mut self, root: &Path, theme: &str, site: &str) -> Result<Arc<Theme>, Diagnostics> {
         let has_overrides = root.join("themes").join(theme).join("sites").join(site).is_dir();
+        // (The built-in theme takes overrides from the repository too.)
         let key = (theme.to_string(), has_overrides.then(|| site.to_string()));
         if let Some(t) = self.loaded.get(&key) {
             return Ok(t.clone());

@@ -220,3 +220,68 @@ fn the_syntax_stylesheet_is_fingerprinted_and_cached_for_good() {
     let rule = headers.split(&format!("{}\n", sheets[0])).nth(1).unwrap_or_default();
     assert!(rule.starts_with("  Cache-Control: public, max-age=31536000, immutable"), "{headers}");
 }
+
+/// `gen build --base-url` (a staging deploy): every link and feed uses it.
+#[test]
+fn base_url_on_the_command_line_replaces_the_configured_one() {
+    let r = Repo::fixture("basic");
+    r.ok(&["build", "--base-url", "https://staging.example.net/preview", "--output", "staging", "--cache", ".gen-staging"]);
+    let page = r.read("staging/alpha/news/story-2/index.html");
+    let d = doc(&page);
+    let canonical =
+        d.select(&scraper::Selector::parse("link[rel=canonical]").unwrap()).next().unwrap().value().attr("href").unwrap().to_string();
+    assert_eq!(canonical, "https://staging.example.net/preview/alpha/news/story-2/");
+    assert!(r.read("staging/beta/feed.xml").contains("https://staging.example.net/preview/beta/"));
+    // One site takes the URL as given; `{site}` places each.
+    r.ok(&["build", "--site", "alpha", "--base-url", "https://alpha.staging.example.net", "--output", "one", "--cache", ".gen-one"]);
+    assert!(r.read("one/alpha/feed.xml").contains("<link>https://alpha.staging.example.net/</link>"));
+    r.ok(&["build", "--base-url", "https://{site}.staging.example.net/", "--output", "each", "--cache", ".gen-each"]);
+    assert!(r.read("each/beta/feed.xml").contains("<link>https://beta.staging.example.net/</link>"));
+    assert!(r.fails(&["build", "--base-url", "staging"]).contains("not an absolute http(s) URL"));
+    assert!(!r.exists("public"), "the production output is not touched");
+}
+
+/// Minified pages keep `</head>` and `<body>`: tools that do not parse HTML
+/// fully (Pagefind indexed 5 of 47 minified demo pages) need them.
+#[test]
+fn minified_pages_keep_the_end_of_head_and_the_body_tag() {
+    let r = Repo::fixture("basic");
+    r.build();
+    for page in ["index.html", "news/first-story/index.html", "tags/index.html", "404.html", "search/index.html"] {
+        let html = r.read(&format!("public/alpha/{page}"));
+        let head_end = html.find("</head>").unwrap_or_else(|| panic!("{page}: no </head>"));
+        let body = html.find("<body").unwrap_or_else(|| panic!("{page}: no <body>"));
+        assert!(head_end < body, "{page}");
+        assert_eq!(html.matches("</head>").count(), 1, "{page}");
+    }
+}
+
+/// A provider's embed code pasted from YouTube, Vimeo or X becomes gen's
+/// own player on a site that escapes raw HTML; any other raw HTML is shown
+/// as text, and the build and `gen check` say where.
+#[test]
+fn pasted_embed_code_embeds_and_other_raw_html_is_reported_with_its_line() {
+    let r = Repo::fixture("basic");
+    r.write(
+        "content/alpha/news/video.md",
+        "---\ntitle: 영상\ndate: 2024-12-01\n---\n\n소개.\n\n<iframe width=\"560\" height=\"315\" src=\"https://www.youtube.com/embed/dQw4w9WgXcQ?si=abc\" frameborder=\"0\" allowfullscreen></iframe>\n\n<iframe src=\"https://maps.example.com/embed\"></iframe>\n",
+    );
+    let out = r.run(&["build"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let page = r.read("public/alpha/news/video/index.html");
+    let d = doc(&page);
+    let frames: Vec<String> =
+        d.select(&scraper::Selector::parse("iframe").unwrap()).filter_map(|f| f.value().attr("src").map(str::to_string)).collect();
+    assert_eq!(frames, ["https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"]);
+    assert!(
+        page.contains("&lt;iframe src=\"https://maps.example.com/embed\"")
+            || page.contains("&lt;iframe src=&quot;https://maps.example.com"),
+        "{page}"
+    );
+    assert!(stderr.contains("content/alpha/news/video.md:10: raw HTML is shown to readers as text"), "{stderr}");
+    let check = r.run(&["check"]);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("warning: content/alpha/news/video.md:10: raw HTML is shown to readers as text"), "{stdout}");
+    assert!(!stdout.contains("video.md:8:"), "the YouTube embed is not a warning: {stdout}");
+}

@@ -36,3 +36,52 @@ fn help_describes_every_command() {
         assert!(build.contains(flag), "{flag} missing from build --help");
     }
 }
+
+fn gen_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gen"))
+        .args(args)
+        .current_dir(dir)
+        .env("SOURCE_DATE_EPOCH", "1735689600")
+        .output()
+        .unwrap()
+}
+
+/// `gen init` makes a repository that builds, with the theme built into
+/// the binary; `--theme` writes the theme out for editing.
+#[test]
+fn gen_init_makes_a_repository_that_builds_without_a_themes_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gen_in(dir.path(), &["init", "site"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let site = dir.path().join("site");
+    assert!(!site.join("themes").exists());
+    let out = gen_in(&site, &["build"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(site.join("public/news/world/welcome/index.html")).unwrap();
+    assert!(page.contains("Welcome") && page.contains("rel=stylesheet"), "{page}");
+    // Again: refused, nothing overwritten.
+    let out = gen_in(dir.path(), &["init", "site"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("already exists"));
+
+    let out = gen_in(dir.path(), &["init", "with-theme", "--theme"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let themed = dir.path().join("with-theme");
+    assert!(themed.join("themes/default/templates/article.html").is_file());
+    assert!(themed.join("themes/default/i18n/ko.toml").is_file());
+    // The written-out theme is the one that builds.
+    let article = themed.join("themes/default/templates/article.html");
+    let text = std::fs::read_to_string(&article).unwrap().replace("<article class=\"article\">", "<article class=\"article edited\">");
+    std::fs::write(&article, text).unwrap();
+    assert!(gen_in(&themed, &["build"]).status.success());
+    assert!(std::fs::read_to_string(themed.join("public/news/world/welcome/index.html")).unwrap().contains("edited"));
+}
+
+/// `gen new site` in an empty folder used to leave a project whose build failed.
+#[test]
+fn new_site_in_an_empty_folder_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(gen_in(dir.path(), &["new", "site", "blog"]).status.success());
+    let out = gen_in(dir.path(), &["build"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("public/blog/news/welcome/index.html").is_file());
+}

@@ -236,6 +236,20 @@ static MINIFY: LazyLock<minify_html::Cfg> = LazyLock::new(|| {
     cfg
 });
 
+/// Puts back the `</head>` the minifier leaves out (it is optional in HTML):
+/// tools that read pages without an HTML parser, such as Pagefind, look for
+/// it, and skipped most minified pages without it. Keeping every closing
+/// tag instead (`keep_closing_tags`) would cost bytes on every page.
+fn keep_head_end(mut html: Vec<u8>) -> Vec<u8> {
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    if let Some(body) = find(&html, b"<body")
+        && find(&html[..body], b"</head>").is_none()
+    {
+        html.splice(body..body, b"</head>".iter().copied());
+    }
+    html
+}
+
 /// A job's output: the bytes to publish and the images an article uses
 /// (cover first, then the body's in order, each once).
 pub struct Rendered {
@@ -243,6 +257,8 @@ pub struct Rendered {
     pub images: Vec<Addressed>,
     /// An article's plain text for the search index.
     pub text: Option<String>,
+    /// Things the writer should know that do not stop the build.
+    pub warnings: Vec<String>,
 }
 
 /// An article's input hash including the current hashes of its images.
@@ -398,6 +414,7 @@ impl<'a> Renderer<'a> {
     pub fn render(&self, o: &Output) -> Result<Rendered, Diagnostics> {
         let mut images = Vec::new();
         let mut text = None;
+        let mut warnings = Vec::new();
         let bytes = match &o.make {
             Make::Article(i) => {
                 let a = &self.model.articles[*i];
@@ -410,6 +427,12 @@ impl<'a> Renderer<'a> {
                 let before = images.len();
                 let body = self.article_body(a, &mut images)?;
                 text = Some(body.text);
+                if let Some(first) = body.escaped_html.first() {
+                    let more = body.escaped_html.len() - 1;
+                    let more =
+                        if more > 0 { format!(" (and {more} more place{})", if more == 1 { "" } else { "s" }) } else { String::new() };
+                    warnings.push(format!("{}:{first}: {}{more}", a.file.display(), crate::check::ESCAPED_HTML));
+                }
                 let og_image = match &a.view.image {
                     Some(_) => None,
                     None => {
@@ -435,7 +458,7 @@ impl<'a> Renderer<'a> {
                 )));
             }
         };
-        Ok(Rendered { bytes, images, text })
+        Ok(Rendered { bytes, images, text, warnings })
     }
 
     /// The context of a template page, or with `for_hash` what its input hash covers.
@@ -456,7 +479,7 @@ impl<'a> Renderer<'a> {
             Diagnostic::new(self.template_file(template), None, theme::error_chain(&e))
                 .hint("fix the template; the variables a template gets are listed in README.md")
         })?;
-        Ok(if self.minify { minify_html::minify(html.as_bytes(), &MINIFY) } else { html.into_bytes() })
+        Ok(if self.minify { keep_head_end(minify_html::minify(html.as_bytes(), &MINIFY)) } else { html.into_bytes() })
     }
 
     fn template_file(&self, template: &str) -> String {
