@@ -285,3 +285,46 @@ fn pasted_embed_code_embeds_and_other_raw_html_is_reported_with_its_line() {
     assert!(stdout.contains("warning: content/alpha/news/video.md:10: raw HTML is shown to readers as text"), "{stdout}");
     assert!(!stdout.contains("video.md:8:"), "the YouTube embed is not a warning: {stdout}");
 }
+
+/// axe-core (npm) in the headless Chromium the tests already use: no
+/// violation on the home, article, search, archive and author pages of the
+/// demo, in light and in dark mode (the archive banner, search highlights,
+/// code colours and links in text failed contrast; navigation landmarks
+/// were not told apart).
+#[test]
+fn the_default_theme_passes_axe_in_light_and_dark_mode() {
+    let r = Repo::demo();
+    let tools = tempfile::tempdir().unwrap();
+    let install = std::process::Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "axe-core@4.10.3"])
+        .current_dir(tools.path())
+        .output()
+        .expect("npm");
+    assert!(install.status.success(), "npm install: {}", String::from_utf8_lossy(&install.stderr));
+    let s = crate::util::serve(&r);
+    crate::util::wait_for(|| crate::util::http_get(s.port, "daily.localhost", "/").status == 200, "the first build");
+    let base = format!("http://daily.localhost:{}", s.port);
+    let article = {
+        let home = crate::util::http_get(s.port, "daily.localhost", "/").body;
+        let d = doc(&home);
+        let href = d.select(&scraper::Selector::parse("a.article-link").unwrap()).next().unwrap().value().attr("href").unwrap().to_string();
+        format!("{base}{href}")
+    };
+    let lab = format!("http://lab.localhost:{}/papers/2024/newsroom-latency/", s.port);
+    assert_eq!(crate::util::http_get(s.port, "lab.localhost", "/papers/2024/newsroom-latency/").status, 200, "an article with code");
+    let pages = [
+        format!("{base}/"),
+        article,
+        format!("{base}/search/?q=%EA%B8%88%EB%A6%AC"),
+        format!("{base}/2023backup/"),
+        format!("{base}/authors/kim/"),
+        lab,
+    ];
+    let axe = tools.path().join("node_modules/axe-core/axe.min.js");
+    let mut args: Vec<&str> = vec![axe.to_str().unwrap()];
+    args.extend(pages.iter().map(String::as_str));
+    let out = crate::util::browser_script("axe.mjs", &args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let violations = String::from_utf8_lossy(&out.stdout);
+    assert!(violations.trim().is_empty(), "axe violations:\n{violations}");
+}
