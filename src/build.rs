@@ -170,10 +170,12 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // peak is a few sites' worth, not the whole repository's.
     let may_skip = !opts.clean && !opts.check;
     let results = each_bounded(sites, |(site, theme)| -> Result<Staged, Diagnostics> {
-        match load_site(&prepared.shared(), site, theme, may_skip)? {
-            Site::Unchanged(u) => Ok(unchanged_site(*u)),
-            Site::Loaded(l) => render_site(opts, &prepared.cache_dir, &MARKDOWN, *l),
+        let shared = prepared.shared();
+        let found = discover_site(&shared, site, theme)?;
+        if may_skip && found.unchanged(opts.now, &opts.root) {
+            return Ok(unchanged_site(found.skip()));
         }
+        render_site(opts, &prepared.cache_dir, &MARKDOWN, load_site(&shared, found)?)
     });
     let mut diags = Diagnostics::default();
     let staged: Vec<Staged> = diags.keep_ok(results);
@@ -259,10 +261,9 @@ pub fn export_search(opts: &BuildOptions, output: &Path) -> anyhow::Result<Vec<s
     search::check_export_dir(&opts.root, &forbidden, output)?;
     let sites = prepared.sites()?;
     let results = each_bounded(sites, |(site, theme)| -> Result<_, Diagnostics> {
-        match load_site(&prepared.shared(), site, theme, false)? {
-            Site::Loaded(l) => Ok((l.site, l.model)),
-            Site::Unchanged(_) => unreachable!("loading without skipping"),
-        }
+        let shared = prepared.shared();
+        let l = load_site(&shared, discover_site(&shared, site, theme)?)?;
+        Ok((l.site, l.model))
     });
     let mut diags = Diagnostics::default();
     let models: Vec<_> = diags.keep_ok(results);
@@ -400,21 +401,51 @@ struct Shared<'a> {
     repo_assets: &'a [Source],
 }
 
-/// What loading a site found.
-enum Site {
-    /// Every input is as the last build left it: nothing to do.
-    Unchanged(Box<Unchanged>),
-    Loaded(Box<Loaded>),
-}
-
+/// A site every input of which is as the last build left it: nothing to do.
 struct Unchanged {
     state: SiteState,
     report: SiteReport,
     publisher: Publisher,
 }
 
-fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagnostics>, may_skip: bool) -> Result<Site, Diagnostics> {
-    let Shared { opts, config, cache_dir, authors, filter, repo_assets } = *shared;
+/// Stage 2a: what a site is made of, found without reading any article:
+/// its previous state, its sources and their stamps, theme, assets and
+/// settings. Enough to tell whether the site changed at all.
+struct Discovered<'s> {
+    site: &'s SiteConfig,
+    state: SiteState,
+    report: SiteReport,
+    diags: Diagnostics,
+    theme: Result<Arc<Theme>, ()>,
+    assets: Result<Assets, ()>,
+    settings: Hash,
+    sources: Vec<Source>,
+    folders: Vec<discover::Folder>,
+    sections: BTreeMap<String, model::SectionPage>,
+    publisher: Publisher,
+    owned: Option<BTreeSet<String>>,
+    /// The state cannot be trusted for skipping (`--clean`, a dropped journal).
+    fresh: bool,
+    walked_at: std::time::SystemTime,
+}
+
+impl Discovered<'_> {
+    /// Every input is as the last build left it: the site can be skipped.
+    fn unchanged(&self, now: DateTime<FixedOffset>, root: &Path) -> bool {
+        !self.fresh && self.diags.is_empty() && unchanged(&self.state, self.settings, &self.sources, root, now)
+    }
+
+    fn skip(self) -> Unchanged {
+        let Discovered { mut report, state, publisher, .. } = self;
+        report.pages = state.pages;
+        report.pages_unchanged = state.pages;
+        report.future = state.future.clone();
+        Unchanged { state, report, publisher }
+    }
+}
+
+fn discover_site<'s>(shared: &Shared, site: &'s SiteConfig, theme: Result<Arc<Theme>, Diagnostics>) -> Result<Discovered<'s>, Diagnostics> {
+    let Shared { opts, config, cache_dir, authors, repo_assets, .. } = *shared;
     let root = &opts.root;
     let mut report = SiteReport { site: site.name.clone(), ..Default::default() };
 
@@ -496,13 +527,31 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
         (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors, &sections),
         _ => [0; 32],
     };
-    if may_skip && !fresh && diags.is_empty() && unchanged(&state, settings, &sources, root, opts.now) {
-        report.pages = state.pages;
-        report.pages_unchanged = state.pages;
-        report.future = state.future.clone();
-        return Ok(Site::Unchanged(Box::new(Unchanged { state, report, publisher })));
-    }
+    Ok(Discovered { site, state, report, diags, theme, assets, settings, sources, folders, sections, publisher, owned, fresh, walked_at })
+}
 
+/// Stage 2b: parse (or reuse) every source, resolve images, build the model
+/// and the redirects. Every content error of the site is collected.
+fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagnostics> {
+    let Shared { opts, authors, filter, .. } = *shared;
+    let root = &opts.root;
+    let Discovered {
+        site,
+        mut state,
+        mut report,
+        mut diags,
+        theme,
+        assets,
+        settings,
+        sources,
+        folders,
+        sections,
+        publisher,
+        owned,
+        walked_at,
+        ..
+    } = d;
+    let content_rel = Path::new("content").join(&site.name);
     let t = Instant::now();
     // Cached records move into the new state rather than being copied.
     let cached: Vec<Option<SourceRecord>> = sources.iter().map(|s| state.sources.remove(&s.rel)).collect();
@@ -542,7 +591,7 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
         Err(()) => Err(()),
     };
     match (theme, model, assets, rules) {
-        (Ok(theme), Ok(model), Ok(assets), Ok(redirects)) if diags.is_empty() => Ok(Site::Loaded(Box::new(Loaded {
+        (Ok(theme), Ok(model), Ok(assets), Ok(redirects)) if diags.is_empty() => Ok(Loaded {
             site: site.clone(),
             theme,
             model,
@@ -559,7 +608,7 @@ fn load_site(shared: &Shared, site: &SiteConfig, theme: Result<Arc<Theme>, Diagn
             owned,
             sections,
             default_image,
-        }))),
+        }),
         _ => Err(diags),
     }
 }

@@ -195,15 +195,33 @@ fn a_build_killed_midway_leaves_readable_output_and_the_next_finishes() {
             &format!("---\ntitle: Bulk {i}\ndate: 2024-03-01\ntags: [bulk]\n---\n\nText {i}.\n\n```rust\nfn f() {{}}\n```\n"),
         );
     }
-    // Kill at several points of the build; each time the old pages stay readable.
-    for delay_ms in [5u64, 40, 120] {
+    // Kill once staging has begun (a condition, not a guess of time): before
+    // the commit point nothing of the new build is published; a kill during
+    // the commit is finished by the next build.
+    let mut landed_before_commit = 0;
+    for _ in 0..3 {
         let mut child =
             r.command_at("1735689600", &["build"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let mut exited = false;
+        crate::util::wait_for(
+            || {
+                exited = child.try_wait().unwrap().is_some();
+                exited || r.exists("public/.gen-staging/alpha")
+            },
+            "the build to stage files",
+        );
         child.kill().ok();
         child.wait().unwrap();
-        assert!(r.read("public/alpha/news/story-2/index.html").contains("기사 2"));
+        assert!(r.read("public/alpha/news/story-2/index.html").contains("기사 2"), "old pages stay readable");
+        if !exited && !r.exists("public/.gen-staging/alpha.journal") {
+            landed_before_commit += 1;
+            assert!(!r.exists("public/alpha/bulk/b000/index.html"), "killed before the commit point, yet published");
+        }
+        if exited || r.exists("public/alpha/bulk/b000/index.html") {
+            break; // the build got through (or committed): nothing more to interrupt
+        }
     }
+    assert!(landed_before_commit > 0, "no kill landed while the build was staging");
     r.build();
     assert!(r.exists("public/alpha/bulk/b399/index.html"));
     assert!(!r.exists("public/.gen-staging"));

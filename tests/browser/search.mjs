@@ -21,7 +21,9 @@ try {
     await new Promise((r) => setTimeout(r, 30));
   }
   const titles = "[...document.querySelectorAll('#search-results .search-hit')].map(a => a.textContent)";
-  ok = await waitFor(browser, `${titles}.includes(${JSON.stringify(expected)})`, 5000);
+  // Results for the whole query, not for the part typed so far.
+  const done = `document.getElementById('search-results').dataset.query === ${JSON.stringify(query)}`;
+  ok = await waitFor(browser, `${done} && ${titles}.includes(${JSON.stringify(expected)})`, 5000);
   const found = await browser.evaluate(titles);
   console.log(JSON.stringify(found));
   if (ok) {

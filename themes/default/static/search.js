@@ -111,6 +111,8 @@
   function show(query) {
     var terms = norm(query).split(/\s+/).filter(Boolean);
     list.textContent = "";
+    // What the list now shows results for (tests wait for it).
+    list.dataset.query = query;
     if (!terms.length) {
       status.textContent = "";
       return;
