@@ -25,7 +25,7 @@ subprocess.run([sys.executable, os.path.join(here, "corpus.py"), work, "--sites"
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
-server = subprocess.Popen([gen, "serve", "--watch", "--port", str(port)], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+server = subprocess.Popen([gen, "serve", "--watch", "--port", str(port)], cwd=work, stdout=open(os.environ.get("GEN_SERVE_LOG", os.devnull), "w"), stderr=subprocess.DEVNULL)
 try:
     started = time.time()
     while True:

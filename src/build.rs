@@ -196,8 +196,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             let done = s.publisher.commit(std::mem::take(&mut s.moves), s.removes, bytes);
             done.with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))?;
             if let Some((path, bytes)) = &s.text_cache {
-                // Only a cache: losing it costs reading sources again.
-                crate::write::write_atomic(path, bytes).ok();
+                // Only a cache: losing it costs reading sources again, so
+                // it is replaced atomically but not synced (a 5 MB sync on
+                // every preview rebuild).
+                crate::write::replace(path, bytes).ok();
             }
         }
         if let (Some(m), Some(state)) = (&opts.memory, s.state) {

@@ -260,6 +260,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Replaces `path` with `bytes` atomically (a temporary file renamed over
+/// it) without syncing: for caches, which a crash may lose but never tear.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = with_parent(&tmp, || std::fs::write(&tmp, bytes)).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        remove_file_if_exists(&tmp).ok();
+    }
+    written
+}
+
 /// Syncs the folder holding `path` (its entries), where the platform can.
 fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent() {
