@@ -1,17 +1,31 @@
 use crate::util::{Repo, xml_texts, xmllint};
 
-/// The JSON-LD of a built page, parsed (the minifier drops attribute quotes).
-fn json_ld(html: &str) -> serde_json::Value {
-    let start = html.find("<script type=application/ld+json>").expect("a JSON-LD script") + "<script type=application/ld+json>".len();
-    let end = start + html[start..].find("</script>").expect("the script ends");
-    serde_json::from_str(&html[start..end]).unwrap_or_else(|e| panic!("JSON-LD does not parse: {e}\n{}", &html[start..end]))
+/// The text of the page's JSON-LD script, as an HTML parser reads it.
+fn json_ld_text(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("script[type='application/ld+json']").unwrap();
+    doc.select(&sel).next().expect("a JSON-LD script").inner_html()
 }
 
-/// `<meta content=… property|name=KEY>` of a built page (as minified).
+/// The JSON-LD of a built page, parsed.
+fn json_ld(html: &str) -> serde_json::Value {
+    let text = json_ld_text(html);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON-LD does not parse: {e}\n{text}"))
+}
+
+/// The `content` of every `<meta property|name=KEY>`, read with an HTML
+/// parser (not the minifier's spelling).
 fn meta(html: &str, key: &str) -> Vec<String> {
-    let re =
-        regex::Regex::new(&format!(r#"<meta content=(?:"([^"]*)"|'([^']*)'|([^ >]*)) (?:property|name)={}>"#, regex::escape(key))).unwrap();
-    re.captures_iter(html).map(|c| c.get(1).or(c.get(2)).or(c.get(3)).unwrap().as_str().to_string()).collect()
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("meta[property='{key}'], meta[name='{key}']")).unwrap();
+    doc.select(&sel).filter_map(|m| m.value().attr("content").map(str::to_string)).collect()
+}
+
+/// The `href` of `<link rel=REL>`.
+fn link(html: &str, rel: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("link[rel='{rel}']")).unwrap();
+    doc.select(&sel).next().and_then(|l| l.value().attr("href").map(str::to_string))
 }
 
 #[test]
@@ -26,8 +40,8 @@ fn article_pages_have_title_description_canonical_social_tags_and_news_article_j
     let html = r.read("public/alpha/news/covered/index.html");
     // <title> holds text only (the minifier may leave `<` unescaped there).
     assert!(html.contains("<title>표지 </script><b>기사</b> · 알파 뉴스</title>"), "{html}");
-    assert!(html.contains("<meta content='요약 \"인용\" 문장' name=description>"), "{html}");
-    assert!(html.contains("<link href=https://alpha.example.com/news/covered/ rel=canonical>"), "{html}");
+    assert_eq!(meta(&html, "description"), ["요약 \"인용\" 문장"]);
+    assert_eq!(link(&html, "canonical").as_deref(), Some("https://alpha.example.com/news/covered/"));
     assert_eq!(meta(&html, "og:url"), ["https://alpha.example.com/news/covered/"]);
     assert_eq!(meta(&html, "og:type"), ["article"]);
     assert_eq!(meta(&html, "twitter:card"), ["summary_large_image"]);
@@ -38,7 +52,7 @@ fn article_pages_have_title_description_canonical_social_tags_and_news_article_j
     assert_eq!(meta(&html, "og:image:width"), ["1200"]);
 
     // The title's `</script>` cannot end the JSON-LD script early.
-    let script = html.split("<script type=application/ld+json>").nth(1).unwrap().split("</script>").next().unwrap();
+    let script = json_ld_text(&html);
     assert!(!script.contains('<'), "{script}");
     let ld = json_ld(&html);
     assert_eq!(ld["@context"], "https://schema.org");
