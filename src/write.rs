@@ -190,9 +190,13 @@ impl Publisher {
         // its name before the move that needs it.
         for rel in &j.removes {
             let path = safe_join(&self.out, rel)?;
-            // A folder there now was made by a move of an earlier replay.
+            // A folder there now was made by a move of an earlier replay; a
+            // file where its folder was (ENOTDIR) means it is gone already.
             if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                remove_file_if_exists(&path)?;
+                match remove_file_if_exists(&path) {
+                    Err(e) if e.kind() == io::ErrorKind::NotADirectory => {}
+                    r => r?,
+                }
             }
             if let Some(parent) = path.parent() {
                 prune_empty(parent, &self.out)?;
@@ -206,6 +210,11 @@ impl Publisher {
                     Mode::Replay => continue,
                     Mode::Commit => return Err(vanished(&self.out, rel)),
                 }
+            }
+            // A folder left where the file goes holds no files (checked
+            // before the commit point): clear it.
+            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
+                remove_empty_tree(&to)?;
             }
             with_parent(&to, || std::fs::rename(&from, &to)).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", to.display())))?;
         }
@@ -406,6 +415,19 @@ fn remove_file_if_exists(p: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Removes `dir` and the folders in it, which must hold no files.
+fn remove_empty_tree(dir: &Path) -> io::Result<()> {
+    for e in walkdir::WalkDir::new(dir).contents_first(true) {
+        let e = e.map_err(io::Error::other)?;
+        if e.file_type().is_dir() {
+            std::fs::remove_dir(e.path())?;
+        } else {
+            return Err(io::Error::other(format!("{} is in the way", e.path().display())));
+        }
+    }
+    Ok(())
 }
 
 fn remove_dir_if_exists(p: &Path) -> io::Result<()> {
@@ -611,6 +633,35 @@ mod tests {
         // Removed in the same commit, the file and the folder's contents make way.
         let removes = vec!["file".to_string(), "dir/sub/index.html".to_string()];
         assert!(p.conflicts(&moves[..2], &removes, |_| true).is_empty());
+    }
+
+    #[test]
+    fn an_empty_folder_where_a_file_goes_is_cleared_not_a_failure_after_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        std::fs::create_dir_all(out.join("s/robots.txt/empty")).unwrap();
+        let (p, _) = open(&out, &state);
+        assert!(p.conflicts(&["robots.txt".to_string()], &[], |_| true).is_empty());
+        p.stage("robots.txt", b"User-agent: *").unwrap();
+        p.commit(vec!["robots.txt".into()], vec![], b"state").unwrap();
+        assert_eq!(std::fs::read(out.join("s/robots.txt")).unwrap(), b"User-agent: *");
+    }
+
+    #[test]
+    fn a_replayed_folder_to_file_commit_is_not_stuck() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        // Killed after `x` became a file, before the journal was done.
+        std::fs::create_dir_all(out.join("s")).unwrap();
+        std::fs::write(out.join("s/x"), b"file").unwrap();
+        std::fs::create_dir_all(out.join(".gen-staging")).unwrap();
+        let j = Journal { moves: vec!["x".into()], removes: vec!["x/index.html".into()] };
+        std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
+        let (_, recovery) = open(&out, &state);
+        assert!(recovery.is_none(), "replayed");
+        assert_eq!(std::fs::read(out.join("s/x")).unwrap(), b"file");
     }
 
     #[test]
