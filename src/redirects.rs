@@ -184,8 +184,9 @@ fn is_absolute(url: &str) -> bool {
 /// Spaces and control characters end a line or a field in `_redirects`
 /// and the nginx map: a newline in an alias could add a rule of its own.
 fn unsafe_char(s: &str) -> Result<(), String> {
-    match s.chars().find(|c| c.is_control() || c.is_whitespace() || *c == '\\') {
+    match s.chars().find(|c| c.is_control() || c.is_whitespace() || *c == '\\' || *c == '$') {
         Some('\\') => Err("must not contain `\\` (browsers read it as `/`)".into()),
+        Some('$') => Err("must not contain `$` (nginx reads it as a variable; write %24)".into()),
         Some(c) => Err(format!("must not contain spaces or control characters (found {c:?}; write a space as %20)")),
         None => Ok(()),
     }
@@ -259,6 +260,19 @@ pub(crate) fn normalize_from(raw: &str) -> Result<String, String> {
     };
     if path.split('/').any(|seg| seg == ".." || seg == ".") || path.contains("//") || path.contains('#') {
         return Err("must not contain `.`, `..`, `//` or `#`".into());
+    }
+    // `:name` and `*` are placeholders and splats to Netlify and Cloudflare.
+    if path.split('/').any(|seg| seg.starts_with(':') || seg.contains('*')) {
+        return Err("must not contain a segment starting with `:` or a `*` (hosts read them as placeholders); write %3A or %2A".into());
+    }
+    // Each query part is one `key=value` token in `_redirects`: nothing a
+    // host could read as a target, a status or a comment.
+    if let Some(q) = &query
+        && q.split('&').any(|kv| {
+            !kv.split_once('=').is_some_and(|(k, v)| !k.is_empty() && !format!("{k}{v}").contains(['/', '#', ':', '!', '*', '=']))
+        })
+    {
+        return Err("the query must be `key=value` pairs joined by `&`, such as `?p=123`".into());
     }
     let last = path.rsplit('/').next().unwrap_or("");
     let path = if last.is_empty() || last.contains('.') { path } else { format!("{path}/") };
@@ -398,6 +412,11 @@ mod tests {
         assert!(normalize_from("/a/\u{85}b/").is_err(), "NEL is a line break to some parsers");
         assert!(normalize_from("/a%C2%A0b/").is_err(), "an escaped no-break space is still a space");
         assert_eq!(normalize_from("/old%20page/").unwrap(), "/old%20page/");
+        assert!(normalize_from("/?p=1&https://evil.example/&301!").is_err(), "a query token read as a target");
+        assert!(normalize_from("/?p=1&#").is_err());
+        assert!(normalize_from("/:x/").is_err() && normalize_from("/a/*").is_err(), "placeholders and splats");
+        assert!(normalize_from("/$arg_u/").is_err(), "nginx variables");
+        assert_eq!(normalize_from("/?p=123&lang=ko").unwrap(), "/?p=123&lang=ko");
     }
 
     #[test]
