@@ -62,3 +62,12 @@ export async function waitFor(browser, expression, ms = 15000) {
   }
   return false;
 }
+
+/// Opens a page of `gen serve` and waits until it has loaded and its
+/// live-reload event stream is open (so an edit made next is seen).
+export async function openPreview(browser, url) {
+  await browser.send("Page.enable");
+  await browser.send("Page.navigate", { url });
+  if (!(await waitFor(browser, "document.readyState === 'complete' && !!document.querySelector('h1')"))) throw new Error(`page did not load: ${url}`);
+  if (!(await waitFor(browser, "window.__genLive && window.__genLive.readyState === 1"))) throw new Error("no event stream");
+}

@@ -2,16 +2,13 @@
 // Opens URL, marks the window, prints "ready", then waits until the body's
 // outline colour is COLOR (the test edits the theme's stylesheet) while the
 // mark is still there: the stylesheet was swapped without a reload.
-import { launch, waitFor } from "./cdp.mjs";
+import { launch, openPreview, waitFor } from "./cdp.mjs";
 
 const [url, color] = process.argv.slice(2);
 const browser = await launch();
 let ok = false;
 try {
-  await browser.send("Page.enable");
-  await browser.send("Page.navigate", { url });
-  if (!(await waitFor(browser, "document.readyState === 'complete' && !!document.querySelector('h1')"))) throw new Error(`page did not load: ${url}`);
-  if (!(await waitFor(browser, "window.__genLive && window.__genLive.readyState === 1"))) throw new Error("no event stream");
+  await openPreview(browser, url);
   await browser.evaluate("window.__genMark = 1");
   console.log("ready");
   const outline = "getComputedStyle(document.body).outlineColor";
