@@ -256,15 +256,7 @@ fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// or the new one, never part of one: a synced temporary file renamed over
 /// it, then the folder synced so the rename itself survives a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = write_durable(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))));
-    if written.is_err() {
-        remove_file_if_exists(&tmp).ok();
-    }
-    written?;
+    through_temp(path, |tmp| write_durable(tmp, bytes))?;
     sync_dir(path);
     Ok(())
 }
@@ -272,10 +264,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Replaces `path` with `bytes` atomically (a temporary file renamed over
 /// it) without syncing: for caches, which a crash may lose but never tear.
 pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    through_temp(path, |tmp| with_parent(tmp, || std::fs::write(tmp, bytes)))
+}
+
+/// `write` makes `<path>.tmp`, which is then renamed over `path`; the
+/// temporary file is removed when either step fails.
+fn through_temp(path: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let written = with_parent(&tmp, || std::fs::write(&tmp, bytes)).and_then(|()| std::fs::rename(&tmp, path));
+    let written =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))));
     if written.is_err() {
         remove_file_if_exists(&tmp).ok();
     }
