@@ -26,6 +26,7 @@ use crate::config::{Config, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::{self, Hash, Source};
 use crate::images::Addressed;
+use crate::images::store::{LocalStore, VariantStore};
 use crate::images::{self, Catalog, ImageView};
 use crate::model::{self, Aliased, ArticleImages, Authors, Cover, Filter, Parsed, SiteModel};
 use crate::parse::{self, Markdown};
@@ -59,8 +60,9 @@ pub struct BuildOptions {
     pub clean: bool,
     /// The clock for `--future`; from `SOURCE_DATE_EPOCH` or the system.
     pub now: DateTime<FixedOffset>,
-    /// Called with (done, total) while rendering.
-    pub progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>>,
+    /// Called with (what, done, total) while rendering pages
+    /// ([`RENDERING`]) and encoding images ([`ENCODING`]).
+    pub progress: Option<Progress>,
     /// Build states kept in memory between builds of one process (the
     /// preview server): saves decoding them from disk on every rebuild. The
     /// disk copy is still written, and used whenever memory has none.
@@ -71,6 +73,9 @@ pub struct BuildOptions {
     pub base_url: Option<String>,
     /// Collect every article's links for `gen check` ([`BuildReport::links`]).
     pub check: bool,
+    /// Where encoded image variants are cached (default `<cache>/variants`);
+    /// the preview shares the build's.
+    pub variant_cache: Option<PathBuf>,
 }
 
 impl BuildOptions {
@@ -89,6 +94,7 @@ impl BuildOptions {
             memory: None,
             base_url: None,
             check: false,
+            variant_cache: None,
         }
     }
 }
@@ -103,6 +109,28 @@ pub fn now() -> DateTime<FixedOffset> {
         .fixed_offset()
 }
 
+/// Called with (what, done, total).
+pub type Progress = Arc<dyn Fn(&'static str, usize, usize) + Send + Sync>;
+
+/// What [`BuildOptions::progress`] reports on.
+pub const RENDERING: &str = "rendering";
+pub const ENCODING: &str = "encoding images";
+
+/// What the images stage did for a site (`--json`: `images`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ImageReport {
+    /// Variants the site publishes.
+    pub variants: usize,
+    /// Variants encoded by this build.
+    pub encoded: usize,
+    /// Variants read from the variant cache instead of being encoded.
+    pub cache_hits: usize,
+    /// Originals published as they are (SVG, GIF, …; photos when resizing is off).
+    pub originals: usize,
+    /// Bytes of image files staged for publishing.
+    pub bytes_written: u64,
+}
+
 /// Per-site figures for the summary line and `--json`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SiteReport {
@@ -112,6 +140,7 @@ pub struct SiteReport {
     pub pages_unchanged: usize,
     pub files_written: usize,
     pub files_removed: usize,
+    pub images: ImageReport,
     /// Stage name → milliseconds.
     pub timings_ms: BTreeMap<&'static str, f64>,
     /// A note such as "cache ignored: …".
@@ -272,6 +301,26 @@ pub fn export_search(opts: &BuildOptions, output: &Path) -> anyhow::Result<Vec<s
     diags.into_result(())?;
     let dir = opts.root.join(output);
     models.iter().map(|(site, model)| search::export_elasticsearch(&opts.root, site, model, &dir)).collect()
+}
+
+/// `gen cache prune`: removes the cached variants that no saved build state
+/// (the builds' and the preview's) publishes, and with `older_than` only
+/// those not written for that long. Returns (entries, bytes) removed.
+pub fn prune_cache(cache_dir: &Path, older_than: Option<std::time::Duration>) -> anyhow::Result<(usize, u64)> {
+    let _lock = cache::Lock::take(cache_dir)?;
+    let mut keep = std::collections::HashSet::new();
+    for entry in walkdir::WalkDir::new(cache_dir).max_depth(3).into_iter().filter_map(Result::ok) {
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "state") {
+            // A state that cannot be read publishes nothing gen could keep.
+            if let Ok(Some(state)) = cache::load(entry.path()) {
+                keep.extend(state.outputs.values().map(|r| r.input));
+            }
+        }
+    }
+    let cutoff = older_than.map(|d| std::time::SystemTime::now() - d);
+    LocalStore::new(cache_dir.join(VARIANTS_DIR))
+        .prune(&keep, cutoff)
+        .with_context(|| format!("pruning {}", cache_dir.join(VARIANTS_DIR).display()))
 }
 
 /// Runs `f` on every item, as many at a time as there are cores (at most
@@ -566,7 +615,7 @@ fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagnostics> {
     report.timings_ms.insert("parse", ms(t));
 
     let t = Instant::now();
-    let catalog = Catalog::new(root, site.image_shards, std::mem::take(&mut state.image_sources));
+    let catalog = Catalog::new(root, site.image_shards, site.images.clone(), std::mem::take(&mut state.image_sources));
     let images = resolve_images(site, &content_rel, &records, filter, &catalog).unwrap_or_else(|d| {
         diags.extend(d);
         HashMap::new()
@@ -957,7 +1006,7 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
             let input = render::with_images(bases[i], rendered.images.iter().map(|a| a.record.hash));
             let (record, written) = publish(path, input, &rendered.bytes)?;
             if let Some(p) = &opts.progress {
-                p(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                p(RENDERING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
             }
             let (images, text) = match jobs[i].make {
                 Make::Article(a) => (Some(rendered.images), rendered.text.map(|t| (a, t))),
@@ -1032,36 +1081,43 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
     }
     report.timings_ms.insert("search", ms(t));
 
-    // Images: each published once however many articles use it, linked (or
-    // copied) only when not already in place. The site's own image goes with
-    // them, under the path no output has.
+    // Images: each published once however many articles use it. Originals
+    // are linked (or copied) only when not already in place; photos publish
+    // their variants instead, from the variant cache or encoded now. The
+    // site's own image goes with them, under the path no output has.
     let t = Instant::now();
     if let Some(local) = default_image.as_ref().and_then(|c| c.local.as_ref()) {
         deps.insert(String::new(), vec![Dep { source: local.source.clone(), rel: local.rel.clone() }]);
     }
+    // By published path: two files with the same bytes are one image.
     let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
-    let published: Vec<Result<(String, OutputRecord, bool), Diagnostics>> = unique
+    let used_by: HashMap<&str, &str> =
+        deps.iter().rev().flat_map(|(out, ds)| ds.iter().map(move |d| (d.source.as_str(), out.as_str()))).collect();
+    let images = ImageStage {
+        root,
+        state: &state,
+        publisher: &publisher,
+        failures: &failures,
+        store: Box::new(LocalStore::new(opts.variant_cache.as_ref().map(|v| root.join(v)).unwrap_or_else(|| cache_dir.join(VARIANTS_DIR)))),
+        counts: Default::default(),
+        progress: opts.progress.clone(),
+        total: unique.len(),
+    };
+    let published: Vec<Result<Vec<ImageFile>, Diagnostics>> = unique
         .into_par_iter()
-        .map(|(rel, source)| {
-            let hash = catalog.current_hash(source);
-            if let Some(r) = state.outputs.get(rel).filter(|r| r.content == hash) {
-                if intact(rel, r) {
-                    return Ok((rel.to_string(), *r, false));
-                }
-                // A hard-linked source rewritten with the same bytes changes
-                // the published file's mtime, not its content.
-                let published = out_dir.join(rel);
-                if discover::hash_file(&published).is_ok_and(|h| h == hash)
-                    && let Ok(m) = std::fs::metadata(&published)
-                {
-                    return Ok((rel.to_string(), OutputRecord { stamp: discover::Stamp::of(&m), ..*r }, false));
-                }
-            }
-            let stamp = publisher.stage_link(rel, &root.join(source)).map_err(|e| failures.record(out_dir.join(rel), e))?;
-            Ok((rel.to_string(), OutputRecord { input: hash, content: hash, stamp }, true))
+        .map(|(_, source)| {
+            let image = catalog.address(Path::new(source)).map_err(|e| {
+                let d = Diagnostic::new(source, None, format!("cannot read image: {e}"));
+                Diagnostics::one(d.hint("the image changed or vanished during the build: build again"))
+            })?;
+            let origin = used_by.get(source).and_then(|out| origin_of_output(&jobs, &planned, out));
+            images.publish(&image, origin.as_deref())
         })
         .collect();
-    let published: Vec<(String, OutputRecord, bool)> = diags.keep_ok(published);
+    let published: Vec<Vec<ImageFile>> = diags.keep_ok(published);
+    let published: Vec<(String, OutputRecord, bool)> = published.into_iter().flatten().collect();
+    report.images = images.counts.report();
+
     diags.extend(failures.take(&publisher));
     for (rel, record, written) in published {
         out.add(rel, record, written);
@@ -1175,6 +1231,163 @@ struct Published {
     /// For an article: its index and search text.
     text: Option<(usize, String)>,
     warnings: Vec<String>,
+}
+
+/// An image file published: its path, record and whether it was staged.
+type ImageFile = (String, OutputRecord, bool);
+
+/// Where variants are cached, under the cache folder.
+pub const VARIANTS_DIR: &str = "variants";
+
+/// The images stage of one site: what it needs to publish an image.
+struct ImageStage<'a> {
+    root: &'a Path,
+    state: &'a SiteState,
+    publisher: &'a Publisher,
+    failures: &'a WriteFailures,
+    store: Box<dyn VariantStore>,
+    counts: ImageCounts,
+    progress: Option<Progress>,
+    total: usize,
+}
+
+#[derive(Default)]
+struct ImageCounts {
+    variants: AtomicUsize,
+    encoded: AtomicUsize,
+    cache_hits: AtomicUsize,
+    originals: AtomicUsize,
+    bytes: std::sync::atomic::AtomicU64,
+    done: AtomicUsize,
+}
+
+impl ImageCounts {
+    fn report(&self) -> ImageReport {
+        ImageReport {
+            variants: self.variants.load(Ordering::Relaxed),
+            encoded: self.encoded.load(Ordering::Relaxed),
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            originals: self.originals.load(Ordering::Relaxed),
+            bytes_written: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl ImageStage<'_> {
+    fn intact(&self, rel: &str, r: &OutputRecord) -> bool {
+        std::fs::metadata(self.publisher.out_dir().join(rel)).is_ok_and(|m| discover::Stamp::of(&m) == r.stamp)
+    }
+
+    /// Publishes one image: its original, or every variant of a photo.
+    /// `origin`: the article that shows it, for messages.
+    fn publish(&self, image: &Addressed, origin: Option<&Path>) -> Result<Vec<ImageFile>, Diagnostics> {
+        let out = match &image.variants {
+            None => vec![self.original(image)?],
+            Some(set) => self.variants(image, set, origin)?,
+        };
+        if let Some(p) = &self.progress {
+            p(ENCODING, self.counts.done.fetch_add(1, Ordering::Relaxed) + 1, self.total);
+        }
+        Ok(out)
+    }
+
+    fn original(&self, image: &Addressed) -> Result<ImageFile, Diagnostics> {
+        let (rel, hash) = (image.rel.as_str(), image.record.hash);
+        self.counts.originals.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = self.state.outputs.get(rel).filter(|r| r.content == hash) {
+            if self.intact(rel, r) {
+                return Ok((rel.to_string(), *r, false));
+            }
+            // A hard-linked source rewritten with the same bytes changes
+            // the published file's mtime, not its content.
+            let published = self.publisher.out_dir().join(rel);
+            if discover::hash_file(&published).is_ok_and(|h| h == hash)
+                && let Ok(m) = std::fs::metadata(&published)
+            {
+                return Ok((rel.to_string(), OutputRecord { stamp: discover::Stamp::of(&m), ..*r }, false));
+            }
+        }
+        let out_dir = self.publisher.out_dir();
+        let stamp =
+            self.publisher.stage_link(rel, &self.root.join(&image.source)).map_err(|e| self.failures.record(out_dir.join(rel), e))?;
+        self.counts.bytes.fetch_add(stamp.size, Ordering::Relaxed);
+        Ok((rel.to_string(), OutputRecord { input: hash, content: hash, stamp }, true))
+    }
+
+    /// Every variant of a photo: left in place when published before from
+    /// the same key, else from the variant cache, else encoded (the source
+    /// decoded once for all that are missing) and cached.
+    fn variants(
+        &self,
+        image: &Addressed,
+        set: &images::variants::VariantSet,
+        origin: Option<&Path>,
+    ) -> Result<Vec<ImageFile>, Diagnostics> {
+        let out_dir = self.publisher.out_dir();
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        let stage = |v: &images::variants::Variant, bytes: &[u8]| -> Result<ImageFile, Diagnostics> {
+            let stamp = self.publisher.stage(&v.rel, bytes).map_err(|e| self.failures.record(out_dir.join(&v.rel), e))?;
+            self.counts.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            Ok((v.rel.clone(), OutputRecord { input: v.key, content: discover::hash_bytes(bytes), stamp }, true))
+        };
+        for v in set.all() {
+            self.counts.variants.fetch_add(1, Ordering::Relaxed);
+            if let Some(r) = self.state.outputs.get(&v.rel).filter(|r| r.input == v.key && self.intact(&v.rel, r)) {
+                out.push((v.rel.clone(), *r, false));
+                continue;
+            }
+            match self.store.get(&v.key) {
+                Ok(Some(bytes)) => {
+                    self.counts.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    out.push(stage(v, &bytes)?);
+                }
+                // An unreadable cache entry costs an encode, nothing more.
+                Ok(None) | Err(_) => missing.push(v),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let file = self.root.join(&image.source);
+        let encoded = std::fs::read(&file).map_err(|e| e.to_string()).and_then(|bytes| {
+            // The bytes must be the ones addressed: a file replaced since
+            // would be published under another image's name.
+            if discover::hash_bytes(&bytes) != image.record.hash {
+                return Err("it changed during the build; build again".to_string());
+            }
+            images::encode::encode_all(&bytes, &missing, set.avif_speed)
+        });
+        let encoded = encoded.map_err(|why| {
+            let d = match origin {
+                Some(article) => {
+                    Diagnostic::new(article, reference_line(self.root, article, &image.source), format!("image {}", image.source))
+                }
+                None => Diagnostic::new(&image.source, None, "image"),
+            };
+            let d = Diagnostic { message: format!("{} cannot be decoded: {why}", d.message), ..d };
+            Diagnostics::one(d.hint("open the image in an image editor and save it again as JPEG, PNG or WebP; nothing was published"))
+        })?;
+        for (v, bytes) in missing.into_iter().zip(encoded) {
+            self.counts.encoded.fetch_add(1, Ordering::Relaxed);
+            // A cache that cannot be written costs the next build an encode.
+            self.store.put(&v.key, &bytes).ok();
+            out.push(stage(v, &bytes)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The article an output path belongs to (its source file).
+fn origin_of_output(jobs: &[Output], planned: &[Planned], out: &str) -> Option<PathBuf> {
+    planned.iter().position(|p| p.path == out).and_then(|i| jobs[i].origin).map(Path::to_path_buf)
+}
+
+/// The first line of an article that names an image's file, for messages.
+fn reference_line(root: &Path, article: &Path, source: &str) -> Option<usize> {
+    let name = source.rsplit('/').next()?;
+    let text = std::fs::read_to_string(root.join(article)).ok()?;
+    text.lines().position(|l| l.contains(name)).map(|i| i + 1)
 }
 
 /// Outputs that cannot all be published: two at one path (an article

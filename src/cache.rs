@@ -16,7 +16,7 @@ use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 8;
+const VERSION: u32 = 9;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {

@@ -41,6 +41,23 @@ pub enum Command {
     /// Bring content in from another system.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Manage the build cache (.gen/).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove encoded image variants that no saved build state publishes.
+    Prune {
+        /// Build-state folder.
+        #[arg(long, value_name = "DIR", default_value = ".gen")]
+        cache: PathBuf,
+        /// Keep unused variants written within this many days (a branch
+        /// built yesterday may come back).
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

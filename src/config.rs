@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::images::Shards;
+use crate::images::variants::{Format, ImageSettings};
 
 pub const CONFIG_FILE: &str = "sites.toml";
 
@@ -48,6 +49,7 @@ struct Keys {
     feed_content: Option<Spanned<String>>,
     default_image: Option<String>,
     strings: Option<BTreeMap<String, String>>,
+    images: Option<Spanned<ImageKeys>>,
     // [[sites]] only.
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
@@ -59,6 +61,29 @@ struct Keys {
 struct ArchiveKeys {
     until: i32,
     path: Option<String>,
+}
+
+/// `[images]` (top level) and `[sites.images]`: each key of a site's table
+/// overrides the same key of the top-level one.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageKeys {
+    resize: Option<bool>,
+    widths: Option<Vec<u32>>,
+    formats: Option<Vec<String>>,
+    quality: Option<QualityKeys>,
+    avif_speed: Option<u8>,
+    thumbnail: Option<u32>,
+    social: Option<u32>,
+    sizes: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualityKeys {
+    webp: Option<u8>,
+    avif: Option<u8>,
+    jpeg: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +153,8 @@ pub struct SiteConfig {
     pub unsafe_html: bool,
     pub feed_limit: usize,
     pub image_shards: Shards,
+    /// Widths, formats and qualities of image variants.
+    pub images: ImageSettings,
     /// Oldest first.
     pub archives: Vec<Archive>,
     pub redirects: Vec<ConfigRedirect>,
@@ -306,6 +333,12 @@ impl Config {
                         .hint("image_shard_levels is 0 to 4, image_shard_width is 16, 256 or 4096"),
                 )
             });
+            let images = image_settings(site.images.as_ref(), raw.images.as_ref()).map_err(|(span, why)| {
+                diags.push(
+                    Diagnostic::new(CONFIG_FILE, at(span), format!("{why} (site `{name_s}`)"))
+                        .hint("see [images] in the configuration reference of README.md"),
+                )
+            });
             let archives = archives(site, text, &name_s).map_err(|d| diags.extend(d)).unwrap_or_default();
             let redirects = site
                 .redirects
@@ -385,6 +418,7 @@ impl Config {
                 unsafe_html: site.unsafe_html.or(raw.unsafe_html).unwrap_or(false),
                 feed_limit: site.feed_limit.or(raw.feed_limit).unwrap_or(20),
                 image_shards: image_shards.unwrap_or_default(),
+                images: images.unwrap_or_default(),
                 archives,
                 redirects,
                 redirect_formats,
@@ -426,6 +460,68 @@ fn shards(site: &Keys, top: &Keys) -> Result<Shards, (std::ops::Range<usize>, St
             4096 => 3,
             other => return Err((w.span(), format!("`image_shard_width` must be 16, 256 or 4096, not {other}"))),
         };
+    }
+    Ok(out)
+}
+
+/// A site's image settings: its `[sites.images]` over the top-level
+/// `[images]` over the defaults, checked.
+fn image_settings(
+    site: Option<&Spanned<ImageKeys>>,
+    top: Option<&Spanned<ImageKeys>>,
+) -> Result<ImageSettings, (std::ops::Range<usize>, String)> {
+    let span = site.or(top).map(|s| s.span()).unwrap_or(0..0);
+    let (s, t) = (site.map(|s| s.get_ref().clone()).unwrap_or_default(), top.map(|s| s.get_ref().clone()).unwrap_or_default());
+    let (sq, tq) = (s.quality.clone().unwrap_or_default(), t.quality.clone().unwrap_or_default());
+    let d = ImageSettings::default();
+    let mut widths = s.widths.or(t.widths).unwrap_or(d.widths);
+    widths.sort_unstable();
+    widths.dedup();
+    let formats = match s.formats.or(t.formats) {
+        None => d.formats,
+        Some(names) => {
+            let mut out = Vec::new();
+            for n in &names {
+                out.push(
+                    Format::modern(n).ok_or_else(|| (span.clone(), format!("unknown image format `{n}`: use \"webp\" and/or \"avif\"")))?,
+                );
+            }
+            // Browsers take the first `<source>` they support: the smallest first.
+            out.sort();
+            out.dedup();
+            out
+        }
+    };
+    let out = ImageSettings {
+        resize: s.resize.or(t.resize).unwrap_or(d.resize),
+        widths,
+        formats,
+        quality_webp: sq.webp.or(tq.webp).unwrap_or(d.quality_webp),
+        quality_avif: sq.avif.or(tq.avif).unwrap_or(d.quality_avif),
+        quality_jpeg: sq.jpeg.or(tq.jpeg).unwrap_or(d.quality_jpeg),
+        avif_speed: s.avif_speed.or(t.avif_speed).unwrap_or(d.avif_speed),
+        thumbnail: s.thumbnail.or(t.thumbnail).unwrap_or(d.thumbnail),
+        social: s.social.or(t.social).unwrap_or(d.social),
+        sizes: s.sizes.or(t.sizes).unwrap_or(d.sizes),
+    };
+    if out.widths.is_empty() || out.widths.iter().any(|&w| !(16..=8192).contains(&w)) {
+        return Err((span, format!("image `widths` must list widths of 16 to 8192 pixels, not {:?}", out.widths)));
+    }
+    for (name, w) in [("thumbnail", out.thumbnail), ("social", out.social)] {
+        if !(16..=8192).contains(&w) {
+            return Err((span, format!("image `{name}` must be 16 to 8192 pixels wide, not {w}")));
+        }
+    }
+    for (name, q) in [("webp", out.quality_webp), ("avif", out.quality_avif), ("jpeg", out.quality_jpeg)] {
+        if !(1..=100).contains(&q) {
+            return Err((span, format!("image quality of {name} must be 1 to 100, not {q}")));
+        }
+    }
+    if !(1..=10).contains(&out.avif_speed) {
+        return Err((span, format!("`avif_speed` must be 1 to 10, not {}", out.avif_speed)));
+    }
+    if out.sizes.is_empty() || out.sizes.chars().any(|c| c.is_control() || c == '"' || c == '<' || c == '>') {
+        return Err((span, "image `sizes` must be a CSS sizes value such as \"(max-width: 44rem) 100vw, 44rem\"".into()));
     }
     Ok(out)
 }
@@ -567,6 +663,22 @@ mod tests {
         assert!(err.contains("sites.toml:6: `image_shard_levels` must be 0 to 4, not 9"), "{err}");
         let err = parse("image_shard_width = 100\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
         assert!(err.to_string().contains("sites.toml:1: `image_shard_width` must be 16, 256 or 4096"), "{err}");
+    }
+
+    #[test]
+    fn image_settings_merge_site_over_top_level_and_are_checked() {
+        let text = "[images]\nwidths = [800, 400]\nquality = { webp = 70 }\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n[sites.images]\nformats = [\"webp\", \"avif\"]\nquality = { jpeg = 90 }\n[[sites]]\nname = \"b\"\ntitle = \"B\"\nbase_url = \"https://b.example\"\n";
+        let c = parse(text).unwrap();
+        let (a, b) = (&c.sites[0].images, &c.sites[1].images);
+        assert_eq!(a.widths, [400, 800]);
+        assert_eq!(a.formats, [Format::Avif, Format::Webp], "AVIF offered first");
+        assert_eq!((a.quality_jpeg, a.quality_webp), (90, 70), "merged key by key");
+        assert_eq!((b.formats.as_slice(), b.quality_webp, b.social), (&[Format::Webp][..], 70, 1200));
+        let err =
+            parse("[images]\nformats = [\"gif\"]\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
+        assert!(err.to_string().contains("sites.toml:1: unknown image format `gif`"), "{err}");
+        let err = parse("[images]\nwidths = [0]\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
+        assert!(err.to_string().contains("widths of 16 to 8192"), "{err}");
     }
 
     #[test]

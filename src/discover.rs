@@ -184,6 +184,16 @@ pub fn hex(hash: &Hash) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The hash written by [`hex`], or `None` for anything else.
+pub fn unhex(s: &str) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    (s.len() == 64).then_some(())?;
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,9 @@ use clap::Parser;
 use gensite::build::{self, BuildOptions, BuildReport};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{BuildArgs, CheckArgs, Cli, Command, ExportCommand, ImportCommand, NewCommand, SearchFormat, ServeArgs, WordpressArgs};
+use cli::{
+    BuildArgs, CacheCommand, CheckArgs, Cli, Command, ExportCommand, ImportCommand, NewCommand, SearchFormat, ServeArgs, WordpressArgs,
+};
 
 /// Exit codes, as ripgrep's: 1 when the command ran and found problems
 /// (`gen check`'s broken links), 2 when it could not do its job.
@@ -42,6 +44,11 @@ fn main() -> ExitCode {
             run_export(&cli.root, select, &output)
         }
         Command::Import(ImportCommand::Wordpress(args)) => run_import(&cli.root, args),
+        Command::Cache(CacheCommand::Prune { cache, older_than }) => {
+            let older_than = older_than.map(|d| std::time::Duration::from_secs(d * 86_400));
+            build::prune_cache(&cli.root.join(cache), older_than)
+                .map(|(n, bytes)| println!("removed {n} cached variant{} ({:.1} MB)", if n == 1 { "" } else { "s" }, bytes as f64 / 1e6))
+        }
         Command::Init { dir, theme } => {
             let dir = dir.map(|d| cli.root.join(d)).unwrap_or_else(|| cli.root.clone());
             gensite::new::init(&dir, theme).map(|made| {
@@ -101,16 +108,19 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
     opts.base_url = args.base_url;
     let bar = (!args.quiet && !args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::hidden();
-        bar.set_style(ProgressStyle::with_template("{spinner} rendering {pos}/{len} {wide_bar} {eta}").expect("valid template"));
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg} {pos}/{len} {wide_bar} {eta}").expect("valid template"));
         bar
     });
     if let Some(bar) = &bar {
         let bar = bar.clone();
-        opts.progress = Some(Arc::new(move |done, total| {
-            // Small builds finish before a bar is worth drawing.
-            if total >= 500 && bar.is_hidden() {
+        opts.progress = Some(Arc::new(move |what, done, total| {
+            // Small builds finish before a bar is worth drawing; images
+            // are slow enough to show from a few dozen on.
+            let worth = if what == build::ENCODING { 50 } else { 500 };
+            if total >= worth && bar.is_hidden() {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             }
+            bar.set_message(what);
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         }));

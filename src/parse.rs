@@ -478,6 +478,11 @@ pub struct ImageOut {
     pub url: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Resized copies in modern formats, best first (MIME type, `srcset`):
+    /// the image becomes a `<picture>` with a `<source>` per format.
+    pub sources: Vec<(&'static str, String)>,
+    /// The `sizes` of those sources.
+    pub sizes: String,
 }
 
 impl ImageOut {
@@ -487,6 +492,33 @@ impl ImageOut {
             _ => String::new(),
         }
     }
+
+    /// `<picture>` and its `<source>`s, written before the `<img>`; empty
+    /// without sources.
+    fn picture_open(&self) -> String {
+        let mut out = String::new();
+        if self.sources.is_empty() {
+            return out;
+        }
+        out.push_str("<picture>");
+        for (mime, srcset) in &self.sources {
+            let (srcset, sizes) = (crate::theme::escape_html(srcset), crate::theme::escape_html(&self.sizes));
+            out.push_str(&format!("<source type=\"{mime}\" srcset=\"{srcset}\" sizes=\"{sizes}\">"));
+        }
+        out
+    }
+
+    fn picture_close(&self) -> &'static str {
+        if self.sources.is_empty() { "" } else { "</picture>" }
+    }
+}
+
+/// What the HTML writer adds around and inside one Markdown image.
+#[derive(Debug, Default)]
+struct ImageAttrs {
+    before: String,
+    inside: String,
+    after: &'static str,
 }
 
 /// `<img ... src="...">` in raw HTML (only rendered when a site allows raw HTML).
@@ -527,8 +559,8 @@ impl Markdown {
         let escaped_html = escaped_html(root, unsafe_html);
         let mut images = Vec::new();
         let mut errors = Vec::new();
-        // Extra attributes of each Markdown image, by source position.
-        let mut attrs: HashMap<(usize, usize), String> = HashMap::new();
+        // What each Markdown image gets around and inside it, by source position.
+        let mut attrs: HashMap<(usize, usize), ImageAttrs> = HashMap::new();
         for node in root.descendants() {
             let pos = node.data().sourcepos.start;
             let line = pos.line + body_line - 1;
@@ -539,16 +571,16 @@ impl Markdown {
                     let mut extra = match rewrite_image(&link.url, line) {
                         Ok(Some(new)) => {
                             link.url = new.url.clone();
-                            new.size_attrs()
+                            ImageAttrs { before: new.picture_open(), inside: new.size_attrs(), after: new.picture_close() }
                         }
-                        Ok(None) => String::new(),
+                        Ok(None) => ImageAttrs::default(),
                         Err(d) => {
                             errors.push(d);
-                            String::new()
+                            ImageAttrs::default()
                         }
                     };
                     if images.len() > 1 {
-                        extra.push_str(" loading=\"lazy\"");
+                        extra.inside.push_str(" loading=\"lazy\" decoding=\"async\"");
                     }
                     attrs.insert((pos.line, pos.column), extra);
                 }
@@ -708,7 +740,9 @@ fn rewrite_raw_images(
         match rewrite_image(src.as_str(), line) {
             Ok(Some(new)) => {
                 let tag = cap.get(0).expect("whole match");
-                out.push_str(&html[last..src.start()]);
+                out.push_str(&html[last..tag.start()]);
+                out.push_str(&new.picture_open());
+                out.push_str(&html[tag.start()..src.start()]);
                 out.push_str(&crate::theme::escape_html(&new.url));
                 last = src.end();
                 if !tag.as_str().to_ascii_lowercase().contains("width=") {
@@ -717,6 +751,9 @@ fn rewrite_raw_images(
                     out.push_str(&new.size_attrs());
                     last = quote_end;
                 }
+                out.push_str(&html[last..tag.end()]);
+                out.push_str(new.picture_close());
+                last = tag.end();
             }
             Ok(None) => {}
             Err(d) => errors.push(d),
@@ -734,7 +771,7 @@ fn rewrite_raw_images(
 
 /// comrak's HTML, with each image's extra attributes (size, lazy loading).
 fn format_node<'a>(
-    context: &mut comrak::html::Context<HashMap<(usize, usize), String>>,
+    context: &mut comrak::html::Context<HashMap<(usize, usize), ImageAttrs>>,
     node: &'a comrak::nodes::AstNode<'a>,
     entering: bool,
 ) -> Result<ChildRendering, std::fmt::Error> {
@@ -742,7 +779,12 @@ fn format_node<'a>(
     let NodeValue::Image(ref link) = node.data().value else {
         return comrak::html::format_node_default(context, node, entering);
     };
+    let pos = node.data().sourcepos.start;
     if entering {
+        if let Some(a) = context.user.get(&(pos.line, pos.column)) {
+            let before = a.before.clone();
+            context.write_str(&before)?;
+        }
         context.write_str("<img src=\"")?;
         if context.options.render.r#unsafe || !comrak::html::dangerous_url(&link.url) {
             context.escape_href(&link.url)?;
@@ -755,11 +797,10 @@ fn format_node<'a>(
         context.escape(&link.title)?;
     }
     context.write_str("\"")?;
-    let pos = node.data().sourcepos.start;
-    if let Some(extra) = context.user.get(&(pos.line, pos.column)).cloned() {
-        context.write_str(&extra)?;
-    }
+    let (inside, after) = context.user.get(&(pos.line, pos.column)).map(|a| (a.inside.clone(), a.after)).unwrap_or_default();
+    context.write_str(&inside)?;
     context.write_str(" />")?;
+    context.write_str(after)?;
     Ok(ChildRendering::HTML)
 }
 
@@ -864,11 +905,11 @@ mod tests {
         let seen = std::cell::RefCell::new(Vec::new());
         let out = |u: &str, line| {
             seen.borrow_mut().push((u.to_string(), line));
-            Ok((!u.starts_with("http")).then(|| ImageOut { url: format!("/i/{u}"), width: Some(1), height: Some(2) }))
+            Ok((!u.starts_with("http")).then(|| ImageOut { url: format!("/i/{u}"), width: Some(1), height: Some(2), ..Default::default() }))
         };
         let safe = md.render(Path::new("a.md"), text, 1, false, 0, out).unwrap();
         assert!(safe.html.contains("<img src=\"/i/a.png\" alt=\"one\" title=\"T\" width=\"1\" height=\"2\" />"), "{}", safe.html);
-        assert!(safe.html.contains("<img src=\"https://x.org/b.png\" alt=\"two\" loading=\"lazy\" />"), "{}", safe.html);
+        assert!(safe.html.contains("<img src=\"https://x.org/b.png\" alt=\"two\" loading=\"lazy\" decoding=\"async\" />"), "{}", safe.html);
         assert!(safe.html.contains("&lt;img"), "raw HTML stays escaped: {}", safe.html);
         assert_eq!(seen.take().len(), 2);
         let raw = md.render(Path::new("a.md"), text, 1, true, 0, out).unwrap();
@@ -892,7 +933,7 @@ mod tests {
                 0,
                 |u, line| {
                     assert_eq!((u, line), ("p.png", 7));
-                    Ok(Some(ImageOut { url: "/images/x.png".into(), width: Some(4), height: Some(3) }))
+                    Ok(Some(ImageOut { url: "/images/x.png".into(), width: Some(4), height: Some(3), ..Default::default() }))
                 },
             )
             .unwrap();

@@ -60,7 +60,10 @@ fn body_images_get_their_size_and_load_lazily_after_the_first() {
     let html = r.read("public/alpha/news/first-story/index.html");
     let url = published_url(&std::fs::read(r.path("content/alpha/news/first-story/photo.png")).unwrap(), "png");
     assert!(html.contains(&format!("<img src=\"{url}\" alt=\"사진\" width=\"8\" height=\"6\" />")), "{html}");
-    assert!(html.contains(&format!("<img src=\"{url}\" alt=\"같은 사진\" width=\"8\" height=\"6\" loading=\"lazy\" />")), "{html}");
+    assert!(
+        html.contains(&format!("<img src=\"{url}\" alt=\"같은 사진\" width=\"8\" height=\"6\" loading=\"lazy\" decoding=\"async\" />")),
+        "{html}"
+    );
 }
 
 #[test]

@@ -179,7 +179,7 @@ fn output_deleted_during_a_build_is_an_error() {
     opts.now = chrono::DateTime::from_timestamp(1_735_689_600, 0).unwrap().fixed_offset();
     let public = r.path("public");
     let deleted = std::sync::Arc::new(std::sync::Once::new());
-    opts.progress = Some(std::sync::Arc::new(move |_, _| deleted.call_once(|| std::fs::remove_dir_all(&public).unwrap())));
+    opts.progress = Some(std::sync::Arc::new(move |_, _, _| deleted.call_once(|| std::fs::remove_dir_all(&public).unwrap())));
     let err = gensite::build::build(&opts).expect_err("a build whose output vanished must fail");
     assert!(format!("{err:#}").contains("vanished") || format!("{err:#}").contains("went missing"), "{err:#}");
     r.build();

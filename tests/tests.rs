@@ -25,6 +25,8 @@ mod properties;
 mod publishing;
 /// Year archives and redirect manifests, served by a real nginx.
 mod redirects;
+/// Responsive images: variants, srcset, the variant cache (issue #21).
+mod responsive;
 /// `gen new site` and `gen new article`.
 mod scaffold;
 /// search-index.json, the search page in a browser, the Elasticsearch export.

@@ -294,7 +294,9 @@ pub(super) fn atom(f: &Feed) -> String {
             out += &format!("<category term=\"{}\"/>\n", x(c));
         }
         if let Some(img) = item.image {
-            out += &format!("<link rel=\"enclosure\" href=\"{}\" length=\"{}\" type=\"{}\"/>\n", x(&img.permalink), img.size, x(img.mime));
+            // `length` is optional in Atom: left out where unknown (variants).
+            let length = if img.size > 0 { format!(" length=\"{}\"", img.size) } else { String::new() };
+            out += &format!("<link rel=\"enclosure\" href=\"{}\"{length} type=\"{}\"/>\n", x(&img.permalink), x(img.mime));
         }
         out += "</entry>\n";
     }

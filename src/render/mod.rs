@@ -500,7 +500,15 @@ impl<'a> Renderer<'a> {
                 Diagnostic::new(&a.file, Some(line), why).hint("put the image in the article's folder (page bundle) or in assets/")
             })?;
             Ok(found.map(|img| {
-                let out = ImageOut { url: self.site.url_for(&img.rel), width: img.record.width, height: img.record.height };
+                let (width, height) = img.size();
+                let sources = img
+                    .variants
+                    .iter()
+                    .flat_map(|set| &set.modern)
+                    .map(|(f, list)| (f.mime(), images::variants::srcset(list, |rel| self.site.url_for(rel))))
+                    .collect();
+                let sizes = self.catalog.settings().sizes.clone();
+                let out = ImageOut { url: self.site.url_for(&img.rel), width, height, sources, sizes };
                 if !images.iter().any(|i| i.rel == img.rel) {
                     images.push(img);
                 }

@@ -131,6 +131,8 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
     let port = listener.local_addr()?.port();
     opts.build.output = Some(preview.join("public"));
     opts.build.cache_dir = Some(preview.join("state"));
+    // Variants are the same for the preview: encoded once for both.
+    opts.build.variant_cache = Some(cache.join(crate::build::VARIANTS_DIR));
     opts.build.base_url = Some(format!("http://{{site}}.localhost:{port}/"));
     opts.build.memory = Some(Arc::default());
     let live = Arc::new(Live { state: Mutex::default(), out_dir: preview.join("public"), port, redirects: http::Redirects::default() });

@@ -2,6 +2,14 @@
 //! the `assets/` folders, and published once per site at a sharded,
 //! content-addressed path `images/<aa>/<bb>/<blake3>.<ext>`, so no output
 //! folder grows past 256 entries per level and a CDN can cache forever.
+//!
+//! JPEG, PNG and WebP photos are not published as they are but as
+//! [`variants`] (resized WebP/AVIF copies and one fallback in their own
+//! format), made by [`encode`] and kept in the [`store`] between builds.
+
+pub(crate) mod encode;
+pub(crate) mod store;
+pub(crate) mod variants;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -10,6 +18,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::discover::{self, Hash, Stamp};
+use variants::{ImageSettings, VariantSet};
 
 pub const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "ico"];
 
@@ -19,6 +28,7 @@ pub const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "svg", "
 pub struct ImageRecord {
     pub stamp: Stamp,
     pub hash: Hash,
+    /// As shown: after the EXIF orientation.
     pub width: Option<u32>,
     pub height: Option<u32>,
 }
@@ -28,15 +38,30 @@ pub struct ImageRecord {
 pub struct Addressed {
     /// Repo-relative source path, `/`-separated.
     pub source: String,
-    /// Site-relative output path, `images/<aa>/<bb>/<hash>.<ext>`.
+    /// Site-relative path of the file that stands for the image: the
+    /// original (`images/<aa>/<bb>/<hash>.<ext>`) or, for a photo with
+    /// variants, its fallback variant.
     pub rel: String,
     pub record: ImageRecord,
+    /// The resized copies published instead of the original.
+    pub variants: Option<VariantSet>,
+}
+
+impl Addressed {
+    /// Width and height of the file at [`Addressed::rel`].
+    pub fn size(&self) -> (Option<u32>, Option<u32>) {
+        match &self.variants {
+            Some(v) => (Some(v.fallback.width), Some(v.fallback.height)),
+            None => (self.record.width, self.record.height),
+        }
+    }
 }
 
 /// A cover or body image as templates see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImageView {
-    /// Root-relative (or, for external images, the URL as written).
+    /// Root-relative (or, for external images, the URL as written). For a
+    /// photo with variants, its fallback (`social` wide, its own format).
     pub url: String,
     /// Absolute, for feeds and `og:image`.
     pub permalink: String,
@@ -44,8 +69,31 @@ pub struct ImageView {
     pub height: Option<u32>,
     /// MIME type from the extension (empty when unknown).
     pub mime: &'static str,
-    /// File size in bytes (0 for external images).
+    /// File size in bytes of a published original (0 for external images
+    /// and variants, whose size is known only once encoded).
     pub size: u64,
+    /// Modern formats, best first, for `<source type srcset sizes>`.
+    pub sources: Vec<SourceView>,
+    /// The `sizes` attribute configured for article images.
+    pub sizes: String,
+    /// The list thumbnail (first modern format at the `thumbnail` width).
+    pub thumb: Option<VariantView>,
+    /// Every variant, all formats, by format then width.
+    pub variants: Vec<VariantView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceView {
+    pub mime: &'static str,
+    pub srcset: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantView {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    pub mime: &'static str,
 }
 
 /// How the `images/` folder is split: `levels` folders deep, each level named
@@ -68,13 +116,23 @@ impl Default for Shards {
 pub struct Catalog {
     root: PathBuf,
     shards: Shards,
+    settings: ImageSettings,
     previous: HashMap<String, ImageRecord>,
     current: Mutex<HashMap<String, ImageRecord>>,
 }
 
 impl Catalog {
-    pub fn new(root: &Path, shards: Shards, previous: HashMap<String, ImageRecord>) -> Catalog {
-        Catalog { root: root.to_path_buf(), shards, previous, current: Mutex::default() }
+    pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: HashMap<String, ImageRecord>) -> Catalog {
+        Catalog { root: root.to_path_buf(), shards, settings, previous, current: Mutex::default() }
+    }
+
+    fn addressed(&self, source: String, ext: &str, record: ImageRecord) -> Addressed {
+        let variants = variants::plan(&record.hash, ext, record.width, record.height, &self.settings, self.shards);
+        let rel = match &variants {
+            Some(v) => v.fallback.rel.clone(),
+            None => sharded_path(&record.hash, ext, self.shards),
+        };
+        Addressed { rel, source, record, variants }
     }
 
     /// Hashes (or recalls) the image at a repo-relative path.
@@ -83,7 +141,7 @@ impl Catalog {
         let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
         // Addressed earlier in this build (at planning, or by another article): no second stat.
         if let Some(record) = self.current.lock().expect("no panics while held").get(&key).copied() {
-            return Ok(Addressed { rel: sharded_path(&record.hash, &ext, self.shards), source: key, record });
+            return Ok(self.addressed(key, &ext, record));
         }
         let full = self.root.join(source);
         let stamp = Stamp::of(&std::fs::metadata(&full)?);
@@ -91,13 +149,19 @@ impl Catalog {
             Some(r) => r,
             None => {
                 let bytes = std::fs::read(&full)?;
-                let (width, height) =
-                    imagesize::blob_size(&bytes).map(|d| (Some(d.width as u32), Some(d.height as u32))).unwrap_or_default();
+                let (width, height) = match variants::Format::of_source(&ext).filter(|_| self.settings.resize) {
+                    // Decoders read the orientation too: a portrait photo
+                    // stored sideways has its shown size.
+                    Some(_) => encode::dimensions(&bytes)
+                        .map(|(w, h)| (Some(w), Some(h)))
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable image ({e})")))?,
+                    None => imagesize::blob_size(&bytes).map(|d| (Some(d.width as u32), Some(d.height as u32))).unwrap_or_default(),
+                };
                 ImageRecord { stamp, hash: discover::hash_bytes(&bytes), width, height }
             }
         };
         self.current.lock().expect("no panics while held").insert(key.clone(), record);
-        Ok(Addressed { rel: sharded_path(&record.hash, &ext, self.shards), source: key, record })
+        Ok(self.addressed(key, &ext, record))
     }
 
     /// Resolves an article's reference: `None` for an external URL (left as
@@ -127,21 +191,52 @@ impl Catalog {
     }
 
     pub fn view(&self, a: &Addressed, site: &crate::config::SiteConfig) -> ImageView {
-        ImageView {
+        let (width, height) = a.size();
+        let mut view = ImageView {
             url: site.url_for(&a.rel),
             permalink: site.permalink_for(&a.rel),
-            width: a.record.width,
-            height: a.record.height,
+            width,
+            height,
             mime: mime_of(&a.rel),
-            size: a.record.stamp.size,
+            size: if a.variants.is_some() { 0 } else { a.record.stamp.size },
+            sources: vec![],
+            sizes: String::new(),
+            thumb: None,
+            variants: vec![],
+        };
+        if let Some(set) = &a.variants {
+            let url_for = |rel: &str| site.url_for(rel);
+            view.sources =
+                set.modern.iter().map(|(f, list)| SourceView { mime: f.mime(), srcset: variants::srcset(list, url_for) }).collect();
+            view.sizes = self.settings.sizes.clone();
+            let as_view =
+                |v: &variants::Variant| VariantView { url: url_for(&v.rel), width: v.width, height: v.height, mime: v.format.mime() };
+            view.thumb = set.modern.first().map(|(_, list)| as_view(&list[set.thumb]));
+            view.variants = set.all().map(as_view).collect();
         }
+        view
+    }
+
+    pub fn settings(&self) -> &ImageSettings {
+        &self.settings
     }
 }
 
 impl ImageView {
     /// An image outside the site, used as written.
     pub fn external(url: &str) -> ImageView {
-        ImageView { url: url.to_string(), permalink: url.to_string(), width: None, height: None, mime: mime_of(url), size: 0 }
+        ImageView {
+            url: url.to_string(),
+            permalink: url.to_string(),
+            width: None,
+            height: None,
+            mime: mime_of(url),
+            size: 0,
+            sources: vec![],
+            sizes: String::new(),
+            thumb: None,
+            variants: vec![],
+        }
     }
 }
 
