@@ -26,7 +26,8 @@ use crate::config::{Config, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::{self, Hash, Source};
 use crate::images::Addressed;
-use crate::images::store::{LocalStore, VariantStore};
+use crate::images::publish::{Dest, ImageFile, SharedImages, Stage as ImageStage};
+use crate::images::store::LocalStore;
 use crate::images::{self, Catalog, ImageView};
 use crate::model::{self, Aliased, ArticleImages, Authors, Cover, Filter, Parsed, SiteModel};
 use crate::parse::{self, Markdown};
@@ -35,7 +36,9 @@ use crate::redirects::{self, Rule};
 use crate::render::{self, Make, Output, Renderer, SiteInputs};
 use crate::search;
 use crate::theme::{Theme, Themes};
-use crate::write::Publisher;
+use crate::write::{Publisher, WriteFailures};
+
+pub use crate::images::publish::{ImageReport, VARIANTS_DIR};
 
 /// Where `gen export search` writes by default.
 pub use crate::search::EXPORT_DIR;
@@ -76,6 +79,9 @@ pub struct BuildOptions {
     /// Where encoded image variants are cached (default `<cache>/variants`);
     /// the preview shares the build's.
     pub variant_cache: Option<PathBuf>,
+    /// Replaces `images_url` of the sites that have one (`{site}` stands for
+    /// the site's name): the preview serves the shared tree itself.
+    pub images_url: Option<String>,
 }
 
 impl BuildOptions {
@@ -95,6 +101,7 @@ impl BuildOptions {
             base_url: None,
             check: false,
             variant_cache: None,
+            images_url: None,
         }
     }
 }
@@ -115,21 +122,6 @@ pub type Progress = Arc<dyn Fn(&'static str, usize, usize) + Send + Sync>;
 /// What [`BuildOptions::progress`] reports on.
 pub const RENDERING: &str = "rendering";
 pub const ENCODING: &str = "encoding images";
-
-/// What the images stage did for a site (`--json`: `images`).
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct ImageReport {
-    /// Variants the site publishes.
-    pub variants: usize,
-    /// Variants encoded by this build.
-    pub encoded: usize,
-    /// Variants read from the variant cache instead of being encoded.
-    pub cache_hits: usize,
-    /// Originals published as they are (SVG, GIF, …; photos when resizing is off).
-    pub originals: usize,
-    /// Bytes of image files staged for publishing.
-    pub bytes_written: u64,
-}
 
 /// Per-site figures for the summary line and `--json`.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -198,13 +190,24 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // site got through; a site is dropped from memory once staged, so the
     // peak is a few sites' worth, not the whole repository's.
     let may_skip = !opts.clean && !opts.check;
+    // The tree of images shared through `images_url`, when any site has one.
+    let sharing: Vec<String> = prepared.config.sites.iter().filter(|s| s.images_url.is_some()).map(|s| s.name.clone()).collect();
+    let shared_images = match sharing.is_empty() {
+        true => None,
+        false => Some(
+            SharedImages::open(&prepared.config.output, &prepared.cache_dir)
+                .with_context(|| format!("cannot prepare {}", prepared.config.output.join(crate::config::SHARED_IMAGES_DIR).display()))?,
+        ),
+    };
     let results = each_bounded(sites, |(site, theme)| -> Result<Staged, Diagnostics> {
         let shared = prepared.shared();
         let found = discover_site(&shared, site, theme)?;
-        if may_skip && found.unchanged(opts.now, &opts.root) {
+        // A site whose shared images went missing builds to restore them.
+        let images_intact = site.images_url.is_none() || shared_images.as_ref().is_some_and(|s| !s.damaged);
+        if may_skip && images_intact && found.unchanged(opts.now, &opts.root) {
             return Ok(unchanged_site(found.skip()));
         }
-        render_site(opts, &prepared.cache_dir, &MARKDOWN, load_site(&shared, found)?)
+        render_site(opts, &prepared.cache_dir, &MARKDOWN, shared_images.as_ref(), load_site(&shared, found)?)
     });
     let mut diags = Diagnostics::default();
     let staged: Vec<Staged> = diags.keep_ok(results);
@@ -212,7 +215,17 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         for s in &staged {
             s.publisher.discard().ok();
         }
+        if let Some(shared) = &shared_images {
+            shared.discard();
+        }
         diags.into_result(())?;
+    }
+    // New shared images go live before the pages that show them.
+    if let Some(Err(d)) = shared_images.as_ref().map(SharedImages::publish_new) {
+        for s in &staged {
+            s.publisher.discard().ok();
+        }
+        return Err(d.into());
     }
 
     // Stage 4: publish.
@@ -238,6 +251,13 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         published.push((s.publisher.out_dir().to_path_buf(), s.expected));
         report.sites.push(s.report);
         report.links.extend(s.links);
+    }
+    // Shared images no page shows any more go once every site is published.
+    if let Some(shared) = &shared_images {
+        shared.finish(&sharing)?;
+        if let (Some(w), Some(first)) = (&shared.warning, report.sites.first_mut()) {
+            first.warnings.push(format!("{}: {w}", crate::config::SHARED_IMAGES_DIR));
+        }
     }
     // A build must not succeed with files missing: the output folder, or
     // part of it, removed while the build ran. The next build restores them.
@@ -383,6 +403,11 @@ impl Prepared {
                     .ok_or_else(|| anyhow::anyhow!("--base-url {url} is not an absolute http(s) URL"))?;
                 site.base_url = if url.ends_with('/') { url } else { format!("{url}/") };
                 site.base_path = parsed.path().trim_end_matches('/').to_string() + "/";
+            }
+        }
+        if let Some(pattern) = &opts.images_url {
+            for site in config.sites.iter_mut().filter(|s| s.images_url.is_some()) {
+                site.images_url = Some(pattern.replace("{site}", &site.name));
             }
         }
         let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
@@ -912,7 +937,13 @@ struct Staged {
     report: SiteReport,
 }
 
-fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Loaded) -> Result<Staged, Diagnostics> {
+fn render_site(
+    opts: &BuildOptions,
+    cache_dir: &Path,
+    markdown: &Markdown,
+    shared_images: Option<&SharedImages>,
+    l: Loaded,
+) -> Result<Staged, Diagnostics> {
     let Loaded {
         site,
         theme,
@@ -1091,17 +1122,25 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
     }
     // By published path: two files with the same bytes are one image.
     let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
-    let used_by: HashMap<&str, &str> =
-        deps.iter().rev().flat_map(|(out, ds)| ds.iter().map(move |d| (d.source.as_str(), out.as_str()))).collect();
-    let images = ImageStage {
-        root,
-        state: &state,
-        publisher: &publisher,
-        failures: &failures,
-        store: Box::new(LocalStore::new(opts.variant_cache.as_ref().map(|v| root.join(v)).unwrap_or_else(|| cache_dir.join(VARIANTS_DIR)))),
-        counts: Default::default(),
-        progress: opts.progress.clone(),
-        total: unique.len(),
+    let store = LocalStore::new(opts.variant_cache.as_ref().map(|v| root.join(v)).unwrap_or_else(|| cache_dir.join(VARIANTS_DIR)));
+    let (done, total) = (AtomicUsize::new(0), unique.len());
+    let tick = || {
+        if let Some(p) = &opts.progress {
+            p(ENCODING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        }
+    };
+    let dest = match (shared_images, &site.images_url) {
+        (Some(shared), Some(_)) => {
+            shared.built(&site.name);
+            Dest::Shared(shared)
+        }
+        _ => Dest::Site { publisher: &publisher, previous: &state.outputs },
+    };
+    let images = ImageStage::new(root, &site.name, dest, &store, &failures, &tick);
+    // The article that shows an image, found only for an error message.
+    let origin = |source: &str| {
+        let out = deps.iter().find(|(_, ds)| ds.iter().any(|d| d.source == source)).map(|(out, _)| out)?;
+        planned.iter().position(|p| &p.path == out).and_then(|i| jobs[i].origin).map(Path::to_path_buf)
     };
     let published: Vec<Result<Vec<ImageFile>, Diagnostics>> = unique
         .into_par_iter()
@@ -1110,14 +1149,12 @@ fn render_site(opts: &BuildOptions, cache_dir: &Path, markdown: &Markdown, l: Lo
                 let d = Diagnostic::new(source, None, format!("cannot read image: {e}"));
                 Diagnostics::one(d.hint("the image changed or vanished during the build: build again"))
             })?;
-            let origin = used_by.get(source).and_then(|out| origin_of_output(&jobs, &planned, out));
-            images.publish(&image, origin.as_deref())
+            images.publish(&image, || origin(source))
         })
         .collect();
     let published: Vec<Vec<ImageFile>> = diags.keep_ok(published);
-    let published: Vec<(String, OutputRecord, bool)> = published.into_iter().flatten().collect();
-    report.images = images.counts.report();
-
+    let published: Vec<ImageFile> = published.into_iter().flatten().collect();
+    report.images = images.report();
     diags.extend(failures.take(&publisher));
     for (rel, record, written) in published {
         out.add(rel, record, written);
@@ -1233,163 +1270,6 @@ struct Published {
     warnings: Vec<String>,
 }
 
-/// An image file published: its path, record and whether it was staged.
-type ImageFile = (String, OutputRecord, bool);
-
-/// Where variants are cached, under the cache folder.
-pub const VARIANTS_DIR: &str = "variants";
-
-/// The images stage of one site: what it needs to publish an image.
-struct ImageStage<'a> {
-    root: &'a Path,
-    state: &'a SiteState,
-    publisher: &'a Publisher,
-    failures: &'a WriteFailures,
-    store: Box<dyn VariantStore>,
-    counts: ImageCounts,
-    progress: Option<Progress>,
-    total: usize,
-}
-
-#[derive(Default)]
-struct ImageCounts {
-    variants: AtomicUsize,
-    encoded: AtomicUsize,
-    cache_hits: AtomicUsize,
-    originals: AtomicUsize,
-    bytes: std::sync::atomic::AtomicU64,
-    done: AtomicUsize,
-}
-
-impl ImageCounts {
-    fn report(&self) -> ImageReport {
-        ImageReport {
-            variants: self.variants.load(Ordering::Relaxed),
-            encoded: self.encoded.load(Ordering::Relaxed),
-            cache_hits: self.cache_hits.load(Ordering::Relaxed),
-            originals: self.originals.load(Ordering::Relaxed),
-            bytes_written: self.bytes.load(Ordering::Relaxed),
-        }
-    }
-}
-
-impl ImageStage<'_> {
-    fn intact(&self, rel: &str, r: &OutputRecord) -> bool {
-        std::fs::metadata(self.publisher.out_dir().join(rel)).is_ok_and(|m| discover::Stamp::of(&m) == r.stamp)
-    }
-
-    /// Publishes one image: its original, or every variant of a photo.
-    /// `origin`: the article that shows it, for messages.
-    fn publish(&self, image: &Addressed, origin: Option<&Path>) -> Result<Vec<ImageFile>, Diagnostics> {
-        let out = match &image.variants {
-            None => vec![self.original(image)?],
-            Some(set) => self.variants(image, set, origin)?,
-        };
-        if let Some(p) = &self.progress {
-            p(ENCODING, self.counts.done.fetch_add(1, Ordering::Relaxed) + 1, self.total);
-        }
-        Ok(out)
-    }
-
-    fn original(&self, image: &Addressed) -> Result<ImageFile, Diagnostics> {
-        let (rel, hash) = (image.rel.as_str(), image.record.hash);
-        self.counts.originals.fetch_add(1, Ordering::Relaxed);
-        if let Some(r) = self.state.outputs.get(rel).filter(|r| r.content == hash) {
-            if self.intact(rel, r) {
-                return Ok((rel.to_string(), *r, false));
-            }
-            // A hard-linked source rewritten with the same bytes changes
-            // the published file's mtime, not its content.
-            let published = self.publisher.out_dir().join(rel);
-            if discover::hash_file(&published).is_ok_and(|h| h == hash)
-                && let Ok(m) = std::fs::metadata(&published)
-            {
-                return Ok((rel.to_string(), OutputRecord { stamp: discover::Stamp::of(&m), ..*r }, false));
-            }
-        }
-        let out_dir = self.publisher.out_dir();
-        let stamp =
-            self.publisher.stage_link(rel, &self.root.join(&image.source)).map_err(|e| self.failures.record(out_dir.join(rel), e))?;
-        self.counts.bytes.fetch_add(stamp.size, Ordering::Relaxed);
-        Ok((rel.to_string(), OutputRecord { input: hash, content: hash, stamp }, true))
-    }
-
-    /// Every variant of a photo: left in place when published before from
-    /// the same key, else from the variant cache, else encoded (the source
-    /// decoded once for all that are missing) and cached.
-    fn variants(
-        &self,
-        image: &Addressed,
-        set: &images::variants::VariantSet,
-        origin: Option<&Path>,
-    ) -> Result<Vec<ImageFile>, Diagnostics> {
-        let out_dir = self.publisher.out_dir();
-        let mut out = Vec::new();
-        let mut missing = Vec::new();
-        let stage = |v: &images::variants::Variant, bytes: &[u8]| -> Result<ImageFile, Diagnostics> {
-            let stamp = self.publisher.stage(&v.rel, bytes).map_err(|e| self.failures.record(out_dir.join(&v.rel), e))?;
-            self.counts.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            Ok((v.rel.clone(), OutputRecord { input: v.key, content: discover::hash_bytes(bytes), stamp }, true))
-        };
-        for v in set.all() {
-            self.counts.variants.fetch_add(1, Ordering::Relaxed);
-            if let Some(r) = self.state.outputs.get(&v.rel).filter(|r| r.input == v.key && self.intact(&v.rel, r)) {
-                out.push((v.rel.clone(), *r, false));
-                continue;
-            }
-            match self.store.get(&v.key) {
-                Ok(Some(bytes)) => {
-                    self.counts.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    out.push(stage(v, &bytes)?);
-                }
-                // An unreadable cache entry costs an encode, nothing more.
-                Ok(None) | Err(_) => missing.push(v),
-            }
-        }
-        if missing.is_empty() {
-            return Ok(out);
-        }
-        let file = self.root.join(&image.source);
-        let encoded = std::fs::read(&file).map_err(|e| e.to_string()).and_then(|bytes| {
-            // The bytes must be the ones addressed: a file replaced since
-            // would be published under another image's name.
-            if discover::hash_bytes(&bytes) != image.record.hash {
-                return Err("it changed during the build; build again".to_string());
-            }
-            images::encode::encode_all(&bytes, &missing, set.avif_speed)
-        });
-        let encoded = encoded.map_err(|why| {
-            let d = match origin {
-                Some(article) => {
-                    Diagnostic::new(article, reference_line(self.root, article, &image.source), format!("image {}", image.source))
-                }
-                None => Diagnostic::new(&image.source, None, "image"),
-            };
-            let d = Diagnostic { message: format!("{} cannot be decoded: {why}", d.message), ..d };
-            Diagnostics::one(d.hint("open the image in an image editor and save it again as JPEG, PNG or WebP; nothing was published"))
-        })?;
-        for (v, bytes) in missing.into_iter().zip(encoded) {
-            self.counts.encoded.fetch_add(1, Ordering::Relaxed);
-            // A cache that cannot be written costs the next build an encode.
-            self.store.put(&v.key, &bytes).ok();
-            out.push(stage(v, &bytes)?);
-        }
-        Ok(out)
-    }
-}
-
-/// The article an output path belongs to (its source file).
-fn origin_of_output(jobs: &[Output], planned: &[Planned], out: &str) -> Option<PathBuf> {
-    planned.iter().position(|p| p.path == out).and_then(|i| jobs[i].origin).map(Path::to_path_buf)
-}
-
-/// The first line of an article that names an image's file, for messages.
-fn reference_line(root: &Path, article: &Path, source: &str) -> Option<usize> {
-    let name = source.rsplit('/').next()?;
-    let text = std::fs::read_to_string(root.join(article)).ok()?;
-    text.lines().position(|l| l.contains(name)).map(|i| i + 1)
-}
-
 /// Outputs that cannot all be published: two at one path (an article
 /// against another page, say), one inside another (`/x.html` and
 /// `/x.html/y.html`, an alias `/feed.xml/` beside the feed), or a name no
@@ -1438,39 +1318,4 @@ fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnost
         }
     }
     diags.into_result(())
-}
-
-/// Files that could not be staged, reported as one error: a full disk or a
-/// read-only folder fails every file the same way, and a line per file
-/// would bury the reason.
-#[derive(Default)]
-struct WriteFailures(std::sync::Mutex<Vec<(PathBuf, std::io::Error)>>);
-
-impl WriteFailures {
-    /// Records a failure. The error returned is empty: [`WriteFailures::take`]
-    /// reports them all at once.
-    fn record(&self, path: PathBuf, e: std::io::Error) -> Diagnostics {
-        self.0.lock().expect("no panics while held").push((path, e));
-        Diagnostics::default()
-    }
-
-    /// One diagnostic for everything recorded since the last call.
-    fn take(&self, publisher: &Publisher) -> Diagnostics {
-        let mut failed = std::mem::take(&mut *self.0.lock().expect("no panics while held"));
-        if failed.is_empty() {
-            return Diagnostics::default();
-        }
-        failed.sort_by(|a, b| a.0.cmp(&b.0));
-        let (first, e) = &failed[0];
-        let what = if failed.len() == 1 { "1 file".to_string() } else { format!("{} files", failed.len()) };
-        let hint = match e.kind() {
-            std::io::ErrorKind::StorageFull => "free space on the disk that holds the output folder, then build again",
-            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                "make the output folder writable, or choose another with --output"
-            }
-            _ => "check that the output folder is a folder gen can write to",
-        };
-        let d = Diagnostic::new(first, None, format!("cannot write {what} to {} (first shown): {e}", publisher.out_dir().display()));
-        Diagnostics::one(d.hint(hint))
-    }
 }

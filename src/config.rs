@@ -16,6 +16,13 @@ use crate::images::variants::{Format, ImageSettings};
 
 pub const CONFIG_FILE: &str = "sites.toml";
 
+/// The folder under the output root that holds the images of every site
+/// with `images_url`, each file once; no site may take its name.
+pub const SHARED_IMAGES_DIR: &str = "_images";
+
+/// What a site's image paths start with; the shared tree drops it.
+pub const SHARED_IMAGES_PREFIX: &str = "images/";
+
 /// Every key of `sites.toml`. One struct for the top level and for each
 /// `[[sites]]` entry keeps spans intact (serde's `flatten` would lose them and
 /// cannot deny unknown keys); which keys belong where is checked after.
@@ -50,6 +57,7 @@ struct Keys {
     default_image: Option<String>,
     strings: Option<BTreeMap<String, String>>,
     images: Option<Spanned<ImageKeys>>,
+    images_url: Option<Spanned<String>>,
     // [[sites]] only.
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
@@ -155,6 +163,9 @@ pub struct SiteConfig {
     pub image_shards: Shards,
     /// Widths, formats and qualities of image variants.
     pub images: ImageSettings,
+    /// Where the shared image tree (`<output>/_images/`) is served, ending
+    /// in `/`; `None`: images are published in the site's own `images/`.
+    pub images_url: Option<String>,
     /// Oldest first.
     pub archives: Vec<Archive>,
     pub redirects: Vec<ConfigRedirect>,
@@ -194,6 +205,27 @@ impl SiteConfig {
     /// Root-relative URL (with the base path) for a site-relative path.
     pub fn url_for(&self, path: &str) -> String {
         format!("{}{}", self.base_path, path.trim_start_matches('/'))
+    }
+
+    /// The URL of a published image (`images/<aa>/…`): on the site, or
+    /// absolute on the images host when the site has `images_url`.
+    pub fn image_url(&self, rel: &str) -> String {
+        match self.shared_image_path(rel) {
+            Some((host, path)) => format!("{host}{path}"),
+            None => self.url_for(rel),
+        }
+    }
+
+    /// [`SiteConfig::image_url`], always absolute (feeds, `og:image`).
+    pub fn image_permalink(&self, rel: &str) -> String {
+        match self.shared_image_path(rel) {
+            Some((host, path)) => format!("{host}{path}"),
+            None => self.permalink_for(rel),
+        }
+    }
+
+    fn shared_image_path<'a>(&'a self, rel: &'a str) -> Option<(&'a str, &'a str)> {
+        Some((self.images_url.as_deref()?, rel.strip_prefix(SHARED_IMAGES_PREFIX)?))
     }
 }
 
@@ -339,6 +371,24 @@ impl Config {
                         .hint("see [images] in the configuration reference of README.md"),
                 )
             });
+            let images_url = match site.images_url.as_ref().or(raw.images_url.as_ref()) {
+                None => None,
+                Some(u) => match normalize_base_url(u.get_ref()) {
+                    Ok(u) => Some(u),
+                    Err(why) => {
+                        diags
+                            .push(Diagnostic::new(CONFIG_FILE, at(u.span()), format!("bad `images_url` for site `{name_s}`: {why}")).hint(
+                            "write the absolute http(s) URL the images host serves public/_images/ at, e.g. \"https://img.example.com/\"",
+                        ));
+                        None
+                    }
+                },
+            };
+            if name_s == SHARED_IMAGES_DIR {
+                diags.push(Diagnostic::new(CONFIG_FILE, Some(name_line), format!("the site name `{SHARED_IMAGES_DIR}` is reserved")).hint(
+                    format!("{SHARED_IMAGES_DIR}/ in the output folder holds the images shared through images_url: choose another name"),
+                ));
+            }
             let archives = archives(site, text, &name_s).map_err(|d| diags.extend(d)).unwrap_or_default();
             let redirects = site
                 .redirects
@@ -419,6 +469,7 @@ impl Config {
                 feed_limit: site.feed_limit.or(raw.feed_limit).unwrap_or(20),
                 image_shards: image_shards.unwrap_or_default(),
                 images: images.unwrap_or_default(),
+                images_url,
                 archives,
                 redirects,
                 redirect_formats,
@@ -569,6 +620,11 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 fn normalize_base_url(raw: &str) -> Result<String, String> {
+    // The URL parser drops tabs and newlines silently: a pasted newline
+    // would otherwise end up inside every canonical link.
+    if let Some(c) = raw.chars().find(|c| c.is_control()) {
+        return Err(format!("`{}` contains the control character U+{:04X}", raw.escape_debug(), c as u32));
+    }
     let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(format!("`{raw}` must start with http:// or https://"));

@@ -81,7 +81,9 @@ pub fn collect(site: &SiteConfig, model: &SiteModel) -> Result<Vec<Rule>, Diagno
         for al in &a.aliased {
             for from in &al.from {
                 let origin = Origin { file: a.file.clone(), line: a.meta.line_of("image_aliases") };
-                add(from, format!("/{}", al.image.rel), "image", origin, &mut diags);
+                // On the images host when the site shares one.
+                let to = if site.images_url.is_some() { site.image_permalink(&al.image.rel) } else { format!("/{}", al.image.rel) };
+                add(from, to, "image", origin, &mut diags);
             }
         }
     }

@@ -23,6 +23,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::Stamp;
 
 pub const STAGING_DIR: &str = ".gen-staging";
@@ -452,6 +453,41 @@ fn prune_empty(dir: &Path, stop: &Path) -> io::Result<()> {
             Some(p) if p.starts_with(stop) => cur = p.to_path_buf(),
             _ => return Ok(()),
         }
+    }
+}
+
+/// Files that could not be staged, reported as one error: a full disk or a
+/// read-only folder fails every file the same way, and a line per file
+/// would bury the reason.
+#[derive(Default)]
+pub(crate) struct WriteFailures(std::sync::Mutex<Vec<(PathBuf, std::io::Error)>>);
+
+impl WriteFailures {
+    /// Records a failure. The error returned is empty: [`WriteFailures::take`]
+    /// reports them all at once.
+    pub(crate) fn record(&self, path: PathBuf, e: std::io::Error) -> Diagnostics {
+        self.0.lock().expect("no panics while held").push((path, e));
+        Diagnostics::default()
+    }
+
+    /// One diagnostic for everything recorded since the last call.
+    pub(crate) fn take(&self, publisher: &Publisher) -> Diagnostics {
+        let mut failed = std::mem::take(&mut *self.0.lock().expect("no panics while held"));
+        if failed.is_empty() {
+            return Diagnostics::default();
+        }
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        let (first, e) = &failed[0];
+        let what = if failed.len() == 1 { "1 file".to_string() } else { format!("{} files", failed.len()) };
+        let hint = match e.kind() {
+            std::io::ErrorKind::StorageFull => "free space on the disk that holds the output folder, then build again",
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                "make the output folder writable, or choose another with --output"
+            }
+            _ => "check that the output folder is a folder gen can write to",
+        };
+        let d = Diagnostic::new(first, None, format!("cannot write {what} to {} (first shown): {e}", publisher.out_dir().display()));
+        Diagnostics::one(d.hint(hint))
     }
 }
 

@@ -316,3 +316,69 @@ fn cache_prune_removes_only_variants_no_build_uses() {
     let v = build_json(&r, &[]);
     assert_eq!(images(&v, "encoded"), 0, "what the build uses is still cached: {v}");
 }
+
+/// Both fixture sites publish into one `images_url` tree; each shows `pic.jpg`.
+fn shared_repo() -> Repo {
+    let r = photo_repo("");
+    r.edit("sites.toml", "paginate = 2\n", "paginate = 2\nimages_url = \"https://img.example.com/\"\n");
+    r.write("content/beta/posts/photo/index.md", "---\ntitle: Photo\ndate: 2024-03-01\n---\n\nText.\n\n![The same photo](pic.jpg)\n");
+    std::fs::copy(r.path("content/alpha/news/second/pic.jpg"), r.path("content/beta/posts/photo/pic.jpg")).unwrap();
+    r.age();
+    r
+}
+
+fn shared_files(r: &Repo) -> Vec<String> {
+    r.listing().into_iter().filter_map(|p| p.strip_prefix("public/_images/").map(String::from)).collect()
+}
+
+#[test]
+fn two_sites_sharing_one_images_url_tree_store_an_image_once() {
+    let r = shared_repo();
+    let report = build_json(&r, &[]);
+    assert!(r.listing().iter().all(|p| !p.starts_with("public/alpha/images/") && !p.starts_with("public/beta/images/")));
+    let files = shared_files(&r);
+    let pic = blake3::hash(&std::fs::read(r.path("content/beta/posts/photo/pic.jpg")).unwrap()).to_hex().to_string();
+    let of_pic: Vec<&String> = files.iter().filter(|f| f.contains(&pic)).collect();
+    // Each variant of the shared photo once, though both sites show it.
+    let alpha = Html::parse_document(&r.read("public/alpha/news/second/index.html"));
+    let beta = Html::parse_document(&r.read("public/beta/2024/03/photo/index.html"));
+    let srcset = |h: &Html| select(h, ".content picture source")[0].attr("srcset").unwrap().to_string();
+    assert_eq!(srcset(&alpha), srcset(&beta), "one set of files for both");
+    let urls: Vec<String> = srcset(&alpha).split(", ").map(|c| c.split(' ').next().unwrap().to_string()).collect();
+    for u in &urls {
+        let rel = u.strip_prefix("https://img.example.com/").unwrap_or_else(|| panic!("not on the images host: {u}"));
+        assert!(files.iter().any(|f| f == rel), "{rel} is not in public/_images/: {files:?}");
+    }
+    assert_eq!(of_pic.len(), urls.len() + 1, "webp widths + the fallback, once: {of_pic:?}");
+    let og = select(&beta, "meta[property='og:image']")[0].attr("content").unwrap().to_string();
+    assert!(og.starts_with("https://img.example.com/") && og.ends_with(".jpg"), "{og}");
+    assert!(r.read("public/_images/_headers").contains("immutable"));
+    assert!(images(&report, "encoded") < images(&report, "variants"), "the second site encodes nothing of the shared photo: {report}");
+
+    // alpha stops showing it: beta still does, the files stay.
+    r.edit("content/alpha/news/second/index.md", "![두 번째 사진](pic.jpg)", "사진 없음");
+    r.ok(&["build", "--site", "alpha"]);
+    assert!(shared_files(&r).iter().any(|f| f.contains(&pic)), "beta's use was kept though beta was not built");
+    r.edit("content/beta/posts/photo/index.md", "![The same photo](pic.jpg)", "No photo.");
+    r.build();
+    assert!(!shared_files(&r).iter().any(|f| f.contains(&pic)), "no site uses it: removed");
+    // The files deleted by hand come back with the next build, though no input changed.
+    std::fs::remove_dir_all(r.path("public/_images")).unwrap();
+    r.build();
+    assert!(!shared_files(&r).is_empty());
+    crate::util::assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn the_preview_serves_the_shared_images_tree() {
+    let r = shared_repo();
+    let s = crate::util::serve(&r);
+    let page = crate::util::http_get(s.port, "beta.localhost", "/2024/03/photo/");
+    let html = Html::parse_document(&page.body);
+    let src = select(&html, ".content picture img")[0].attr("src").unwrap().to_string();
+    let prefix = format!("http://beta.localhost:{}/_images/", s.port);
+    let path = src.strip_prefix(&prefix).unwrap_or_else(|| panic!("{src} is not served by the preview"));
+    let img = crate::util::http_get(s.port, "beta.localhost", &format!("/_images/{path}"));
+    assert_eq!(img.status, 200, "{src}");
+    assert!(r.listing().iter().all(|p| !p.starts_with("public/")), "the preview never writes public/");
+}

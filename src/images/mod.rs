@@ -8,6 +8,7 @@
 //! format), made by [`encode`] and kept in the [`store`] between builds.
 
 pub(crate) mod encode;
+pub(crate) mod publish;
 pub(crate) mod store;
 pub(crate) mod variants;
 
@@ -193,8 +194,8 @@ impl Catalog {
     pub fn view(&self, a: &Addressed, site: &crate::config::SiteConfig) -> ImageView {
         let (width, height) = a.size();
         let mut view = ImageView {
-            url: site.url_for(&a.rel),
-            permalink: site.permalink_for(&a.rel),
+            url: site.image_url(&a.rel),
+            permalink: site.image_permalink(&a.rel),
             width,
             height,
             mime: mime_of(&a.rel),
@@ -205,7 +206,7 @@ impl Catalog {
             variants: vec![],
         };
         if let Some(set) = &a.variants {
-            let url_for = |rel: &str| site.url_for(rel);
+            let url_for = |rel: &str| site.image_url(rel);
             view.sources =
                 set.modern.iter().map(|(f, list)| SourceView { mime: f.mime(), srcset: variants::srcset(list, url_for) }).collect();
             view.sizes = self.settings.sizes.clone();

@@ -436,7 +436,7 @@ impl<'a> Renderer<'a> {
                 let og_image = match &a.view.image {
                     Some(_) => None,
                     None => {
-                        images[before..].first().map(|img| self.site.permalink_for(&img.rel)).or(self.site_views[0].default_image.clone())
+                        images[before..].first().map(|img| self.site.image_permalink(&img.rel)).or(self.site_views[0].default_image.clone())
                     }
                 };
                 let mut ctx = self.article_ctx(*i, &body.html, false);
@@ -505,10 +505,10 @@ impl<'a> Renderer<'a> {
                     .variants
                     .iter()
                     .flat_map(|set| &set.modern)
-                    .map(|(f, list)| (f.mime(), images::variants::srcset(list, |rel| self.site.url_for(rel))))
+                    .map(|(f, list)| (f.mime(), images::variants::srcset(list, |rel| self.site.image_url(rel))))
                     .collect();
                 let sizes = self.catalog.settings().sizes.clone();
-                let out = ImageOut { url: self.site.url_for(&img.rel), width, height, sources, sizes };
+                let out = ImageOut { url: self.site.image_url(&img.rel), width, height, sources, sizes };
                 if !images.iter().any(|i| i.rel == img.rel) {
                     images.push(img);
                 }

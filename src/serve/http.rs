@@ -44,7 +44,22 @@ async fn handle(State(live): State<Arc<Live>>, req: Request) -> Response {
     if path == "/__gen/events" {
         return events(&live, site).into_response();
     }
-    let site_dir = live.out_dir.join(&site);
+    let mut req = req;
+    let mut site_dir = live.out_dir.join(&site);
+    // `/_images/…` is the shared image tree (sites with `images_url`).
+    let shared = live.out_dir.join(crate::config::SHARED_IMAGES_DIR);
+    let path = match path.strip_prefix(&format!("/{}/", crate::config::SHARED_IMAGES_DIR)).filter(|_| shared.is_dir()) {
+        Some(rest) => {
+            site_dir = shared;
+            let rest = format!("/{rest}");
+            match rest.parse::<axum::http::Uri>() {
+                Ok(uri) => *req.uri_mut() = uri,
+                Err(_) => return (StatusCode::BAD_REQUEST, "400 bad request").into_response(),
+            }
+            rest
+        }
+        None => path,
+    };
     if let Some(to) = live.redirects.find(&site_dir, &path, query.as_deref()) {
         return moved(&to);
     }

@@ -134,6 +134,8 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
     // Variants are the same for the preview: encoded once for both.
     opts.build.variant_cache = Some(cache.join(crate::build::VARIANTS_DIR));
     opts.build.base_url = Some(format!("http://{{site}}.localhost:{port}/"));
+    // The shared image tree, served under every site's origin.
+    opts.build.images_url = Some(format!("http://{{site}}.localhost:{port}/{}/", crate::config::SHARED_IMAGES_DIR));
     opts.build.memory = Some(Arc::default());
     let live = Arc::new(Live { state: Mutex::default(), out_dir: preview.join("public"), port, redirects: http::Redirects::default() });
     live.lock().sites = served_sites(&opts.build);

@@ -1,0 +1,418 @@
+//! The images stage of a site: publishes what its articles show. Originals
+//! are linked as they are; photos publish their variants, from the variant
+//! cache or encoded now (each photo decoded once for all its missing
+//! variants). Files go into the site's own `images/`, or, for a site with
+//! `images_url`, into the shared tree `<output>/_images/`, where each file
+//! is published once however many sites use it ([`SharedImages`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::Addressed;
+use super::store::VariantStore;
+use super::variants::{Variant, VariantSet};
+use crate::cache::{self, Dep, OutputRecord, SiteState};
+use crate::config::SHARED_IMAGES_PREFIX;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discover::{self, Stamp};
+use crate::write::{Publisher, Recovery, WriteFailures};
+
+/// Where variants are cached, under the cache folder.
+pub const VARIANTS_DIR: &str = "variants";
+
+/// An image file of the site's output: its path, record and whether it was staged.
+pub type ImageFile = (String, OutputRecord, bool);
+
+/// What the images stage did for a site (`--json`: `images`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ImageReport {
+    /// Variants the site publishes.
+    pub variants: usize,
+    /// Variants encoded by this build.
+    pub encoded: usize,
+    /// Variants read from the variant cache instead of being encoded.
+    pub cache_hits: usize,
+    /// Originals published as they are (SVG, GIF, …; photos when resizing is off).
+    pub originals: usize,
+    /// Bytes of image files staged for publishing.
+    pub bytes_written: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    variants: AtomicUsize,
+    encoded: AtomicUsize,
+    cache_hits: AtomicUsize,
+    originals: AtomicUsize,
+    bytes: AtomicU64,
+}
+
+/// Where a site's image files go.
+pub enum Dest<'a> {
+    /// Its own `images/`: the files are outputs of the site.
+    Site { publisher: &'a Publisher, previous: &'a BTreeMap<String, OutputRecord> },
+    /// The shared tree: the site only records which files it uses.
+    Shared(&'a SharedImages),
+}
+
+/// The images stage of one site.
+pub struct Stage<'a> {
+    pub root: &'a Path,
+    pub site: &'a str,
+    pub dest: Dest<'a>,
+    pub store: &'a dyn VariantStore,
+    pub failures: &'a WriteFailures,
+    /// Called once per image published (progress).
+    pub tick: &'a (dyn Fn() + Sync),
+    counts: Counts,
+}
+
+impl<'a> Stage<'a> {
+    pub fn new(
+        root: &'a Path,
+        site: &'a str,
+        dest: Dest<'a>,
+        store: &'a dyn VariantStore,
+        failures: &'a WriteFailures,
+        tick: &'a (dyn Fn() + Sync),
+    ) -> Self {
+        Stage { root, site, dest, store, failures, tick, counts: Counts::default() }
+    }
+
+    pub fn report(&self) -> ImageReport {
+        let c = &self.counts;
+        ImageReport {
+            variants: c.variants.load(Ordering::Relaxed),
+            encoded: c.encoded.load(Ordering::Relaxed),
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
+            originals: c.originals.load(Ordering::Relaxed),
+            bytes_written: c.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn publisher(&self) -> &Publisher {
+        match &self.dest {
+            Dest::Site { publisher, .. } => publisher,
+            Dest::Shared(s) => &s.publisher,
+        }
+    }
+
+    /// The path of a file in its tree: site-relative, or in the shared tree
+    /// without the `images/` prefix.
+    fn tree_rel<'r>(&self, rel: &'r str) -> &'r str {
+        match &self.dest {
+            Dest::Site { .. } => rel,
+            Dest::Shared(_) => rel.strip_prefix(SHARED_IMAGES_PREFIX).unwrap_or(rel),
+        }
+    }
+
+    /// Whether this site is the one to publish `rel` in this build (always
+    /// in its own folder; in the shared tree only the first site that
+    /// claims it). Records the use either way.
+    fn claim(&self, rel: &str) -> bool {
+        match &self.dest {
+            Dest::Site { .. } => true,
+            Dest::Shared(s) => s.claim(self.site, rel),
+        }
+    }
+
+    /// The record of `rel` from the previous build, if the file is still
+    /// there as published and was made from `input`.
+    fn previous(&self, rel: &str) -> Option<OutputRecord> {
+        match &self.dest {
+            Dest::Site { previous, .. } => previous.get(rel).copied(),
+            Dest::Shared(s) => s.previous.outputs.get(rel).copied(),
+        }
+    }
+
+    fn kept(&self, rel: &str, input: &discover::Hash) -> Option<OutputRecord> {
+        let previous = self.previous(rel)?;
+        let intact = std::fs::metadata(self.publisher().out_dir().join(rel)).is_ok_and(|m| Stamp::of(&m) == previous.stamp);
+        (previous.input == *input && intact).then_some(previous)
+    }
+
+    /// A file this site publishes: returned for its outputs, or settled in the shared tree.
+    fn done(&self, rel: &str, record: OutputRecord, staged: bool, out: &mut Vec<ImageFile>) {
+        match &self.dest {
+            Dest::Site { .. } => out.push((rel.to_string(), record, staged)),
+            Dest::Shared(s) => s.settle(rel, record, staged),
+        }
+    }
+
+    /// Publishes one image: its original, or every variant of a photo.
+    /// `origin` names the article that shows it, for messages.
+    pub fn publish(&self, image: &Addressed, origin: impl FnOnce() -> Option<PathBuf>) -> Result<Vec<ImageFile>, Diagnostics> {
+        let mut out = Vec::new();
+        match &image.variants {
+            None => self.original(image, &mut out)?,
+            Some(set) => self.variants(image, set, origin, &mut out)?,
+        }
+        (self.tick)();
+        Ok(out)
+    }
+
+    fn original(&self, image: &Addressed, out: &mut Vec<ImageFile>) -> Result<(), Diagnostics> {
+        let (rel, hash) = (self.tree_rel(&image.rel), image.record.hash);
+        self.counts.originals.fetch_add(1, Ordering::Relaxed);
+        if !self.claim(rel) {
+            return Ok(());
+        }
+        if let Some(r) = self.kept(rel, &hash) {
+            self.done(rel, r, false, out);
+            return Ok(());
+        }
+        // A hard-linked source rewritten with the same bytes changes the
+        // published file's mtime, not its content.
+        let published = self.publisher().out_dir().join(rel);
+        if let Some(r) = self.previous(rel).filter(|r| r.content == hash)
+            && discover::hash_file(&published).is_ok_and(|h| h == hash)
+            && let Ok(m) = std::fs::metadata(&published)
+        {
+            self.done(rel, OutputRecord { stamp: Stamp::of(&m), ..r }, false, out);
+            return Ok(());
+        }
+        let publisher = self.publisher();
+        let staged = publisher.stage_link(rel, &self.root.join(&image.source));
+        let stamp = staged.map_err(|e| self.failures.record(publisher.out_dir().join(rel), e))?;
+        self.counts.bytes.fetch_add(stamp.size, Ordering::Relaxed);
+        self.done(rel, OutputRecord { input: hash, content: hash, stamp }, true, out);
+        Ok(())
+    }
+
+    /// Every variant of a photo: left in place when published before from
+    /// the same key, else from the variant cache, else encoded and cached.
+    fn variants(
+        &self,
+        image: &Addressed,
+        set: &VariantSet,
+        origin: impl FnOnce() -> Option<PathBuf>,
+        out: &mut Vec<ImageFile>,
+    ) -> Result<(), Diagnostics> {
+        let mut missing: Vec<&Variant> = Vec::new();
+        for v in set.all() {
+            self.counts.variants.fetch_add(1, Ordering::Relaxed);
+            let rel = self.tree_rel(&v.rel);
+            if !self.claim(rel) {
+                continue;
+            }
+            if let Some(r) = self.kept(rel, &v.key) {
+                self.done(rel, r, false, out);
+                continue;
+            }
+            match self.store.get(&v.key) {
+                Ok(Some(bytes)) => {
+                    self.counts.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    self.stage(v, &bytes, out)?;
+                }
+                // An unreadable cache entry costs an encode, nothing more.
+                Ok(None) | Err(_) => missing.push(v),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let encoded = std::fs::read(self.root.join(&image.source)).map_err(|e| e.to_string()).and_then(|bytes| {
+            // The bytes must be the ones addressed: a file replaced since
+            // would be published under another image's name.
+            if discover::hash_bytes(&bytes) != image.record.hash {
+                return Err("it changed during the build; build again".to_string());
+            }
+            super::encode::encode_all(&bytes, &missing, set.avif_speed)
+        });
+        let encoded = encoded.map_err(|why| {
+            let d = match origin() {
+                Some(article) => {
+                    let line = reference_line(self.root, &article, &image.source);
+                    Diagnostic::new(article, line, format!("image {} cannot be decoded: {why}", image.source))
+                }
+                None => Diagnostic::new(&image.source, None, format!("image cannot be decoded: {why}")),
+            };
+            Diagnostics::one(d.hint("open the image in an image editor and save it again as JPEG, PNG or WebP; nothing was published"))
+        })?;
+        for (v, bytes) in missing.into_iter().zip(encoded) {
+            self.counts.encoded.fetch_add(1, Ordering::Relaxed);
+            // A cache that cannot be written costs the next build an encode.
+            self.store.put(&v.key, &bytes).ok();
+            self.stage(v, &bytes, out)?;
+        }
+        Ok(())
+    }
+
+    fn stage(&self, v: &Variant, bytes: &[u8], out: &mut Vec<ImageFile>) -> Result<(), Diagnostics> {
+        let rel = self.tree_rel(&v.rel);
+        let publisher = self.publisher();
+        let stamp = publisher.stage(rel, bytes).map_err(|e| self.failures.record(publisher.out_dir().join(rel), e))?;
+        self.counts.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.done(rel, OutputRecord { input: v.key, content: discover::hash_bytes(bytes), stamp }, true, out);
+        Ok(())
+    }
+}
+
+/// The first line of an article that names an image's file, for messages.
+fn reference_line(root: &Path, article: &Path, source: &str) -> Option<usize> {
+    let name = source.rsplit('/').next()?;
+    let text = std::fs::read_to_string(root.join(article)).ok()?;
+    text.lines().position(|l| l.contains(name)).map(|i| i + 1)
+}
+
+/// `_headers` of the shared tree: every file is content-addressed.
+const SHARED_HEADERS: &str = "/*\n  Cache-Control: public, max-age=31536000, immutable\n  Access-Control-Allow-Origin: *\n";
+
+/// The shared image tree, `<output>/_images/`: every site with `images_url`
+/// publishes its images here, each file once. Its state lists the files
+/// and, per site, the files the site uses; a file is removed when no site
+/// uses it any more. New files are published before the sites (their
+/// pages link them), removals after (old pages linked them).
+pub struct SharedImages {
+    publisher: Publisher,
+    previous: SiteState,
+    /// Whether the previous state can be trusted for what gen owns.
+    owned: bool,
+    /// Files of this build: `None` while the claiming site publishes it.
+    files: Mutex<BTreeMap<String, Option<(OutputRecord, bool)>>>,
+    /// Files each site built in this build uses.
+    uses: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// A file of the previous build is missing or changed.
+    pub damaged: bool,
+    pub warning: Option<String>,
+}
+
+/// The state file of the shared tree, in the cache folder.
+fn state_path(cache_dir: &Path) -> PathBuf {
+    cache::state_path(cache_dir, crate::config::SHARED_IMAGES_DIR)
+}
+
+impl SharedImages {
+    /// Opens the tree, finishing what an interrupted build left.
+    pub fn open(output: &Path, cache_dir: &Path) -> std::io::Result<SharedImages> {
+        let dir = crate::config::SHARED_IMAGES_DIR;
+        let (publisher, recovery) = Publisher::open(output, dir, &state_path(cache_dir))?;
+        let out_dir = output.join(dir);
+        let (previous, mut warning) = match cache::load(&state_path(cache_dir)) {
+            Ok(Some(s)) if s.output_dir == out_dir => (Some(s), None),
+            Ok(_) => (None, None),
+            Err(e) => (None, Some(format!("cache ignored: {e}"))),
+        };
+        let owned = previous.is_some() || !out_dir.exists();
+        let mut previous = previous.unwrap_or_default();
+        if let Some(Recovery { warning: w, moved }) = recovery {
+            warning = Some(w);
+            for m in moved {
+                previous.outputs.entry(m).or_default();
+            }
+        }
+        previous.output_dir = out_dir;
+        let damaged = !previous
+            .outputs
+            .par_iter()
+            .all(|(rel, r)| std::fs::metadata(previous.output_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp));
+        Ok(SharedImages { publisher, previous, owned, files: Mutex::default(), uses: Mutex::default(), damaged, warning })
+    }
+
+    fn claim(&self, site: &str, rel: &str) -> bool {
+        self.uses.lock().expect("no panics while held").entry(site.to_string()).or_default().insert(rel.to_string());
+        let mut files = self.files.lock().expect("no panics while held");
+        if files.contains_key(rel) {
+            return false;
+        }
+        files.insert(rel.to_string(), None);
+        true
+    }
+
+    fn settle(&self, rel: &str, record: OutputRecord, staged: bool) {
+        self.files.lock().expect("no panics while held").insert(rel.to_string(), Some((record, staged)));
+    }
+
+    /// A site that uses the tree but published nothing this build still
+    /// counts as a user (with no files).
+    pub fn built(&self, site: &str) {
+        self.uses.lock().expect("no panics while held").entry(site.to_string()).or_default();
+    }
+
+    pub fn discard(&self) {
+        self.publisher.discard().ok();
+    }
+
+    /// Before the sites: publishes every new file of the tree (and its
+    /// `_headers`), removing nothing yet.
+    pub fn publish_new(&self) -> Result<(), Diagnostics> {
+        let failures = WriteFailures::default();
+        let headers = SHARED_HEADERS.as_bytes();
+        let content = discover::hash_bytes(headers);
+        let out_dir = self.publisher.out_dir();
+        let intact = |rel: &str, r: &OutputRecord| std::fs::metadata(out_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp);
+        let mut files = self.files.lock().expect("no panics while held");
+        match self.previous.outputs.get("_headers").filter(|r| r.content == content && intact("_headers", r)) {
+            Some(r) => files.insert("_headers".into(), Some((*r, false))),
+            None => match self.publisher.stage("_headers", headers) {
+                Ok(stamp) => files.insert("_headers".into(), Some((OutputRecord { input: content, content, stamp }, true))),
+                Err(e) => {
+                    failures.record(out_dir.join("_headers"), e);
+                    return Err(failures.take(&self.publisher));
+                }
+            },
+        };
+        let moves: Vec<String> = files.iter().filter(|(_, f)| matches!(f, Some((_, true)))).map(|(k, _)| k.clone()).collect();
+        let owned = |rel: &str| !self.owned || self.previous.outputs.contains_key(rel);
+        let mut diags = Diagnostics::default();
+        for c in self.publisher.conflicts(&moves, &[], owned) {
+            diags
+                .push(Diagnostic::new(&c.path, None, c.why).hint("move or remove it: gen only replaces and deletes files it wrote itself"));
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        // Until the removals, the tree holds the previous files and the new.
+        let mut state = self.previous.clone();
+        for (rel, f) in files.iter() {
+            if let Some((r, _)) = f {
+                state.outputs.insert(rel.clone(), *r);
+            }
+        }
+        let done = self.publisher.commit(moves, vec![], &cache::encode(&state));
+        done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot publish the shared images: {e}"))))
+    }
+
+    /// After the sites: removes the files no site uses, the uses of the
+    /// sites of `sharing` that were not built (skipped, or not selected)
+    /// taken from the previous build, and saves the state.
+    pub fn finish(&self, sharing: &[String]) -> Result<(), Diagnostics> {
+        let files = self.files.lock().expect("no panics while held");
+        let uses = self.uses.lock().expect("no panics while held");
+        let mut deps: BTreeMap<String, Vec<Dep>> = BTreeMap::new();
+        for site in sharing {
+            let rels: Vec<String> = match uses.get(site) {
+                Some(u) => u.iter().cloned().collect(),
+                None => self.previous.deps.get(site).map(|d| d.iter().map(|d| d.rel.clone()).collect()).unwrap_or_default(),
+            };
+            deps.insert(site.clone(), rels.into_iter().map(|rel| Dep { source: String::new(), rel }).collect());
+        }
+        let used: BTreeSet<&str> = deps.values().flatten().map(|d| d.rel.as_str()).chain(["_headers"]).collect();
+        let mut outputs = self.previous.outputs.clone();
+        for (rel, f) in files.iter() {
+            if let Some((r, _)) = f {
+                outputs.insert(rel.clone(), *r);
+            }
+        }
+        let removes: Vec<String> = outputs.keys().filter(|k| !used.contains(k.as_str())).cloned().collect();
+        for r in &removes {
+            outputs.remove(r);
+        }
+        let out_dir = self.publisher.out_dir();
+        let mut diags = Diagnostics::default();
+        for c in self.publisher.conflicts(&[], &removes, |_| true) {
+            diags.push(Diagnostic::new(&c.path, None, c.why).hint("move or remove it: gen only deletes files it wrote itself"));
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let state = SiteState { output_dir: out_dir.to_path_buf(), outputs, deps, ..Default::default() };
+        let done = self.publisher.commit(vec![], removes, &cache::encode(&state));
+        done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot remove unused shared images: {e}"))))
+    }
+}
