@@ -62,6 +62,18 @@ pub fn walk_assets_dir(dir: &Path, root: &Path) -> Result<Vec<Source>, Diagnosti
     discover::walk_matching(dir, root, |rel| !is_image(rel))
 }
 
+/// The names of the images in a site's `assets/` folder (not their bytes:
+/// the catalog stats the ones articles use). A new one can shadow an image
+/// of the shared `assets/` at the same path, so the list is part of the
+/// site's settings. The shared folder is not walked: it may hold the whole
+/// photo library.
+pub fn image_names(dir: &Path, root: &Path) -> Result<Vec<String>, Diagnostics> {
+    if !dir.is_dir() {
+        return Ok(vec![]);
+    }
+    Ok(discover::walk_matching(dir, root, is_image)?.into_iter().map(|s| s.rel).collect())
+}
+
 fn is_image(rel: &str) -> bool {
     let ext = rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     images::EXTENSIONS.contains(&ext.as_str())

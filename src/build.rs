@@ -169,6 +169,7 @@ struct Loaded {
     redirects: Vec<Rule>,
     report: SiteReport,
     settings: Hash,
+    asset_images: Hash,
     valid_until: Option<i64>,
     folders: Vec<discover::Folder>,
     publisher: Publisher,
@@ -495,6 +496,7 @@ struct Discovered<'s> {
     theme: Result<Arc<Theme>, ()>,
     assets: Result<Assets, ()>,
     settings: Hash,
+    asset_images: Hash,
     sources: Vec<Source>,
     folders: Vec<discover::Folder>,
     sections: BTreeMap<String, model::SectionPage>,
@@ -599,11 +601,32 @@ fn discover_site<'s>(shared: &Shared, site: &'s SiteConfig, theme: Result<Arc<Th
         _ => Err(()),
     };
     report.timings_ms.insert("assets", ms(t));
+    let site_images = assets::image_names(&content_dir.join("assets"), root).unwrap_or_else(|d| {
+        diags.extend(d);
+        vec![]
+    });
+    let asset_images = discover::hash_bytes(site_images.join("\n").as_bytes());
     let settings = match (&theme, &assets) {
-        (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors, &sections),
+        (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors, &sections, asset_images),
         _ => [0; 32],
     };
-    Ok(Discovered { site, state, report, diags, theme, assets, settings, sources, folders, sections, publisher, owned, fresh, walked_at })
+    Ok(Discovered {
+        site,
+        state,
+        report,
+        diags,
+        theme,
+        assets,
+        settings,
+        asset_images,
+        sources,
+        folders,
+        sections,
+        publisher,
+        owned,
+        fresh,
+        walked_at,
+    })
 }
 
 /// Stage 2b: parse (or reuse) every source, resolve images, build the model
@@ -619,6 +642,7 @@ fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagnostics> {
         theme,
         assets,
         settings,
+        asset_images,
         sources,
         folders,
         sections,
@@ -678,6 +702,7 @@ fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagnostics> {
             redirects,
             report,
             settings,
+            asset_images,
             valid_until,
             folders,
             publisher,
@@ -697,11 +722,13 @@ fn settings_hash(
     assets: &Assets,
     authors: &Authors,
     sections: &BTreeMap<String, model::SectionPage>,
+    asset_images: Hash,
 ) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(render::RENDER_VERSION.as_bytes());
     h.update(&[opts.drafts as u8, opts.future as u8, opts.minify as u8]);
     h.update(serde_json::to_string(&(site, authors, sections)).expect("plain data serializes").as_bytes());
+    h.update(&asset_images);
     h.update(&theme.hash());
     h.update(&assets.hash);
     for a in &assets.files {
@@ -955,6 +982,7 @@ fn render_site(
         redirects,
         mut report,
         settings,
+        asset_images,
         valid_until,
         folders,
         publisher,
@@ -972,6 +1000,7 @@ fn render_site(
         redirects: &redirects,
         sections: &sections,
         default_image: default_image.as_ref().map(|c| c.view.permalink.clone()),
+        asset_images,
         now: opts.now,
     };
     let renderer = Renderer::new(inputs, markdown, root, opts.minify);
@@ -1136,7 +1165,8 @@ fn render_site(
         }
         _ => Dest::Site { publisher: &publisher, previous: &state.outputs },
     };
-    let images = ImageStage::new(root, &site.name, dest, &store, &failures, &tick);
+    let mut images = ImageStage::new(root, &site.name, dest, &store, &failures, &tick);
+    images.hard_links = site.hard_links;
     // The article that shows an image, found only for an error message.
     let origin = |source: &str| {
         let out = deps.iter().find(|(_, ds)| ds.iter().any(|d| d.source == source)).map(|(out, _)| out)?;
@@ -1287,6 +1317,14 @@ fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnost
             diags.push(
                 Diagnostic::new(file_of(i, first), None, format!("{} and {} both produce /{}", describe(first), describe(i), p.path))
                     .hint("change the article's slug or section so the URLs differ"),
+            );
+        }
+        // `images/` holds content-addressed files, cached for good by
+        // `_headers`: a page there would be cached for good too.
+        if p.path.starts_with(crate::config::SHARED_IMAGES_PREFIX) && jobs[i].kind != render::Kind::File {
+            diags.push(
+                Diagnostic::new(file_of(i, i), None, format!("{} would publish /{}: images/ is reserved for images", describe(i), p.path))
+                    .hint("move the article to another section or give it another slug"),
             );
         }
         if let Some(name) = crate::write::name_too_long(&p.path) {

@@ -58,6 +58,7 @@ struct Keys {
     strings: Option<BTreeMap<String, String>>,
     images: Option<Spanned<ImageKeys>>,
     images_url: Option<Spanned<String>>,
+    hard_links: Option<bool>,
     // [[sites]] only.
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
@@ -166,6 +167,9 @@ pub struct SiteConfig {
     /// Where the shared image tree (`<output>/_images/`) is served, ending
     /// in `/`; `None`: images are published in the site's own `images/`.
     pub images_url: Option<String>,
+    /// Publish originals as hard links to their sources (no copy, but one
+    /// file: a write to the published file is a write to the source).
+    pub hard_links: bool,
     /// Oldest first.
     pub archives: Vec<Archive>,
     pub redirects: Vec<ConfigRedirect>,
@@ -470,6 +474,7 @@ impl Config {
                 image_shards: image_shards.unwrap_or_default(),
                 images: images.unwrap_or_default(),
                 images_url,
+                hard_links: site.hard_links.or(raw.hard_links).unwrap_or(false),
                 archives,
                 redirects,
                 redirect_formats,
@@ -735,6 +740,26 @@ mod tests {
         assert!(err.to_string().contains("sites.toml:1: unknown image format `gif`"), "{err}");
         let err = parse("[images]\nwidths = [0]\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
         assert!(err.to_string().contains("widths of 16 to 8192"), "{err}");
+    }
+
+    /// A newline in a pasted `base_url` (a hostile export) used to be dropped
+    /// by the URL parser and publish `https://old.example/[[sites]]…` links.
+    #[test]
+    fn a_newline_in_base_url_or_images_url_is_refused() {
+        let err =
+            parse("[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://old.example/\\n[[sites]]name=\\\"pwn\\\"\"\n").unwrap_err();
+        assert!(err.to_string().contains("sites.toml:4: bad `base_url` for site `a`"), "{err}");
+        assert!(err.to_string().contains("control character U+000A"), "{err}");
+        let err =
+            parse("images_url = \"https://img.example/\\t\"\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("sites.toml:1: bad `images_url` for site `a`"), "{err}");
+        let ok = parse("images_url = \"https://img.example\"\n[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n")
+            .unwrap();
+        assert_eq!(ok.sites[0].images_url.as_deref(), Some("https://img.example/"));
+        assert_eq!(ok.sites[0].image_url("images/ab/cd/x.webp"), "https://img.example/ab/cd/x.webp");
+        let err = parse("[[sites]]\nname = \"_images\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
+        assert!(err.to_string().contains("`_images` is reserved"), "{err}");
     }
 
     #[test]

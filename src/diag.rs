@@ -26,13 +26,31 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        write!(f, "{}", Printable(&self.file.display().to_string()))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
-        write!(f, ": {}", self.message)?;
+        write!(f, ": {}", Printable(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", Printable(hint))?;
+        }
+        Ok(())
+    }
+}
+
+/// Text from content (a file name, an alias) shown on a terminal: control
+/// characters other than line breaks are written as escapes, so
+/// `ctrl\x1b[31m.png` cannot recolour or rewrite the user's terminal.
+pub struct Printable<'a>(pub &'a str);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() && c != '\n' {
+                write!(f, "\\u{{{:x}}}", c as u32)?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
         }
         Ok(())
     }
@@ -105,5 +123,17 @@ impl std::error::Error for Diagnostics {}
 impl From<Diagnostic> for Diagnostics {
     fn from(d: Diagnostic) -> Self {
         Diagnostics(vec![d])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Hardening round 2, case 8: escapes from content reached stderr raw.
+    #[test]
+    fn terminal_escapes_in_a_diagnostic_are_shown_escaped() {
+        let d = super::Diagnostic::new("content/s/ctrl\x1b[31m.md", Some(3), "redirect from `/ctrl\x1b[31m.png`\r").hint("bell\x07");
+        let shown = d.to_string();
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "{shown:?}");
+        assert!(shown.contains("ctrl\\u{1b}[31m.md:3: redirect from `/ctrl\\u{1b}[31m.png`\\u{d}"), "{shown}");
     }
 }

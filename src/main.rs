@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use gensite::build::{self, BuildOptions, BuildReport};
+use gensite::diag::Printable;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
                     eprintln!("{e}");
                     return ExitCode::from(FOUND_PROBLEMS);
                 }
-                None => eprintln!("error: {e:#}"),
+                None => eprintln!("error: {}", Printable(&format!("{e:#}"))),
             }
             ExitCode::from(FAILED)
         }
@@ -154,7 +155,7 @@ fn run_check(root: &std::path::Path, args: CheckArgs) -> anyhow::Result<()> {
         }
     }
     for f in &found.escaped_html {
-        println!("warning: {f}");
+        println!("warning: {}", Printable(&f.to_string()));
     }
     for f in &found.broken {
         println!("broken: {f}");
@@ -264,7 +265,7 @@ fn run_import(root: &std::path::Path, args: WordpressArgs) -> anyhow::Result<()>
         println!("  conflict: {c} changed since the last import; left as it is (--force overwrites)");
     }
     for w in &r.warnings {
-        println!("  warning: {w}");
+        println!("  warning: {}", Printable(w));
     }
     println!("  in {:.2} s", r.seconds);
     Ok(())
@@ -277,7 +278,7 @@ fn print_report(report: &BuildReport, quiet: bool, json: bool) {
     }
     for s in &report.sites {
         for w in &s.warnings {
-            eprintln!("warning: {}: {w}", s.site);
+            eprintln!("warning: {}: {}", s.site, Printable(w));
         }
         if !quiet && !s.future.is_empty() {
             let n = s.future.len();

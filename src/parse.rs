@@ -899,6 +899,34 @@ mod tests {
     }
 
     #[test]
+    fn images_with_variants_become_pictures_in_markdown_and_raw_html() {
+        let md = Markdown::default();
+        let text = "![a](p.jpg)\n\n<p><img alt=\"r\" src=\"q.jpg\"></p>\n";
+        let out = |u: &str, _| {
+            Ok(Some(ImageOut {
+                url: format!("/i/{u}"),
+                width: Some(300),
+                height: Some(200),
+                sources: vec![("image/webp", format!("/v/{u}-240.webp 240w, /v/{u}-480.webp 480w"))],
+                sizes: "100vw".into(),
+            }))
+        };
+        let body = md.render(Path::new("a.md"), text, 1, true, 0, out).unwrap();
+        let html = scraper::Html::parse_fragment(&body.html);
+        let pictures: Vec<_> = html.select(&scraper::Selector::parse("picture").unwrap()).collect();
+        assert_eq!(pictures.len(), 2, "{}", body.html);
+        for (p, name) in pictures.iter().zip(["p.jpg", "q.jpg"]) {
+            let source = p.select(&scraper::Selector::parse("source").unwrap()).next().unwrap();
+            assert_eq!(source.attr("type"), Some("image/webp"));
+            assert_eq!(source.attr("srcset"), Some(format!("/v/{name}-240.webp 240w, /v/{name}-480.webp 480w").as_str()));
+            assert_eq!(source.attr("sizes"), Some("100vw"));
+            let img = p.select(&scraper::Selector::parse("img").unwrap()).next().unwrap();
+            assert_eq!(img.attr("src"), Some(format!("/i/{name}").as_str()));
+            assert_eq!((img.attr("width"), img.attr("height")), (Some("300"), Some("200")));
+        }
+    }
+
+    #[test]
     fn images_after_the_first_load_lazily_and_raw_img_is_rewritten_only_when_allowed() {
         let md = Markdown::default();
         let text = "![one](a.png \"T\")\n\n![two](https://x.org/b.png)\n\n<img alt=\"r\" src='c.png'>\n";

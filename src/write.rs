@@ -134,18 +134,21 @@ impl Publisher {
         Ok(Stamp::of(&std::fs::metadata(&path)?))
     }
 
-    /// Stages a hard link to `source` (so publishing a large image costs no
-    /// copy), or a copy where the file system refuses the link.
-    pub fn stage_link(&self, rel: &str, source: &Path) -> io::Result<Stamp> {
+    /// Stages the file at `source`: a copy-on-write clone where the file
+    /// system makes them (Btrfs, XFS, APFS: no bytes copied, and a later
+    /// write to either file does not reach the other), else a copy. With
+    /// `hard_link` a hard link (no copy on any file system, but the
+    /// published file *is* the source: a write to one is a write to both),
+    /// falling back to a copy across file systems.
+    pub fn stage_file(&self, rel: &str, source: &Path, hard_link: bool) -> io::Result<(Stamp, Shared)> {
         let path = self.staged(rel)?;
+        let mut how = Shared::Copied;
         with_parent(&path, || {
             remove_file_if_exists(&path)?;
-            if std::fs::hard_link(source, &path).is_err() {
-                std::fs::copy(source, &path)?;
-            }
+            how = place_file(source, &path, hard_link)?;
             Ok(())
         })?;
-        Ok(Stamp::of(&std::fs::metadata(&path)?))
+        Ok((Stamp::of(&std::fs::metadata(&path)?), how))
     }
 
     /// Drops everything staged (a failed build).
@@ -373,6 +376,29 @@ impl Publisher {
                 OnDisk::File | OnDisk::Link => {}
             }
         }
+        // A removal goes through every folder on its way: none may be a
+        // link (a user's `images -> /elsewhere` would delete files there).
+        'removes: for rel in removes {
+            let mut prefix = String::new();
+            let parts: Vec<&str> = rel.split('/').collect();
+            for part in &parts[..parts.len() - 1] {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+                match *seen.entry(prefix.clone()).or_insert_with(|| on_disk(&self.out.join(&prefix))) {
+                    OnDisk::Link => {
+                        let why = "is a symbolic link: gen does not remove files through links";
+                        if !found.iter().any(|c: &Conflict| c.path == self.out.join(&prefix)) {
+                            found.push(Conflict { path: self.out.join(&prefix), why });
+                        }
+                        continue 'removes;
+                    }
+                    OnDisk::Missing | OnDisk::File => continue 'removes,
+                    OnDisk::Folder => {}
+                }
+            }
+        }
         found
     }
 }
@@ -410,7 +436,7 @@ fn with_parent<T>(path: &Path, mut op: impl FnMut() -> io::Result<T>) -> io::Res
     }
 }
 
-fn remove_file_if_exists(p: &Path) -> io::Result<()> {
+pub(crate) fn remove_file_if_exists(p: &Path) -> io::Result<()> {
     match std::fs::remove_file(p) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -454,6 +480,62 @@ fn prune_empty(dir: &Path, stop: &Path) -> io::Result<()> {
             _ => return Ok(()),
         }
     }
+}
+
+/// What a placed file shares with its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shared {
+    /// A copy-on-write clone: storage shared until either is written.
+    Cloned,
+    /// A plain copy.
+    Copied,
+    /// A hard link: one file under two names.
+    Linked,
+}
+
+/// Places a copy of `source` at `dest` (which must not exist): a hard link
+/// when asked for (and possible), else a clone where the file system makes
+/// them, else a copy.
+pub fn place_file(source: &Path, dest: &Path, hard_link: bool) -> io::Result<Shared> {
+    if hard_link && std::fs::hard_link(source, dest).is_ok() {
+        return Ok(Shared::Linked);
+    }
+    if clone_file(source, dest)? {
+        return Ok(Shared::Cloned);
+    }
+    std::fs::copy(source, dest)?;
+    Ok(Shared::Copied)
+}
+
+/// A copy-on-write clone of `source` at `dest`; `false` (and no `dest`)
+/// where the file system cannot make one.
+#[cfg(target_os = "linux")]
+fn clone_file(source: &Path, dest: &Path) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let from = std::fs::File::open(source)?;
+    let to = std::fs::File::create(dest)?;
+    // SAFETY: FICLONE reads two open descriptors that outlive the call.
+    let cloned = unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, from.as_raw_fd()) } == 0;
+    if !cloned {
+        drop(to);
+        std::fs::remove_file(dest)?;
+    }
+    Ok(cloned)
+}
+
+#[cfg(target_os = "macos")]
+fn clone_file(source: &Path, dest: &Path) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
+    let (from, to) = (c(source)?, c(dest)?);
+    // SAFETY: two NUL-terminated paths that outlive the call.
+    Ok(unsafe { libc::clonefile(from.as_ptr(), to.as_ptr(), 0) } == 0)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn clone_file(_: &Path, _: &Path) -> io::Result<bool> {
+    Ok(false)
 }
 
 /// Files that could not be staged, reported as one error: a full disk or a
@@ -668,6 +750,25 @@ mod tests {
         // Removed in the same commit, the file and the folder's contents make way.
         let removes = vec!["file".to_string(), "dir/sub/index.html".to_string()];
         assert!(p.conflicts(&moves[..2], &removes, |_| true).is_empty());
+    }
+
+    /// Hardening round 2, case 4: a user-made link at `public/<site>/images`
+    /// made removals (and pruning) act on the folder it points to.
+    #[test]
+    fn removals_through_a_symlinked_folder_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        let elsewhere = dir.path().join("elsewhere/ab");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("x.webp"), b"keep me").unwrap();
+        let (p, _) = open(&out, &state);
+        std::fs::create_dir_all(out.join("s")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), out.join("s/images")).unwrap();
+        let found = p.conflicts(&[], &["images/ab/x.webp".to_string(), "images/ab/y.webp".to_string()], |_| true);
+        assert_eq!(found.len(), 1, "one report for the link: {found:?}");
+        assert_eq!(found[0].path, out.join("s/images"));
+        assert!(elsewhere.join("x.webp").exists());
     }
 
     #[test]

@@ -169,3 +169,15 @@ fn gen_check_into_a_closed_pipe_ends_quietly() {
     // Ended by SIGPIPE (13), as `cat` or `grep` would be.
     assert!(out.status.signal() == Some(13) || out.status.success(), "{:?}: {stderr}", out.status);
 }
+
+/// Hardening round 2, case 11: `_headers` marks `images/*` immutable, so a
+/// page there (a section named `images`) would be cached for a year.
+#[test]
+fn a_page_under_images_is_refused_naming_the_article() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/images/gallery.md", "---\ntitle: 갤러리\ndate: 2024-01-01\n---\n\n본문.\n");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("content/alpha/images/gallery.md"), "{err}");
+    assert!(err.contains("images/ is reserved for images"), "{err}");
+    assert!(!r.exists("public"), "nothing was published");
+}

@@ -130,9 +130,32 @@ fn raw_html_img_is_rewritten_where_raw_html_is_allowed() {
     assert!(html.contains(&format!(r#"<img src="{url}" width="40" height="30" alt="raw">"#)), "{html}");
 }
 
+/// Hardening round 2, case 9: images were published as hard links, so an
+/// image optimiser writing into `public/` rewrote the article's source.
 #[test]
-fn images_are_hard_linked_to_their_source() {
+fn a_write_into_a_published_image_never_reaches_its_source() {
+    use std::io::Write as _;
     let r = Repo::fixture("basic");
+    r.build();
+    let src = r.path("content/alpha/news/first-story/photo.png");
+    let before = std::fs::read(&src).unwrap();
+    let published = r.path(&format!("public/alpha{}", published_url(&before, "png")));
+    let (s, p) = (std::fs::metadata(&src).unwrap(), std::fs::metadata(&published).unwrap());
+    assert_ne!((p.dev(), p.ino()), (s.dev(), s.ino()), "a clone or a copy, not the same file");
+    // As `dd conv=notrunc` would: overwrite bytes in place.
+    let mut f = std::fs::OpenOptions::new().write(true).open(&published).unwrap();
+    f.write_all(b"XX").unwrap();
+    drop(f);
+    assert_eq!(std::fs::read(&src).unwrap(), before, "the source is untouched");
+    // The next build notices the changed file and publishes it again.
+    r.build();
+    assert_eq!(std::fs::read(&published).unwrap(), before);
+}
+
+#[test]
+fn hard_links_is_an_explicit_choice() {
+    let r = Repo::fixture("basic");
+    r.edit("sites.toml", "paginate = 2\n", "paginate = 2\nhard_links = true\n");
     r.build();
     let source = std::fs::metadata(r.path("content/alpha/news/first-story/photo.png")).unwrap();
     let url = published_url(&std::fs::read(r.path("content/alpha/news/first-story/photo.png")).unwrap(), "png");

@@ -1,4 +1,4 @@
-use crate::util::{Repo, assert_same_as_clean_build, changed};
+use crate::util::{Repo, assert_same_as_clean_build, changed, png};
 
 /// Build, change, build: returns the output paths rewritten by the second build.
 fn rewritten_after(r: &Repo, change: impl FnOnce(&Repo)) -> Vec<String> {
@@ -334,5 +334,24 @@ fn added_and_renamed_articles_are_found_in_known_folders() {
     r.write("content/alpha/sports/final/index.md", "---\ntitle: 결승\ndate: 2024-02-03\n---\n\n결승.\n");
     r.build();
     assert!(r.exists("public/alpha/sports/final/index.html"), "a new section");
+    assert_same_as_clean_build(&r);
+}
+
+/// Hardening round 2, case 10: an image added to `content/<site>/assets/`
+/// that shadows one of the shared `assets/` changed no input the skip
+/// check saw: pages kept the old image until `--clean`.
+#[test]
+fn an_image_added_to_site_assets_shadowing_a_shared_one_is_used_at_once() {
+    let r = Repo::fixture("basic");
+    r.write_bytes("assets/logo.png", &png(10, 10, "shared"));
+    r.edit("content/alpha/opinion/column.md", "\n---\n", "\n---\n![로고](/logo.png)\n");
+    r.age();
+    r.build();
+    let hash = |b: &[u8]| blake3::hash(b).to_hex().to_string();
+    assert!(r.read("public/alpha/opinion/column/index.html").contains(&hash(&png(10, 10, "shared"))));
+    r.write_bytes("content/alpha/assets/logo.png", &png(10, 10, "site"));
+    r.build();
+    let page = r.read("public/alpha/opinion/column/index.html");
+    assert!(page.contains(&hash(&png(10, 10, "site"))), "{page}");
     assert_same_as_clean_build(&r);
 }

@@ -40,6 +40,48 @@ fn paths_outside_the_output_are_refused() {
     assert_eq!(status, 403, "{body}");
 }
 
+/// Hardening round 2, case 2: `GET /x/` served a symlinked `x/index.html`
+/// from outside the output (only `/x/index.html` was refused).
+#[test]
+fn a_symlinked_index_html_outside_the_output_is_refused_through_its_folder() {
+    let r = Repo::fixture("basic");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    std::fs::create_dir_all(r.path(".gen/serve/public/alpha/x")).unwrap();
+    std::os::unix::fs::symlink(r.path("sites.toml"), r.path(".gen/serve/public/alpha/x/index.html")).unwrap();
+    for path in ["/x/", "/x/index.html", "/x"] {
+        let HttpResponse { status, body, .. } = http_get(s.port, "alpha.localhost", path);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(!body.contains("[[sites]]"), "{path} leaked sites.toml");
+    }
+}
+
+/// Hardening round 2, case 3: `GET //news` answered `Location: //news/`,
+/// which a browser reads as the host `news`.
+#[test]
+fn a_path_with_two_leading_slashes_never_redirects_to_another_host() {
+    let r = Repo::fixture("basic");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    for path in ["//news", "///news", "//news/../tags"] {
+        let resp = http_get(s.port, "alpha.localhost", path);
+        if let Some(to) = &resp.location {
+            assert!(!to.starts_with("//"), "{path} redirects to {to}");
+        }
+    }
+    assert_eq!(http_get(s.port, "alpha.localhost", "//news").location.as_deref(), Some("/news/"));
+}
+
+/// Hardening round 2, case 13: a path segment longer than any file name answered 500.
+#[test]
+fn a_path_segment_over_255_bytes_is_not_found() {
+    let r = Repo::fixture("basic");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    let long = format!("/news/{}/", "a".repeat(300));
+    assert_eq!(http_get(s.port, "alpha.localhost", &long).status, 404);
+}
+
 #[test]
 fn an_edit_is_served_and_open_pages_are_told_to_reload() {
     let r = Repo::fixture("basic");

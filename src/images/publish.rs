@@ -69,6 +69,8 @@ pub struct Stage<'a> {
     pub failures: &'a WriteFailures,
     /// Called once per image published (progress).
     pub tick: &'a (dyn Fn() + Sync),
+    /// Publish originals as hard links (`hard_links`), not clones or copies.
+    pub hard_links: bool,
     counts: Counts,
 }
 
@@ -81,7 +83,7 @@ impl<'a> Stage<'a> {
         failures: &'a WriteFailures,
         tick: &'a (dyn Fn() + Sync),
     ) -> Self {
-        Stage { root, site, dest, store, failures, tick, counts: Counts::default() }
+        Stage { root, site, dest, store, failures, tick, hard_links: false, counts: Counts::default() }
     }
 
     pub fn report(&self) -> ImageReport {
@@ -166,8 +168,8 @@ impl<'a> Stage<'a> {
             self.done(rel, r, false, out);
             return Ok(());
         }
-        // A hard-linked source rewritten with the same bytes changes the
-        // published file's mtime, not its content.
+        // A hard-linked source (`hard_links`) rewritten with the same bytes
+        // changes the published file's mtime, not its content.
         let published = self.publisher().out_dir().join(rel);
         if let Some(r) = self.previous(rel).filter(|r| r.content == hash)
             && discover::hash_file(&published).is_ok_and(|h| h == hash)
@@ -177,8 +179,8 @@ impl<'a> Stage<'a> {
             return Ok(());
         }
         let publisher = self.publisher();
-        let staged = publisher.stage_link(rel, &self.root.join(&image.source));
-        let stamp = staged.map_err(|e| self.failures.record(publisher.out_dir().join(rel), e))?;
+        let staged = publisher.stage_file(rel, &self.root.join(&image.source), self.hard_links);
+        let (stamp, _) = staged.map_err(|e| self.failures.record(publisher.out_dir().join(rel), e))?;
         self.counts.bytes.fetch_add(stamp.size, Ordering::Relaxed);
         self.done(rel, OutputRecord { input: hash, content: hash, stamp }, true, out);
         Ok(())

@@ -153,7 +153,7 @@ pub fn url_path(url: &str) -> String {
 /// What placing a file into a bundle did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placed {
-    /// A hard link or a copy was made.
+    /// A clone or a copy was made.
     New,
     /// The same file (same inode, or same bytes) was there already.
     Same,
@@ -161,8 +161,8 @@ pub enum Placed {
     Conflict,
 }
 
-/// Hard-links `source` to `dest` (copying across file systems). An existing
-/// `dest` is never replaced unless `force`.
+/// Copies (or clones) `source` to `dest`. An existing `dest` is never
+/// replaced unless `force`.
 pub fn place(source: &Path, dest: &Path, force: bool) -> std::io::Result<Placed> {
     if let Ok(existing) = std::fs::metadata(dest) {
         if same_file(source, dest, &existing)? {
@@ -176,17 +176,14 @@ pub fn place(source: &Path, dest: &Path, force: bool) -> std::io::Result<Placed>
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    match std::fs::hard_link(source, dest) {
-        Ok(()) => Ok(Placed::New),
-        Err(_) => {
-            // Another file system (or one without links): copy, through a
-            // temporary name so a half-copied image never looks finished.
-            let tmp = dest.with_extension("gen-import.tmp");
-            std::fs::copy(source, &tmp)?;
-            std::fs::rename(&tmp, dest)?;
-            Ok(Placed::New)
-        }
-    }
+    // A clone where the file system makes them, else a copy (never a hard
+    // link: editing the article's image must not edit the backup), through
+    // a temporary name so a half-copied image never looks finished.
+    let tmp = dest.with_extension("gen-import.tmp");
+    crate::write::remove_file_if_exists(&tmp)?;
+    crate::write::place_file(source, &tmp, false)?;
+    std::fs::rename(&tmp, dest)?;
+    Ok(Placed::New)
 }
 
 fn same_file(a: &Path, b: &Path, b_meta: &std::fs::Metadata) -> std::io::Result<bool> {

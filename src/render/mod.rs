@@ -289,12 +289,15 @@ pub struct SiteInputs<'a> {
     pub sections: &'a std::collections::BTreeMap<String, crate::model::SectionPage>,
     /// The site's `default_image`, as an absolute URL.
     pub default_image: Option<String>,
+    /// Hash of the names of the images in `content/<site>/assets/`: a new
+    /// one may change what a `/path` in any body resolves to.
+    pub asset_images: Hash,
     pub now: DateTime<FixedOffset>,
 }
 
 impl<'a> Renderer<'a> {
     pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Self {
-        let SiteInputs { site, model, theme, catalog, assets, redirects, sections, default_image, now } = inputs;
+        let SiteInputs { site, model, theme, catalog, assets, redirects, sections, default_image, asset_images, now } = inputs;
         let search_page = site.search && theme.has("search.html");
         let strings = theme.strings_for(&site.language, &site.strings);
         let say = |key: &str| strings.get(key).cloned().unwrap_or_else(|| key.to_string());
@@ -346,7 +349,16 @@ impl<'a> Renderer<'a> {
                 default_image: default_image.clone(),
             })
             .collect();
-        let site_view_hashes = site_views.iter().map(json_hash).collect();
+        // Every page hashes `site`: the site's asset images go with it.
+        let site_view_hashes = site_views
+            .iter()
+            .map(|v| {
+                let mut h = blake3::Hasher::new();
+                h.update(&json_hash(v));
+                h.update(&asset_images);
+                *h.finalize().as_bytes()
+            })
+            .collect();
         let view_hashes = model.articles.par_iter().map(|a| json_hash(&a.view)).collect();
         let mut tera = theme.tera.clone();
         let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();

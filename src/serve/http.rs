@@ -65,6 +65,7 @@ async fn handle(State(live): State<Arc<Live>>, req: Request) -> Response {
     }
     match locate(&site_dir, &path) {
         Located::Forbidden => return (StatusCode::FORBIDDEN, "403 forbidden").into_response(),
+        Located::Missing => return not_found(&live.out_dir.join(&site), live.error().as_deref()),
         // As static hosts do: relative links on the page resolve from the folder.
         Located::Folder if !path.ends_with('/') => return moved(&format!("{path}/{}", query.map(|q| format!("?{q}")).unwrap_or_default())),
         _ => {}
@@ -91,7 +92,9 @@ async fn handle(State(live): State<Arc<Live>>, req: Request) -> Response {
 }
 
 fn moved(to: &str) -> Response {
-    match HeaderValue::from_str(to) {
+    // `//host/…` is another host to a browser: a path here never becomes one.
+    let to = if to.starts_with("//") { format!("/{}", to.trim_start_matches('/')) } else { to.to_string() };
+    match HeaderValue::from_str(&to) {
         Ok(location) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -123,6 +126,8 @@ fn not_found(site_dir: &Path, error: Option<&str>) -> Response {
 enum Located {
     /// Climbs out (`..`), or resolves outside the site folder through a link.
     Forbidden,
+    /// A name no file system holds (a segment over 255 bytes).
+    Missing,
     Folder,
     /// A file, or nothing: `ServeDir` answers.
     Other,
@@ -135,15 +140,21 @@ fn locate(site_dir: &Path, url_path: &str) -> Located {
         if seg == ".." || seg == "." || seg.contains('\\') || seg.contains('\0') {
             return Located::Forbidden;
         }
+        if seg.len() > crate::write::MAX_NAME_BYTES {
+            return Located::Missing;
+        }
         rel.push(seg);
     }
     let target = site_dir.join(&rel);
     let Ok(meta) = std::fs::metadata(&target) else { return Located::Other };
-    match (target.canonicalize(), site_dir.canonicalize()) {
-        (Ok(real), Ok(base)) if !real.starts_with(&base) => Located::Forbidden,
-        _ if meta.is_dir() => Located::Folder,
-        _ => Located::Other,
+    let Ok(base) = site_dir.canonicalize() else { return Located::Other };
+    let outside = |p: &Path| p.canonicalize().is_ok_and(|real| !real.starts_with(&base));
+    // A folder is answered with its index.html: that file, not only the
+    // folder, must be inside (a link named index.html could point anywhere).
+    if outside(&target) || (meta.is_dir() && outside(&target.join("index.html"))) {
+        return Located::Forbidden;
     }
+    if meta.is_dir() { Located::Folder } else { Located::Other }
 }
 
 /// Adds the live-reload script (and the error overlay, if the last build
