@@ -405,3 +405,33 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         assert_eq!(tree(&r, ""), before, "{args:?} wrote something");
     }
 }
+
+/// Responsive images (issue #21) for imported posts: WordPress's uploads
+/// become variants, and their old URLs (resized copies included) lead to
+/// the fallback variant.
+#[test]
+fn imported_photos_get_variants_and_their_old_urls_lead_to_the_fallback() {
+    let r = Repo::fixture("import");
+    r.edit("sites.toml", "[images]\nresize = false\n", "");
+    let export = korean_export(&r);
+    for (rel, seed) in
+        [("uploads/sites/3/2023/12/chart.png", 1), ("uploads/sites/3/2023/12/cover.png", 2), ("uploads/sites/3/2023/11/map.png", 3)]
+    {
+        let img = image::RgbImage::from_fn(1600, 900, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, (seed * 60) as u8]));
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+        r.write_bytes(rel, &bytes);
+    }
+    import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    r.ok(&["build", "--site", "daily"]);
+    let page = doc(&r.read("public/daily/2023/12/기준금리/index.html"));
+    let sources = select(&page, "article picture source[type='image/webp']");
+    assert!(!sources.is_empty(), "{}", page.html());
+    let rules = redirects(&r, "daily");
+    for old in ["chart.png", "chart-800x450.png"] {
+        let to = &rules[&format!("/wp-content/uploads/sites/3/2023/12/{old}")];
+        assert!(to.starts_with("/images/") && to.ends_with(".png"), "{old} → {to}");
+        let fallback = image::open(r.path(&format!("public/daily{to}"))).unwrap();
+        assert_eq!(fallback.width(), 1200, "the fallback is `social` wide");
+    }
+}
