@@ -605,7 +605,10 @@ fn discover_site<'s>(shared: &Shared, site: &'s SiteConfig, theme: Result<Arc<Th
         diags.extend(d);
         vec![]
     });
-    let asset_images = discover::hash_bytes(site_images.join("\n").as_bytes());
+    // What every page's images depend on besides their bytes: which
+    // images the site's assets/ holds and how images are published.
+    let image_settings = (&site.images, &site.images_url, site.image_shards, site.hard_links, &site_images);
+    let asset_images = discover::hash_bytes(serde_json::to_string(&image_settings).expect("plain data serializes").as_bytes());
     let settings = match (&theme, &assets) {
         (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors, &sections, asset_images),
         _ => [0; 32],

@@ -151,6 +151,11 @@ impl Publisher {
         Ok((Stamp::of(&std::fs::metadata(&path)?), how))
     }
 
+    /// The blake3 of a staged file.
+    pub fn staged_hash(&self, rel: &str) -> io::Result<crate::discover::Hash> {
+        crate::discover::hash_file(&self.staged(rel)?)
+    }
+
     /// Drops everything staged (a failed build).
     pub fn discard(&self) -> io::Result<()> {
         remove_dir_if_exists(&self.staging)?;
@@ -334,25 +339,18 @@ impl Publisher {
         let mut seen: std::collections::HashMap<String, OnDisk> = std::collections::HashMap::new();
         let mut found = Vec::new();
         'moves: for rel in moves {
-            let mut prefix = String::new();
-            let parts: Vec<&str> = rel.split('/').collect();
-            for part in &parts[..parts.len() - 1] {
-                if !prefix.is_empty() {
-                    prefix.push('/');
-                }
-                prefix.push_str(part);
-                let kind = *seen.entry(prefix.clone()).or_insert_with(|| on_disk(&self.out.join(&prefix)));
+            for prefix in folders_of(rel) {
+                let kind = *seen.entry(prefix.to_string()).or_insert_with(|| on_disk(&self.out.join(prefix)));
                 match kind {
                     OnDisk::Missing => continue 'moves,
                     OnDisk::Folder => {}
-                    OnDisk::File if removed.contains(prefix.as_str()) => continue 'moves,
+                    OnDisk::File if removed.contains(prefix) => continue 'moves,
                     OnDisk::File => {
-                        found.push(Conflict { path: self.out.join(&prefix), why: "is a file where a folder is needed" });
+                        found.push(Conflict { path: self.out.join(prefix), why: "is a file where a folder is needed" });
                         continue 'moves;
                     }
                     OnDisk::Link => {
-                        found
-                            .push(Conflict { path: self.out.join(&prefix), why: "is a symbolic link: gen does not publish through links" });
+                        found.push(Conflict { path: self.out.join(prefix), why: "is a symbolic link: gen does not publish through links" });
                         continue 'moves;
                     }
                 }
@@ -379,18 +377,12 @@ impl Publisher {
         // A removal goes through every folder on its way: none may be a
         // link (a user's `images -> /elsewhere` would delete files there).
         'removes: for rel in removes {
-            let mut prefix = String::new();
-            let parts: Vec<&str> = rel.split('/').collect();
-            for part in &parts[..parts.len() - 1] {
-                if !prefix.is_empty() {
-                    prefix.push('/');
-                }
-                prefix.push_str(part);
-                match *seen.entry(prefix.clone()).or_insert_with(|| on_disk(&self.out.join(&prefix))) {
+            for prefix in folders_of(rel) {
+                match *seen.entry(prefix.to_string()).or_insert_with(|| on_disk(&self.out.join(prefix))) {
                     OnDisk::Link => {
                         let why = "is a symbolic link: gen does not remove files through links";
-                        if !found.iter().any(|c: &Conflict| c.path == self.out.join(&prefix)) {
-                            found.push(Conflict { path: self.out.join(&prefix), why });
+                        if !found.iter().any(|c: &Conflict| c.path == self.out.join(prefix)) {
+                            found.push(Conflict { path: self.out.join(prefix), why });
                         }
                         continue 'removes;
                     }
@@ -480,6 +472,11 @@ fn prune_empty(dir: &Path, stop: &Path) -> io::Result<()> {
             _ => return Ok(()),
         }
     }
+}
+
+/// The folders on the way to `rel`: `a` and `a/b` for `a/b/c.html`.
+fn folders_of(rel: &str) -> impl Iterator<Item = &str> {
+    rel.match_indices('/').map(move |(i, _)| &rel[..i])
 }
 
 /// What a placed file shares with its source.

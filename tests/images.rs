@@ -161,6 +161,11 @@ fn hard_links_is_an_explicit_choice() {
     let url = published_url(&std::fs::read(r.path("content/alpha/news/first-story/photo.png")).unwrap(), "png");
     let published = std::fs::metadata(r.path(&format!("public/alpha{url}"))).unwrap();
     assert_eq!((published.dev(), published.ino()), (source.dev(), source.ino()), "same inode: no copy");
+    // Switched off again, the links are replaced (review of #21).
+    r.edit("sites.toml", "hard_links = true\n", "");
+    r.build();
+    let published = std::fs::metadata(r.path(&format!("public/alpha{url}"))).unwrap();
+    assert_ne!((published.dev(), published.ino()), (source.dev(), source.ino()), "no longer the same file");
 }
 
 #[test]

@@ -380,5 +380,59 @@ fn the_preview_serves_the_shared_images_tree() {
     let path = src.strip_prefix(&prefix).unwrap_or_else(|| panic!("{src} is not served by the preview"));
     let img = crate::util::http_get(s.port, "beta.localhost", &format!("/_images/{path}"));
     assert_eq!(img.status, 200, "{src}");
+    // A folder of the tree without its slash: the slash is added under /_images/.
+    let shard = path.split('/').next().unwrap();
+    let folder = crate::util::http_get(s.port, "beta.localhost", &format!("/_images/{shard}"));
+    assert_eq!(folder.location.as_deref(), Some(format!("/_images/{shard}/").as_str()), "{}", folder.status);
     assert!(r.listing().iter().all(|p| !p.starts_with("public/")), "the preview never writes public/");
+}
+
+/// Review of #21: without `.gen/_images.state` but with `public/_images/`,
+/// every build after trusted an empty state and refused the files on disk.
+#[test]
+fn a_lost_shared_images_state_is_rebuilt_from_every_site() {
+    let r = shared_repo();
+    r.build();
+    let before = shared_files(&r);
+    std::fs::remove_file(r.path(".gen/_images.state")).unwrap();
+    r.build();
+    r.build();
+    assert_eq!(shared_files(&r), before);
+    // The state knows beta's uses again: a build of alpha alone removes nothing beta shows.
+    r.edit("content/alpha/news/second/index.md", "![두 번째 사진](pic.jpg)", "사진 없음");
+    r.ok(&["build", "--site", "alpha"]);
+    assert_eq!(shared_files(&r), before);
+}
+
+/// Review of #21: sizes read with resizing off ignored the EXIF
+/// orientation and were reused when it was switched on: sideways variants.
+#[test]
+fn switching_resizing_on_reads_the_orientation_of_images_read_before() {
+    let r = photo_repo("");
+    r.edit("sites.toml", "[images]\n", "[images]\nresize = false\n");
+    r.write_bytes("content/alpha/news/second/pic.jpg", &jpeg_with_gps(400, 200));
+    r.build();
+    r.edit("sites.toml", "resize = false\n", "");
+    r.build();
+    let html = Html::parse_document(&r.read("public/alpha/news/second/index.html"));
+    let img = select(&html, ".content picture img")[0];
+    assert_eq!((img.attr("width"), img.attr("height")), (Some("200"), Some("400")), "{}", html.html());
+    assert!(published(&r, "alpha", img.attr("src").unwrap()).height() > 200);
+}
+
+/// Review of #21: a change of the image settings re-rendered no page whose
+/// inputs were otherwise unchanged, so `srcset` named variants no longer published.
+#[test]
+fn changing_the_image_widths_rerenders_the_pages_that_show_images() {
+    let r = photo_repo("");
+    r.build();
+    r.edit("sites.toml", "widths = [160, 320]", "widths = [200, 320]");
+    r.build();
+    let html = Html::parse_document(&r.read("public/alpha/news/second/index.html"));
+    let srcset = select(&html, ".content picture source")[0].attr("srcset").unwrap().to_string();
+    assert!(srcset.contains(" 200w") && !srcset.contains(" 160w"), "{srcset}");
+    for c in srcset.split(", ") {
+        assert!(r.exists(&format!("public/alpha{}", c.split(' ').next().unwrap())), "{c} is not published");
+    }
+    crate::util::assert_same_as_clean_build(&r);
 }

@@ -11,11 +11,48 @@ use image::{DynamicImage, ImageDecoder, ImageReader};
 
 use super::variants::{Format, Variant};
 
-/// The width and height of a source as it is shown (after its EXIF
-/// orientation), read from its header only.
-pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
+/// The largest photo gen decodes: 200 megapixels (a 16-bit RGBA one takes
+/// 1.6 GB decoded). A file that claims more is refused before any pixel is
+/// allocated, however small the file is.
+pub const MAX_PIXELS: u64 = 200_000_000;
+
+/// What a source's header says: its size as shown (after the EXIF
+/// orientation) and whether it is animated (APNG, animated WebP), which
+/// variants would flatten to their first frame.
+pub fn header(bytes: &[u8]) -> Result<(u32, u32, bool), String> {
+    let (w, h) = dimensions(bytes)?;
+    Ok((w, h, is_animated(bytes)))
+}
+
+fn too_large(w: u32, h: u32) -> Result<(), String> {
+    if w as u64 * h as u64 > MAX_PIXELS {
+        return Err(format!("{w}×{h} pixels is more than gen decodes ({} megapixels)", MAX_PIXELS / 1_000_000));
+    }
+    Ok(())
+}
+
+/// APNG (an `acTL` chunk before the image data) or animated WebP (the
+/// animation flag of `VP8X`).
+fn is_animated(bytes: &[u8]) -> bool {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let mut i = 8;
+        while i + 8 <= bytes.len() {
+            let len = u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+            match &bytes[i + 4..i + 8] {
+                b"acTL" => return true,
+                b"IDAT" => return false,
+                _ => i += 12 + len,
+            }
+        }
+        return false;
+    }
+    bytes.len() > 20 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" && &bytes[12..16] == b"VP8X" && bytes[20] & 0x02 != 0
+}
+
+fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
     let mut decoder = reader(bytes)?.into_decoder().map_err(|e| e.to_string())?;
     let (w, h) = decoder.dimensions();
+    too_large(w, h)?;
     let turned = decoder.orientation().map(|o| {
         use image::metadata::Orientation::*;
         matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
@@ -44,6 +81,8 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
         return Err("the JPEG is cut off (no end marker after its image data): was it copied completely?".into());
     }
     let mut decoder = reader(bytes)?.into_decoder().map_err(|e| e.to_string())?;
+    let (w, h) = decoder.dimensions();
+    too_large(w, h)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let icc = decoder.icc_profile().ok().flatten();
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
@@ -160,7 +199,7 @@ mod tests {
     #[test]
     fn every_variant_decodes_at_its_planned_size() {
         let bytes = jpeg(640, 400);
-        let (w, h) = dimensions(&bytes).unwrap();
+        let (w, h, _) = header(&bytes).unwrap();
         let s = ImageSettings { formats: vec![Format::Avif, Format::Webp], ..Default::default() };
         let set = plan(&[1; 32], "jpg", Some(w), Some(h), &s, Shards::default()).unwrap();
         let all: Vec<&Variant> = set.all().collect();
@@ -189,6 +228,29 @@ mod tests {
         with_thumb.extend_from_slice(&whole[2..]);
         assert!(jpeg_is_complete(&with_thumb));
         assert!(!jpeg_is_complete(&with_thumb[..with_thumb.len() - 100]));
+    }
+
+    #[test]
+    fn animations_and_oversized_images_are_told_by_their_header() {
+        let png = |chunks: &[&[u8; 4]]| {
+            let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+            for c in chunks {
+                b.extend_from_slice(&0u32.to_be_bytes());
+                b.extend_from_slice(*c);
+                b.extend_from_slice(&[0; 4]);
+            }
+            b
+        };
+        assert!(is_animated(&png(&[b"IHDR", b"acTL", b"IDAT"])));
+        assert!(!is_animated(&png(&[b"IHDR", b"IDAT", b"acTL"])), "acTL after the data is no APNG");
+        let mut webp = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0".to_vec();
+        webp.extend_from_slice(&[0x02, 0, 0, 0]);
+        assert!(is_animated(&webp));
+        webp[20] = 0x10;
+        assert!(!is_animated(&webp), "alpha only");
+        assert!(!is_animated(&jpeg(8, 8)));
+        assert!(too_large(20_000, 20_000).unwrap_err().contains("200 megapixels"));
+        assert!(too_large(8_000, 6_000).is_ok());
     }
 
     #[test]

@@ -29,9 +29,13 @@ pub const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "svg", "
 pub struct ImageRecord {
     pub stamp: Stamp,
     pub hash: Hash,
-    /// As shown: after the EXIF orientation.
+    /// As shown: after the EXIF orientation (when `still` is known).
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// `None`: the size was read without a decoder (resizing off, or a
+    /// format without variants); else whether the decoder found a still
+    /// image (`false`: animated, published as it is).
+    pub still: Option<bool>,
 }
 
 /// An image source with its published path.
@@ -128,7 +132,10 @@ impl Catalog {
     }
 
     fn addressed(&self, source: String, ext: &str, record: ImageRecord) -> Addressed {
-        let variants = variants::plan(&record.hash, ext, record.width, record.height, &self.settings, self.shards);
+        let variants = match record.still {
+            Some(true) => variants::plan(&record.hash, ext, record.width, record.height, &self.settings, self.shards),
+            _ => None,
+        };
         let rel = match &variants {
             Some(v) => v.fallback.rel.clone(),
             None => sharded_path(&record.hash, ext, self.shards),
@@ -146,19 +153,21 @@ impl Catalog {
         }
         let full = self.root.join(source);
         let stamp = Stamp::of(&std::fs::metadata(&full)?);
-        let record = match self.previous.get(&key).copied().filter(|r| r.stamp == stamp) {
+        // Variants need the decoder's reading of the header (orientation,
+        // animation); a record read without one (resizing was off) is read again.
+        let decode = variants::Format::of_source(&ext).is_some() && self.settings.resize;
+        let record = match self.previous.get(&key).copied().filter(|r| r.stamp == stamp && r.still.is_some() == decode) {
             Some(r) => r,
             None => {
                 let bytes = std::fs::read(&full)?;
-                let (width, height) = match variants::Format::of_source(&ext).filter(|_| self.settings.resize) {
-                    // Decoders read the orientation too: a portrait photo
-                    // stored sideways has its shown size.
-                    Some(_) => encode::dimensions(&bytes)
-                        .map(|(w, h)| (Some(w), Some(h)))
+                let (width, height, still) = match decode {
+                    // A portrait photo stored sideways has its shown size.
+                    true => encode::header(&bytes)
+                        .map(|(w, h, animated)| (Some(w), Some(h), Some(!animated)))
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable image ({e})")))?,
-                    None => imagesize::blob_size(&bytes).map(|d| (Some(d.width as u32), Some(d.height as u32))).unwrap_or_default(),
+                    false => imagesize::blob_size(&bytes).map(|d| (Some(d.width as u32), Some(d.height as u32), None)).unwrap_or_default(),
                 };
-                ImageRecord { stamp, hash: discover::hash_bytes(&bytes), width, height }
+                ImageRecord { stamp, hash: discover::hash_bytes(&bytes), width, height, still }
             }
         };
         self.current.lock().expect("no panics while held").insert(key.clone(), record);
@@ -212,7 +221,7 @@ impl Catalog {
             view.sizes = self.settings.sizes.clone();
             let as_view =
                 |v: &variants::Variant| VariantView { url: url_for(&v.rel), width: v.width, height: v.height, mime: v.format.mime() };
-            view.thumb = set.modern.first().map(|(_, list)| as_view(&list[set.thumb]));
+            view.thumb = set.modern.first().and_then(|(_, list)| list.get(set.thumb).or(list.first())).map(as_view);
             view.variants = set.all().map(as_view).collect();
         }
         view

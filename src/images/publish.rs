@@ -164,14 +164,17 @@ impl<'a> Stage<'a> {
         if !self.claim(rel) {
             return Ok(());
         }
-        if let Some(r) = self.kept(rel, &hash) {
+        // How it is published is part of its input: switching `hard_links`
+        // off replaces the links with clones or copies.
+        let input = if self.hard_links { discover::hash_bytes(&[&hash[..], b"hard link"].concat()) } else { hash };
+        if let Some(r) = self.kept(rel, &input) {
             self.done(rel, r, false, out);
             return Ok(());
         }
-        // A hard-linked source (`hard_links`) rewritten with the same bytes
-        // changes the published file's mtime, not its content.
+        // A hard-linked source rewritten with the same bytes changes the
+        // published file's mtime, not its content.
         let published = self.publisher().out_dir().join(rel);
-        if let Some(r) = self.previous(rel).filter(|r| r.content == hash)
+        if let Some(r) = self.previous(rel).filter(|r| self.hard_links && r.input == input && r.content == hash)
             && discover::hash_file(&published).is_ok_and(|h| h == hash)
             && let Ok(m) = std::fs::metadata(&published)
         {
@@ -181,8 +184,14 @@ impl<'a> Stage<'a> {
         let publisher = self.publisher();
         let staged = publisher.stage_file(rel, &self.root.join(&image.source), self.hard_links);
         let (stamp, _) = staged.map_err(|e| self.failures.record(publisher.out_dir().join(rel), e))?;
+        // The name is the hash of the bytes addressed: a source replaced
+        // since must not go out under it (it is cached for good).
+        if publisher.staged_hash(rel).ok() != Some(hash) {
+            let d = Diagnostic::new(&image.source, None, "changed while it was being published");
+            return Err(Diagnostics::one(d.hint("build again")));
+        }
         self.counts.bytes.fetch_add(stamp.size, Ordering::Relaxed);
-        self.done(rel, OutputRecord { input: hash, content: hash, stamp }, true, out);
+        self.done(rel, OutputRecord { input, content: hash, stamp }, true, out);
         Ok(())
     }
 
@@ -273,8 +282,6 @@ const SHARED_HEADERS: &str = "/*\n  Cache-Control: public, max-age=31536000, imm
 pub struct SharedImages {
     publisher: Publisher,
     previous: SiteState,
-    /// Whether the previous state can be trusted for what gen owns.
-    owned: bool,
     /// Files of this build: `None` while the claiming site publishes it.
     files: Mutex<BTreeMap<String, Option<(OutputRecord, bool)>>>,
     /// Files each site built in this build uses.
@@ -300,7 +307,10 @@ impl SharedImages {
             Ok(_) => (None, None),
             Err(e) => (None, Some(format!("cache ignored: {e}"))),
         };
-        let owned = previous.is_some() || !out_dir.exists();
+        // `_images/` is gen's by name (no site may take it): without a
+        // state its files are taken as gen's, and every site that shares
+        // it builds to say again which it uses.
+        let lost = previous.is_none() && out_dir.exists();
         let mut previous = previous.unwrap_or_default();
         if let Some(Recovery { warning: w, moved }) = recovery {
             warning = Some(w);
@@ -309,11 +319,12 @@ impl SharedImages {
             }
         }
         previous.output_dir = out_dir;
-        let damaged = !previous
-            .outputs
-            .par_iter()
-            .all(|(rel, r)| std::fs::metadata(previous.output_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp));
-        Ok(SharedImages { publisher, previous, owned, files: Mutex::default(), uses: Mutex::default(), damaged, warning })
+        let damaged = lost
+            || !previous
+                .outputs
+                .par_iter()
+                .all(|(rel, r)| std::fs::metadata(previous.output_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp));
+        Ok(SharedImages { publisher, previous, files: Mutex::default(), uses: Mutex::default(), damaged, warning })
     }
 
     fn claim(&self, site: &str, rel: &str) -> bool {
@@ -360,21 +371,27 @@ impl SharedImages {
             },
         };
         let moves: Vec<String> = files.iter().filter(|(_, f)| matches!(f, Some((_, true)))).map(|(k, _)| k.clone()).collect();
-        let owned = |rel: &str| !self.owned || self.previous.outputs.contains_key(rel);
         let mut diags = Diagnostics::default();
-        for c in self.publisher.conflicts(&moves, &[], owned) {
+        for c in self.publisher.conflicts(&moves, &[], |_| true) {
             diags
                 .push(Diagnostic::new(&c.path, None, c.why).hint("move or remove it: gen only replaces and deletes files it wrote itself"));
         }
         if !diags.is_empty() {
             return Err(diags);
         }
-        // Until the removals, the tree holds the previous files and the new.
+        // Until the removals, the tree holds the previous files and the new,
+        // and a site uses what it used before and what it uses now: a build
+        // stopped before the removals must not forget either.
         let mut state = self.previous.clone();
         for (rel, f) in files.iter() {
             if let Some((r, _)) = f {
                 state.outputs.insert(rel.clone(), *r);
             }
+        }
+        for (site, rels) in self.uses.lock().expect("no panics while held").iter() {
+            let deps = state.deps.entry(site.clone()).or_default();
+            let known: BTreeSet<String> = deps.iter().map(|d| d.rel.clone()).collect();
+            deps.extend(rels.iter().filter(|r| !known.contains(*r)).map(|rel| Dep { source: String::new(), rel: rel.clone() }));
         }
         let done = self.publisher.commit(moves, vec![], &cache::encode(&state));
         done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot publish the shared images: {e}"))))
@@ -416,5 +433,32 @@ impl SharedImages {
         let state = SiteState { output_dir: out_dir.to_path_buf(), outputs, deps, ..Default::default() };
         let done = self.publisher.commit(vec![], removes, &cache::encode(&state));
         done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot remove unused shared images: {e}"))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review of #21: a build stopped after the new shared files were
+    /// published, before the removals, left a state without its sites' new
+    /// uses; the next build (sites skipped) removed files pages showed.
+    #[test]
+    fn the_state_after_publishing_new_shared_files_keeps_every_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, cache) = (dir.path().join("public"), dir.path().join(".gen"));
+        let shared = SharedImages::open(&out, &cache).unwrap();
+        assert!(shared.claim("a", "ab/x.webp"));
+        assert!(!shared.claim("b", "ab/x.webp"), "one publisher per file");
+        let stamp = shared.publisher.stage("ab/x.webp", b"webp").unwrap();
+        let content = discover::hash_bytes(b"webp");
+        shared.settle("ab/x.webp", OutputRecord { input: [1; 32], content, stamp }, true);
+        shared.publish_new().unwrap();
+        drop(shared);
+        let again = SharedImages::open(&out, &cache).unwrap();
+        for site in ["a", "b"] {
+            assert!(again.previous.deps[site].iter().any(|d| d.rel == "ab/x.webp"), "{site}: {:?}", again.previous.deps);
+        }
+        assert!(out.join("_images/ab/x.webp").is_file() && !again.damaged);
     }
 }

@@ -117,6 +117,9 @@ impl ImageSettings {
     }
 }
 
+/// The largest width or height a WebP image can have.
+const WEBP_MAX: u32 = 16_383;
+
 /// One resized copy: what to make and where it is published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Variant {
@@ -186,7 +189,15 @@ pub fn plan(hash: &Hash, ext: &str, width: Option<u32>, height: Option<u32>, s: 
         let rel = variant_path(hash, width, &key, format, shards);
         Variant { rel, key, width, height, format, quality }
     };
-    let modern = s.formats.iter().map(|&f| (f, widths.iter().map(|&x| make(f, x)).collect())).collect();
+    // WebP stops at 16,383 pixels a side: a very tall screenshot gets no
+    // WebP at the widths that would pass it (none at all, at worst).
+    let fits = |f: Format, width: u32| f != Format::Webp || (h as u64 * width as u64) / w as u64 <= WEBP_MAX as u64;
+    let modern = s
+        .formats
+        .iter()
+        .map(|&f| (f, widths.iter().filter(|&&x| fits(f, x)).map(|&x| make(f, x)).collect::<Vec<_>>()))
+        .filter(|(_, list)| !list.is_empty())
+        .collect();
     let fallback = make(source_format, s.social.min(w));
     Some(VariantSet { modern, fallback, thumb, avif_speed: s.avif_speed })
 }
@@ -255,6 +266,16 @@ mod tests {
         assert!(plan(&[1; 32], "png", None, None, &s, Shards::default()).is_none());
         let off = ImageSettings { resize: false, ..s };
         assert!(plan(&[1; 32], "jpg", Some(800), Some(600), &off, Shards::default()).is_none());
+    }
+
+    #[test]
+    fn a_very_tall_image_gets_no_webp_taller_than_webp_allows() {
+        let s = ImageSettings::default();
+        // 1080 × 20000: at 800 wide the WebP would be 14,815 high, at 1080 20,000.
+        let set = set(1080, 20_000, &s);
+        assert_eq!(set.modern[0].1.iter().map(|v| v.width).collect::<Vec<_>>(), [240, 480, 800]);
+        let taller = plan(&[7; 32], "jpg", Some(100), Some(40_000), &s, Shards::default()).unwrap();
+        assert!(taller.modern.is_empty(), "only the fallback: {:?}", taller.modern);
     }
 
     #[test]

@@ -289,8 +289,9 @@ pub struct SiteInputs<'a> {
     pub sections: &'a std::collections::BTreeMap<String, crate::model::SectionPage>,
     /// The site's `default_image`, as an absolute URL.
     pub default_image: Option<String>,
-    /// Hash of the names of the images in `content/<site>/assets/`: a new
-    /// one may change what a `/path` in any body resolves to.
+    /// Hash of the image settings and of the names of the images in
+    /// `content/<site>/assets/` (a new one may change what a `/path` in any
+    /// body resolves to): part of every page's input.
     pub asset_images: Hash,
     pub now: DateTime<FixedOffset>,
 }

@@ -45,6 +45,7 @@ async fn handle(State(live): State<Arc<Live>>, req: Request) -> Response {
         return events(&live, site).into_response();
     }
     let mut req = req;
+    let asked = path.clone();
     let mut site_dir = live.out_dir.join(&site);
     // `/_images/…` is the shared image tree (sites with `images_url`).
     let shared = live.out_dir.join(crate::config::SHARED_IMAGES_DIR);
@@ -67,7 +68,9 @@ async fn handle(State(live): State<Arc<Live>>, req: Request) -> Response {
         Located::Forbidden => return (StatusCode::FORBIDDEN, "403 forbidden").into_response(),
         Located::Missing => return not_found(&live.out_dir.join(&site), live.error().as_deref()),
         // As static hosts do: relative links on the page resolve from the folder.
-        Located::Folder if !path.ends_with('/') => return moved(&format!("{path}/{}", query.map(|q| format!("?{q}")).unwrap_or_default())),
+        Located::Folder if !path.ends_with('/') => {
+            return moved(&format!("{asked}/{}", query.map(|q| format!("?{q}")).unwrap_or_default()));
+        }
         _ => {}
     }
     let error = live.error();
