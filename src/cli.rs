@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "gen", version, about = "Builds many static sites from one repository of Markdown articles.")]
 pub struct Cli {
     /// Repository root (holds sites.toml, content/, themes/, assets/).
-    #[arg(short = 'C', long = "root", global = true, default_value = ".", value_name = "DIR")]
-    pub root: PathBuf,
+    /// Default: the nearest folder from the current one upwards that holds
+    /// a sites.toml (as git finds its repository), else the current folder.
+    #[arg(short = 'C', long = "root", global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,6 +46,16 @@ pub enum Command {
     /// Manage the build cache (.gen/).
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Work with the theme.
+    #[command(subcommand)]
+    Theme(ThemeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ThemeCommand {
+    /// Write the built-in theme to themes/default/ for editing; files
+    /// already there are left as they are.
+    Eject,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,10 +199,23 @@ pub struct Select {
 
 #[derive(Debug, Subcommand)]
 pub enum NewCommand {
-    /// Add a site to sites.toml and create content/NAME/.
+    /// Add a site to sites.toml and create content/NAME/ with a welcome
+    /// article in the site's language.
     Site {
         /// Folder name of the site (lowercase letters, digits, `-`, `_`).
         name: String,
+        /// The site's title (default: its name).
+        #[arg(long)]
+        title: Option<String>,
+        /// Its language, e.g. ko or en (default: en).
+        #[arg(long)]
+        language: Option<String>,
+        /// Its IANA time zone, e.g. Asia/Seoul.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Its address (default: https://NAME.example.com/).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
     },
     /// Create content/SITE/SECTION/SLUG/index.md with front matter to fill in.
     Article {

@@ -251,9 +251,13 @@ impl Config {
     pub fn parse(root: &Path, text: &str) -> Result<Config, Diagnostics> {
         let raw: Keys = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
+            let message = e.message().trim().to_string();
+            let message = match crate::diag::nearest_field(&message).filter(|_| message.starts_with("unknown field")) {
+                Some((typed, known)) => format!("unknown key `{typed}`: did you mean `{known}`?"),
+                None => message,
+            };
             Diagnostics::one(
-                Diagnostic::new(CONFIG_FILE, line, e.message().trim().to_string())
-                    .hint("see the configuration reference in README.md for the accepted keys"),
+                Diagnostic::new(CONFIG_FILE, line, message).hint("see the configuration reference in README.md for the accepted keys"),
             )
         })?;
         let mut diags = Diagnostics::default();
@@ -760,6 +764,12 @@ mod tests {
         assert_eq!(ok.sites[0].image_url("images/ab/cd/x.webp"), "https://img.example/ab/cd/x.webp");
         let err = parse("[[sites]]\nname = \"_images\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
         assert!(err.to_string().contains("`_images` is reserved"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_suggests_the_known_one() {
+        let err = parse("[[sites]]\nname = \"a\"\ntitel = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
+        assert!(err.to_string().contains("sites.toml:3: unknown key `titel`: did you mean `title`?"), "{err}");
     }
 
     #[test]

@@ -126,6 +126,16 @@ impl From<Diagnostic> for Diagnostics {
     }
 }
 
+/// From serde's "unknown field `titel`, expected one of `title`, …": the
+/// field typed and the known one nearest to it, when one is near enough to
+/// be what was meant (as rustc and clap suggest).
+pub fn nearest_field(msg: &str) -> Option<(String, String)> {
+    let mut quoted = msg.split('`').skip(1).step_by(2);
+    let typed = quoted.next()?;
+    let (score, known) = quoted.map(|k| (strsim::jaro_winkler(typed, k), k)).max_by(|a, b| a.0.total_cmp(&b.0))?;
+    (score > 0.8).then(|| (typed.to_string(), known.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     /// Hardening round 2, case 8: escapes from content reached stderr raw.

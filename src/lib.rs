@@ -26,3 +26,4 @@ pub(crate) mod search;
 pub mod serve;
 pub(crate) mod theme;
 pub(crate) mod write;
+pub use config::CONFIG_FILE;

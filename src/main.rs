@@ -3,6 +3,7 @@
 mod cli;
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use gensite::diag::Printable;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{
-    BuildArgs, CacheCommand, CheckArgs, Cli, Command, ExportCommand, ImportCommand, NewCommand, SearchFormat, ServeArgs, WordpressArgs,
+    BuildArgs, CacheCommand, CheckArgs, Cli, Command, ExportCommand, ImportCommand, NewCommand, SearchFormat, ServeArgs, ThemeCommand,
+    WordpressArgs,
 };
 
 /// Exit codes, as ripgrep's: 1 when the command ran and found problems
@@ -33,25 +35,39 @@ impl std::fmt::Display for Problems {
 impl std::error::Error for Problems {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
         end_quietly_on_a_closed_pipe();
     }
+    let root = match (&cli.root, &cli.command) {
+        (Some(root), _) => root.clone(),
+        // A new repository goes where it is asked for, never into a parent.
+        (None, Command::Init { .. }) => PathBuf::from("."),
+        (None, _) => repository_root(),
+    };
+    // File arguments mean what they say from the folder the user is in.
+    if let Command::Import(ImportCommand::Wordpress(args)) = &mut cli.command
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        args.export = cwd.join(&args.export);
+        args.uploads = args.uploads.as_ref().map(|u| cwd.join(u));
+    }
+    let cli = Cli { root: Some(root.clone()), ..cli };
     let result = match cli.command {
-        Command::Build(args) => run_build(&cli.root, args),
-        Command::Serve(args) => run_serve(&cli.root, args),
-        Command::Check(args) => run_check(&cli.root, args),
+        Command::Build(args) => run_build(&root, args),
+        Command::Serve(args) => run_serve(&root, args),
+        Command::Check(args) => run_check(&root, args),
         Command::Export(ExportCommand::Search { format: SearchFormat::Elasticsearch, select, output }) => {
-            run_export(&cli.root, select, &output)
+            run_export(&root, select, &output)
         }
-        Command::Import(ImportCommand::Wordpress(args)) => run_import(&cli.root, args),
+        Command::Import(ImportCommand::Wordpress(args)) => run_import(&root, args),
         Command::Cache(CacheCommand::Prune { cache, older_than }) => {
             let older_than = older_than.map(|d| std::time::Duration::from_secs(d * 86_400));
-            build::prune_cache(&cli.root.join(cache), older_than)
+            build::prune_cache(&root.join(cache), older_than)
                 .map(|(n, bytes)| println!("removed {n} cached variant{} ({:.1} MB)", if n == 1 { "" } else { "s" }, bytes as f64 / 1e6))
         }
         Command::Init { dir, theme } => {
-            let dir = dir.map(|d| cli.root.join(d)).unwrap_or_else(|| cli.root.clone());
+            let dir = dir.map(|d| root.join(d)).unwrap_or_else(|| root.clone());
             gensite::new::init(&dir, theme).map(|made| {
                 for p in made {
                     println!("created {}", p.display());
@@ -59,9 +75,20 @@ fn main() -> ExitCode {
                 println!("next: gen build (writes public/news/), or gen serve --watch to preview");
             })
         }
-        Command::New(NewCommand::Site { name }) => gensite::new::site(&cli.root, &name).map(|p| println!("created {}", p.display())),
+        Command::New(NewCommand::Site { name, title, language, timezone, base_url }) => {
+            let o = gensite::new::SiteOptions { title, language, timezone, base_url };
+            gensite::new::site(&root, &name, &o, build::now()).map(|p| println!("created {}", p.display()))
+        }
+        Command::Theme(ThemeCommand::Eject) => gensite::new::eject_theme(&root).map(|(written, kept)| {
+            for p in &written {
+                println!("created {}", p.display());
+            }
+            if !kept.is_empty() {
+                println!("left {} file{} already there as they are", kept.len(), if kept.len() == 1 { "" } else { "s" });
+            }
+        }),
         Command::New(NewCommand::Article { path }) => {
-            gensite::new::article(&cli.root, &path, build::now()).map(|p| println!("created {}", p.display()))
+            gensite::new::article(&root, &path, build::now()).map(|p| println!("created {}", p.display()))
         }
     };
     match result {
@@ -85,6 +112,14 @@ fn main() -> ExitCode {
             ExitCode::from(FAILED)
         }
     }
+}
+
+/// The nearest folder from the current one upwards that holds a
+/// `sites.toml`, as Hugo, Zola and git look for their project; the current
+/// folder when none does (`gen new site` in an empty folder starts one).
+fn repository_root() -> PathBuf {
+    let Ok(cwd) = std::env::current_dir() else { return PathBuf::from(".") };
+    cwd.ancestors().find(|d| d.join(gensite::CONFIG_FILE).is_file()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// `gen check | head`: when the reader goes away, stop as other command-line

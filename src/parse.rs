@@ -127,6 +127,12 @@ pub struct SectionFront {
     pub description: String,
 }
 
+/// The first front-matter line (counting from the line after `---`) that
+/// is indented with a tab.
+fn tab_line(front: &str) -> Option<usize> {
+    front.lines().position(|l| l.trim_start_matches(' ').starts_with('\t'))
+}
+
 /// Parses a section page: its front matter, and its body with the line it starts on.
 pub fn parse_section_page<'t>(text: &'t str, file: &Path) -> Result<(SectionFront, &'t str, usize), Diagnostic> {
     let split = split(text).map_err(|(line, msg)| {
@@ -160,12 +166,21 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::T
             Some(value) => split.front.lines().position(|l| l.contains(value)).map(|i| i + 2),
             None => e.location().map(|l| l.line() + 1),
         };
-        let hint = if msg.contains("unknown field") {
-            "check the spelling; custom fields go under `extra:`"
-        } else if msg.contains("missing field") {
-            "every article needs `title:` and `date:`"
-        } else {
-            "fix the YAML between the `---` lines"
+        let (msg, hint) = match (msg.contains("unknown field"), crate::diag::nearest_field(&msg)) {
+            (true, Some((typed, known))) => {
+                (format!("unknown field `{typed}`: did you mean `{known}`?"), "custom fields go under `extra:`".to_string())
+            }
+            (true, None) => (msg, "check the spelling; custom fields go under `extra:`".to_string()),
+            _ if msg.contains("missing field") => (msg, "every article needs `title:` and `date:`".to_string()),
+            _ => match tab_line(split.front) {
+                // The YAML parser's own words ("found character that cannot
+                // start any token") do not say what is wrong.
+                Some(tab) => {
+                    let d = Diagnostic::new(file, Some(tab + 2), "front matter: tabs are not allowed for indentation in YAML");
+                    return d.hint("indent with spaces");
+                }
+                None => (msg, "fix the YAML between the `---` lines".to_string()),
+            },
         };
         Diagnostic::new(file, line.or(Some(1)), format!("front matter: {msg}")).hint(hint)
     })?;
@@ -832,6 +847,21 @@ mod tests {
         let korean = "가".repeat(1000);
         assert_eq!(first_paragraph_text(&korean).chars().count(), SUMMARY_MAX_CHARS + 1);
         assert_eq!(first_paragraph_text("Short one."), "Short one.");
+    }
+
+    /// Newsroom's first week: a misspelt key said only "unknown field", and a
+    /// tab said "found character that cannot start any token".
+    #[test]
+    fn a_misspelt_field_suggests_the_known_one_and_a_tab_says_so() {
+        let e = meta("---\ntitel: x\ndate: 2024-05-01\n---\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("unknown field `titel`: did you mean `title`?"), "{e}");
+        let e = meta("---\ntitle: x\ndate: 2024-05-01\ncolour: red\n---\n").unwrap_err();
+        assert!(e.message.contains("unknown field `colour`") && !e.message.contains("did you mean"), "{e}");
+        let e = meta("---\ntitle: x\ndate: 2024-05-01\ntags:\n\t- a\n---\n").unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.message.contains("tabs are not allowed for indentation in YAML"), "{e}");
+        assert_eq!(e.hint.as_deref(), Some("indent with spaces"));
     }
 
     #[test]
