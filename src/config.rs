@@ -286,6 +286,7 @@ impl Config {
         }
         let mut sites: Vec<SiteConfig> = Vec::new();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut bases: BTreeMap<String, (usize, String)> = BTreeMap::new();
         for (i, site) in sites_raw.iter().enumerate() {
             if let Some(o) = site.output.as_ref().map(|o| o.span()).or(site.sites.as_ref().map(|_| 0..0)) {
                 diags.push(
@@ -320,7 +321,23 @@ impl Config {
                 );
             }
             let base = match normalize_base_url(base_url.get_ref()) {
-                Ok(u) => u,
+                // Two sites at one address would answer each other's URLs
+                // (`gen check` then reports links that exist as broken).
+                Ok(u) => {
+                    let line = line_of(text, base_url.span().start);
+                    let key = u.split_once("://").map(|(_, rest)| rest.to_lowercase()).unwrap_or_else(|| u.clone());
+                    if let Some((first, other)) = bases.insert(key, (line, name_s.clone())) {
+                        diags.push(
+                            Diagnostic::new(
+                                CONFIG_FILE,
+                                Some(line),
+                                format!("site `{name_s}` has the base_url of site `{other}` (line {first}): `{u}`"),
+                            )
+                            .hint("every site needs its own address (another host, or another path on the same host)"),
+                        );
+                    }
+                    u
+                }
                 Err(why) => {
                     diags.push(
                         Diagnostic::new(CONFIG_FILE, at(base_url.span()), format!("bad `base_url` for site `{name_s}`: {why}"))
@@ -764,6 +781,16 @@ mod tests {
         assert_eq!(ok.sites[0].image_url("images/ab/cd/x.webp"), "https://img.example/ab/cd/x.webp");
         let err = parse("[[sites]]\nname = \"_images\"\ntitle = \"A\"\nbase_url = \"https://a.example\"\n").unwrap_err();
         assert!(err.to_string().contains("`_images` is reserved"), "{err}");
+    }
+
+    /// Hardening round 2, case 8g: two sites with one base_url were accepted.
+    #[test]
+    fn two_sites_with_one_base_url_are_refused_naming_both_lines() {
+        let text = "[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://news.example/\"\n[[sites]]\nname = \"b\"\ntitle = \"B\"\nbase_url = \"https://NEWS.example\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("sites.toml:8: site `b` has the base_url of site `a` (line 4)"), "{err}");
+        let ok = "[[sites]]\nname = \"a\"\ntitle = \"A\"\nbase_url = \"https://news.example/\"\n[[sites]]\nname = \"b\"\ntitle = \"B\"\nbase_url = \"https://news.example/b/\"\n";
+        assert!(parse(ok).is_ok(), "another path on the same host is another site");
     }
 
     #[test]

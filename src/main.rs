@@ -294,7 +294,10 @@ fn run_import(root: &std::path::Path, args: WordpressArgs) -> anyhow::Result<()>
         println!("  HTML markup dropped (text kept): {}", list(&r.html_dropped));
     }
     for m in &r.images.missing {
-        println!("  missing image: {}: {}", m.article, m.url);
+        match &m.refused {
+            Some(why) => println!("  refused image: {}: {}: {}", Printable(&m.article), Printable(&m.url), Printable(why)),
+            None => println!("  missing image: {}: {}", Printable(&m.article), Printable(&m.url)),
+        }
     }
     for c in &r.files.conflicts {
         println!("  conflict: {c} changed since the last import; left as it is (--force overwrites)");

@@ -435,3 +435,29 @@ fn imported_photos_get_variants_and_their_old_urls_lead_to_the_fallback() {
         assert_eq!(fallback.width(), 1200, "the fallback is `social` wide");
     }
 }
+
+/// Hardening round 2, case 1: a symbolic link to a folder outside
+/// `--uploads` was followed, and what it held was published; a linked file
+/// was refused but reported only as missing.
+#[test]
+fn uploads_reached_through_symbolic_links_are_refused_and_reported_as_such() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("map.png"), "secret text named .png").unwrap();
+    std::fs::write(outside.path().join("chart.png"), "secret text named .png").unwrap();
+    std::fs::remove_dir_all(r.path("uploads/sites/3/2023/11")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), r.path("uploads/sites/3/2023/11")).unwrap();
+    std::fs::remove_file(r.path("uploads/sites/3/2023/12/chart.png")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("chart.png"), r.path("uploads/sites/3/2023/12/chart.png")).unwrap();
+    let report = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    let missing = report["images"]["missing"].as_array().unwrap();
+    let refused: Vec<&str> = missing.iter().filter_map(|m| m["refused"].as_str()).collect();
+    assert!(refused.iter().any(|w| w.contains("2023/11 in the uploads folder is a symbolic link")), "{report}");
+    let leaked: Vec<String> =
+        r.listing().into_iter().filter(|p| p.starts_with("content/") && (p.ends_with("map.png") || p.ends_with("/chart.png"))).collect();
+    // The chart's resized copies are still real files; the linked original is not taken.
+    for p in &leaked {
+        assert_ne!(std::fs::read(r.path(p)).unwrap(), b"secret text named .png", "{p} came from outside the uploads folder");
+    }
+}

@@ -112,6 +112,9 @@ pub struct Images {
 pub struct Missing {
     pub article: String,
     pub url: String,
+    /// Why a file that is there was not used (a symbolic link).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -931,9 +934,15 @@ impl markdown::Context for ItemContext<'_, '_> {
             return src.to_string();
         }
         let ext = src.rsplit('.').next().map(|e| e.split(['?', '#']).next().unwrap_or(e).to_ascii_lowercase()).unwrap_or_default();
-        let found = uploads.find(src).filter(|_| crate::images::EXTENSIONS.contains(&ext.as_str()));
+        let found = match uploads.find(src) {
+            Ok(found) => found.filter(|_| crate::images::EXTENSIONS.contains(&ext.as_str())),
+            Err(why) => {
+                self.missing.push(Missing { article: self.article.clone(), url: src.to_string(), refused: Some(why) });
+                return src.to_string();
+            }
+        };
         let Some(found) = found else {
-            self.missing.push(Missing { article: self.article.clone(), url: src.to_string() });
+            self.missing.push(Missing { article: self.article.clone(), url: src.to_string(), refused: None });
             return src.to_string();
         };
         let name = match self.by_name.get(&found.file) {

@@ -30,6 +30,10 @@ pub struct Uploads {
 struct Folder {
     names: BTreeSet<String>,
     by_original: HashMap<String, Vec<String>>,
+    /// Symbolic links: never followed, reported as such.
+    links: BTreeSet<String>,
+    /// The folder is a link, or lies behind one: nothing in it is used.
+    behind_link: Option<String>,
 }
 
 /// An old image URL found in the uploads folder.
@@ -84,21 +88,28 @@ impl Uploads {
     }
 
     /// Finds the picture an old URL shows: its original when that file is
-    /// there, else the file itself.
-    pub fn find(&self, url: &str) -> Option<Found> {
-        let rel = self.relative(url)?;
+    /// there, else the file itself. `Err` says why a file that is there is
+    /// refused: it is, or lies behind, a symbolic link (which could lead
+    /// anywhere outside the uploads folder).
+    pub fn find(&self, url: &str) -> Result<Option<Found>, String> {
+        let Some(rel) = self.relative(url) else { return Ok(None) };
         if rel.split('/').any(|s| s == ".." || s.is_empty() || s == ".") {
-            return None;
+            return Ok(None);
         }
         let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
         let listing = self.listing(Path::new(dir));
+        if let Some(link) = &listing.behind_link {
+            return Err(format!("{link} in the uploads folder is a symbolic link: gen does not follow links out of it"));
+        }
         let original = original_name(name);
         let chosen = if listing.names.contains(&original) {
             original.clone()
         } else if listing.names.contains(name) {
             name.to_string()
+        } else if let Some(link) = [&original, &name.to_string()].into_iter().find(|n| listing.links.contains(*n)) {
+            return Err(format!("{dir}/{link} in the uploads folder is a symbolic link: gen does not follow links out of it"));
         } else {
-            return None;
+            return Ok(None);
         };
         // The URL path up to the file name: how the site spelled this folder.
         let old_dir = {
@@ -110,23 +121,36 @@ impl Uploads {
         old_paths.push(format!("{old_dir}/{name}"));
         old_paths.sort();
         old_paths.dedup();
-        Some(Found { file: self.root.join(dir).join(&chosen), name: chosen, old_paths })
+        Ok(Some(Found { file: self.root.join(dir).join(&chosen), name: chosen, old_paths }))
     }
 
     fn listing(&self, dir: &Path) -> Arc<Folder> {
         if let Some(l) = self.listings.lock().expect("no panics while held").get(dir) {
             return l.clone();
         }
-        let names: BTreeSet<String> = std::fs::read_dir(self.root.join(dir))
-            .map(|rd| {
-                rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_file())).filter_map(|e| e.file_name().into_string().ok()).collect()
-            })
-            .unwrap_or_default();
+        // Every folder on the way, the uploads folder's own included, must
+        // be a folder and no link: `2023/06 -> /elsewhere` leads out of it.
+        let behind_link = std::iter::once(Path::new(""))
+            .chain(dir.ancestors().collect::<Vec<_>>().into_iter().rev().filter(|a| !a.as_os_str().is_empty()))
+            .filter(|a| !a.as_os_str().is_empty())
+            .find(|a| std::fs::symlink_metadata(self.root.join(a)).is_ok_and(|m| m.file_type().is_symlink()))
+            .map(|a| a.display().to_string());
+        let (mut names, mut links) = (BTreeSet::new(), BTreeSet::new());
+        if behind_link.is_none() {
+            for e in std::fs::read_dir(self.root.join(dir)).into_iter().flatten().flatten() {
+                let (Ok(t), Ok(name)) = (e.file_type(), e.file_name().into_string()) else { continue };
+                if t.is_file() {
+                    names.insert(name);
+                } else if t.is_symlink() {
+                    links.insert(name);
+                }
+            }
+        }
         let mut by_original: HashMap<String, Vec<String>> = HashMap::new();
         for n in &names {
             by_original.entry(original_name(n)).or_default().push(n.clone());
         }
-        let folder = Arc::new(Folder { names, by_original });
+        let folder = Arc::new(Folder { names, by_original, links, behind_link });
         self.listings.lock().expect("no panics while held").insert(dir.to_path_buf(), folder.clone());
         folder
     }
@@ -247,16 +271,16 @@ mod tests {
             std::fs::write(month.join(n), n).unwrap();
         }
         let u = Uploads::open(dir.path(), &[]).unwrap();
-        let f = u.find("https://old.example/wp-content/uploads/2023/12/a-scaled.jpg").unwrap();
+        let f = u.find("https://old.example/wp-content/uploads/2023/12/a-scaled.jpg").unwrap().unwrap();
         assert_eq!(f.name, "a.jpg");
         assert_eq!(
             f.old_paths,
             ["/wp-content/uploads/2023/12/a-300x200.jpg", "/wp-content/uploads/2023/12/a-scaled.jpg", "/wp-content/uploads/2023/12/a.jpg"]
         );
         // Only a resized copy survives: that copy is the picture.
-        assert_eq!(u.find("/wp-content/uploads/2023/12/b-1024x768.jpg"), None);
-        assert_eq!(u.find("/wp-content/uploads/2023/12/b-300x200.jpg").unwrap().name, "b-300x200.jpg");
-        assert_eq!(u.find("/wp-content/uploads/2023/12/../../etc/passwd"), None);
+        assert_eq!(u.find("/wp-content/uploads/2023/12/b-1024x768.jpg"), Ok(None));
+        assert_eq!(u.find("/wp-content/uploads/2023/12/b-300x200.jpg").unwrap().unwrap().name, "b-300x200.jpg");
+        assert_eq!(u.find("/wp-content/uploads/2023/12/../../etc/passwd"), Ok(None));
     }
 
     #[test]
