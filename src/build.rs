@@ -1154,13 +1154,6 @@ fn render_site(
     }
     // By published path: two files with the same bytes are one image.
     let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
-    let store = LocalStore::new(opts.variant_cache.as_ref().map(|v| root.join(v)).unwrap_or_else(|| cache_dir.join(VARIANTS_DIR)));
-    let (done, total) = (AtomicUsize::new(0), unique.len());
-    let tick = || {
-        if let Some(p) = &opts.progress {
-            p(ENCODING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
-        }
-    };
     let dest = match (shared_images, &site.images_url) {
         (Some(shared), Some(_)) => {
             shared.built(&site.name);
@@ -1168,28 +1161,16 @@ fn render_site(
         }
         _ => Dest::Site { publisher: &publisher, previous: &state.outputs },
     };
-    let mut images = ImageStage::new(root, &site.name, dest, &store, &failures, &tick);
-    images.hard_links = site.hard_links;
     // The article that shows an image, found only for an error message.
     let origin = |source: &str| {
         let out = deps.iter().find(|(_, ds)| ds.iter().any(|d| d.source == source)).map(|(out, _)| out)?;
         planned.iter().position(|p| &p.path == out).and_then(|i| jobs[i].origin).map(Path::to_path_buf)
     };
-    let published: Vec<Result<Vec<ImageFile>, Diagnostics>> = unique
-        .into_par_iter()
-        .map(|(_, source)| {
-            let image = catalog.address(Path::new(source)).map_err(|e| {
-                let d = Diagnostic::new(source, None, format!("cannot read image: {e}"));
-                Diagnostics::one(d.hint("the image changed or vanished during the build: build again"))
-            })?;
-            images.publish(&image, || origin(source))
-        })
-        .collect();
+    let (published, images) = publish_images(opts, cache_dir, &site, &catalog, unique, dest, &failures, &origin);
+    report.images = images;
     let published: Vec<Vec<ImageFile>> = diags.keep_ok(published);
-    let published: Vec<ImageFile> = published.into_iter().flatten().collect();
-    report.images = images.report();
     diags.extend(failures.take(&publisher));
-    for (rel, record, written) in published {
+    for (rel, record, written) in published.into_iter().flatten() {
         out.add(rel, record, written);
     }
     report.timings_ms.insert("images", ms(t));
@@ -1239,6 +1220,42 @@ fn render_site(
     let state_bytes = Some(cache::encode(&new_state));
     let state = opts.memory.is_some().then_some(new_state);
     Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, text_cache, report })
+}
+
+/// The images stage: every image (by published path → source) published
+/// from the variant cache or encoded now, in parallel, into `dest`.
+#[allow(clippy::too_many_arguments)]
+fn publish_images(
+    opts: &BuildOptions,
+    cache_dir: &Path,
+    site: &SiteConfig,
+    catalog: &Catalog,
+    unique: BTreeMap<&str, &str>,
+    dest: Dest,
+    failures: &WriteFailures,
+    origin: &(dyn Fn(&str) -> Option<PathBuf> + Sync),
+) -> (Vec<Result<Vec<ImageFile>, Diagnostics>>, ImageReport) {
+    let root = &opts.root;
+    let store = LocalStore::new(opts.variant_cache.as_ref().map(|v| root.join(v)).unwrap_or_else(|| cache_dir.join(VARIANTS_DIR)));
+    let (done, total) = (AtomicUsize::new(0), unique.len());
+    let tick = || {
+        if let Some(p) = &opts.progress {
+            p(ENCODING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        }
+    };
+    let mut images = ImageStage::new(root, &site.name, dest, &store, failures, &tick);
+    images.hard_links = site.hard_links;
+    let published = unique
+        .into_par_iter()
+        .map(|(_, source)| {
+            let image = catalog.address(Path::new(source)).map_err(|e| {
+                let d = Diagnostic::new(source, None, format!("cannot read image: {e}"));
+                Diagnostics::one(d.hint("the image changed or vanished during the build: build again"))
+            })?;
+            images.publish(&image, || origin(source))
+        })
+        .collect();
+    (published, images.report())
 }
 
 /// What `gen check` needs of a site: its files, redirects and the links of

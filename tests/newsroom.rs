@@ -68,7 +68,8 @@ fn a_korean_site_shows_korean_ui_text() {
     r.build();
     let article = r.read("public/alpha/news/first-story/index.html");
     assert_eq!(meta(&article, "og:locale").as_deref(), Some("ko_KR"));
-    assert_eq!(text_of(&article, ".byline time"), ["2024년 1월 10일"]);
+    // The time of a dated story is news: 09:00 in Seoul.
+    assert_eq!(text_of(&article, ".byline time"), ["2024년 1월 10일 09:00"]);
     assert!(text_of(&article, ".byline")[0].contains("1분 분량"), "{:?}", text_of(&article, ".byline"));
     assert!(text_of(&article, ".series h2")[0].starts_with("연재:"), "{:?}", text_of(&article, ".series h2"));
     let nav = text_of(&article, ".site-header nav a");
@@ -80,7 +81,8 @@ fn a_korean_site_shows_korean_ui_text() {
     // The English site keeps English.
     let hello = r.read("public/beta/2023/05/hello/index.html");
     assert_eq!(meta(&hello, "og:locale").as_deref(), Some("en_US"));
-    assert_eq!(text_of(&hello, ".byline time"), ["2023-05-06"]);
+    // English dates as English readers write them; a date alone shows no time.
+    assert_eq!(text_of(&hello, ".byline time"), ["May 6, 2023"]);
     // One site can override any string.
     r.edit(
         "sites.toml",
@@ -327,4 +329,29 @@ fn the_default_theme_passes_axe_in_light_and_dark_mode() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let violations = String::from_utf8_lossy(&out.stdout);
     assert!(violations.trim().is_empty(), "axe violations:\n{violations}");
+}
+
+/// Newsroom's first week: the older neighbour read "Tabs →" with
+/// rel=prev, and a cover that is also the first body image was shown twice.
+#[test]
+fn neighbours_are_labelled_by_direction_and_a_cover_in_the_body_is_shown_once() {
+    let r = Repo::fixture("basic");
+    r.write_bytes("content/alpha/news/first-story/cover.png", &crate::util::png(8, 6, "cover"));
+    r.edit("content/alpha/news/first-story/index.md", "title:", "image: photo.png\ntitle:");
+    r.build();
+    let article = r.read("public/alpha/news/first-story/index.html");
+    let doc = scraper::Html::parse_document(&article);
+    let covers = doc.select(&scraper::Selector::parse("article > img.cover, article > picture img.cover").unwrap()).count();
+    assert_eq!(covers, 0, "the cover is the first body image: shown there only");
+    let hello = r.read("public/alpha/news/story-2/index.html");
+    let doc = scraper::Html::parse_document(&hello);
+    for a in doc.select(&scraper::Selector::parse(".neighbours a").unwrap()) {
+        let label = a.select(&scraper::Selector::parse("span").unwrap()).next().map(|s| s.text().collect::<String>()).unwrap_or_default();
+        match a.value().attr("rel") {
+            Some("prev") => assert_eq!(label, "이전 기사:"),
+            Some("next") => assert_eq!(label, "← 다음 기사:"),
+            other => panic!("a neighbour link without rel: {other:?}"),
+        }
+    }
+    assert!(doc.select(&scraper::Selector::parse(".neighbours a").unwrap()).count() > 0, "{hello}");
 }

@@ -100,7 +100,7 @@ impl Renderer<'_> {
     /// links badly, so links and images point at absolute URLs. (A body
     /// that does not render is reported by the article's own render.)
     fn feed_body(&self, a: &Article) -> String {
-        let html = self.article_body(a, &mut Vec::new()).map(|b| b.html).unwrap_or_default();
+        let html = self.article_body(a, &mut Vec::new(), &mut None).map(|b| b.html).unwrap_or_default();
         let origin = url::Url::parse(&self.site.base_url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
         html.replace("src=\"/", &format!("src=\"{origin}/")).replace("href=\"/", &format!("href=\"{origin}/"))
     }

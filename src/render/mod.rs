@@ -143,6 +143,9 @@ struct ArticleCtx<'a> {
     /// `default_image` (none while hashing: the body and its images are
     /// in the input hash already).
     og_image: Option<String>,
+    /// The cover is also the body's first image: the theme shows it once
+    /// (false while hashing, like `og_image`).
+    cover_in_body: bool,
 }
 
 #[derive(Serialize)]
@@ -438,7 +441,8 @@ impl<'a> Renderer<'a> {
                     }
                 }
                 let before = images.len();
-                let body = self.article_body(a, &mut images)?;
+                let mut first_in_body = None;
+                let body = self.article_body(a, &mut images, &mut first_in_body)?;
                 text = Some(body.text);
                 if let Some(first) = body.escaped_html.first() {
                     let more = body.escaped_html.len() - 1;
@@ -455,6 +459,7 @@ impl<'a> Renderer<'a> {
                 let mut ctx = self.article_ctx(*i, &body.html, false);
                 ctx.json_ld = self.json_ld(a, og_image.as_deref());
                 ctx.og_image = og_image;
+                ctx.cover_in_body = a.cover.as_ref().is_some_and(|c| first_in_body.as_ref() == Some(&c.rel));
                 self.tera("article.html", &ctx)?
             }
             Make::Page(template, ctx) => self.tera(template, &self.page_ctx(ctx, false))?,
@@ -502,7 +507,8 @@ impl<'a> Renderer<'a> {
 
     /// The article's HTML body; images it references are resolved, added to
     /// `images` and their URLs rewritten to the published paths.
-    fn article_body(&self, a: &Article, images: &mut Vec<Addressed>) -> Result<parse::Body, Diagnostics> {
+    /// `first` gets the published path of the body's first image.
+    fn article_body(&self, a: &Article, images: &mut Vec<Addressed>, first: &mut Option<String>) -> Result<parse::Body, Diagnostics> {
         let path = self.root.join(&a.file);
         let text = std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&a.file, None, format!("cannot read: {e}")))?;
         let split = parse::split(&text).map_err(|(line, msg)| Diagnostic::new(&a.file, Some(line), msg))?;
@@ -522,6 +528,7 @@ impl<'a> Renderer<'a> {
                     .collect();
                 let sizes = self.catalog.settings().sizes.clone();
                 let out = ImageOut { url: self.site.image_url(&img.rel), width, height, sources, sizes };
+                first.get_or_insert_with(|| img.rel.clone());
                 if !images.iter().any(|i| i.rel == img.rel) {
                     images.push(img);
                 }
@@ -563,6 +570,7 @@ impl<'a> Renderer<'a> {
             series_pages,
             json_ld: String::new(),
             og_image: None,
+            cover_in_body: false,
         }
     }
 
