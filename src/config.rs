@@ -59,6 +59,7 @@ struct Keys {
     images: Option<Spanned<ImageKeys>>,
     images_url: Option<Spanned<String>>,
     hard_links: Option<bool>,
+    home: Option<HomeKeys>,
     // [[sites]] only.
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
@@ -93,6 +94,25 @@ struct QualityKeys {
     webp: Option<u8>,
     avif: Option<u8>,
     jpeg: Option<u8>,
+}
+
+/// `[home]` / `[sites.home]`: the front page's section blocks.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HomeKeys {
+    sections: Option<Vec<String>>,
+    per_section: Option<usize>,
+}
+
+/// The front page: after the lead story and the latest articles, a block
+/// per section with its newest articles.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Home {
+    /// Section folder names in the order of their blocks; `None`: every
+    /// section, in the order of the menu.
+    pub sections: Option<Vec<String>>,
+    /// Articles per block (0: no blocks).
+    pub per_section: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +190,7 @@ pub struct SiteConfig {
     /// Publish originals as hard links to their sources (no copy, but one
     /// file: a write to the published file is a write to the source).
     pub hard_links: bool,
+    pub home: Home,
     /// Oldest first.
     pub archives: Vec<Archive>,
     pub redirects: Vec<ConfigRedirect>,
@@ -496,6 +517,10 @@ impl Config {
                 images: images.unwrap_or_default(),
                 images_url,
                 hard_links: site.hard_links.or(raw.hard_links).unwrap_or(false),
+                home: {
+                    let (s, t) = (site.home.clone().unwrap_or_default(), raw.home.clone().unwrap_or_default());
+                    Home { sections: s.sections.or(t.sections), per_section: s.per_section.or(t.per_section).unwrap_or(4) }
+                },
                 archives,
                 redirects,
                 redirect_formats,

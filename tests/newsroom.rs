@@ -355,3 +355,39 @@ fn neighbours_are_labelled_by_direction_and_a_cover_in_the_body_is_shown_once() 
     }
     assert!(doc.select(&scraper::Selector::parse(".neighbours a").unwrap()).count() > 0, "{hello}");
 }
+
+/// Newsroom's first week: the home page was one column of the latest
+/// articles; a news front page has a lead story, the latest articles, then
+/// a block per section, in the order the site chooses.
+#[test]
+fn the_front_page_has_a_lead_story_the_latest_and_section_blocks_in_order() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/opinion/_index.md", "---\ntitle: 오피니언\n---\n");
+    r.build();
+    let sel = |css: &str| scraper::Selector::parse(css).unwrap();
+    let texts =
+        |d: &scraper::Html, css: &str| d.select(&sel(css)).map(|e| e.text().collect::<String>().trim().to_string()).collect::<Vec<_>>();
+    let home = scraper::Html::parse_document(&r.read("public/alpha/index.html"));
+    let lead = texts(&home, "article.lead h2 a");
+    assert_eq!(lead.len(), 1, "{}", home.html());
+    let latest = texts(&home, "section[aria-labelledby=latest] a.article-link");
+    assert!(!latest.is_empty() && !latest.contains(&lead[0]), "the lead is not repeated among the latest: {latest:?}");
+    // Every section, named by its section page where it has one.
+    assert_eq!(texts(&home, ".section-block > h2"), ["news", "오피니언"]);
+    // Page 2 is a plain list.
+    let page2 = scraper::Html::parse_document(&r.read("public/alpha/page/2/index.html"));
+    assert!(texts(&page2, "article.lead").is_empty() && texts(&page2, ".section-block").is_empty());
+    // The order and the number of articles come from sites.toml.
+    r.edit("sites.toml", "paginate = 2\n", "paginate = 2\n[home]\nsections = [\"opinion\", \"news\", \"nowhere\"]\nper_section = 1\n");
+    r.build();
+    let home = scraper::Html::parse_document(&r.read("public/alpha/index.html"));
+    assert_eq!(texts(&home, ".section-block > h2"), ["오피니언", "news"]);
+    assert_eq!(home.select(&sel(".section-block li")).count(), 2);
+    // An edit of an article shown in a block re-renders the front page.
+    let before = r.read("public/alpha/index.html");
+    let column = r.read("content/alpha/opinion/column.md").replace("title: Column", "title: Column, revised");
+    r.write("content/alpha/opinion/column.md", &column);
+    r.build();
+    let after = r.read("public/alpha/index.html");
+    assert!(after != before && after.contains("Column, revised"), "{after}");
+}

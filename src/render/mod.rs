@@ -180,11 +180,27 @@ struct Paginator<'a> {
 struct ListCtx<'a> {
     site: Hashed<'a, &'a SiteView<'a>>,
     paginator: Paginator<'a>,
+    /// On the first page of the home page: a block per section.
+    home: Option<HomeView<'a>>,
     /// On section pages, and on the home page when `_index.md` gives it a text.
     section: Option<SectionView<'a>>,
     taxonomy: Option<Link>,
     term: Option<&'a TermRef>,
     author: Option<&'a AuthorRef>,
+}
+
+#[derive(Serialize)]
+struct HomeView<'a> {
+    sections: Vec<HomeSection<'a>>,
+}
+
+/// A section's block on the front page: its newest articles.
+#[derive(Serialize)]
+struct HomeSection<'a> {
+    name: &'a str,
+    title: &'a str,
+    url: String,
+    pages: Vec<Hashed<'a, &'a PageView>>,
 }
 
 #[derive(Serialize)]
@@ -574,6 +590,32 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// The front page's section blocks: the configured sections (or every
+    /// section), each with its newest articles.
+    fn home_view(&self, part: usize, for_hash: bool) -> HomeView<'_> {
+        let p = &self.model.parts[part];
+        let home = &self.site.home;
+        let names: Vec<&String> = match &home.sections {
+            Some(list) => list.iter().filter(|s| p.sections.contains_key(*s)).collect(),
+            None => p.sections.keys().filter(|s| !s.is_empty()).collect(),
+        };
+        let sections = names
+            .into_iter()
+            .filter(|_| home.per_section > 0)
+            .map(|name| HomeSection {
+                name,
+                title: self.sections.get(name).map(|s| s.title.as_str()).unwrap_or(name),
+                url: self.site.url_for(&format!("{}{name}/", p.prefix)),
+                pages: p.sections[name]
+                    .iter()
+                    .take(home.per_section)
+                    .map(|&i| if for_hash { Hashed::Hash(&self.view_hashes[i]) } else { Hashed::Value(&self.model.articles[i].view) })
+                    .collect(),
+            })
+            .collect();
+        HomeView { sections }
+    }
+
     fn site_ref(&self, part: usize, for_hash: bool) -> Hashed<'_, &SiteView<'_>> {
         if for_hash { Hashed::Hash(&self.site_view_hashes[part]) } else { Hashed::Value(&self.site_views[part]) }
     }
@@ -620,7 +662,15 @@ impl<'a> Renderer<'a> {
             previous_url: (l.number > 1).then(|| url(l.number - 1)),
             next_url: (l.number < l.total).then(|| url(l.number + 1)),
         };
-        let mut ctx = ListCtx { site: self.site_ref(l.part, for_hash), paginator, section: None, taxonomy: None, term: None, author: None };
+        let mut ctx = ListCtx {
+            site: self.site_ref(l.part, for_hash),
+            paginator,
+            home: None,
+            section: None,
+            taxonomy: None,
+            term: None,
+            author: None,
+        };
         let section_view = |name: &'b str| {
             let page = self.sections.get(name);
             (page.is_some() || !name.is_empty()).then(|| SectionView {
@@ -633,7 +683,10 @@ impl<'a> Renderer<'a> {
             })
         };
         match l.kind {
-            ListKind::Home => ctx.section = section_view(""),
+            ListKind::Home => {
+                ctx.section = section_view("");
+                ctx.home = (l.number == 1).then(|| self.home_view(l.part, for_hash));
+            }
             ListKind::Section(s) => ctx.section = section_view(s),
             ListKind::Term { taxonomy, slug } => {
                 let tax = &part.taxonomies[taxonomy];
