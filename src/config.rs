@@ -60,6 +60,7 @@ struct Keys {
     images_url: Option<Spanned<String>>,
     hard_links: Option<bool>,
     home: Option<HomeKeys>,
+    menu: Option<Vec<String>>,
     // [[sites]] only.
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
@@ -191,6 +192,8 @@ pub struct SiteConfig {
     /// file: a write to the published file is a write to the source).
     pub hard_links: bool,
     pub home: Home,
+    /// The sections of the menu, in order (`None`: every section).
+    pub menu: Option<Vec<String>>,
     /// Oldest first.
     pub archives: Vec<Archive>,
     pub redirects: Vec<ConfigRedirect>,
@@ -517,6 +520,7 @@ impl Config {
                 images: images.unwrap_or_default(),
                 images_url,
                 hard_links: site.hard_links.or(raw.hard_links).unwrap_or(false),
+                menu: site.menu.clone().or(raw.menu.clone()),
                 home: {
                     let (s, t) = (site.home.clone().unwrap_or_default(), raw.home.clone().unwrap_or_default());
                     Home { sections: s.sections.or(t.sections), per_section: s.per_section.or(t.per_section).unwrap_or(4) }

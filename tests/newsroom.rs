@@ -391,3 +391,20 @@ fn the_front_page_has_a_lead_story_the_latest_and_section_blocks_in_order() {
     let after = r.read("public/alpha/index.html");
     assert!(after != before && after.contains("Column, revised"), "{after}");
 }
+
+/// Newsroom's first week: the menu listed section folders in alphabetical
+/// order; `menu` orders them (labels from each `_index.md`).
+#[test]
+fn the_menu_follows_the_configured_order_with_section_titles() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/opinion/_index.md", "---\ntitle: 오피니언\n---\n");
+    r.edit("sites.toml", "language = \"ko\"\n", "language = \"ko\"\nmenu = [\"opinion\", \"news\"]\n");
+    r.build();
+    let home = scraper::Html::parse_document(&r.read("public/alpha/index.html"));
+    let nav: Vec<String> = home
+        .select(&scraper::Selector::parse("header nav a").unwrap())
+        .map(|a| a.text().collect::<String>())
+        .filter(|t| t == "오피니언" || t == "news")
+        .collect();
+    assert_eq!(nav, ["오피니언", "news"], "{}", home.html());
+}

@@ -339,15 +339,18 @@ impl<'a> Renderer<'a> {
                 base_url: &site.base_url,
                 url: site.url_for(&part.prefix),
                 extra: &site.extra,
-                sections: part
-                    .sections
-                    .keys()
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Link {
-                        name: sections.get(s).map(|p| p.title.clone()).unwrap_or_else(|| s.clone()),
-                        url: site.url_for(&format!("{}{s}/", part.prefix)),
-                    })
-                    .collect(),
+                // The menu: the sections `menu` names, in its order (those
+                // without articles left out), else every section.
+                sections: match &site.menu {
+                    Some(menu) => menu.iter().filter(|s| part.sections.contains_key(*s)).collect::<Vec<_>>(),
+                    None => part.sections.keys().filter(|s| !s.is_empty()).collect(),
+                }
+                .into_iter()
+                .map(|s| Link {
+                    name: sections.get(s).map(|p| p.title.clone()).unwrap_or_else(|| s.clone()),
+                    url: site.url_for(&format!("{}{s}/", part.prefix)),
+                })
+                .collect(),
                 taxonomies: part
                     .taxonomies
                     .iter()
