@@ -460,12 +460,12 @@ pub fn references(body: &str, body_line: usize, unsafe_html: bool) -> (Vec<Refer
 
 /// The Markdown renderer shared by every site: one syntax set for the process.
 pub struct Markdown {
-    highlighter: SyntectAdapter,
+    highlighter: Highlighter,
 }
 
 impl Default for Markdown {
     fn default() -> Self {
-        Markdown { highlighter: SyntectAdapterBuilder::new().css().build() }
+        Markdown { highlighter: Highlighter(SyntectAdapterBuilder::new().css().build()) }
     }
 }
 
@@ -484,6 +484,30 @@ pub struct Body {
     pub escaped_html: Vec<usize>,
     /// Plain text for search, at most the `text_chars` asked for.
     pub text: String,
+}
+
+/// syntect's adapter, with code blocks reachable from the keyboard: on a
+/// phone a `<pre>` scrolls sideways, and a reader without a pointer must be
+/// able to focus it to scroll (axe: scrollable-region-focusable).
+struct Highlighter(SyntectAdapter);
+
+impl comrak::adapters::SyntaxHighlighterAdapter for Highlighter {
+    fn write_highlighted(&self, output: &mut dyn std::fmt::Write, lang: Option<&str>, code: &str) -> std::fmt::Result {
+        self.0.write_highlighted(output, lang, code)
+    }
+
+    fn write_pre_tag(&self, output: &mut dyn std::fmt::Write, _: HashMap<&'static str, std::borrow::Cow<'_, str>>) -> std::fmt::Result {
+        // What syntect writes in its CSS mode (which drops the attributes), focusable.
+        output.write_str("<pre class=\"syntax-highlighting\" tabindex=\"0\">")
+    }
+
+    fn write_code_tag(
+        &self,
+        output: &mut dyn std::fmt::Write,
+        attributes: HashMap<&'static str, std::borrow::Cow<'_, str>>,
+    ) -> std::fmt::Result {
+        self.0.write_code_tag(output, attributes)
+    }
 }
 
 /// What an image reference becomes: its published URL and, when the image

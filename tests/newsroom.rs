@@ -408,3 +408,28 @@ fn the_menu_follows_the_configured_order_with_section_titles() {
         .collect();
     assert_eq!(nav, ["오피니언", "news"], "{}", home.html());
 }
+
+/// Newsroom's first week: the demo's front page in a browser, at a desktop
+/// width and as a 414 px phone: a lead story set larger than the lists,
+/// section blocks named by their section pages, nothing wider than the screen.
+#[test]
+fn the_demo_front_page_in_a_browser_at_desktop_and_phone_widths() {
+    let r = Repo::demo();
+    let s = crate::util::serve(&r);
+    crate::util::wait_for(|| crate::util::http_get(s.port, "daily.localhost", "/").status == 200, "the first build");
+    let url = format!("http://daily.localhost:{}/", s.port);
+    let out = crate::util::browser_script("front.mjs", &[&url]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for v in &lines {
+        let width = v["width"].as_u64().unwrap();
+        assert!(v["scrollWidth"].as_u64().unwrap() <= width, "wider than the screen: {v}");
+        assert_eq!(v["lead"], "반도체 수출 14개월 연속 증가", "{v}");
+        assert!(v["leadFont"].as_f64().unwrap() > v["listFont"].as_f64().unwrap() * 1.2, "the lead stands out: {v}");
+        // `tech` holds only a draft: no block.
+        assert_eq!(v["blocks"], serde_json::json!(["경제", "사회"]), "{v}");
+        assert!(v["times"][0].as_str().unwrap().starts_with("2024년 11월 1일"), "{v}");
+    }
+    assert_eq!(lines[1]["width"], 414);
+}
