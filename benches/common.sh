@@ -11,3 +11,20 @@ run() {
   printf "%-28s %8.2f s %8.0f MiB\n" "$label" "${out% *}" "$(( ${out#* } / 1024 ))" >&2
   echo "${out% *}"
 }
+
+# hugo_cold: builds every Hugo project under hugo/ (one per site, as a
+# publisher runs them), prints the time and the largest site's peak memory
+# on stderr, and echoes the seconds.
+hugo_cold() {
+  local start peak=0 m tf secs
+  start=$(date +%s.%N)
+  for site in hugo/*/; do
+    tf=$(mktemp)
+    /usr/bin/time -o "$tf" -f "%M" hugo --quiet -s "$site" >/dev/null 2>&1
+    m=$(tail -1 "$tf"); rm -f "$tf"
+    [ "$m" -gt "$peak" ] && peak=$m
+  done
+  secs=$(echo "$(date +%s.%N) - $start" | bc)
+  printf "%-28s %8.2f s %8.0f MiB (largest site)\n" "hugo cold (all sites)" "$secs" "$((peak / 1024))" >&2
+  echo "$secs"
+}

@@ -70,16 +70,7 @@ cd "$dir" && rm -rf ../fresh-$$ /tmp/gen-report-$$.json
 echo "published variants: $(find public -path '*/images/*' -type f | wc -l), $(du -sh public | cut -f1) in public/"
 if command -v hugo >/dev/null; then
   hugo version
-  start=$(date +%s.%N)
-  peak=0
-  for site in hugo/*/; do
-    tf=$(mktemp)
-    /usr/bin/time -o "$tf" -f "%M" hugo --quiet -s "$site" >/dev/null 2>&1
-    m=$(tail -1 "$tf"); rm -f "$tf"
-    [ "$m" -gt "$peak" ] && peak=$m
-  done
-  hugo_cold=$(echo "$(date +%s.%N) - $start" | bc)
-  printf "%-28s %8.2f s %8.0f MiB (largest site)\n" "hugo cold (all sites)" "$hugo_cold" "$((peak / 1024))"
+  hugo_cold=$(hugo_cold)
   echo "hugo variants: $(find hugo/*/public -name '*.webp' -o -name '*.jpg' | grep -c _hu || true)"
   printf "%-28s %8.2f (target <= 0.5)\n" "ratio gen/hugo cold" "$(echo "$gen_cold / $hugo_cold" | bc -l)"
 fi

@@ -39,16 +39,7 @@ for n in $SIZES; do
   echo "<!-- edited -->" >> themes/default/templates/article.html
   run "gen one-template edit" "$GEN" build --quiet  >/dev/null
   if command -v hugo >/dev/null; then
-    start=$(date +%s.%N)
-    peak=0
-    for site in hugo/*/; do
-      tf=$(mktemp)
-      /usr/bin/time -o "$tf" -f "%M" hugo --quiet -s "$site" >/dev/null 2>&1
-      m=$(tail -1 "$tf"); rm -f "$tf"
-      [ "$m" -gt "$peak" ] && peak=$m
-    done
-    hugo_cold=$(echo "$(date +%s.%N) - $start" | bc)
-    printf "%-28s %8.2f s %8.0f MiB (largest site)\n" "hugo cold (all sites)" "$hugo_cold" "$((peak / 1024))"
+    hugo_cold=$(hugo_cold)
     printf "%-28s %8.2f\n" "ratio gen/hugo cold" "$(echo "$gen_cold / $hugo_cold" | bc -l)"
   fi
   cd - >/dev/null
