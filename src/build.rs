@@ -133,6 +133,9 @@ pub struct SiteReport {
     pub files_written: usize,
     pub files_removed: usize,
     pub images: ImageReport,
+    /// The search index, when this build made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchReport>,
     /// Stage name → milliseconds.
     pub timings_ms: BTreeMap<&'static str, f64>,
     /// A note such as "cache ignored: …".
@@ -145,6 +148,15 @@ pub struct SiteReport {
     /// Site-relative paths written or removed (for the preview server).
     #[serde(skip)]
     pub changed: Vec<String>,
+}
+
+/// What a site's search index is made of (`--json`: `search`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SearchReport {
+    pub documents: usize,
+    pub shards: usize,
+    pub details: usize,
+    pub texts: usize,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -1087,6 +1099,14 @@ fn render_site(
     for &i in &the_plan.keep {
         let path = &planned[i].path;
         out.outputs.insert(path.clone(), state.outputs[path]);
+        // A kept search index keeps the files its manifest names.
+        if jobs[i].is_deferred() {
+            let files = state
+                .outputs
+                .range::<str, _>((std::ops::Bound::Included(search::index::FILES), std::ops::Bound::Unbounded))
+                .take_while(|(k, _)| k.starts_with(search::index::FILES));
+            out.outputs.extend(files.map(|(k, r)| (k.clone(), *r)));
+        }
         if jobs[i].is_page() {
             report.pages_unchanged += 1;
         }
@@ -1125,22 +1145,46 @@ fn render_site(
     }
 
     // The search index, from the texts the article renders just produced
-    // and, for the others, the text cache.
+    // and, for the others, the text cache. Its files are named by their
+    // content: one already published is kept as it is, without compressing
+    // it again.
     let t = Instant::now();
     let mut text_cache = None;
     for &i in &deferred {
         let path = search::TextCache::path(cache_dir, &site.name);
         let chars = renderer.text_chars();
-        let all = search::texts(root, &model, chars, std::mem::take(&mut texts), || search::TextCache::load(&path))
+        let cache = search::TextCache::load(&path);
+        let all = search::texts(root, &model, chars, std::mem::take(&mut texts), &cache)
             .map_err(|e| Diagnostics::one(Diagnostic::new(&path, None, format!("cannot collect the search texts: {e:#}"))))?;
-        let published = publish(&planned[i].path, planned[i].input, &renderer.search_index(&all));
-        let (record, written) = published.map_err(|d| {
+        let built = renderer.search_index(&all);
+        drop(cache);
+        let manifest = &planned[i].path;
+        let published: Vec<Result<(String, OutputRecord, bool), Diagnostics>> = built
+            .files
+            .par_iter()
+            .map(|(rel, raw)| {
+                if rel != manifest
+                    && let Some(r) = state.outputs.get(rel).filter(|r| intact(rel, r))
+                {
+                    return Ok((rel.clone(), *r, false));
+                }
+                let input = if rel == manifest { planned[i].input } else { discover::hash_bytes(raw) };
+                let (record, written) = publish(rel, input, &search::index::published(rel, raw))?;
+                Ok((rel.clone(), record, written))
+            })
+            .collect();
+        let published: Vec<(String, OutputRecord, bool)> = diags.keep_ok(published);
+        if !diags.is_empty() {
             publisher.discard().ok();
-            Diagnostics(d.0.into_iter().chain(failures.take(&publisher).0).collect())
-        })?;
+            return Err(Diagnostics(diags.0.into_iter().chain(failures.take(&publisher).0).collect()));
+        }
+        for (rel, record, written) in published {
+            out.add(rel, record, written);
+        }
+        report.search =
+            Some(SearchReport { shards: built.counts[0], details: built.counts[1], texts: built.counts[2], documents: all.len() });
         // Saved once the site is published: a failed build leaves it as it was.
         text_cache = Some((path, search::TextCache::of(&model, all, chars).encode()));
-        out.add(planned[i].path.clone(), record, written);
     }
     report.timings_ms.insert("search", ms(t));
 
@@ -1341,6 +1385,16 @@ fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnost
         }
         // `images/` holds content-addressed files, cached for good by
         // `_headers`: a page there would be cached for good too.
+        if p.path.starts_with(search::index::DIR) && !jobs[i].is_deferred() {
+            diags.push(
+                Diagnostic::new(
+                    file_of(i, i),
+                    None,
+                    format!("{} would publish /{}: {} is reserved for the search index", describe(i), p.path, search::index::DIR),
+                )
+                .hint("move the article to another section or give it another slug"),
+            );
+        }
         if p.path.starts_with(crate::config::SHARED_IMAGES_PREFIX) && jobs[i].kind != render::Kind::File {
             diags.push(
                 Diagnostic::new(file_of(i, i), None, format!("{} would publish /{}: images/ is reserved for images", describe(i), p.path))

@@ -199,9 +199,10 @@ pub struct SiteConfig {
     pub redirects: Vec<ConfigRedirect>,
     /// A subset of [`REDIRECT_FORMATS`].
     pub redirect_formats: Vec<String>,
-    /// Write `search-index.json` and the search page.
+    /// Write the search index (`_search/`) and the search page.
     pub search: bool,
-    /// Characters of body text per article in the search index (0: none).
+    /// Characters of body text per article in the search index (0: none;
+    /// the whole text unless set).
     pub search_body_chars: usize,
     /// Write `news-sitemap.xml` (Google News, last 48 hours).
     pub news_sitemap: bool,
@@ -529,7 +530,7 @@ impl Config {
                 redirects,
                 redirect_formats,
                 search: site.search.or(raw.search).unwrap_or(true),
-                search_body_chars: site.search_body_chars.or(raw.search_body_chars).unwrap_or(1000),
+                search_body_chars: site.search_body_chars.or(raw.search_body_chars).unwrap_or(usize::MAX),
                 news_sitemap: site.news_sitemap.or(raw.news_sitemap).unwrap_or(true),
                 sitemap_max_urls,
                 schema_type,

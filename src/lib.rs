@@ -22,7 +22,7 @@ pub(crate) mod parse;
 pub(crate) mod plan;
 pub(crate) mod redirects;
 pub(crate) mod render;
-pub(crate) mod search;
+pub mod search;
 pub mod serve;
 pub(crate) mod theme;
 pub(crate) mod write;

@@ -43,8 +43,13 @@ fn a_site_whose_inputs_are_unchanged_is_skipped() {
 fn a_body_edit_rewrites_only_that_article_and_the_search_index() {
     let r = Repo::fixture("basic");
     let w = rewritten_after(&r, |r| r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다."));
-    assert_eq!(w, vec!["alpha/news/story-3/index.html", "alpha/search-index.json"]);
-    assert!(r.read("public/alpha/search-index.json").contains("둘째 문단을 고쳤다."));
+    let (search, pages): (Vec<&String>, Vec<&String>) = w.iter().partition(|p| p.trim_start_matches('-').starts_with("alpha/_search/"));
+    assert_eq!(pages, vec!["alpha/news/story-3/index.html"]);
+    // The manifest, the article's text file and the shards of the new words
+    // (and the details file that points into the text file).
+    assert!(search.contains(&&"alpha/_search/manifest.bin".to_string()), "{search:?}");
+    assert!(search.iter().any(|p| p.starts_with("alpha/_search/f/t-")), "{search:?}");
+    assert!(search.iter().any(|p| p.starts_with("alpha/_search/f/s-")), "{search:?}");
     assert_same_as_clean_build(&r);
 }
 
@@ -57,7 +62,7 @@ fn the_search_index_is_right_without_its_text_cache() {
         std::fs::remove_file(r.path(".gen/alpha.text")).unwrap();
         r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다.")
     });
-    assert!(w.contains(&"alpha/search-index.json".to_string()), "{w:?}");
+    assert!(w.contains(&"alpha/_search/manifest.bin".to_string()), "{w:?}");
     assert!(r.exists(".gen/alpha.text"), "the cache is written again");
     assert_same_as_clean_build(&r);
 }
@@ -79,7 +84,7 @@ fn a_title_edit_rewrites_the_lists_that_show_it() {
     ] {
         assert!(w.contains(&p.to_string()), "{p} not rewritten: {w:?}");
     }
-    assert!(w.iter().all(|p| p.starts_with("alpha/")), "beta untouched: {w:?}");
+    assert!(w.iter().all(|p| p.trim_start_matches('-').starts_with("alpha/")), "beta untouched: {w:?}");
     assert!(!w.contains(&"alpha/opinion/column/index.html".to_string()), "{w:?}");
     assert!(!w.contains(&"alpha/sitemap.xml".to_string()), "URLs did not change: {w:?}");
     assert_same_as_clean_build(&r);

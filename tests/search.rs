@@ -1,21 +1,92 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::util::{Repo, browser_script, http_get, serve, wait_for};
+use std::path::Path;
 
-fn index(r: &Repo, site: &str) -> serde_json::Value {
-    serde_json::from_str(&r.read(&format!("public/{site}/search-index.json"))).expect("the search index is JSON")
+use gensite::search::{analyze, index};
+
+use crate::util::{Repo, browser_script, changed, http_get, serve, wait_for};
+
+/// A site's published search index, read as `search.js` reads it.
+struct Index {
+    manifest: serde_json::Value,
+    /// Term → (documents, top documents).
+    terms: BTreeMap<String, (Vec<u32>, Vec<u32>)>,
+    /// Details by document id.
+    docs: Vec<Option<serde_json::Value>>,
+    out: std::path::PathBuf,
+}
+
+fn read_file(out: &Path, rel: &str) -> Vec<u8> {
+    let bytes = std::fs::read(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    assert_eq!(&bytes[..2], b"\x1f\x8b", "{rel} is gzip-compressed by gen");
+    index::inflate(&bytes).unwrap()
+}
+
+impl Index {
+    fn read(r: &Repo, site: &str) -> Index {
+        let out = r.path(&format!("public/{site}"));
+        let manifest: serde_json::Value = serde_json::from_slice(&read_file(&out, index::MANIFEST)).unwrap();
+        let mut terms = BTreeMap::new();
+        let mut firsts = vec![];
+        for shard in manifest["shards"].as_array().unwrap() {
+            firsts.push(shard[0].as_str().unwrap().to_string());
+            let decoded = index::decode::shard(&read_file(&out, &format!("{}{}.bin", index::FILES, shard[1].as_str().unwrap())));
+            assert!(decoded.first().is_none_or(|t| t.0 >= *firsts.last().unwrap()), "a shard starts at its first term");
+            for (t, d, top) in decoded {
+                assert!(terms.insert(t, (d, top)).is_none(), "a term lives in one shard");
+            }
+        }
+        assert!(firsts.windows(2).all(|w| w[0] < w[1]), "shards in term order");
+        let part = &manifest["parts"][0];
+        let mut docs = vec![];
+        for name in part["details"].as_array().unwrap() {
+            let pack: Vec<Option<serde_json::Value>> =
+                serde_json::from_slice(&read_file(&out, &format!("{}{}.bin", index::FILES, name.as_str().unwrap()))).unwrap();
+            docs.extend(pack);
+        }
+        Index { manifest, terms, docs, out }
+    }
+
+    fn id_of(&self, url: &str) -> u32 {
+        self.docs.iter().position(|d| d.as_ref().is_some_and(|d| d["u"] == url)).unwrap_or_else(|| panic!("{url} is indexed")) as u32
+    }
+
+    fn urls(&self) -> BTreeSet<String> {
+        self.docs.iter().flatten().map(|d| d["u"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// The whole text of a document, read as a Range request would.
+    fn text(&self, id: u32) -> String {
+        let d = self.docs[id as usize].as_ref().unwrap();
+        let block = self.manifest["text_block"].as_u64().unwrap() as u32;
+        let name = self.manifest["parts"][0]["texts"][(id / block) as usize].as_str().unwrap();
+        let bytes = std::fs::read(self.out.join(format!("{}{name}.bin", index::FILES))).unwrap();
+        let (o, l) = (d["o"].as_u64().unwrap() as usize, d["l"].as_u64().unwrap() as usize);
+        String::from_utf8(index::inflate(&bytes[o..o + l]).unwrap()).unwrap()
+    }
+
+    /// Documents that have every term of `text` (as the index analyses it).
+    fn find(&self, text: &str) -> BTreeSet<u32> {
+        let mut out: Option<BTreeSet<u32>> = None;
+        analyze::terms(text, |t| {
+            let docs: BTreeSet<u32> = self.terms.get(t).map(|p| p.0.iter().copied().collect()).unwrap_or_default();
+            out = Some(match out.take() {
+                Some(o) => o.intersection(&docs).copied().collect(),
+                None => docs,
+            });
+        });
+        out.unwrap_or_default()
+    }
 }
 
 #[test]
-fn the_search_index_lists_every_published_article_with_its_text() {
+fn the_search_index_lists_every_published_article_with_its_whole_text() {
     let r = Repo::fixture("basic");
     r.build();
-    let idx = index(&r, "alpha");
-    assert_eq!(idx["version"], 1);
-    assert_eq!(idx["site"], "alpha");
-    assert_eq!(idx["language"], "ko");
-    let pages = idx["pages"].as_array().unwrap();
-    let urls: BTreeSet<&str> = pages.iter().map(|p| p["url"].as_str().unwrap()).collect();
+    let idx = Index::read(&r, "alpha");
+    assert_eq!(idx.manifest["version"], index::VERSION);
+    assert_eq!(idx.manifest["language"], "ko");
+    assert_eq!(idx.manifest["parts"][0]["site"], "alpha");
     // Every article page is in it; drafts and future articles are not.
     let published: BTreeSet<String> = r
         .listing()
@@ -25,69 +96,157 @@ fn the_search_index_lists_every_published_article_with_its_text() {
         .filter(|p| p.ends_with("/index.html") && p.matches('/').count() == 2)
         .map(|p| format!("/{}", p.trim_end_matches("index.html")))
         .collect();
-    assert_eq!(urls, published.iter().map(String::as_str).collect::<BTreeSet<_>>());
-    assert!(!urls.iter().any(|u| u.contains("draft") || u.contains("future")), "{urls:?}");
+    assert_eq!(idx.urls(), published);
+    assert_eq!(idx.manifest["count"], published.len());
 
-    let first = pages.iter().find(|p| p["url"] == "/news/first-story/").unwrap();
-    assert_eq!(first["title"], "첫 번째 기사");
-    assert_eq!(first["permalink"], "https://alpha.example.com/news/first-story/");
-    assert_eq!(first["date"], "2024-01-10T09:00:00+09:00");
-    assert_eq!(first["section"], "news");
-    assert_eq!(first["tags"], serde_json::json!(["경제", "한국 은행"]));
-    assert_eq!(first["categories"], serde_json::json!(["뉴스"]));
-    assert_eq!(first["authors"], serde_json::json!(["김기자"]));
+    let id = idx.id_of("/news/first-story/");
+    let first = idx.docs[id as usize].as_ref().unwrap();
+    assert_eq!(first["t"], "첫 번째 기사");
+    assert_eq!(first["d"], "2024-01-10T09:00:00+09:00");
+    assert_eq!(first["a"], serde_json::json!(["김기자"]));
+    assert_eq!(first["g"], serde_json::json!(["경제", "한국 은행"]));
     // Text only: the escaped raw HTML is text, the code block is left out.
-    let body = first["body"].as_str().unwrap();
+    let body = idx.text(id);
     assert!(body.starts_with("첫 문단입니다."), "{body}");
     assert!(!body.contains("println"), "code blocks are not searchable text: {body}");
+    assert!(idx.find("첫 문단").contains(&id));
+    // Title words are marked as top hits; filters are terms too.
+    let title_hits = &idx.terms["번째"];
+    assert!(title_hits.1.contains(&id), "a title word is a top hit");
+    assert!(idx.terms[&index::facet_term('t', "경제")].0.contains(&id));
+    assert!(idx.terms[&index::facet_term('s', "news")].0.contains(&id));
+    assert!(idx.terms[&index::facet_term('y', "2024")].0.contains(&id));
+    let sections: Vec<&str> = idx.manifest["facets"]["section"].as_array().unwrap().iter().map(|v| v[0].as_str().unwrap()).collect();
+    assert!(sections.contains(&"news") && sections.contains(&"opinion"), "{sections:?}");
+    // Content-addressed files are cached for good, the manifest is not.
+    let headers = r.read("public/alpha/_headers");
+    assert!(headers.contains("/_search/f/*\n  Cache-Control: public, max-age=31536000, immutable"), "{headers}");
+    assert!(headers.contains("/_search/manifest.bin\n  Cache-Control: public, max-age=300"), "{headers}");
+}
+
+/// The old index kept the first 1,000 characters: a word in the last
+/// paragraph of a long article was not found.
+#[test]
+fn a_word_in_the_last_paragraph_of_a_long_article_is_found() {
+    let r = Repo::fixture("basic");
+    r.write(
+        "content/alpha/news/long.md",
+        &format!("---\ntitle: 긴 기사\ndate: 2024-02-01\n---\n\n{}\n\n마지막문단에만있는낱말.\n", "가나다라 ".repeat(3000)),
+    );
+    r.build();
+    let idx = Index::read(&r, "alpha");
+    let id = idx.id_of("/news/long/");
+    assert_eq!(idx.find("마지막문단에만있는낱말"), BTreeSet::from([id]));
+    assert!(idx.text(id).ends_with("마지막문단에만있는낱말."));
 }
 
 #[test]
 fn body_length_is_configurable_and_search_can_be_turned_off() {
     let r = Repo::fixture("basic");
     r.write("content/alpha/news/long.md", &format!("---\ntitle: 긴 기사\ndate: 2024-02-01\n---\n\n{}\n", "가나다라 ".repeat(500)));
-    r.build();
-    let body = |r: &Repo| {
-        index(r, "alpha")["pages"].as_array().unwrap().iter().find(|p| p["title"] == "긴 기사").unwrap()["body"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    assert!(body(&r).chars().count() <= 1000 && body(&r).chars().count() > 900, "default 1,000 characters");
     r.edit("sites.toml", "description = \"Fixture site in Korean\"", "description = \"Fixture site in Korean\"\nsearch_body_chars = 12");
     r.build();
-    assert_eq!(body(&r), "가나다라 가나다라");
+    let idx = Index::read(&r, "alpha");
+    assert_eq!(idx.text(idx.id_of("/news/long/")), "가나다라 가나다라");
     assert!(r.read("public/alpha/index.html").contains("href=/search/"), "the nav links the search page");
 
     r.edit("sites.toml", "search_body_chars = 12", "search = false");
     r.build();
-    assert!(!r.exists("public/alpha/search-index.json") && !r.exists("public/alpha/search/index.html"));
+    assert!(!r.exists("public/alpha/_search") && !r.exists("public/alpha/search/index.html"));
     assert!(!r.read("public/alpha/index.html").contains("/search/"));
-    assert!(r.exists("public/beta/search-index.json"), "other sites keep theirs");
+    assert!(!r.read("public/alpha/_headers").contains("_search"));
+    assert!(r.exists(&format!("public/beta/{}", index::MANIFEST)), "other sites keep theirs");
 }
 
-/// The demo's search pages in headless Chromium (tests/browser/search.mjs):
-/// typing a Korean word shows the articles that contain it.
+/// An edit rewrites the manifest, the details and text files of the
+/// article's block, and the shards of the terms it gained or lost: every
+/// other shard keeps its name (its content hash) and is not written again.
+#[test]
+fn after_an_edit_only_the_touched_shards_change() {
+    let r = Repo::fixture("basic");
+    for i in 0..600 {
+        r.write(
+            &format!("content/alpha/news/gen-{i:03}.md"),
+            &format!(
+                "---\ntitle: 기사 {i}\ndate: 2024-03-01\n---\n\n{} 공통 {}\n",
+                (0..20).map(|k| format!("w{i}x{k}")).collect::<Vec<_>>().join(" "),
+                ["경제", "사회", "정치"][i % 3]
+            ),
+        );
+    }
+    r.build();
+    let shards =
+        |r: &Repo| -> BTreeSet<String> { r.listing().into_iter().filter(|p| p.starts_with("public/alpha/_search/f/s-")).collect() };
+    let before = shards(&r);
+    assert!(before.len() >= 4, "{} shards", before.len());
+    let snap = r.snapshot("public/alpha/_search");
+    r.edit("content/alpha/news/gen-123.md", "공통", "공통 zebra");
+    r.build();
+    let after = shards(&r);
+    assert_eq!(before.len(), after.len());
+    let new: Vec<&String> = after.difference(&before).collect();
+    assert_eq!(new.len(), 1, "one shard holds the new term: {new:?}");
+    // The manifest, the new shard, the text file of the article's block and
+    // the details files that point into it (two: 128 texts, 64 details).
+    let written: Vec<String> = changed(&snap, &r.snapshot("public/alpha/_search")).into_iter().filter(|p| !p.starts_with('-')).collect();
+    assert!(written.len() <= 5, "{written:?}");
+    assert_eq!(written.iter().filter(|p| p.starts_with("f/t-")).count(), 1, "{written:?}");
+    let idx = Index::read(&r, "alpha");
+    assert_eq!(idx.find("zebra"), BTreeSet::from([idx.id_of("/news/gen-123/")]));
+}
+/// Runs `tests/browser/search.mjs` over `cases`; returns its lines (one
+/// JSON object per case).
+fn browser_search(cases: serde_json::Value) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.json");
+    std::fs::write(&file, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let out = browser_script("search.mjs", &[file.to_str().unwrap()]).output().expect("node runs the browser driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "browser search failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The demo's search pages in headless Chromium (tests/browser/search.mjs),
+/// typed into key by key: Korean words inside words and with particles,
+/// English stems, no results, filters, phrases, highlighted titles and the
+/// matching passage of the body, and the bytes a first query costs.
 #[test]
 fn the_demo_search_pages_find_korean_and_english_words_in_a_browser() {
     let r = Repo::demo();
     let s = serve(&r);
     wait_for(|| http_get(s.port, "daily.localhost", "/search/").status == 200, "the first build");
-    let url = |site: &str| format!("http://{site}.localhost:{}/search/", s.port);
-    for (site, query, expected, absent) in [
-        ("daily", "금리", "한국은행, 기준금리 3.25%로 동결", "지하철 9호선 연장 구간, 내년 3월 개통"),
-        // A word with a particle still finds the bare word.
-        ("daily", "수출을", "반도체 수출 14개월 연속 증가", "한국은행, 기준금리 3.25%로 동결"),
-        ("lab", "headlines", "An Open Corpus of Korean News Headlines", ""),
-    ] {
-        let out = browser_script("search.mjs", &[&url(site), query, expected, absent]).output().expect("node runs the browser driver");
-        assert!(
-            out.status.success(),
-            "searching {site} for {query:?} did not show {expected:?}:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let url = |site: &str, query: &str| format!("http://{site}.localhost:{}/search/{query}", s.port);
+    let (rate, exports, exports_2023, subway) = (
+        "한국은행, 기준금리 3.25%로 동결",
+        "반도체 수출 14개월 연속 증가",
+        "2023년 수출, 반도체 부진에 7.4% 감소",
+        "지하철 9호선 연장 구간, 내년 3월 개통",
+    );
+    let latency = "Measuring Publish Latency in a Static Newsroom";
+    let lines = browser_search(serde_json::json!([
+        // A word inside a word: 금리 in 기준금리를.
+        {"url": url("daily", ""), "query": "금리", "expect": [rate], "absent": [subway], "marks": true, "snippet": "기준금리를", "maxBytes": 80_000},
+        // A particle is dropped: 수출을 finds 수출.
+        {"url": url("daily", ""), "query": "수출을", "expect": [exports, exports_2023], "absent": [rate]},
+        {"url": url("daily", ""), "query": "가계부채", "expect": [rate], "snippet": "가계부채"},
+        {"url": url("daily", ""), "query": "존재하지않는낱말", "none": true},
+        // Filters from the query string: a year, a tag without a query.
+        {"url": url("daily", "?year=2024"), "query": "수출", "expect": [exports], "absent": [exports_2023]},
+        {"url": url("daily", "?tag=금리"), "query": "", "expect": [rate], "absent": [exports, subway]},
+        {"url": url("daily", "?section=society"), "query": "2023", "absent": [exports_2023]},
+        // Phrases: words next to each other, in this order.
+        {"url": url("daily", ""), "query": "\"기준금리 3.25\"", "expect": [rate]},
+        {"url": url("daily", ""), "query": "\"3.25 기준금리\"", "none": true},
+        // English stems: timing finds "timed", measures finds "Measuring".
+        {"url": url("lab", ""), "query": "timing", "expect": [latency], "snippet": "timed"},
+        {"url": url("lab", ""), "query": "measures", "expect": [latency], "marks": true},
+        {"url": url("lab", ""), "query": "headlines", "expect": ["An Open Corpus of Korean News Headlines"], "absent": [latency]},
+    ]));
+    // The first query loads the page, the script, the manifest, the shard
+    // of its terms, the details of the results and their passages: not
+    // every file of the index.
+    let first = &lines[0];
+    assert!(first["requests"].as_u64().unwrap() <= 12, "{first}");
 }
 
 #[test]
@@ -141,7 +300,7 @@ fn elasticsearch_export_is_bulk_ndjson_with_stable_ids_and_a_nori_mapping() {
 /// Articles in a fresh build of the fixture's alpha site.
 fn index_count(r: &Repo) -> usize {
     r.build();
-    index(r, "alpha")["pages"].as_array().unwrap().len()
+    Index::read(r, "alpha").urls().len()
 }
 
 /// `--output content --site alpha` once erased the site's articles and
@@ -172,4 +331,85 @@ fn export_search_never_removes_files_it_did_not_write() {
     assert_eq!(r.read("search-export/alpha/notes.txt"), "mine too");
     assert_eq!(r.read("search-export/alpha/bulk-0009.ndjson"), "not from gen");
     assert!(r.exists("search-export/alpha/bulk-0001.ndjson") && r.exists("search-export/alpha/mapping.json"));
+}
+
+/// `search.js` analyses a query with the rules the index was built with
+/// (src/search/analyze.rs): the same terms for the same text, over fixed
+/// cases and 3,000 random strings of Hangul (also decomposed), Han, kana,
+/// Latin with accents, digits, Greek, Turkish dotted I, full-width forms,
+/// punctuation and emoji.
+#[test]
+fn the_browser_analyses_text_exactly_as_the_index_does() {
+    let mut samples: Vec<String> = [
+        "기준금리를 동결했다",
+        "KOSPI지수 3.25%로",
+        "Publishing, published; publishes — stories of stopped makers",
+        "ΟΔΟΣ Σίσυφος İstanbul ǅemal",
+        "ＡＢＣ１２３ 全角 カタカナ ひらがな 漢字",
+        "café CAFÉ naïve",
+        "e\u{301}t\u{301}e\u{301} 한\u{1100}\u{1161}",
+        "x".repeat(41).as_str(),
+        "a1b2 3d 10,000명 2024년",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let pool: Vec<char> = "가각금리를은는이에서 한국은행기준ㄱㅏ\u{1100}\u{1161}\u{11a8}漢字かなカナabcdeingsyzé\u{301}ΣσςİıＡ１0123456789 .,-!?'\"%😀\u{200b}\t\n"
+        .chars()
+        .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..3000 {
+        let len = (seed >> 59) as usize + 1;
+        let s: String = (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                pool[(seed >> 33) as usize % pool.len()]
+            })
+            .collect();
+        samples.push(s);
+    }
+    let rust: Vec<Vec<String>> = samples
+        .iter()
+        .map(|s| {
+            let mut v = vec![];
+            analyze::terms(s, |t| v.push(t.to_string()));
+            v
+        })
+        .collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default/static/search.js");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("samples.json");
+    std::fs::write(&input, serde_json::to_vec(&samples).unwrap()).unwrap();
+    let out = std::process::Command::new("node")
+        .arg("-e")
+        .arg(format!(
+            "const s = require({:?}); const xs = JSON.parse(require('fs').readFileSync({:?}, 'utf8')); process.stdout.write(JSON.stringify(xs.map(x => s.terms(x))))",
+            script, input
+        ))
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let js: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    for ((s, r), j) in samples.iter().zip(&rust).zip(&js) {
+        assert_eq!(r, j, "terms of {s:?}");
+    }
+
+    // Queries: a Korean particle is dropped before the bigrams are looked up.
+    let out = std::process::Command::new("node")
+        .arg("-e")
+        .arg(format!(
+            "const s = require({:?}); process.stdout.write(JSON.stringify(['수출을 ', '기준금리를 ', '금 ', 'publishing ', '\"rate cut\" 금리'].map(q => s.parse(q))))",
+            script
+        ))
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(q[0]["words"], serde_json::json!([[{"all": ["수출"]}]]));
+    assert_eq!(q[1]["words"], serde_json::json!([[{"all": ["기준", "준금", "금리"]}]]));
+    assert_eq!(q[2]["words"], serde_json::json!([[{"prefix": ["금"]}]]), "one syllable: every bigram it starts");
+    assert_eq!(q[3]["words"], serde_json::json!([[{"all": ["publish"]}]]));
+    assert_eq!(q[4]["phrases"], serde_json::json!(["rate cut"]));
+    // The last word, still being typed (no space after it), is a prefix.
+    assert_eq!(q[4]["words"][2], serde_json::json!([{"all": ["금리"]}]), "Hangul words are bigrams even while typed");
 }

@@ -177,9 +177,15 @@ fn copy_dir(from: &Path, to: &Path) {
 /// The output of the builds so far, byte for byte the same as a clean build's.
 pub fn assert_same_as_clean_build(r: &Repo) {
     r.ok(&["build", "--clean", "--output", "clean-out", "--cache", ".gen-clean"]);
-    let inc: Vec<(String, Vec<u8>)> = r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect();
-    let clean: Vec<(String, Vec<u8>)> = r.snapshot("clean-out").into_iter().map(|(k, (_, b))| (k, b)).collect();
-    assert_eq!(inc, clean, "incremental output differs from a clean build");
+    let inc: BTreeMap<String, Vec<u8>> = r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect();
+    let clean: BTreeMap<String, Vec<u8>> = r.snapshot("clean-out").into_iter().map(|(k, (_, b))| (k, b)).collect();
+    let differ: Vec<String> = inc
+        .iter()
+        .filter(|(k, b)| clean.get(*k) != Some(*b))
+        .map(|(k, _)| k.clone())
+        .chain(clean.keys().filter(|k| !inc.contains_key(*k)).map(|k| format!("only in a clean build: {k}")))
+        .collect();
+    assert!(differ.is_empty(), "incremental output differs from a clean build: {differ:?}");
 }
 
 /// The paths whose bytes or mtime differ between two snapshots, plus added and removed ones.

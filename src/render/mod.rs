@@ -627,7 +627,9 @@ impl<'a> Renderer<'a> {
     /// body text comes from the source) and how much text it keeps.
     fn hash_search_index(&self, h: &mut blake3::Hasher) {
         h.update(&self.text_chars().to_le_bytes());
-        hash_json(h, &(&self.site.name, &self.site.language));
+        h.update(&crate::search::index::VERSION.to_le_bytes());
+        let titles: Vec<(&String, &String)> = self.sections.iter().map(|(k, s)| (k, &s.title)).collect();
+        hash_json(h, &(&self.site.name, &self.site.title, &self.site.language, titles));
         for (a, view) in self.model.articles.iter().zip(&self.view_hashes) {
             h.update(&a.hash);
             h.update(view);
@@ -635,9 +637,11 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// `search-index.json`, given every article's text (by article index).
-    pub fn search_index(&self, texts: &[String]) -> Vec<u8> {
-        crate::search::index_json(self.site, self.model, texts)
+    /// The search index files, given every article's text (by article
+    /// index).
+    pub fn search_index(&self, texts: &[String]) -> crate::search::index::Built {
+        let title = |name: &str| self.sections.get(name).map(|s| s.title.clone()).unwrap_or_else(|| name.to_string());
+        crate::search::site_index(self.site, self.model, texts, &title)
     }
 
     fn search_ctx(&self) -> SearchCtx<'_> {

@@ -44,8 +44,9 @@ pub enum Make<'m> {
     Bytes(Vec<u8>),
     /// A theme static file or asset, by index in [`crate::assets::Assets::files`].
     Asset(usize),
-    /// `search-index.json`: made after every other output of the site, from
-    /// the article texts their renders produced.
+    /// The search index (its manifest, and the files it names): made after
+    /// every other output of the site, from the article texts their renders
+    /// produced.
     SearchIndex,
 }
 
@@ -126,8 +127,8 @@ impl Output<'_> {
 /// The page that lists a site's year archives.
 pub const ARCHIVES_PAGE: &str = "archives/";
 
-/// Where a site's search index is published.
-pub const SEARCH_INDEX: &str = "search-index.json";
+/// Where a site's search index is published: its manifest.
+pub const SEARCH_INDEX: &str = crate::search::index::MANIFEST;
 
 pub(super) fn page_dir(base: &str, number: usize) -> String {
     if number == 1 { base.to_string() } else { format!("{base}page/{number}/") }
@@ -256,7 +257,13 @@ impl<'a> Renderer<'a> {
         let mut out = String::from("# Written by gen: do not edit.\n");
         out += &format!("{base}images/*\n{IMMUTABLE}");
         out += &format!("{base}{}\n{IMMUTABLE}", super::SYNTAX_CSS_PATH.as_str());
-        let mut immutable_tops = std::collections::BTreeSet::from(["images"]);
+        // The search index: content-addressed files, and the manifest naming them.
+        if outputs.iter().any(|o| o.is_deferred()) {
+            out += &format!("{base}{}*\n{IMMUTABLE}", crate::search::index::FILES);
+            out += &format!("{base}{SEARCH_INDEX}\n{SHORT}");
+        }
+        let search_top = crate::search::index::DIR.trim_end_matches('/');
+        let mut immutable_tops = std::collections::BTreeSet::from(["images", search_top]);
         for a in self.assets.files.iter().filter(|a| a.is_fingerprinted()) {
             out += &format!("{base}{}\n{IMMUTABLE}", a.published);
             immutable_tops.insert(a.published.split('/').next().unwrap_or(""));

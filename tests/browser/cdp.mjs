@@ -28,13 +28,18 @@ export async function launch() {
   await new Promise((ok, err) => { ws.onopen = ok; ws.onerror = err; });
   let id = 0;
   const pending = new Map();
+  const listeners = new Map();
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     if (msg.id && pending.has(msg.id)) {
       pending.get(msg.id)(msg);
       pending.delete(msg.id);
+    } else if (msg.method && listeners.has(msg.method)) {
+      for (const f of listeners.get(msg.method)) f(msg.params);
     }
   };
+  // Protocol events (`Network.loadingFinished`, …).
+  const on = (method, f) => listeners.set(method, [...(listeners.get(method) || []), f]);
   const send = (method, params = {}) => new Promise((ok) => {
     id += 1;
     pending.set(id, ok);
@@ -50,7 +55,7 @@ export async function launch() {
     try { process.kill(-proc.pid, "SIGKILL"); } catch { proc.kill("SIGKILL"); }
     try { rmSync(profile, { recursive: true, force: true }); } catch {}
   };
-  return { send, evaluate, close };
+  return { send, evaluate, close, on };
 }
 
 /// Polls `expression` until it is truthy; false after `ms`.
@@ -70,4 +75,33 @@ export async function openPreview(browser, url) {
   await browser.send("Page.navigate", { url });
   if (!(await waitFor(browser, "document.readyState === 'complete' && !!document.querySelector('h1')"))) throw new Error(`page did not load: ${url}`);
   if (!(await waitFor(browser, "window.__genLive && window.__genLive.readyState === 1"))) throw new Error("no event stream");
+}
+
+/// Counts the bytes every response of the page transfers (headers and
+/// body, as Chromium's network panel does) and the requests still running.
+export async function countBytes(browser) {
+  const net = { bytes: 0, requests: 0, running: new Set(), urls: [] };
+  // The preview's own script and event stream (`/__gen/`) are not the site's.
+  const ignored = new Set();
+  browser.on("Network.requestWillBeSent", (p) => {
+    if (p.request.url.includes("/__gen/")) return ignored.add(p.requestId);
+    net.running.add(p.requestId); net.requests++; net.urls.push(p.request.url);
+  });
+  browser.on("Network.loadingFinished", (p) => { net.running.delete(p.requestId); if (!ignored.has(p.requestId)) net.bytes += p.encodedDataLength; });
+  browser.on("Network.loadingFailed", (p) => { net.running.delete(p.requestId); });
+  await browser.send("Network.enable");
+  await browser.send("Network.setCacheDisabled", { cacheDisabled: true });
+  net.reset = () => { net.bytes = 0; net.requests = 0; net.urls = []; };
+  // Resolves once no request has run for `quiet` ms.
+  net.idle = async (quiet = 300, ms = 15000) => {
+    const start = Date.now();
+    let since = Date.now();
+    while (Date.now() - start < ms) {
+      if (net.running.size) since = Date.now();
+      else if (Date.now() - since >= quiet) return true;
+      await sleep(25);
+    }
+    return false;
+  };
+  return net;
 }

@@ -1,45 +1,66 @@
-// node --experimental-websocket search.mjs URL QUERY EXPECTED_TITLE [ABSENT_TITLE]
-// Opens a search page, types QUERY into the search box as a reader would
-// (key by key through the input method path), and waits until a result
-// titled EXPECTED_TITLE links to its article. With ABSENT_TITLE, that
-// title must not be among the results. Prints the result titles. Exit 0 on success.
-import { launch, waitFor } from "./cdp.mjs";
+// node --experimental-websocket search.mjs CASES.json
+// Each case: { url, query, expect: [titles], absent: [titles], none: bool,
+//   marks: bool, snippet: "text", hrefs: { title: href }, maxBytes: n }.
+// Opens the search page (cache off), types the query key by key as a reader
+// would, waits for the results of the whole query and for the network to
+// go quiet, then checks them. Prints one JSON line per case: the titles
+// shown, the bytes transferred from navigation on, the requests, and the
+// milliseconds from the last key to the results. Exit 0 when all pass.
+import { readFileSync } from "node:fs";
+import { launch, waitFor, countBytes } from "./cdp.mjs";
 
-const [url, query, expected, absent] = process.argv.slice(2);
+const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const browser = await launch();
-let ok = false;
+let failed = 0;
 try {
   await browser.send("Page.enable");
-  await browser.send("Page.navigate", { url });
-  if (!(await waitFor(browser, "document.documentElement.dataset.searchReady === '1'"))) {
-    throw new Error(`the search index did not load: ${await browser.evaluate("document.body.innerText")}`);
+  const net = await countBytes(browser);
+  for (const c of cases) {
+    const problems = [];
+    net.reset();
+    await browser.send("Page.navigate", { url: c.url });
+    if (!(await waitFor(browser, "document.documentElement.dataset.searchReady === '1'"))) {
+      problems.push(`the search index did not load: ${await browser.evaluate("document.body.innerText")}`);
+    } else {
+      await browser.evaluate(`(() => {
+        const list = document.getElementById('search-results');
+        window.__shownAt = 0;
+        new MutationObserver(() => { if (list.dataset.query === ${JSON.stringify(c.query)} && !window.__shownAt) window.__shownAt = performance.now(); })
+          .observe(list, { attributes: true, attributeFilter: ['data-query'] });
+        document.getElementById('search-input').focus();
+      })()`);
+      for (const ch of c.query) {
+        await browser.evaluate("window.__typedAt = performance.now()");
+        await browser.send("Input.insertText", { text: ch });
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      const done = `document.getElementById('search-results').dataset.query === ${JSON.stringify(c.query)}`;
+      if (!(await waitFor(browser, done, 10000))) problems.push("no results for the whole query");
+      await net.idle();
+    }
+    const titles = await browser.evaluate("[...document.querySelectorAll('#search-results .search-hit')].map(a => a.textContent)") || [];
+    const status = await browser.evaluate("document.getElementById('search-status').textContent");
+    const ms = await browser.evaluate("window.__shownAt && window.__typedAt ? Math.round(window.__shownAt - window.__typedAt) : null");
+    for (const t of c.expect || []) if (!titles.includes(t)) problems.push(`${t} not found`);
+    for (const t of c.absent || []) if (titles.includes(t)) problems.push(`${t} should not match`);
+    if (c.none && (titles.length || !status)) problems.push(`expected no results and a message, got ${JSON.stringify(titles)} / ${status}`);
+    if (c.marks && !(await browser.evaluate("document.querySelectorAll('#search-results .search-hit mark').length > 0"))) problems.push("nothing highlighted in the titles");
+    if (c.snippet && !(await browser.evaluate(`[...document.querySelectorAll('#search-results li p')].some(p => p.textContent.includes(${JSON.stringify(c.snippet)}) && p.querySelector('mark'))`))) {
+      problems.push(`no snippet shows ${c.snippet} highlighted: ${await browser.evaluate("[...document.querySelectorAll('#search-results li p')].map(p => p.textContent).join(' | ')")}`);
+    }
+    for (const [title, href] of Object.entries(c.hrefs || {})) {
+      const got = await browser.evaluate(`[...document.querySelectorAll('#search-results .search-hit')].find(a => a.textContent === ${JSON.stringify(title)})?.getAttribute('href')`);
+      if (got !== href) problems.push(`${title} links to ${got}, not ${href}`);
+    }
+    if (c.maxBytes && net.bytes > c.maxBytes) problems.push(`transferred ${net.bytes} bytes, over ${c.maxBytes}`);
+    console.log(JSON.stringify({ url: c.url, query: c.query, titles, status, bytes: net.bytes, requests: net.requests, ms }));
+    if (problems.length) {
+      failed++;
+      console.error(`${c.url} ${JSON.stringify(c.query)}: ${problems.join("; ")}`);
+      if (process.env.SEARCH_DEBUG) console.error(net.urls.join("\n"));
+    }
   }
-  await browser.evaluate("document.getElementById('search-input').focus()");
-  // One character at a time, like typing; each fires an input event.
-  for (const ch of query) {
-    await browser.send("Input.insertText", { text: ch });
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  const titles = "[...document.querySelectorAll('#search-results .search-hit')].map(a => a.textContent)";
-  // Results for the whole query, not for the part typed so far.
-  const done = `document.getElementById('search-results').dataset.query === ${JSON.stringify(query)}`;
-  ok = await waitFor(browser, `${done} && ${titles}.includes(${JSON.stringify(expected)})`, 5000);
-  const found = await browser.evaluate(titles);
-  console.log(JSON.stringify(found));
-  if (ok) {
-    // The hit links to the article and marks the query.
-    ok = await browser.evaluate(`(() => {
-      const a = [...document.querySelectorAll('#search-results .search-hit')].find(a => a.textContent === ${JSON.stringify(expected)});
-      return !!a && a.getAttribute('href').endsWith('/') && document.querySelectorAll('#search-results mark').length > 0;
-    })()`);
-    if (!ok) console.error("the hit has no article link or nothing is highlighted");
-  }
-  if (ok && absent) {
-    ok = !found.includes(absent);
-    if (!ok) console.error(`${absent} should not match ${query}`);
-  }
-  if (!ok) console.error("page text:", await browser.evaluate("document.body.innerText"));
 } finally {
   browser.close();
 }
-process.exit(ok ? 0 : 1);
+process.exit(failed ? 1 : 0);

@@ -1,7 +1,8 @@
 //! Site search: the documents both search outputs are made of, the
-//! client-side index (`search-index.json`, read by the default theme's search
-//! page), the text cache that keeps rebuilding that index cheap, and the
-//! Elasticsearch / OpenSearch `_bulk` export.
+//! client-side index ([`index`], read by the default theme's search page,
+//! with the text analysis of [`analyze`]), the text cache that keeps
+//! rebuilding that index cheap, and the Elasticsearch / OpenSearch `_bulk`
+//! export.
 //!
 //! An article's search text comes from the parse that renders it
 //! ([`crate::parse::Markdown::render`]); articles not rendered by a build
@@ -23,8 +24,8 @@ use crate::discover::Hash;
 use crate::model::{Article, SiteModel};
 use crate::parse;
 
-/// Format of `search-index.json`, for scripts that read it.
-pub const INDEX_VERSION: u32 = 1;
+pub mod analyze;
+pub mod index;
 
 /// One article as a search engine sees it.
 #[derive(Debug, Serialize)]
@@ -65,22 +66,34 @@ impl<'a> Doc<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct Index<'a> {
-    version: u32,
-    site: &'a str,
-    language: &'a str,
-    /// Characters of body text per article.
-    body_chars: usize,
-    pages: Vec<Doc<'a>>,
-}
-
-/// The bytes of `search-index.json`: every published article, newest first,
-/// with `texts[i]` as the body of `model.articles[i]`.
-pub fn index_json(site: &SiteConfig, model: &SiteModel, texts: &[String]) -> Vec<u8> {
-    let pages = model.articles.iter().zip(texts).map(|(a, t)| Doc::new(model, a, t)).collect();
-    let index = Index { version: INDEX_VERSION, site: &site.name, language: &site.language, body_chars: site.search_body_chars, pages };
-    serde_json::to_vec(&index).expect("search documents serialize")
+/// The client-side index of a site (see [`index`]), given every article's
+/// text (`texts[i]` of `model.articles[i]`) and the section titles.
+pub fn site_index(site: &SiteConfig, model: &SiteModel, texts: &[String], section_title: &dyn Fn(&str) -> String) -> index::Built {
+    let titles: HashMap<&str, String> = model.articles.iter().map(|a| (a.view.section.as_str(), section_title(&a.view.section))).collect();
+    let docs: Vec<index::DocInput> = model
+        .articles
+        .iter()
+        .zip(texts)
+        .map(|(a, text)| {
+            let v = &a.view;
+            index::DocInput {
+                key: &a.rel,
+                title: &v.title,
+                url: &v.url,
+                date: &v.date,
+                section: &v.section,
+                section_title: &titles[v.section.as_str()],
+                authors: v.authors.iter().map(|a| a.author.name.as_str()).collect(),
+                tags: v.tags.iter().map(|t| t.name.as_str()).collect(),
+                categories: v.categories.iter().map(|t| t.name.as_str()).collect(),
+                summary: &v.summary,
+                thumb: v.image.as_ref().map(|i| i.thumb.as_ref().map_or(i.url.as_str(), |t| t.url.as_str())),
+                archived: a.part != 0,
+                text,
+            }
+        })
+        .collect();
+    index::build(&site.name, &site.title, &site.language, &docs)
 }
 
 /// Plain text of an article's body, read from its source.
@@ -143,9 +156,8 @@ pub fn texts(
     model: &SiteModel,
     chars: usize,
     mut fresh: HashMap<usize, String>,
-    cache: impl FnOnce() -> TextCache,
+    cache: &TextCache,
 ) -> anyhow::Result<Vec<String>> {
-    let cache = if fresh.len() < model.articles.len() { cache() } else { TextCache::default() };
     let mut texts: Vec<Option<String>> =
         (0..model.articles.len()).map(|i| fresh.remove(&i).or_else(|| cache.get(&model.articles[i], chars).map(String::from))).collect();
     texts.par_iter_mut().enumerate().filter(|(_, t)| t.is_none()).try_for_each(|(i, t)| {

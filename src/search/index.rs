@@ -1,0 +1,666 @@
+//! The client-side index of a site: a small manifest and files a query loads
+//! on demand, all under `_search/` of the site's output.
+//!
+//! - **Shards** (`_search/f/s-<hash>.bin`): the terms in one range of the
+//!   sorted term list, each with the documents it occurs in and those where
+//!   it occurs in the title, summary, tags, categories or authors ("top").
+//!   Shards are cut by encoded bytes, not by term count, so Korean (fewer,
+//!   longer posting lists) splits like English. Where a shard starts depends
+//!   on the terms themselves (content-defined, as in rsync or FastCDC), not
+//!   on the terms before them, so an edit changes only the shards of its
+//!   terms and a clean build cuts exactly as an incremental one.
+//! - **Details** (`_search/f/d-<hash>.bin`): what a result shows (title, URL,
+//!   date, section, authors, thumbnail, summary), 64 documents per file,
+//!   fetched only for the results shown.
+//! - **Texts** (`_search/f/t-<hash>.bin`): each document's whole text as its
+//!   own gzip member, 128 documents per file; a result's snippet is read with
+//!   an HTTP `Range` request of its bytes (a host without ranges sends the
+//!   whole file, which the script stops reading and shows the summary).
+//! - **Manifest** (`_search/manifest.bin`): the first term and name of every
+//!   shard, the names of the detail and text files, and the filter values
+//!   with their counts.
+//!
+//! Every file is gzip-compressed by gen (the browser inflates it with
+//! `DecompressionStream`), so what travels does not depend on the host.
+//! File names are the hash of the uncompressed bytes: a file whose content
+//! did not change keeps its name and is not written again, and `_headers`
+//! marks `_search/f/` immutable.
+//!
+//! Document ids follow dates, oldest first (ranking reads recency from
+//! them): an edit or a new article keeps every other id, so it rewrites only
+//! its own files; removing or back-dating an article renumbers those after
+//! it, which rewrites most shards once. Everything is a function of the
+//! content, never of earlier builds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::analyze;
+
+/// Where a site's index lives, relative to its output root.
+pub const DIR: &str = "_search/";
+/// The manifest: the one file a search page reads first (not immutable).
+pub const MANIFEST: &str = "_search/manifest.bin";
+/// Content-addressed files, immutable.
+pub const FILES: &str = "_search/f/";
+/// Format of the files, read by `search.js`.
+pub const VERSION: u32 = 2;
+/// Documents per details file.
+pub const DETAIL_BLOCK: u32 = 64;
+/// Documents per text file.
+pub const TEXT_BLOCK: u32 = 128;
+/// Smallest shard worth a request, in uncompressed bytes.
+const MIN_SHARD: usize = 12 << 10;
+/// Shards per site at most, whatever its size: hosts limit files per
+/// deployment (Cloudflare Pages: 20,000), and a manifest lists every shard.
+const MAX_SHARDS: usize = 1_200;
+/// Filter values listed in the manifest per kind (tags: the most used).
+const MAX_FACET_VALUES: usize = 200;
+
+/// One document as the index sees it.
+pub struct DocInput<'a> {
+    /// Stable key of the document (its source path).
+    pub key: &'a str,
+    pub title: &'a str,
+    pub url: &'a str,
+    pub date: &'a str,
+    /// Section name (for filters) and its title (shown).
+    pub section: &'a str,
+    pub section_title: &'a str,
+    pub authors: Vec<&'a str>,
+    pub tags: Vec<&'a str>,
+    pub categories: Vec<&'a str>,
+    pub summary: &'a str,
+    pub thumb: Option<&'a str>,
+    /// In a year archive: shown once, after a live copy with its title.
+    pub archived: bool,
+    pub text: &'a str,
+}
+
+/// A built index: the files to publish (site-relative path → uncompressed
+/// bytes, gzip-compressed by [`compress`] when published).
+pub struct Built {
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Shards, details and text files (the manifest aside).
+    pub counts: [usize; 3],
+}
+
+/// Facet kinds, by the letter of their terms.
+pub const FACETS: [(&str, char); 5] = [("section", 's'), ("category", 'c'), ("tag", 't'), ("author", 'a'), ("year", 'y')];
+
+/// The term that marks a document as having a filter value.
+pub fn facet_term(kind: char, value: &str) -> String {
+    format!("\u{1}{kind}:{}", analyze::normalize(value))
+}
+
+/// Builds the index of `docs`.
+pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput]) -> Built {
+    let ids = assign_ids(docs);
+    let space = docs.len() as u32;
+
+    // Terms of every document, then postings: term → (docs, top docs).
+    let postings = postings(docs, &ids);
+    let mut terms: Vec<(String, Vec<u8>)> = postings.into_par_iter().map(|(t, (d, top))| (t, encode_postings(&d, &top))).collect();
+    terms.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+
+    let starts = cut(&terms);
+    let mut files = vec![];
+    let mut shards = vec![];
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(terms.len());
+        let bytes = encode_shard(&terms[start..end]);
+        let name = file_name('s', &bytes);
+        shards.push((terms.get(start).map(|t| t.0.clone()).unwrap_or_default(), name.clone()));
+        files.push((format!("{FILES}{name}.bin"), bytes));
+    }
+
+    // By id: details and texts.
+    let mut by_id: Vec<Option<usize>> = vec![None; space as usize];
+    for (i, &id) in ids.iter().enumerate() {
+        by_id[id as usize] = Some(i);
+    }
+    let texts: Vec<(String, Vec<(u32, u32)>)> = by_id
+        .par_chunks(TEXT_BLOCK as usize)
+        .map(|block| {
+            let mut bytes = vec![];
+            let mut spans = vec![];
+            for doc in block {
+                let start = bytes.len() as u32;
+                if let Some(&i) = doc.as_ref() {
+                    bytes.extend(compress(docs[i].text.as_bytes()));
+                }
+                spans.push((start, bytes.len() as u32 - start));
+            }
+            (file_name('t', &bytes), bytes, spans)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|(name, bytes, spans)| {
+            files.push((format!("{FILES}{name}.bin"), bytes));
+            (name, spans)
+        })
+        .collect();
+    let spans: Vec<(u32, u32)> = texts.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+    let details: Vec<(String, Vec<u8>)> = by_id
+        .par_chunks(DETAIL_BLOCK as usize)
+        .enumerate()
+        .map(|(k, block)| {
+            let entries: Vec<Option<Detail>> = block
+                .iter()
+                .enumerate()
+                .map(|(j, doc)| {
+                    let id = k * DETAIL_BLOCK as usize + j;
+                    doc.map(|i| Detail::of(&docs[i], spans[id]))
+                })
+                .collect();
+            let bytes = serde_json::to_vec(&entries).expect("details serialize");
+            (file_name('d', &bytes), bytes)
+        })
+        .collect();
+    let counts = [shards.len(), details.len(), texts.len()];
+    let detail_names = details.iter().map(|(n, _)| n.clone()).collect();
+    files.extend(details.into_iter().map(|(name, bytes)| (format!("{FILES}{name}.bin"), bytes)));
+
+    let manifest = Manifest {
+        version: VERSION,
+        site,
+        language,
+        docs: space,
+        count: docs.len(),
+        detail_block: DETAIL_BLOCK,
+        text_block: TEXT_BLOCK,
+        shards,
+        parts: vec![Part {
+            site: site.to_string(),
+            title: title.to_string(),
+            offset: 0,
+            docs: space,
+            details: detail_names,
+            texts: texts.into_iter().map(|(n, _)| n).collect(),
+            files: None,
+        }],
+        facets: facets(docs),
+    };
+    files.push((MANIFEST.to_string(), serde_json::to_vec(&manifest).expect("manifest serializes")));
+    Built { files, counts }
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    version: u32,
+    site: &'a str,
+    language: &'a str,
+    /// The id space (documents and free ids).
+    docs: u32,
+    /// Documents in the index.
+    count: usize,
+    detail_block: u32,
+    text_block: u32,
+    /// (first term, file name) of every shard, in term order.
+    shards: Vec<(String, String)>,
+    /// The sites whose documents the index holds, by id range: one for a
+    /// site's own index.
+    parts: Vec<Part>,
+    /// Kind → [(value, label, documents)], most documents first.
+    facets: BTreeMap<&'static str, Vec<(String, String, usize)>>,
+}
+
+/// One site's documents in an index: ids `offset..offset + docs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Part {
+    pub site: String,
+    pub title: String,
+    pub offset: u32,
+    pub docs: u32,
+    /// Details files, by block of [`DETAIL_BLOCK`] ids.
+    pub details: Vec<String>,
+    /// Text files, by block of [`TEXT_BLOCK`] ids.
+    pub texts: Vec<String>,
+    /// Where its text files are, when not beside the manifest (a URL
+    /// ending in `/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
+}
+
+/// One result's details, as `search.js` shows them.
+#[derive(Serialize)]
+struct Detail<'a> {
+    t: &'a str,
+    u: &'a str,
+    d: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    s: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    a: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    g: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    i: Option<&'a str>,
+    m: &'a str,
+    /// Offset and length of the text's gzip member in its text file.
+    o: u32,
+    l: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    x: bool,
+}
+
+impl<'a> Detail<'a> {
+    fn of(d: &'a DocInput, (o, l): (u32, u32)) -> Detail<'a> {
+        Detail {
+            t: d.title,
+            u: d.url,
+            d: d.date,
+            s: d.section_title,
+            a: d.authors.clone(),
+            g: d.tags.clone(),
+            i: d.thumb,
+            m: d.summary,
+            o,
+            l,
+            x: d.archived,
+        }
+    }
+}
+
+/// Ids by date, oldest first (then by key).
+fn assign_ids(docs: &[DocInput]) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    order.sort_by(|&a, &b| docs[a].date.cmp(docs[b].date).then(docs[a].key.cmp(docs[b].key)));
+    let mut ids = vec![0; docs.len()];
+    for (id, i) in order.into_iter().enumerate() {
+        ids[i] = id as u32;
+    }
+    ids
+}
+
+type Postings = HashMap<String, (Vec<u32>, Vec<u32>)>;
+
+/// Term → (documents, top documents), each sorted.
+fn postings(docs: &[DocInput], ids: &[u32]) -> Postings {
+    let mut map = docs
+        .par_iter()
+        .zip(ids)
+        .fold(Postings::new, |mut map, (d, &id)| {
+            let mut seen: HashMap<String, bool> = HashMap::new();
+            let mut add = |t: &str, top: bool| match seen.get_mut(t) {
+                Some(v) => *v |= top,
+                None => {
+                    seen.insert(t.to_string(), top);
+                }
+            };
+            for field in [d.title, d.summary]
+                .into_iter()
+                .chain(d.tags.iter().copied())
+                .chain(d.categories.iter().copied())
+                .chain(d.authors.iter().copied())
+            {
+                analyze::terms(field, |t| add(t, true));
+            }
+            analyze::terms(d.text, |t| add(t, false));
+            for (kind, values) in [
+                ('s', vec![d.section]),
+                ('c', d.categories.clone()),
+                ('t', d.tags.clone()),
+                ('a', d.authors.clone()),
+                ('y', vec![d.date.get(..4).unwrap_or("")]),
+            ] {
+                for v in values.into_iter().filter(|v| !v.is_empty()) {
+                    add(&facet_term(kind, v), false);
+                }
+            }
+            for (t, top) in seen {
+                let e = map.entry(t).or_default();
+                e.0.push(id);
+                if top {
+                    e.1.push(id);
+                }
+            }
+            map
+        })
+        .reduce(Postings::new, |mut a, b| {
+            let (mut a, b) = if a.len() < b.len() { (b, a) } else { (std::mem::take(&mut a), b) };
+            for (t, (d, top)) in b {
+                let e = a.entry(t).or_default();
+                e.0.extend(d);
+                e.1.extend(top);
+            }
+            a
+        });
+    map.par_iter_mut().for_each(|(_, (d, top))| {
+        d.sort_unstable();
+        top.sort_unstable();
+    });
+    map
+}
+
+/// Filter values with their document counts and labels.
+fn facets(docs: &[DocInput]) -> BTreeMap<&'static str, Vec<(String, String, usize)>> {
+    let mut out = BTreeMap::new();
+    for (kind, letter) in FACETS {
+        let mut counts: HashMap<String, (String, usize)> = HashMap::new();
+        for d in docs {
+            let values: Vec<(&str, &str)> = match letter {
+                's' => vec![(d.section, d.section_title)],
+                'c' => d.categories.iter().map(|c| (*c, *c)).collect(),
+                't' => d.tags.iter().map(|c| (*c, *c)).collect(),
+                'a' => d.authors.iter().map(|c| (*c, *c)).collect(),
+                _ => vec![(d.date.get(..4).unwrap_or(""), d.date.get(..4).unwrap_or(""))],
+            };
+            for (v, label) in values.into_iter().filter(|(v, _)| !v.is_empty()) {
+                counts.entry(analyze::normalize(v)).or_insert_with(|| (label.to_string(), 0)).1 += 1;
+            }
+        }
+        let mut list: Vec<(String, String, usize)> = counts.into_iter().map(|(v, (label, n))| (v, label, n)).collect();
+        if letter == 'y' {
+            list.sort_by(|a, b| b.0.cmp(&a.0));
+        } else {
+            list.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        }
+        list.truncate(MAX_FACET_VALUES);
+        out.insert(kind, list);
+    }
+    out
+}
+
+/// Where shards start (indices into `terms`). The target size is the
+/// index's size over [`MAX_SHARDS`] (at least [`MIN_SHARD`]), rounded up to
+/// a power of two so that it changes only when the index doubles. A shard
+/// starts at a term whose hash falls under a threshold set so that shards
+/// average the target, which depends only on the term: an edit that grows
+/// one posting list moves no boundary. A shard that grows past four times
+/// the target is cut there, and the next one starts again at a hash point.
+fn cut(terms: &[(String, Vec<u8>)]) -> Vec<usize> {
+    let size = |(t, p): &(String, Vec<u8>)| t.len() + p.len() + 2;
+    let total: usize = terms.iter().map(size).sum();
+    let target = MIN_SHARD.max(total.div_ceil(MAX_SHARDS)).next_power_of_two();
+    // Expected terms per shard, also a power of two.
+    let per_shard = (target * terms.len()).div_ceil(total.max(1)).max(1).next_power_of_two() as u64;
+    let mut starts = vec![0];
+    let mut acc = 0;
+    for (i, term) in terms.iter().enumerate() {
+        let s = size(term);
+        if i > 0 && (acc + s > 4 * target || term_hash(&term.0).is_multiple_of(per_shard)) && acc > 0 {
+            starts.push(i);
+            acc = 0;
+        }
+        acc += s;
+    }
+    starts
+}
+
+fn term_hash(term: &str) -> u64 {
+    u64::from_le_bytes(blake3::hash(term.as_bytes()).as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A sorted id list: `n`, then either gaps as varints (kind 0) or a bitmap
+/// from the first id (kind 1), whichever is smaller.
+fn encode_list(out: &mut Vec<u8>, ids: &[u32]) {
+    varint(out, ids.len() as u32);
+    let Some(&first) = ids.first() else { return };
+    let mut gaps = vec![];
+    let mut prev = 0;
+    for (k, &id) in ids.iter().enumerate() {
+        varint(&mut gaps, if k == 0 { id } else { id - prev });
+        prev = id;
+    }
+    let span = (ids[ids.len() - 1] - first) as usize / 8 + 1;
+    if span + 4 < gaps.len() {
+        out.push(1);
+        varint(out, first);
+        varint(out, span as u32);
+        let at = out.len();
+        out.resize(at + span, 0);
+        for &id in ids {
+            let bit = (id - first) as usize;
+            out[at + bit / 8] |= 1 << (bit % 8);
+        }
+    } else {
+        out.push(0);
+        out.extend(gaps);
+    }
+}
+
+fn encode_postings(docs: &[u32], top: &[u32]) -> Vec<u8> {
+    let mut out = vec![];
+    encode_list(&mut out, docs);
+    encode_list(&mut out, top);
+    out
+}
+
+/// A shard: version, term count, then per term its bytes front-coded
+/// against the previous term (shared prefix length, suffix length, suffix)
+/// and its postings.
+fn encode_shard(terms: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = vec![VERSION as u8];
+    varint(&mut out, terms.len() as u32);
+    let mut prev: &[u8] = b"";
+    for (t, p) in terms {
+        let t = t.as_bytes();
+        let shared = prev.iter().zip(t).take_while(|(a, b)| a == b).count();
+        varint(&mut out, shared as u32);
+        varint(&mut out, (t.len() - shared) as u32);
+        out.extend_from_slice(&t[shared..]);
+        out.extend_from_slice(p);
+        prev = t;
+    }
+    out
+}
+
+/// `<kind>-<first 10 hex digits of the blake3 of the bytes>`.
+fn file_name(kind: char, bytes: &[u8]) -> String {
+    format!("{kind}-{}", &blake3::hash(bytes).to_hex()[..10])
+}
+
+/// The bytes published for an index file: gzip-compressed, except text
+/// files, whose documents are gzip members already (a Range request reads
+/// one member).
+pub fn published(rel: &str, raw: &[u8]) -> Vec<u8> {
+    if rel.starts_with(FILES) && rel[FILES.len()..].starts_with("t-") { raw.to_vec() } else { compress(raw) }
+}
+
+/// The bytes of a published file, uncompressed.
+pub fn inflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = vec![];
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out)?;
+    Ok(out)
+}
+
+/// Gzip, as published (and as the text members are stored).
+pub fn compress(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3 + 32), flate2::Compression::new(9));
+    gz.write_all(bytes).expect("writing to memory");
+    gz.finish().expect("writing to memory")
+}
+
+pub mod decode {
+    //! The reader `search.js` implements, for tests and tools.
+    use super::*;
+
+    fn varint(b: &[u8], at: &mut usize) -> u32 {
+        let (mut v, mut shift) = (0u32, 0);
+        loop {
+            let x = b[*at];
+            *at += 1;
+            v |= ((x & 0x7f) as u32) << shift;
+            if x < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+
+    fn list(b: &[u8], at: &mut usize) -> Vec<u32> {
+        let n = varint(b, at) as usize;
+        if n == 0 {
+            return vec![];
+        }
+        let kind = b[*at];
+        *at += 1;
+        if kind == 1 {
+            let first = varint(b, at);
+            let span = varint(b, at) as usize;
+            let bits = &b[*at..*at + span];
+            *at += span;
+            (0..span * 8).filter(|i| bits[i / 8] & (1 << (i % 8)) != 0).map(|i| first + i as u32).collect()
+        } else {
+            let mut prev = 0;
+            (0..n)
+                .map(|k| {
+                    let g = varint(b, at);
+                    prev = if k == 0 { g } else { prev + g };
+                    prev
+                })
+                .collect()
+        }
+    }
+
+    /// Term → (documents, top documents) of a shard (uncompressed).
+    pub fn shard(b: &[u8]) -> Vec<(String, Vec<u32>, Vec<u32>)> {
+        assert_eq!(b[0] as u32, VERSION, "a shard of this version");
+        let mut at = 1;
+        let n = varint(b, &mut at);
+        let mut prev: Vec<u8> = vec![];
+        (0..n)
+            .map(|_| {
+                let shared = varint(b, &mut at) as usize;
+                let len = varint(b, &mut at) as usize;
+                prev.truncate(shared);
+                prev.extend_from_slice(&b[at..at + len]);
+                at += len;
+                let d = list(b, &mut at);
+                let t = list(b, &mut at);
+                (String::from_utf8(prev.clone()).unwrap(), d, t)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc<'a>(key: &'a str, title: &'a str, date: &'a str, text: &'a str) -> DocInput<'a> {
+        DocInput {
+            key,
+            title,
+            url: key,
+            date,
+            section: "news",
+            section_title: "News",
+            authors: vec!["김기자"],
+            tags: vec!["경제"],
+            categories: vec![],
+            summary: "",
+            thumb: None,
+            archived: false,
+            text,
+        }
+    }
+
+    fn all_terms(b: &Built) -> BTreeMap<String, (Vec<u32>, Vec<u32>)> {
+        b.files
+            .iter()
+            .filter(|(p, _)| p.contains("/s-"))
+            .flat_map(|(_, bytes)| decode::shard(bytes))
+            .map(|(t, d, top)| (t, (d, top)))
+            .collect()
+    }
+
+    #[test]
+    fn postings_round_trip_through_shards_with_title_hits_marked() {
+        let docs = [
+            doc("a.md", "기준금리 동결", "2024-01-02", "한국은행이 기준금리를 동결했다."),
+            doc("b.md", "Publishing news", "2024-01-01", "We published it."),
+        ];
+        let b = build("s", "S", "ko", &docs);
+        let terms = all_terms(&b);
+        // Ids by date: b is older, so 0.
+        assert_eq!(terms["금리"], (vec![1], vec![1]));
+        assert_eq!(terms["한국"], (vec![1], vec![]));
+        assert_eq!(terms["publish"], (vec![0], vec![0]));
+        assert_eq!(terms[&facet_term('t', "경제")].0, vec![0, 1]);
+        assert_eq!(terms[&facet_term('y', "2024")].0, vec![0, 1]);
+        let m: serde_json::Value = serde_json::from_slice(&b.files.iter().find(|(p, _)| p == MANIFEST).unwrap().1).unwrap();
+        assert_eq!(m["count"], 2);
+        assert_eq!(m["facets"]["section"][0], serde_json::json!(["news", "News", 2]));
+    }
+
+    #[test]
+    fn dense_lists_are_bitmaps_and_sparse_ones_gaps() {
+        for ids in [vec![], vec![7], (0..1000).collect::<Vec<u32>>(), (0..1000).map(|i| i * 37).collect(), vec![3, 4, 5, 100_000]] {
+            let mut out = vec![];
+            encode_list(&mut out, &ids);
+            out.extend(encode_postings(&[], &[]));
+            let mut shard = vec![VERSION as u8, 1, 0, 1, b'x'];
+            shard.extend(&out);
+            assert_eq!(decode::shard(&shard)[0].1, ids);
+        }
+        let mut dense = vec![];
+        encode_list(&mut dense, &(0..1000).collect::<Vec<u32>>());
+        assert!(dense.len() < 140, "a full list costs a bit per document: {}", dense.len());
+    }
+
+    #[test]
+    fn ids_follow_dates_so_a_new_article_renumbers_nothing() {
+        let a = [doc("b.md", "B", "2024-01-02", "y"), doc("a.md", "A", "2024-01-01", "x")];
+        let ids = assign_ids(&a);
+        assert_eq!(ids, [1, 0]);
+        let b = [doc("b.md", "B", "2024-01-02", "y"), doc("a.md", "A", "2024-01-01", "x"), doc("c.md", "C", "2024-02-01", "z")];
+        assert_eq!(assign_ids(&b), [1, 0, 2]);
+    }
+
+    #[test]
+    fn an_edit_changes_only_the_shards_of_its_terms() {
+        let n = 4000;
+        let texts: Vec<String> = (0..n).map(|i| format!("word{i} other{i} third{i} common alpha{} 기사{}", i % 7, i % 13)).collect();
+        let keys: Vec<String> = (0..n).map(|i| format!("{i:04}.md")).collect();
+        let docs: Vec<DocInput> = (0..n).map(|i| doc(&keys[i], "T", "2024-01-01", &texts[i])).collect();
+        let first = build("s", "S", "en", &docs);
+        let shards = |b: &Built| b.files.iter().filter(|(p, _)| p.contains("/s-")).map(|(p, _)| p.clone()).collect::<Vec<_>>();
+        assert!(shards(&first).len() > 3, "the index is cut into shards: {}", shards(&first).len());
+        let edited = "word5 other5 third5 common alpha5 기사5 zebra".to_string();
+        let mut docs2: Vec<DocInput> = (0..n).map(|i| doc(&keys[i], "T", "2024-01-01", &texts[i])).collect();
+        docs2[5].text = &edited;
+        let second = build("s", "S", "en", &docs2);
+        let (a, b) = (shards(&first), shards(&second));
+        let changed = b.iter().filter(|p| !a.contains(p)).count();
+        assert_eq!(a.len(), b.len());
+        assert_eq!(changed, 1, "only the shard holding the new term `zebra` changes");
+        // The same documents give the same files, whatever came before.
+        assert_eq!(build("s", "S", "en", &docs2).files, second.files);
+    }
+
+    #[test]
+    fn shards_are_cut_by_bytes_so_few_long_lists_still_split() {
+        // Few distinct terms with long lists (like Korean bigrams) split
+        // too: 300 two-syllable words, each in about a tenth of 20,000 documents.
+        let syllables: Vec<char> = ('가'..='힣').step_by(37).take(300).collect();
+        let texts: Vec<String> = (0..20_000u64)
+            .map(|i| {
+                let pick = |k: u64| syllables[((i * 2_654_435_761 + k * 40_503) % 300) as usize];
+                (0..30).map(|k| format!("{}{}", pick(k), pick(k + 1))).collect::<Vec<_>>().join(" ")
+            })
+            .collect();
+        let keys: Vec<String> = (0..20_000).map(|i| format!("{i}.md")).collect();
+        let docs: Vec<DocInput> = (0..20_000).map(|i| doc(&keys[i], "", "2024-01-01", &texts[i])).collect();
+        let b = build("s", "S", "ko", &docs);
+        assert!(b.counts[0] > 20, "{} shards", b.counts[0]);
+        for (p, bytes) in &b.files {
+            if p.contains("/s-") {
+                // At most four times the target, plus the term that crossed it.
+                assert!(bytes.len() <= 4 * MIN_SHARD.next_power_of_two() + 4096, "{p}: {} bytes", bytes.len());
+            }
+        }
+    }
+}
