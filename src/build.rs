@@ -587,7 +587,10 @@ fn discover_site<'s>(shared: &Shared, site: &'s SiteConfig, theme: Result<Arc<Th
     let is_article = |rel: &str| rel.ends_with(".md") && !rel.starts_with("assets/");
     let known: Vec<&str> = state.sources.keys().map(String::as_str).collect();
     let (sources, folders) = match discover::restat(&content_dir, &state.folders, &known) {
-        Some(sources) => (sources, state.folders.clone()),
+        Some(mut sources) => {
+            sources.extend(discover::section_pages(&content_dir, &state.folders));
+            (sources, state.folders.clone())
+        }
         None => discover::walk_tree(&content_dir, root, is_article, true).unwrap_or_else(|d| {
             diags.extend(d);
             (vec![], vec![])

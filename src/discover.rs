@@ -165,6 +165,21 @@ pub fn restat(root: &Path, folders: &[Folder], files: &[&str]) -> Option<Vec<Sou
         .collect()
 }
 
+/// The section pages (`_index.md`) of folders found by [`restat`]: they
+/// are not among the known (article) files, so each known folder is asked.
+pub fn section_pages(root: &Path, folders: &[Folder]) -> Vec<Source> {
+    use rayon::prelude::*;
+    folders
+        .par_iter()
+        .filter_map(|(rel, _)| {
+            let rel = if rel.is_empty() { "_index.md".to_string() } else { format!("{rel}/_index.md") };
+            let path = root.join(&rel);
+            let meta = std::fs::symlink_metadata(&path).ok().filter(|m| m.is_file())?;
+            Some(Source { rel, stamp: Stamp::of(&meta), path })
+        })
+        .collect()
+}
+
 /// `path` relative to the repository root for messages.
 pub fn rel_display(path: &Path, root: &Path) -> PathBuf {
     path.strip_prefix(root).unwrap_or(path).to_path_buf()

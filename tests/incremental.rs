@@ -360,3 +360,16 @@ fn an_image_added_to_site_assets_shadowing_a_shared_one_is_used_at_once() {
     assert!(page.contains(&hash(&png(10, 10, "site"))), "{page}");
     assert_same_as_clean_build(&r);
 }
+
+/// A build that finds the sources again without walking (no folder
+/// changed) lost the section pages (`_index.md`): the menu fell back to
+/// folder names and every page was rendered again, wrongly.
+#[test]
+fn section_titles_survive_a_build_that_walks_no_folder() {
+    let r = Repo::fixture("basic");
+    r.write("content/alpha/news/_index.md", "---\ntitle: 소식\n---\n\n새 소식.\n");
+    r.age();
+    let w = rewritten_after(&r, |_| {});
+    assert_eq!(w, Vec::<String>::new());
+    assert!(r.read("public/alpha/index.html").contains(">소식<"), "the menu shows the section's title");
+}
