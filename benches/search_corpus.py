@@ -13,7 +13,8 @@ authors from 200.
 
 Two words carry the benchmark's checks: 금리 never appears on its own, only
 inside 기준금리를 (so a search for 금리 finds articles only if it matches
-inside words), and about one English article in fifty says "publishing".
+inside words), and about one sentence in 500 says "publishing" (Korean
+articles quote English words too).
 """
 import argparse, os, random, itertools, bisect
 
@@ -60,8 +61,8 @@ def english_vocab(rng, n):
 
 
 class Talker:
-    def __init__(self, rng, vocab, korean):
-        self.rng, self.korean = rng, korean
+    def __init__(self, rng, vocab, korean, english=None):
+        self.rng, self.korean, self.english = rng, korean, english
         self.vocab = vocab[:]
         rng.shuffle(self.vocab)
         self.cum = zipf_cum(len(self.vocab))
@@ -77,7 +78,10 @@ class Talker:
         ws = self.words(k)
         if self.korean and self.rng.random() < 0.05:
             ws[self.rng.randrange(k)] = "기준금리를"
-        if not self.korean and self.rng.random() < 0.002:
+        # Korean news quotes English words now and then.
+        if self.korean and self.english and self.rng.random() < 0.3:
+            ws[self.rng.randrange(k)] = self.rng.choice(self.english[:2000])
+        if self.rng.random() < 0.002:
             ws[self.rng.randrange(k)] = "publishing"
         return " ".join(ws) + "."
 
@@ -100,7 +104,7 @@ def main():
     with open(os.path.join(a.out, "sites.toml"), "w") as f:
         f.write('output = "public"\ntheme = "default"\npaginate = 20\n\n')
         if a.network:
-            f.write("[search]\nnetwork = [" + ", ".join(f'"{n}"' for n in names) + "]\n\n")
+            f.write("search_network = true\n\n")
         for i, name in enumerate(names):
             korean = i % 3 != 2
             f.write(f'[[sites]]\nname = "{name}"\ntitle = "Site {i}"\nbase_url = "https://{name}.example.com/"\n'
@@ -109,9 +113,13 @@ def main():
         os.makedirs(os.path.join(a.out, "themes"))
         here = os.path.dirname(os.path.abspath(__file__))
         os.symlink(os.path.join(here, "..", "themes", "default"), os.path.join(a.out, "themes", "default"))
+    os.makedirs(os.path.join(a.out, "content"), exist_ok=True)
+    with open(os.path.join(a.out, "content", "authors.yaml"), "w") as f:
+        for au in authors:
+            f.write(f"{au}:\n  name: 기자 {au[6:]}\n")
     for i, name in enumerate(names):
         korean = i % 3 != 2
-        talk = Talker(rng, ko_vocab if korean else en_vocab, korean)
+        talk = Talker(rng, ko_vocab if korean else en_vocab, korean, en_vocab)
         for s in SECTIONS:
             os.makedirs(os.path.join(a.out, "content", name, s), exist_ok=True)
         for n in range(a.articles):

@@ -162,6 +162,9 @@ pub struct SearchReport {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct BuildReport {
     pub sites: Vec<SiteReport>,
+    /// The network search index, when sites have `search_network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<search::network::NetworkReport>,
     pub total_ms: f64,
     /// With [`BuildOptions::check`]: every configured site's published files
     /// and, for the sites built, their articles' links.
@@ -271,6 +274,15 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         if let (Some(w), Some(first)) = (&shared.warning, report.sites.first_mut()) {
             first.warnings.push(format!("{}: {w}", crate::config::SHARED_IMAGES_DIR));
         }
+    }
+    // The network search, from the indexes the sites now publish.
+    if let Some(net) = &prepared.config.network {
+        let sites = prepared.config.sites.iter().map(|s| (s.name.clone(), (s.title.clone(), s.base_url.clone()))).collect();
+        let t = Instant::now();
+        let mut r = search::network::publish(&prepared.config.output, &prepared.cache_dir, net, &sites)
+            .context("the network search index (sites published before it in this build are complete)")?;
+        r.ms = ms(t);
+        report.network = Some(r);
     }
     // A build must not succeed with files missing: the output folder, or
     // part of it, removed while the build ran. The next build restores them.

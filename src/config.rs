@@ -49,6 +49,9 @@ struct Keys {
     redirect_formats: Option<Spanned<Vec<String>>>,
     search: Option<bool>,
     search_body_chars: Option<usize>,
+    search_network: Option<bool>,
+    // Top level only.
+    search_network_site: Option<Spanned<String>>,
     news_sitemap: Option<bool>,
     sitemap_max_urls: Option<Spanned<i64>>,
     schema_type: Option<Spanned<String>>,
@@ -163,6 +166,17 @@ pub struct Config {
     /// Output folder (absolute, or relative to the repository root).
     pub output: PathBuf,
     pub sites: Vec<SiteConfig>,
+    /// One search across the sites with `search_network = true`.
+    pub network: Option<Network>,
+}
+
+/// The network search: which sites it holds, and the site whose search
+/// page offers it (its index is published under that site's
+/// `_search/net/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub sites: Vec<String>,
+    pub host: String,
 }
 
 /// One site, with defaults applied. Serialisable so its hash can invalidate
@@ -201,6 +215,9 @@ pub struct SiteConfig {
     pub redirect_formats: Vec<String>,
     /// Write the search index (`_search/`) and the search page.
     pub search: bool,
+    /// Holds the network search index (`search_network_site`): its search
+    /// page offers "all sites".
+    pub search_network_host: bool,
     /// Characters of body text per article in the search index (0: none;
     /// the whole text unless set).
     pub search_body_chars: usize,
@@ -530,6 +547,7 @@ impl Config {
                 redirects,
                 redirect_formats,
                 search: site.search.or(raw.search).unwrap_or(true),
+                search_network_host: false,
                 search_body_chars: site.search_body_chars.or(raw.search_body_chars).unwrap_or(usize::MAX),
                 news_sitemap: site.news_sitemap.or(raw.news_sitemap).unwrap_or(true),
                 sitemap_max_urls,
@@ -541,13 +559,68 @@ impl Config {
                 extra: serde_json::to_value(&extra).unwrap_or_default(),
             });
         }
+        let network = network(&raw, sites_raw, &mut sites, text, &mut diags);
         let output = raw.output.as_ref().map(|o| o.get_ref().as_str()).unwrap_or("public");
-        diags.into_result(Config { output: root.join(output), sites })
+        diags.into_result(Config { output: root.join(output), sites, network })
     }
 
     pub fn site(&self, name: &str) -> Option<&SiteConfig> {
         self.sites.iter().find(|s| s.name == name)
     }
+}
+
+/// The network search: the sites with `search_network = true` (a top-level
+/// `true` is every site's default), hosted by `search_network_site` or the
+/// first of them. Marks the host in `sites`.
+fn network(raw: &Keys, sites_raw: &[Keys], sites: &mut [SiteConfig], text: &str, diags: &mut Diagnostics) -> Option<Network> {
+    for s in sites_raw.iter().filter_map(|s| s.search_network_site.as_ref()) {
+        diags.push(
+            Diagnostic::new(CONFIG_FILE, Some(line_of(text, s.span().start)), "`search_network_site` is a top-level key")
+                .hint("move it above the first [[sites]] line"),
+        );
+    }
+    let members: Vec<String> = sites_raw
+        .iter()
+        .zip(sites.iter())
+        .filter(|(k, _)| k.search_network.or(raw.search_network).unwrap_or(false))
+        .map(|(_, s)| s.name.clone())
+        .collect();
+    let host_key = raw.search_network_site.as_ref();
+    if members.is_empty() {
+        if let Some(h) = host_key {
+            diags.push(
+                Diagnostic::new(
+                    CONFIG_FILE,
+                    Some(line_of(text, h.span().start)),
+                    "`search_network_site` is set but no site has `search_network = true`",
+                )
+                .hint("add search_network = true to the sites to search together (or at the top level for all)"),
+            );
+        }
+        return None;
+    }
+    let host = host_key.map(|h| h.get_ref().clone()).unwrap_or_else(|| members[0].clone());
+    if !members.contains(&host) {
+        diags.push(
+            Diagnostic::new(
+                CONFIG_FILE,
+                host_key.map(|h| line_of(text, h.span().start)),
+                format!("`search_network_site` `{host}` is not in the network"),
+            )
+            .hint(format!("use one of {}, or give `{host}` search_network = true", members.join(", "))),
+        );
+        return None;
+    }
+    for s in sites.iter().filter(|s| members.contains(&s.name) && !s.search) {
+        diags.push(
+            Diagnostic::new(CONFIG_FILE, None, format!("site `{}` has `search_network = true` but `search = false`", s.name))
+                .hint("the network search reads each site's own index: turn search on, or leave the site out of the network"),
+        );
+    }
+    if let Some(s) = sites.iter_mut().find(|s| s.name == host) {
+        s.search_network_host = true;
+    }
+    Some(Network { sites: members, host })
 }
 
 /// The `images/` layout of a site: levels of folders, each named by

@@ -4,13 +4,15 @@ use std::path::Path;
 
 use gensite::search::{analyze, index};
 
-use crate::util::{Repo, browser_script, changed, http_get, serve, wait_for};
+use crate::util::{Repo, assert_same_as_clean_build, browser_script, changed, http_get, serve, wait_for};
+
+/// Term → (documents, top documents).
+type Terms = BTreeMap<String, (Vec<u32>, Vec<u32>)>;
 
 /// A site's published search index, read as `search.js` reads it.
 struct Index {
     manifest: serde_json::Value,
-    /// Term → (documents, top documents).
-    terms: BTreeMap<String, (Vec<u32>, Vec<u32>)>,
+    terms: Terms,
     /// Details by document id.
     docs: Vec<Option<serde_json::Value>>,
     out: std::path::PathBuf,
@@ -223,6 +225,7 @@ fn the_demo_search_pages_find_korean_and_english_words_in_a_browser() {
         "지하철 9호선 연장 구간, 내년 3월 개통",
     );
     let latency = "Measuring Publish Latency in a Static Newsroom";
+    let why_static = "왜 정적 사이트로 옮겼나 · Why we went static";
     let lines = browser_search(serde_json::json!([
         // A word inside a word: 금리 in 기준금리를.
         {"url": url("daily", ""), "query": "금리", "expect": [rate], "absent": [subway], "marks": true, "snippet": "기준금리를", "maxBytes": 80_000},
@@ -241,6 +244,14 @@ fn the_demo_search_pages_find_korean_and_english_words_in_a_browser() {
         {"url": url("lab", ""), "query": "timing", "expect": [latency], "snippet": "timed"},
         {"url": url("lab", ""), "query": "measures", "expect": [latency], "marks": true},
         {"url": url("lab", ""), "query": "headlines", "expect": ["An Open Corpus of Korean News Headlines"], "absent": [latency]},
+        // The network search on daily's page: results of two other sites,
+        // linking to their own sites; then only one of them.
+        {"url": url("daily", "?scope=all"), "query": "static", "expect": [latency, why_static],
+         "hrefs": {latency: format!("http://lab.localhost:{}/*", s.port), why_static: format!("http://notes.localhost:{}/*", s.port)}},
+        {"url": url("daily", "?scope=all&site=lab"), "query": "static", "expect": [latency], "absent": [why_static]},
+        {"url": url("daily", "?scope=all"), "query": "금리", "expect": [rate]},
+        // This site only, by default: lab's article is not found from daily.
+        {"url": url("daily", ""), "query": "static", "none": true},
     ]));
     // The first query loads the page, the script, the manifest, the shard
     // of its terms, the details of the results and their passages: not
@@ -412,4 +423,90 @@ fn the_browser_analyses_text_exactly_as_the_index_does() {
     assert_eq!(q[4]["phrases"], serde_json::json!(["rate cut"]));
     // The last word, still being typed (no space after it), is a prefix.
     assert_eq!(q[4]["words"][2], serde_json::json!([{"all": ["금리"]}]), "Hangul words are bigrams even while typed");
+}
+
+/// The network index of the fixture's two sites, read back like a site's.
+fn network(r: &Repo) -> (serde_json::Value, Terms) {
+    let out = r.path("public/alpha/_search/net");
+    let manifest: serde_json::Value = serde_json::from_slice(&read_file(&out, "manifest.bin")).unwrap();
+    let mut terms = BTreeMap::new();
+    for shard in manifest["shards"].as_array().unwrap() {
+        terms.extend(
+            index::decode::shard(&read_file(&out, &format!("f/{}.bin", shard[1].as_str().unwrap())))
+                .into_iter()
+                .map(|(t, d, top)| (t, (d, top))),
+        );
+    }
+    (manifest, terms)
+}
+
+#[test]
+fn the_network_index_merges_the_sites_and_carries_their_files() {
+    let r = Repo::fixture("basic");
+    r.edit("sites.toml", "paginate = 2", "paginate = 2\nsearch_network = true");
+    let report: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    assert_eq!(report["network"]["host"], "alpha");
+    let (m, terms) = network(&r);
+    let parts = m["parts"].as_array().unwrap();
+    assert_eq!(parts.iter().map(|p| p["site"].as_str().unwrap()).collect::<Vec<_>>(), ["alpha", "beta"]);
+    let beta_from = parts[1]["offset"].as_u64().unwrap() as u32;
+    assert_eq!(beta_from, parts[0]["docs"].as_u64().unwrap() as u32);
+    assert_eq!(parts[1]["url"], "https://example.org/beta/");
+    // A word of each site, with network ids in that site's range.
+    let alpha = Index::read(&r, "alpha");
+    let beta = Index::read(&r, "beta");
+    let html = &terms["html"].0;
+    assert_eq!(html.iter().map(|id| id - beta_from).collect::<Vec<_>>(), beta.terms["html"].0);
+    assert_eq!(terms["문단"].0, alpha.terms["문단"].0);
+    // The sites' details and text files are carried as they are.
+    for part in parts {
+        for name in part["details"].as_array().unwrap().iter().chain(part["texts"].as_array().unwrap()) {
+            let rel = format!("{}.bin", name.as_str().unwrap());
+            let site = part["site"].as_str().unwrap();
+            assert_eq!(
+                std::fs::read(r.path(&format!("public/alpha/_search/net/f/{rel}"))).unwrap(),
+                std::fs::read(r.path(&format!("public/{site}/_search/f/{rel}"))).unwrap(),
+                "{rel}"
+            );
+        }
+    }
+    let sites: Vec<&str> = m["facets"]["site"].as_array().unwrap().iter().map(|v| v[0].as_str().unwrap()).collect();
+    assert_eq!(sites, ["alpha", "beta"]);
+    assert!(r.read("public/alpha/search/index.html").contains("data-network=/_search/net/manifest.bin"));
+    assert!(!r.read("public/beta/search/index.html").contains("data-network"), "only the host offers it");
+
+    // Nothing changed: nothing written. An edit in beta: the network follows.
+    let again: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    assert_eq!(again["network"]["files_written"], 0);
+    r.edit("content/beta/posts/hello.md", "Raw HTML", "Raw HTML and zebras");
+    let edited: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    assert!(edited["network"]["files_written"].as_u64().unwrap() > 0);
+    let (_, terms) = network(&r);
+    assert_eq!(terms["zebra"].0.len(), 1);
+    // Removed from the host's output, it comes back.
+    std::fs::remove_dir_all(r.path("public/alpha/_search/net")).unwrap();
+    r.build();
+    assert!(r.exists("public/alpha/_search/net/manifest.bin"));
+    assert_same_as_clean_build(&r);
+}
+
+#[test]
+fn network_settings_are_checked() {
+    let r = Repo::fixture("basic");
+    for (from, to, says) in [
+        (
+            "paginate = 2",
+            "paginate = 2\nsearch_network = true\nsearch_network_site = \"gamma\"",
+            "`search_network_site` `gamma` is not in the network",
+        ),
+        ("paginate = 2", "paginate = 2\nsearch_network_site = \"alpha\"", "no site has `search_network = true`"),
+        ("language = \"ko\"", "language = \"ko\"\nsearch_network_site = \"alpha\"", "is a top-level key"),
+        ("paginate = 2", "paginate = 2\nsearch_network = true\nsearch = false", "has `search_network = true` but `search = false`"),
+    ] {
+        let original = r.read("sites.toml");
+        r.edit("sites.toml", from, to);
+        let err = r.fails(&["build"]);
+        assert!(err.contains(says), "{to}: {err}");
+        r.write("sites.toml", &original);
+    }
 }

@@ -246,6 +246,8 @@ struct ArchivesCtx<'a> {
 struct SearchCtx<'a> {
     site: &'a SiteView<'a>,
     search_index_url: String,
+    /// On the site that hosts the network search: its manifest.
+    network_index_url: Option<String>,
 }
 
 static MINIFY: LazyLock<minify_html::Cfg> = LazyLock::new(|| {
@@ -645,7 +647,11 @@ impl<'a> Renderer<'a> {
     }
 
     fn search_ctx(&self) -> SearchCtx<'_> {
-        SearchCtx { site: &self.site_views[0], search_index_url: self.site.url_for(SEARCH_INDEX) }
+        SearchCtx {
+            site: &self.site_views[0],
+            search_index_url: self.site.url_for(SEARCH_INDEX),
+            network_index_url: self.site.search_network_host.then(|| self.site.url_for(crate::search::network::NET_MANIFEST)),
+        }
     }
 
     /// Characters of body text an article render keeps for the search index.

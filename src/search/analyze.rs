@@ -23,14 +23,24 @@ pub fn is_cjk(c: char) -> bool {
 
 /// Normalised text: NFC, lower case.
 pub fn normalize(text: &str) -> String {
-    text.nfc().collect::<String>().to_lowercase()
+    // Most text is NFC already: the quick check saves recomposing it.
+    match unicode_normalization::is_nfc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => text.to_lowercase(),
+        _ => text.nfc().collect::<String>().to_lowercase(),
+    }
+}
+
+/// A letter or digit (`char::is_alphanumeric`, with Hangul syllables and
+/// ASCII answered without the table lookup).
+fn is_word_char(c: char) -> bool {
+    if c.is_ascii() { c.is_ascii_alphanumeric() } else { matches!(c, '\u{AC00}'..='\u{D7A3}') || c.is_alphanumeric() }
 }
 
 /// Calls `f` with every term of `text`, in order, repeats included.
 pub fn terms(text: &str, mut f: impl FnMut(&str)) {
     let text = normalize(text);
     let mut buf = String::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in text.split(|c: char| !is_word_char(c)).filter(|w| !w.is_empty()) {
         let mut rest = word;
         while let Some(first) = rest.chars().next() {
             let cjk = is_cjk(first);

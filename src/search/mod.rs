@@ -26,6 +26,7 @@ use crate::parse;
 
 pub mod analyze;
 pub mod index;
+pub mod network;
 
 /// One article as a search engine sees it.
 #[derive(Debug, Serialize)]

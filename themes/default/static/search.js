@@ -132,7 +132,7 @@
         } else {
           var st = stem(r[0]);
           out.needles.push(st.length < r[0].length ? st : r[0]);
-          if (last && r[0].length >= 2) {
+          if (last && r[0].length >= 3) {
             // While a word is typed, a prefix: of its stem, then of the
             // word with up to three letters less (publishi → publish).
             var prefixes = [st];
@@ -160,9 +160,10 @@
   var status = document.getElementById("search-status");
   if (!list || !input) return;
   var PAGE = 10;
-  var FACETS = [["section", "s"], ["category", "c"], ["author", "a"], ["year", "y"], ["tag", "t"]];
+  // Filters: query-string name, term letter. Sites are id ranges, not terms.
+  var FACETS = [["site", ""], ["section", "s"], ["category", "c"], ["author", "a"], ["year", "y"], ["tag", "t"]];
   var manifestUrl = list.dataset.index;
-  var base = manifestUrl.slice(0, manifestUrl.lastIndexOf("/") + 1);
+  var base = "";
   var lang = document.documentElement.lang || undefined;
   var manifest = null;
   var files = new Map();
@@ -317,12 +318,21 @@
     var url = new URL(location.href);
     FACETS.forEach(function (f) {
       var vals = url.searchParams.getAll(f[0]).filter(Boolean);
+      if (f[0] === "site" && manifest.parts.length < 2) return;
       if (vals.length) out.push([f[1], vals.map(norm)]);
     });
     return out;
   }
 
   function facetSet(letter, values) {
+    if (!letter) {
+      // Sites: the id ranges of their parts.
+      var acc = new Uint8Array(manifest.docs);
+      manifest.parts.forEach(function (p) {
+        if (values.indexOf(norm(p.site)) !== -1) acc.fill(1, p.offset, p.offset + p.docs);
+      });
+      return Promise.resolve(acc);
+    }
     return Promise.all(values.map(function (v) {
       var t = "\u0001" + letter + ":" + v;
       return loadShard(shardFor(t)).then(function (s) {
@@ -335,6 +345,17 @@
       sets.forEach(function (one) { for (var d = 0; d < acc.length; d++) acc[d] |= one[d] ? 1 : 0; });
       return acc;
     });
+  }
+
+  function partOf(id) {
+    var parts = manifest.parts, part = parts[0];
+    for (var i = 1; i < parts.length && id >= parts[i].offset; i++) part = parts[i];
+    return part;
+  }
+
+  function recency(id) {
+    var p = partOf(id);
+    return (id - p.offset) / Math.max(1, p.docs);
   }
 
   // Ranked ids of every match.
@@ -360,7 +381,9 @@
           if (!m) ok = false; else score += m & 2 ? 3 : 1;
         }
         for (var f = 0; f < fsets.length && ok; f++) if (!fsets[f][d]) ok = false;
-        if (ok) hits.push([score + d / size, d]);
+        // Ids follow dates within a site: newer is higher, measured in
+        // each site's own range so that no site ranks above the others.
+        if (ok) hits.push([score + recency(d), d]);
       }
       hits.sort(function (a, b) { return b[0] - a[0]; });
       return hits.map(function (h) { return h[1]; });
@@ -369,8 +392,7 @@
 
   // ---- Showing results ----
   function details(id) {
-    var part = manifest.parts[0];
-    for (var i = 0; i < manifest.parts.length; i++) if (id >= manifest.parts[i].offset) part = manifest.parts[i];
+    var part = partOf(id);
     var local = id - part.offset;
     var block = Math.floor(local / manifest.detail_block);
     return load(file(part.details[block])).then(function (buf) {
@@ -383,7 +405,7 @@
   // A result's whole text, through a Range request of its gzip member.
   function text(hit) {
     if (noRanges || !hit.d.l) return Promise.resolve(null);
-    var url = (hit.part.files || base + "f/") + hit.text + ".bin";
+    var url = file(hit.text);
     var range = "bytes=" + hit.d.o + "-" + (hit.d.o + hit.d.l - 1);
     return fetch(url, { headers: { Range: range } }).then(function (r) {
       if (r.status !== 206) {
@@ -433,6 +455,12 @@
     return (start > 0 ? "…" : "") + body.slice(start, end) + (end < body.length ? "…" : "");
   }
 
+  // Resolves true when query `g` is still the current one after a pause.
+  var PAUSE = 250;
+  function settled(g) {
+    return new Promise(function (ok) { setTimeout(function () { ok(g === generation); }, PAUSE); });
+  }
+
   function queryLink(name, value) {
     var url = new URL(location.href);
     url.searchParams.set(name, value);
@@ -443,7 +471,8 @@
     var d = hit.d;
     var li = document.createElement("li");
     var a = document.createElement("a");
-    a.href = d.u;
+    // In the network index, a result links to its own site.
+    a.href = hit.part.url ? new URL(d.u, hit.part.url).href : d.u;
     a.className = "search-hit";
     highlight(a, d.t, needles);
     li.appendChild(a);
@@ -506,7 +535,9 @@
             state.shown++;
             var el = item(row.hit, state.q.needles);
             list.appendChild(el.li);
-            var body = row.body ? Promise.resolve(row.body) : text(row.hit);
+            // Passages only for a query the reader paused on: not for every
+            // prefix typed on the way.
+            var body = row.body ? Promise.resolve(row.body) : settled(g).then(function (ok) { return ok ? text(row.hit) : null; });
             body.then(function (b) {
               var s = b && passage(b, state.q.needles);
               if (s && g === generation) {
@@ -564,9 +595,12 @@
   // Filter controls from the manifest's values (tags: from links and ?tag=).
   function controls() {
     var form = input.form;
+    var old = form.querySelector(".search-filters");
+    if (old) old.remove();
     var box = document.createElement("div");
     box.className = "search-filters";
     var url = new URL(location.href);
+    if (list.dataset.network) box.appendChild(scopeControl());
     FACETS.forEach(function (f) {
       var values = (manifest.facets[f[0]] || []);
       var label = list.dataset["filter" + f[0][0].toUpperCase() + f[0].slice(1)];
@@ -587,7 +621,7 @@
       sel.appendChild(all);
       values.forEach(function (v) {
         var o = document.createElement("option");
-        o.value = v[1];
+        o.value = v[0];
         o.textContent = v[1] + (v[2] ? " (" + v[2].toLocaleString(lang) + ")" : "");
         if (chosen && norm(chosen) === v[0]) o.selected = true;
         sel.appendChild(o);
@@ -602,6 +636,7 @@
       box.appendChild(wrap);
     });
     if (box.childNodes.length) form.appendChild(box);
+    if (document.getElementById("search-more")) return;
     var more = document.createElement("button");
     more.type = "button";
     more.id = "search-more";
@@ -620,16 +655,49 @@
     update();
   });
 
-  load(manifestUrl)
-    .then(function (buf) {
-      manifest = JSON.parse(decoder.decode(new Uint8Array(buf)));
+  // This site or, where the page offers it, every site of the network
+  // (`?scope=all`).
+  function scopeControl() {
+    var wrap = document.createElement("label");
+    wrap.appendChild(document.createTextNode(list.dataset.scope || "Scope"));
+    var sel = document.createElement("select");
+    sel.name = "scope";
+    [["", list.dataset.scopeSite], ["all", list.dataset.scopeNetwork]].forEach(function (o) {
+      var opt = document.createElement("option");
+      opt.value = o[0];
+      opt.textContent = o[1];
+      sel.appendChild(opt);
+    });
+    sel.value = new URL(location.href).searchParams.get("scope") === "all" ? "all" : "";
+    sel.addEventListener("change", function () {
+      var u = new URL(location.href);
+      if (sel.value) u.searchParams.set("scope", sel.value); else u.searchParams.delete("scope");
+      u.searchParams.delete("site");
+      history.replaceState(null, "", u);
+      open();
+    });
+    wrap.appendChild(sel);
+    return wrap;
+  }
+
+  // Loads the manifest of the scope in the address, then searches.
+  function open() {
+    var all = list.dataset.network && new URL(location.href).searchParams.get("scope") === "all";
+    var url = all ? list.dataset.network : manifestUrl;
+    delete document.documentElement.dataset.searchReady;
+    return load(url).then(function (buf) {
+      if (!buf.manifest) buf.manifest = JSON.parse(decoder.decode(new Uint8Array(buf)));
+      manifest = buf.manifest;
+      base = url.slice(0, url.lastIndexOf("/") + 1);
       controls();
       document.documentElement.dataset.searchReady = "1";
       var q = new URL(location.href).searchParams.get("q");
       if (q && !input.value) input.value = q;
       update();
-    })
-    .catch(function () {
+    }).catch(function () {
       status.textContent = list.dataset.error;
     });
+  }
+
+  open();
 })();

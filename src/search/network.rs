@@ -1,0 +1,257 @@
+//! The network search: one index over every site with `search_network =
+//! true`, published under the host site's `_search/net/` once all sites are.
+//!
+//! It is made from the sites' published indexes, not from their sources:
+//! each member's shards are read back and merged term by term, with the
+//! member's ids moved past the members before it (site after site, so a
+//! network id names its site by range). Only the shards are new. The
+//! members' details and text files are the same files, copied (cloned where
+//! the file system can) under the same content-addressed names; a member
+//! whose index did not change costs nothing to carry. The merged shards are
+//! needed all the same: a query of the network then loads one shard per
+//! term, not one per term and site.
+//!
+//! Its own state (`.gen/_network.state`) lists the files it published and
+//! the hash of the members' manifests: when no member's index changed and
+//! its files are in place, nothing is done.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::index::{self, FILES, FnvMap, List, MANIFEST, Manifest, Part};
+use crate::cache::OutputRecord;
+use crate::config::Network;
+use crate::discover::{self, Hash, Stamp};
+use crate::write::Publisher;
+
+/// Where the network index is published, inside the host site.
+pub const NET_DIR: &str = "_search/net/";
+/// The network's manifest, relative to the host site.
+pub const NET_MANIFEST: &str = "_search/net/manifest.bin";
+
+const MAGIC: &[u8; 8] = b"GENNETWK";
+const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    /// Hash of the host, the members and their manifests.
+    input: Hash,
+    /// Published files, relative to `_search/net/`.
+    files: BTreeMap<String, OutputRecord>,
+}
+
+/// What the network step did (`--json`: `network`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct NetworkReport {
+    pub host: String,
+    pub sites: Vec<String>,
+    pub documents: usize,
+    pub shards: usize,
+    /// Files written by this build (0: the index was up to date).
+    pub files_written: usize,
+    /// Members without a published index (search off, or never built).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    pub ms: f64,
+}
+
+struct Member {
+    name: String,
+    title: String,
+    url: String,
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+/// Builds and publishes the network index of `net` from the sites'
+/// published indexes under `output`.
+/// `sites` gives each site's title and `base_url`.
+pub fn publish(
+    output: &Path,
+    cache_dir: &Path,
+    net: &Network,
+    sites: &BTreeMap<String, (String, String)>,
+) -> anyhow::Result<NetworkReport> {
+    let mut report = NetworkReport { host: net.host.clone(), sites: net.sites.clone(), ..Default::default() };
+    let mut members = vec![];
+    let mut h = blake3::Hasher::new();
+    h.update(&index::VERSION.to_le_bytes());
+    h.update(net.host.as_bytes());
+    for name in &net.sites {
+        let dir = output.join(name);
+        let raw = match std::fs::read(dir.join(MANIFEST)) {
+            Ok(b) => index::inflate(&b).with_context(|| format!("{} is damaged: build the site again", dir.join(MANIFEST).display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.missing.push(name.clone());
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.join(MANIFEST).display())),
+        };
+        h.update(&[0]);
+        h.update(name.as_bytes());
+        h.update(&[0]);
+        h.update(&raw);
+        let (title, url) = sites.get(name).cloned().unwrap_or_else(|| (name.clone(), String::new()));
+        h.update(title.as_bytes());
+        h.update(url.as_bytes());
+        let manifest: Manifest = serde_json::from_slice(&raw)
+            .with_context(|| format!("{} is not a search manifest of this gen", dir.join(MANIFEST).display()))?;
+        members.push(Member { name: name.clone(), title, url, dir, manifest });
+    }
+    let input = *h.finalize().as_bytes();
+    let state_path = cache_dir.join("_network.state");
+    let previous: State = std::fs::read(&state_path).ok().and_then(|b| crate::cache::open(MAGIC, STATE_VERSION, &b)).unwrap_or_default();
+    let out_root = output.join(&net.host).join(index::DIR);
+    let out_dir = out_root.join("net");
+    let intact = |rel: &str, r: &OutputRecord| std::fs::metadata(out_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp);
+    report.documents = members.iter().map(|m| m.manifest.count).sum();
+    if previous.input == input && !previous.files.is_empty() && previous.files.iter().all(|(rel, r)| intact(rel, r)) {
+        report.shards = previous.files.keys().filter(|k| k.starts_with("f/s-")).count();
+        return Ok(report);
+    }
+
+    // Merge the members' shards, member after member: ids grow, so every
+    // list stays sorted.
+    let mut map: FnvMap<String, (List, List)> = FnvMap::default();
+    let mut parts = vec![];
+    let mut offset = 0u32;
+    for m in &members {
+        let shards: Vec<Vec<index::decode::Term>> = m
+            .manifest
+            .shards
+            .par_iter()
+            .map(|(_, name)| {
+                let path = m.dir.join(format!("{FILES}{name}.bin"));
+                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let raw = index::inflate(&bytes).with_context(|| format!("{} is damaged: build {} again", path.display(), m.name))?;
+                Ok(index::decode::shard(&raw))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        for (t, docs, top) in shards.into_iter().flatten() {
+            let e = match map.get_mut(t.as_str()) {
+                Some(e) => e,
+                None => map.entry(t).or_default(),
+            };
+            docs.iter().for_each(|&id| e.0.push(id + offset));
+            top.iter().for_each(|&id| e.1.push(id + offset));
+        }
+        let own = m.manifest.parts.first().context("a site's manifest has its part")?;
+        parts.push(Part { site: m.name.clone(), title: m.title.clone(), offset, url: Some(m.url.clone()), ..own.clone() });
+        offset += m.manifest.docs;
+    }
+    let terms: Vec<(String, Vec<u8>)> = map
+        .into_par_iter()
+        .map(|(t, (d, top))| {
+            let mut out = vec![];
+            d.encode(&mut out);
+            top.encode(&mut out);
+            (t, out)
+        })
+        .collect();
+    let (shards, mut files) = index::shard_files(terms, "f/");
+    report.shards = shards.len();
+    let manifest = Manifest {
+        version: index::VERSION,
+        site: String::new(),
+        language: members.first().map(|m| m.manifest.language.clone()).unwrap_or_default(),
+        docs: offset,
+        count: report.documents,
+        detail_block: index::DETAIL_BLOCK,
+        text_block: index::TEXT_BLOCK,
+        shards,
+        parts,
+        facets: facets(&members),
+    };
+    files.push(("manifest.bin".to_string(), serde_json::to_vec(&manifest).expect("manifest serializes")));
+
+    // Publish: new shards and the manifest written, the members' files
+    // copied, what the previous network had and this one has not removed.
+    let (publisher, _) = Publisher::open(&out_root, "net", &state_path).with_context(|| format!("cannot prepare {}", out_dir.display()))?;
+    let result = (|| -> anyhow::Result<(BTreeMap<String, OutputRecord>, Vec<String>)> {
+        let mut records = BTreeMap::new();
+        let mut moves = vec![];
+        let staged: Vec<anyhow::Result<(String, OutputRecord, bool)>> = files
+            .par_iter()
+            .map(|(rel, raw)| {
+                if rel != "manifest.bin"
+                    && let Some(r) = previous.files.get(rel).filter(|r| intact(rel, r))
+                {
+                    return Ok((rel.clone(), *r, false));
+                }
+                let bytes = index::compress(raw);
+                let stamp = publisher.stage(rel, &bytes).with_context(|| format!("cannot write {}", out_dir.join(rel).display()))?;
+                Ok((rel.clone(), OutputRecord { input: discover::hash_bytes(raw), content: discover::hash_bytes(&bytes), stamp }, true))
+            })
+            .collect();
+        let copies: Vec<(String, PathBuf)> = members
+            .iter()
+            .flat_map(|m| {
+                let own = &m.manifest.parts[0];
+                own.details.iter().chain(&own.texts).map(move |n| (format!("f/{n}.bin"), m.dir.join(format!("{FILES}{n}.bin"))))
+            })
+            .collect();
+        let copied: Vec<anyhow::Result<(String, OutputRecord, bool)>> = copies
+            .par_iter()
+            .map(|(rel, source)| {
+                if let Some(r) = previous.files.get(rel).filter(|r| intact(rel, r)) {
+                    return Ok((rel.clone(), *r, false));
+                }
+                let (stamp, _) = publisher.stage_file(rel, source, false).with_context(|| format!("cannot copy {}", source.display()))?;
+                let content = publisher.staged_hash(rel)?;
+                Ok((rel.clone(), OutputRecord { input: content, content, stamp }, true))
+            })
+            .collect();
+        for r in staged.into_iter().chain(copied) {
+            let (rel, record, written) = r?;
+            if written {
+                moves.push(rel.clone());
+            }
+            records.insert(rel, record);
+        }
+        Ok((records, moves))
+    })();
+    let (records, moves) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            publisher.discard().ok();
+            return Err(e);
+        }
+    };
+    let removes: Vec<String> = previous.files.keys().filter(|k| !records.contains_key(*k)).cloned().collect();
+    report.files_written = moves.len();
+    let state = crate::cache::seal(MAGIC, STATE_VERSION, &State { input, files: records });
+    publisher.commit(moves, removes, &state).with_context(|| format!("publishing {}", out_dir.display()))?;
+    Ok(report)
+}
+
+/// The members' filter values, counts summed, plus the sites themselves.
+fn facets(members: &[Member]) -> BTreeMap<String, Vec<(String, String, usize)>> {
+    let mut merged: BTreeMap<String, BTreeMap<String, (String, usize)>> = BTreeMap::new();
+    for m in members {
+        for (kind, values) in &m.manifest.facets {
+            let into = merged.entry(kind.clone()).or_default();
+            for (v, label, n) in values {
+                into.entry(v.clone()).or_insert_with(|| (label.clone(), 0)).1 += n;
+            }
+        }
+    }
+    let mut out: BTreeMap<String, Vec<(String, String, usize)>> = merged
+        .into_iter()
+        .map(|(kind, values)| {
+            let mut list: Vec<(String, String, usize)> = values.into_iter().map(|(v, (l, n))| (v, l, n)).collect();
+            if kind == "year" {
+                list.sort_by(|a, b| b.0.cmp(&a.0));
+            } else {
+                list.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            }
+            list.truncate(index::MAX_FACET_VALUES);
+            (kind, list)
+        })
+        .collect();
+    out.insert("site".into(), members.iter().map(|m| (m.name.clone(), m.title.clone(), m.manifest.count)).collect());
+    out
+}
