@@ -92,8 +92,8 @@ t=$(run "pagefind index" "$pagefind" --site "$one/public/s00" --glob '*/a[0-9]*/
 echo "  pagefind index: $t s, $(index_stats "$one/public/s00/pagefind")"
 cp "$here/pagefind.html" "$one/public/s00/pagefind.html"
 port=$(serve "$one/public/s00")
-report "gen (Korean)" "$(measure gen "http://127.0.0.1:$port/search/" 금리 수출 )"
-report "pagefind (Korean)" "$(measure pagefind "http://127.0.0.1:$port/pagefind.html" 금리 수출)"
+report "gen (Korean)" "$(measure gen "http://127.0.0.1:$port/search/" 금리 기준금리 )"
+report "pagefind (Korean)" "$(measure pagefind "http://127.0.0.1:$port/pagefind.html" 금리 기준금리)"
 report "gen (English)" "$(measure gen "http://127.0.0.1:$port/search/" publishing market)"
 report "pagefind (English)" "$(measure pagefind "http://127.0.0.1:$port/pagefind.html" publishing market)"
 # One edit: a new word in one article.
@@ -130,8 +130,8 @@ sed -e 's#await import("/pagefind/pagefind.js");#await import("/s00/pagefind/pag
     -e "s#await pagefind.init();#$merge await pagefind.init();#" "$here/pagefind.html" > "$net/public/pagefind-net.html"
 gport=$(serve "$net/public/s00")
 pport=$(serve "$net/public")
-report "gen network (Korean)" "$(measure gen "http://127.0.0.1:$gport/search/?scope=all" 금리 수출)"
-report "pagefind merged (Korean)" "$(measure pagefind "http://127.0.0.1:$pport/pagefind-net.html" 금리 수출)"
+report "gen network (Korean)" "$(measure gen "http://127.0.0.1:$gport/search/?scope=all" 금리 기준금리)"
+report "pagefind merged (Korean)" "$(measure pagefind "http://127.0.0.1:$pport/pagefind-net.html" 금리 기준금리)"
 report "gen network (English)" "$(measure gen "http://127.0.0.1:$gport/search/?scope=all" publishing market)"
 report "pagefind merged (English)" "$(measure pagefind "http://127.0.0.1:$pport/pagefind-net.html" publishing market)"
-report "gen one site of the network" "$(measure gen "http://127.0.0.1:$gport/search/" 금리 수출)"
+report "gen one site of the network" "$(measure gen "http://127.0.0.1:$gport/search/" 금리 기준금리)"

@@ -51,7 +51,7 @@ try {
     await net.idle(800);
     return {
       ms: await browser.evaluate("Math.round(window.__shownAt - window.__typedAt)"),
-      count: await browser.evaluate(${JSON.stringify(engine === "gen" ? "document.getElementById('search-status').textContent" : "document.getElementById('search-results').dataset.count")}),
+      count: await browser.evaluate(engine === "gen" ? "document.getElementById('search-status').textContent" : "document.getElementById('search-results').dataset.count"),
       shown: await browser.evaluate("document.querySelectorAll('#search-results li').length"),
     };
   };

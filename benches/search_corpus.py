@@ -49,11 +49,13 @@ def korean_vocab(rng, n):
     return sorted(words)
 
 
+REAL = ("market government company investment rate inflation export research data policy analysis survey "
+        "result forecast climate energy city transport housing education election court health science report "
+        "budget vote minister council school hospital price wage worker union trade bank").split()
+
+
 def english_vocab(rng, n):
-    real = ("market government company investment rate inflation export research data policy analysis survey "
-            "result forecast climate energy city transport housing education election court health science report "
-            "budget vote minister council school hospital price wage worker union trade bank").split()
-    words = set(real)
+    words = set(REAL)
     while len(words) < n:
         stem = "".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 8)))
         words.add(stem + rng.choice(SUFFIXES))
@@ -80,7 +82,7 @@ class Talker:
             ws[self.rng.randrange(k)] = "기준금리를"
         # Korean news quotes English words now and then.
         if self.korean and self.english and self.rng.random() < 0.3:
-            ws[self.rng.randrange(k)] = self.rng.choice(self.english[:2000])
+            ws[self.rng.randrange(k)] = self.rng.choice(self.english)
         if self.rng.random() < 0.002:
             ws[self.rng.randrange(k)] = "publishing"
         return " ".join(ws) + "."
@@ -119,7 +121,8 @@ def main():
             f.write(f"{au}:\n  name: 기자 {au[6:]}\n")
     for i, name in enumerate(names):
         korean = i % 3 != 2
-        talk = Talker(rng, ko_vocab if korean else en_vocab, korean, en_vocab)
+        quoted = REAL + rng.sample(en_vocab, 2000)
+        talk = Talker(rng, ko_vocab if korean else en_vocab, korean, quoted)
         for s in SECTIONS:
             os.makedirs(os.path.join(a.out, "content", name, s), exist_ok=True)
         for n in range(a.articles):

@@ -155,8 +155,7 @@ pub struct SiteReport {
 pub struct SearchReport {
     pub documents: usize,
     pub shards: usize,
-    pub details: usize,
-    pub texts: usize,
+    pub blocks: usize,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -1196,8 +1195,7 @@ fn render_site(
         for (rel, record, written) in published {
             out.add(rel, record, written);
         }
-        report.search =
-            Some(SearchReport { shards: built.counts[0], details: built.counts[1], texts: built.counts[2], documents: all.len() });
+        report.search = Some(SearchReport { shards: built.counts[0], blocks: built.counts[1], documents: all.len() });
         // Saved once the site is published: a failed build leaves it as it was.
         text_cache = Some((path, search::TextCache::of(&model, all, chars).encode()));
     }

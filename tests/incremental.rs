@@ -45,10 +45,9 @@ fn a_body_edit_rewrites_only_that_article_and_the_search_index() {
     let w = rewritten_after(&r, |r| r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다."));
     let (search, pages): (Vec<&String>, Vec<&String>) = w.iter().partition(|p| p.trim_start_matches('-').starts_with("alpha/_search/"));
     assert_eq!(pages, vec!["alpha/news/story-3/index.html"]);
-    // The manifest, the article's text file and the shards of the new words
-    // (and the details file that points into the text file).
+    // The manifest, the article's block and the shards of the new words.
     assert!(search.contains(&&"alpha/_search/manifest.bin".to_string()), "{search:?}");
-    assert!(search.iter().any(|p| p.starts_with("alpha/_search/f/t-")), "{search:?}");
+    assert!(search.iter().any(|p| p.starts_with("alpha/_search/f/b-")), "{search:?}");
     assert!(search.iter().any(|p| p.starts_with("alpha/_search/f/s-")), "{search:?}");
     assert_same_as_clean_build(&r);
 }

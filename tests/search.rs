@@ -41,10 +41,13 @@ impl Index {
         assert!(firsts.windows(2).all(|w| w[0] < w[1]), "shards in term order");
         let part = &manifest["parts"][0];
         let mut docs = vec![];
-        for name in part["details"].as_array().unwrap() {
-            let pack: Vec<Option<serde_json::Value>> =
-                serde_json::from_slice(&read_file(&out, &format!("{}{}.bin", index::FILES, name.as_str().unwrap()))).unwrap();
-            docs.extend(pack);
+        for name in part["blocks"].as_array().unwrap() {
+            let block = std::fs::read(out.join(format!("{}{}.bin", index::FILES, name.as_str().unwrap()))).unwrap();
+            let half = u32::from_le_bytes(block[..4].try_into().unwrap()) as usize / 2;
+            for j in 0..half {
+                let details = index::block_member(&block, j).unwrap();
+                docs.push((!details.is_empty()).then(|| serde_json::from_slice(&details).unwrap()));
+            }
         }
         Index { manifest, terms, docs, out }
     }
@@ -59,12 +62,11 @@ impl Index {
 
     /// The whole text of a document, read as a Range request would.
     fn text(&self, id: u32) -> String {
-        let d = self.docs[id as usize].as_ref().unwrap();
-        let block = self.manifest["text_block"].as_u64().unwrap() as u32;
-        let name = self.manifest["parts"][0]["texts"][(id / block) as usize].as_str().unwrap();
-        let bytes = std::fs::read(self.out.join(format!("{}{name}.bin", index::FILES))).unwrap();
-        let (o, l) = (d["o"].as_u64().unwrap() as usize, d["l"].as_u64().unwrap() as usize);
-        String::from_utf8(index::inflate(&bytes[o..o + l]).unwrap()).unwrap()
+        let size = self.manifest["block"].as_u64().unwrap() as u32;
+        let name = self.manifest["parts"][0]["blocks"][(id / size) as usize].as_str().unwrap();
+        let block = std::fs::read(self.out.join(format!("{}{name}.bin", index::FILES))).unwrap();
+        let half = u32::from_le_bytes(block[..4].try_into().unwrap()) / 2;
+        String::from_utf8(index::block_member(&block, (half + id % size) as usize).unwrap()).unwrap()
     }
 
     /// Documents that have every term of `text` (as the index analyses it).
@@ -188,11 +190,10 @@ fn after_an_edit_only_the_touched_shards_change() {
     assert_eq!(before.len(), after.len());
     let new: Vec<&String> = after.difference(&before).collect();
     assert_eq!(new.len(), 1, "one shard holds the new term: {new:?}");
-    // The manifest, the new shard, the text file of the article's block and
-    // the details files that point into it (two: 128 texts, 64 details).
+    // The manifest, the new shard and the article's block.
     let written: Vec<String> = changed(&snap, &r.snapshot("public/alpha/_search")).into_iter().filter(|p| !p.starts_with('-')).collect();
-    assert!(written.len() <= 5, "{written:?}");
-    assert_eq!(written.iter().filter(|p| p.starts_with("f/t-")).count(), 1, "{written:?}");
+    assert_eq!(written.len(), 3, "{written:?}");
+    assert_eq!(written.iter().filter(|p| p.starts_with("f/b-")).count(), 1, "{written:?}");
     let idx = Index::read(&r, "alpha");
     assert_eq!(idx.find("zebra"), BTreeSet::from([idx.id_of("/news/gen-123/")]));
 }
@@ -253,11 +254,11 @@ fn the_demo_search_pages_find_korean_and_english_words_in_a_browser() {
         // This site only, by default: lab's article is not found from daily.
         {"url": url("daily", ""), "query": "static", "none": true},
     ]));
-    // The first query loads the page, the script, the manifest, the shard
-    // of its terms, the details of the results and their passages: not
-    // every file of the index.
+    // The first query loads the page, its style, script and icon, the
+    // manifest, the shard of its terms, the header of the results' block,
+    // their details and their passages (two results): not the index.
     let first = &lines[0];
-    assert!(first["requests"].as_u64().unwrap() <= 12, "{first}");
+    assert!(first["requests"].as_u64().unwrap() <= 14, "{first}");
 }
 
 #[test]
@@ -458,9 +459,9 @@ fn the_network_index_merges_the_sites_and_carries_their_files() {
     let html = &terms["html"].0;
     assert_eq!(html.iter().map(|id| id - beta_from).collect::<Vec<_>>(), beta.terms["html"].0);
     assert_eq!(terms["문단"].0, alpha.terms["문단"].0);
-    // The sites' details and text files are carried as they are.
+    // The sites' blocks are carried as they are.
     for part in parts {
-        for name in part["details"].as_array().unwrap().iter().chain(part["texts"].as_array().unwrap()) {
+        for name in part["blocks"].as_array().unwrap() {
             let rel = format!("{}.bin", name.as_str().unwrap());
             let site = part["site"].as_str().unwrap();
             assert_eq!(

@@ -9,19 +9,19 @@
 //!   on the terms themselves (content-defined, as in rsync or FastCDC), not
 //!   on the terms before them, so an edit changes only the shards of its
 //!   terms and a clean build cuts exactly as an incremental one.
-//! - **Details** (`_search/f/d-<hash>.bin`): what a result shows (title, URL,
-//!   date, section, authors, thumbnail, summary), 64 documents per file,
-//!   fetched only for the results shown.
-//! - **Texts** (`_search/f/t-<hash>.bin`): each document's whole text as its
-//!   own gzip member, 128 documents per file; a result's snippet is read with
-//!   an HTTP `Range` request of its bytes (a host without ranges sends the
-//!   whole file, which the script stops reading and shows the summary).
+//! - **Blocks** (`_search/f/b-<hash>.bin`): 256 documents each, a result's
+//!   details (title, URL, date, section, authors, tags, thumbnail, summary)
+//!   and its whole text, each its own gzip member, after a header of their
+//!   offsets. A query reads the header of a result's block and then only
+//!   that result's members, with HTTP `Range` requests: ten results cost a
+//!   few kilobytes, and a site of 30,000 articles has 118 blocks, not tens
+//!   of thousands of small files.
 //! - **Manifest** (`_search/manifest.bin`): the first term and name of every
-//!   shard, the names of the detail and text files, and the filter values
-//!   with their counts.
+//!   shard, the names of the blocks, and the filter values with their counts.
 //!
-//! Every file is gzip-compressed by gen (the browser inflates it with
-//! `DecompressionStream`), so what travels does not depend on the host.
+//! Shards and the manifest are gzip-compressed by gen (the browser inflates
+//! them with `DecompressionStream`), blocks are made of gzip members, so
+//! what travels does not depend on the host.
 //! File names are the hash of the uncompressed bytes: a file whose content
 //! did not change keeps its name and is not written again, and `_headers`
 //! marks `_search/f/` immutable.
@@ -48,15 +48,15 @@ pub const MANIFEST: &str = "_search/manifest.bin";
 pub const FILES: &str = "_search/f/";
 /// Format of the files, read by `search.js`.
 pub const VERSION: u32 = 2;
-/// Documents per details file.
-pub const DETAIL_BLOCK: u32 = 64;
-/// Documents per text file.
-pub const TEXT_BLOCK: u32 = 128;
+/// Documents per block file.
+pub const BLOCK: u32 = 256;
 /// Smallest shard worth a request, in uncompressed bytes.
 const MIN_SHARD: usize = 12 << 10;
-/// Shards per site at most, whatever its size: hosts limit files per
-/// deployment (Cloudflare Pages: 20,000), and a manifest lists every shard.
-const MAX_SHARDS: usize = 1_200;
+/// Search files per site at most (shards, blocks, manifest), whatever its
+/// size: hosts limit files per deployment (Cloudflare Pages: 20,000), and
+/// the manifest lists every shard. Within it, shards are as small as it
+/// allows: a query loads one per term.
+pub(super) const MAX_FILES: usize = 1_900;
 /// Filter values listed in the manifest per kind (tags: the most used).
 pub(super) const MAX_FACET_VALUES: usize = 200;
 
@@ -84,8 +84,8 @@ pub struct DocInput<'a> {
 /// bytes, gzip-compressed by [`compress`] when published).
 pub struct Built {
     pub files: Vec<(String, Vec<u8>)>,
-    /// Shards, details and text files (the manifest aside).
-    pub counts: [usize; 3],
+    /// Shards and blocks (the manifest aside).
+    pub counts: [usize; 2],
 }
 
 /// Characters of a summary in the details: shown until the result's
@@ -117,54 +117,26 @@ pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput]) -> Buil
     let space = docs.len() as u32;
 
     // Terms of every document, then postings: term → (docs, top docs).
-    let (shards, mut files) = shard_files(postings(docs, &ids), FILES);
+    let blocks = docs.len().div_ceil(BLOCK as usize);
+    let (shards, mut files) = shard_files(postings(docs, &ids), FILES, MAX_FILES.saturating_sub(blocks + 1).max(200));
 
-    // By id: details and texts.
+    // By id: blocks of details and texts.
     let mut by_id: Vec<Option<usize>> = vec![None; space as usize];
     for (i, &id) in ids.iter().enumerate() {
         by_id[id as usize] = Some(i);
     }
-    let texts: Vec<(String, Vec<(u32, u32)>)> = by_id
-        .par_chunks(TEXT_BLOCK as usize)
+    let blocks: Vec<(String, Vec<u8>)> = by_id
+        .par_chunks(BLOCK as usize)
         .map(|block| {
-            let mut bytes = vec![];
-            let mut spans = vec![];
-            for doc in block {
-                let start = bytes.len() as u32;
-                if let Some(&i) = doc.as_ref() {
-                    bytes.extend(compress_at(docs[i].text.as_bytes(), 3));
-                }
-                spans.push((start, bytes.len() as u32 - start));
-            }
-            (file_name('t', &bytes), bytes, spans)
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|(name, bytes, spans)| {
-            files.push((format!("{FILES}{name}.bin"), bytes));
-            (name, spans)
+            let details = block.iter().map(|d| d.map(|i| compress(&serde_json::to_vec(&Detail::of(&docs[i])).expect("details serialize"))));
+            let texts = block.iter().map(|d| d.map(|i| compress_at(docs[i].text.as_bytes(), 3)));
+            let bytes = encode_block(details.chain(texts).map(Option::unwrap_or_default).collect());
+            (file_name('b', &bytes), bytes)
         })
         .collect();
-    let spans: Vec<(u32, u32)> = texts.iter().flat_map(|(_, s)| s.iter().copied()).collect();
-    let details: Vec<(String, Vec<u8>)> = by_id
-        .par_chunks(DETAIL_BLOCK as usize)
-        .enumerate()
-        .map(|(k, block)| {
-            let entries: Vec<Option<Detail>> = block
-                .iter()
-                .enumerate()
-                .map(|(j, doc)| {
-                    let id = k * DETAIL_BLOCK as usize + j;
-                    doc.map(|i| Detail::of(&docs[i], spans[id]))
-                })
-                .collect();
-            let bytes = serde_json::to_vec(&entries).expect("details serialize");
-            (file_name('d', &bytes), bytes)
-        })
-        .collect();
-    let counts = [shards.len(), details.len(), texts.len()];
-    let detail_names = details.iter().map(|(n, _)| n.clone()).collect();
-    files.extend(details.into_iter().map(|(name, bytes)| (format!("{FILES}{name}.bin"), bytes)));
+    let counts = [shards.len(), blocks.len()];
+    let block_names = blocks.iter().map(|(n, _)| n.clone()).collect();
+    files.extend(blocks.into_iter().map(|(name, bytes)| (format!("{FILES}{name}.bin"), bytes)));
 
     let manifest = Manifest {
         version: VERSION,
@@ -172,18 +144,9 @@ pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput]) -> Buil
         language: language.to_string(),
         docs: space,
         count: docs.len(),
-        detail_block: DETAIL_BLOCK,
-        text_block: TEXT_BLOCK,
+        block: BLOCK,
         shards,
-        parts: vec![Part {
-            site: site.to_string(),
-            title: title.to_string(),
-            offset: 0,
-            docs: space,
-            details: detail_names,
-            texts: texts.into_iter().map(|(n, _)| n).collect(),
-            url: None,
-        }],
+        parts: vec![Part { site: site.to_string(), title: title.to_string(), offset: 0, docs: space, blocks: block_names, url: None }],
         facets: facets(docs),
     };
     files.push((MANIFEST.to_string(), serde_json::to_vec(&manifest).expect("manifest serializes")));
@@ -201,8 +164,8 @@ pub struct Manifest {
     pub docs: u32,
     /// Documents in the index.
     pub count: usize,
-    pub detail_block: u32,
-    pub text_block: u32,
+    /// Documents per block.
+    pub block: u32,
     /// (first term, file name) of every shard, in term order.
     pub shards: Vec<(String, String)>,
     /// The sites whose documents the index holds, by id range: one for a
@@ -219,10 +182,8 @@ pub struct Part {
     pub title: String,
     pub offset: u32,
     pub docs: u32,
-    /// Details files, by block of [`DETAIL_BLOCK`] ids.
-    pub details: Vec<String>,
-    /// Text files, by block of [`TEXT_BLOCK`] ids.
-    pub texts: Vec<String>,
+    /// Block files, by [`BLOCK`] ids.
+    pub blocks: Vec<String>,
     /// In a network index: the site's `base_url`, which its results'
     /// root-relative URLs are resolved against.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -232,9 +193,13 @@ pub struct Part {
 /// Sorts `terms` and cuts them into shards: (first term, name) of each and
 /// the files, under `dir`.
 #[allow(clippy::type_complexity)]
-pub(super) fn shard_files(mut terms: Vec<(String, Vec<u8>)>, dir: &str) -> (Vec<(String, String)>, Vec<(String, Vec<u8>)>) {
+pub(super) fn shard_files(
+    mut terms: Vec<(String, Vec<u8>)>,
+    dir: &str,
+    max_shards: usize,
+) -> (Vec<(String, String)>, Vec<(String, Vec<u8>)>) {
     terms.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let starts = cut(&terms);
+    let starts = cut(&terms, max_shards);
     let built: Vec<((String, String), (String, Vec<u8>))> = starts
         .par_iter()
         .enumerate()
@@ -263,15 +228,12 @@ struct Detail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     i: Option<&'a str>,
     m: std::borrow::Cow<'a, str>,
-    /// Offset and length of the text's gzip member in its text file.
-    o: u32,
-    l: u32,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     x: bool,
 }
 
 impl<'a> Detail<'a> {
-    fn of(d: &'a DocInput, (o, l): (u32, u32)) -> Detail<'a> {
+    fn of(d: &'a DocInput) -> Detail<'a> {
         Detail {
             t: d.title,
             u: d.url,
@@ -281,8 +243,6 @@ impl<'a> Detail<'a> {
             g: d.tags.clone(),
             i: d.thumb,
             m: cap(d.summary, SUMMARY_CHARS),
-            o,
-            l,
             x: d.archived,
         }
     }
@@ -495,29 +455,36 @@ fn facets(docs: &[DocInput]) -> BTreeMap<String, Vec<(String, String, usize)>> {
 }
 
 /// Where shards start (indices into `terms`). The target size is the
-/// index's size over [`MAX_SHARDS`] (at least [`MIN_SHARD`]), rounded up to
-/// a power of two so that it changes only when the index doubles. A shard
-/// starts at a term whose hash falls under a threshold set so that shards
-/// average the target, which depends only on the term: an edit that grows
-/// one posting list moves no boundary. A shard that grows past four times
-/// the target is cut there, and the next one starts again at a hash point.
-fn cut(terms: &[(String, Vec<u8>)]) -> Vec<usize> {
+/// index's size over `max_shards` (at least [`MIN_SHARD`]), rounded up to
+/// a quarter power of two (…, 16, 20, 24, 28, 32 KB, …) so that it changes
+/// only when the index grows by a quarter. A shard starts at a term whose
+/// hash falls under a threshold set so that shards average the target,
+/// which depends only on the term: an edit that grows one posting list
+/// moves no boundary. A shard that grows past twice the target is cut
+/// there, and the next one starts again at a hash point.
+fn cut(terms: &[(String, Vec<u8>)], max_shards: usize) -> Vec<usize> {
     let size = |(t, p): &(String, Vec<u8>)| t.len() + p.len() + 2;
     let total: usize = terms.iter().map(size).sum();
-    let target = MIN_SHARD.max(total.div_ceil(MAX_SHARDS)).next_power_of_two();
-    // Expected terms per shard, also a power of two.
-    let per_shard = (target * terms.len()).div_ceil(total.max(1)).max(1).next_power_of_two() as u64;
+    let target = quarter_power(MIN_SHARD.max(total.div_ceil(max_shards)));
+    // Expected terms per shard, rounded the same way.
+    let per_shard = quarter_power((target * terms.len()).div_ceil(total.max(1)).max(1)) as u64;
     let mut starts = vec![0];
     let mut acc = 0;
     for (i, term) in terms.iter().enumerate() {
         let s = size(term);
-        if i > 0 && (acc + s > 4 * target || term_hash(&term.0).is_multiple_of(per_shard)) && acc > 0 {
+        if i > 0 && (acc + s > 2 * target || term_hash(&term.0).is_multiple_of(per_shard)) && acc > 0 {
             starts.push(i);
             acc = 0;
         }
         acc += s;
     }
     starts
+}
+
+/// `n` rounded up to a multiple of a quarter of the power of two below it.
+fn quarter_power(n: usize) -> usize {
+    let step = (n.next_power_of_two() / 8).max(1);
+    n.div_ceil(step) * step
 }
 
 fn term_hash(term: &str) -> u64 {
@@ -551,16 +518,41 @@ fn encode_shard(terms: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// A block: `n`, the count of members, as a u32 (little-endian), then the
+/// `n + 1` offsets (u32) where each member starts and the last ends, then
+/// the members. A block of `k` documents has `2k` members: the details of
+/// each, then the text of each (empty for an id without a document).
+fn encode_block(members: Vec<Vec<u8>>) -> Vec<u8> {
+    let header = 4 + 4 * (members.len() + 1);
+    let mut out = Vec::with_capacity(header + members.iter().map(Vec::len).sum::<usize>());
+    out.extend((members.len() as u32).to_le_bytes());
+    let mut at = header as u32;
+    out.extend(at.to_le_bytes());
+    for m in &members {
+        at += m.len() as u32;
+        out.extend(at.to_le_bytes());
+    }
+    for m in members {
+        out.extend(m);
+    }
+    out
+}
+
+/// The `k`-th member of a block, uncompressed (for tests and tools).
+pub fn block_member(block: &[u8], k: usize) -> std::io::Result<Vec<u8>> {
+    let word = |i: usize| u32::from_le_bytes(block[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize;
+    inflate(&block[word(k)..word(k + 1)])
+}
+
 /// `<kind>-<first 10 hex digits of the blake3 of the bytes>`.
 pub(super) fn file_name(kind: char, bytes: &[u8]) -> String {
     format!("{kind}-{}", &blake3::hash(bytes).to_hex()[..10])
 }
 
-/// The bytes published for an index file: gzip-compressed, except text
-/// files, whose documents are gzip members already (a Range request reads
-/// one member).
+/// The bytes published for an index file: gzip-compressed, except blocks,
+/// made of gzip members already (a Range request reads one member).
 pub fn published(rel: &str, raw: &[u8]) -> Vec<u8> {
-    if rel.starts_with(FILES) && rel[FILES.len()..].starts_with("t-") { raw.to_vec() } else { compress(raw) }
+    if rel.rsplit('/').next().is_some_and(|name| name.starts_with("b-")) { raw.to_vec() } else { compress(raw) }
 }
 
 /// The bytes of a published file, uncompressed.
@@ -767,8 +759,8 @@ mod tests {
         assert!(b.counts[0] > 20, "{} shards", b.counts[0]);
         for (p, bytes) in &b.files {
             if p.contains("/s-") {
-                // At most four times the target, plus the term that crossed it.
-                assert!(bytes.len() <= 4 * MIN_SHARD.next_power_of_two() + 4096, "{p}: {} bytes", bytes.len());
+                // At most twice the target, plus the term that crossed it.
+                assert!(bytes.len() <= 2 * MIN_SHARD.next_power_of_two() + 4096, "{p}: {} bytes", bytes.len());
             }
         }
     }

@@ -5,7 +5,7 @@
 //! each member's shards are read back and merged term by term, with the
 //! member's ids moved past the members before it (site after site, so a
 //! network id names its site by range). Only the shards are new. The
-//! members' details and text files are the same files, copied (cloned where
+//! members' blocks (details and texts) are the same files, copied (cloned where
 //! the file system can) under the same content-addressed names; a member
 //! whose index did not change costs nothing to carry. The merged shards are
 //! needed all the same: a query of the network then loads one shard per
@@ -152,7 +152,12 @@ pub fn publish(
             (t, out)
         })
         .collect();
-    let (shards, mut files) = index::shard_files(terms, "f/");
+    // Within the host's budget of search files: its own index, the sites'
+    // blocks carried here, then as many shards as fit.
+    let host_files: usize =
+        members.iter().filter(|m| m.name == net.host).map(|m| m.manifest.shards.len() + m.manifest.parts[0].blocks.len() + 1).sum();
+    let blocks: usize = members.iter().map(|m| m.manifest.parts[0].blocks.len()).sum();
+    let (shards, mut files) = index::shard_files(terms, "f/", index::MAX_FILES.saturating_sub(host_files + blocks + 1).max(200));
     report.shards = shards.len();
     let manifest = Manifest {
         version: index::VERSION,
@@ -160,8 +165,7 @@ pub fn publish(
         language: members.first().map(|m| m.manifest.language.clone()).unwrap_or_default(),
         docs: offset,
         count: report.documents,
-        detail_block: index::DETAIL_BLOCK,
-        text_block: index::TEXT_BLOCK,
+        block: index::BLOCK,
         shards,
         parts,
         facets: facets(&members),
@@ -182,7 +186,7 @@ pub fn publish(
                 {
                     return Ok((rel.clone(), *r, false));
                 }
-                let bytes = index::compress(raw);
+                let bytes = index::published(rel, raw);
                 let stamp = publisher.stage(rel, &bytes).with_context(|| format!("cannot write {}", out_dir.join(rel).display()))?;
                 Ok((rel.clone(), OutputRecord { input: discover::hash_bytes(raw), content: discover::hash_bytes(&bytes), stamp }, true))
             })
@@ -191,7 +195,7 @@ pub fn publish(
             .iter()
             .flat_map(|m| {
                 let own = &m.manifest.parts[0];
-                own.details.iter().chain(&own.texts).map(move |n| (format!("f/{n}.bin"), m.dir.join(format!("{FILES}{n}.bin"))))
+                own.blocks.iter().map(move |n| (format!("f/{n}.bin"), m.dir.join(format!("{FILES}{n}.bin"))))
             })
             .collect();
         let copied: Vec<anyhow::Result<(String, OutputRecord, bool)>> = copies

@@ -2,9 +2,10 @@
 // the browser and searches as the reader types. No service, no library.
 //
 // The manifest names every shard by its first term; a query loads only the
-// shards of its terms, then the details of the results it shows, then each
-// shown result's text (one HTTP Range request) for the matching passage.
-// Files are gzip-compressed by gen and inflated here (DecompressionStream).
+// shards of its terms, then, with HTTP Range requests, the header of each
+// shown result's block, its details and (once the reader pauses) its text
+// for the matching passage. Everything is gzip-compressed by gen and
+// inflated here (DecompressionStream).
 //
 // Analysis mirrors src/search/analyze.rs: NFC, lower case, runs of letters
 // and digits; Hangul/Han/Kana runs as syllable bigrams, other runs as a light
@@ -167,7 +168,6 @@
   var lang = document.documentElement.lang || undefined;
   var manifest = null;
   var files = new Map();
-  var noRanges = false;
   var timer = 0;
   var generation = 0;
 
@@ -293,12 +293,12 @@
       });
     }
     // A prefix: the union of every term that starts with it (in at most
-    // three shards); with several prefixes, the first that matches.
+    // two shards); with several prefixes, the first that matches.
     var tryPrefix = function (k) {
       if (k >= n.prefix.length) return Promise.resolve(new Uint8Array(size));
       var p = n.prefix[k];
       var first = shardFor(p), ks = [first];
-      for (var j = first + 1; j < manifest.shards.length && ks.length < 3 && manifest.shards[j][0].indexOf(p) === 0; j++) ks.push(j);
+      for (var j = first + 1; j < manifest.shards.length && ks.length < 2 && manifest.shards[j][0].indexOf(p) === 0; j++) ks.push(j);
       return Promise.all(ks.map(loadShard)).then(function (shards) {
         var acc = new Uint8Array(size), any = false;
         shards.forEach(function (s) {
@@ -391,31 +391,60 @@
   }
 
   // ---- Showing results ----
-  function details(id) {
-    var part = partOf(id);
-    var local = id - part.offset;
-    var block = Math.floor(local / manifest.detail_block);
-    return load(file(part.details[block])).then(function (buf) {
-      if (!buf.json) buf.json = JSON.parse(decoder.decode(new Uint8Array(buf)));
-      var d = buf.json[local % manifest.detail_block];
-      return d && { d: d, part: part, text: part.texts[Math.floor(local / manifest.text_block)] };
+  // A byte range of a file: a Range request, or, from a host that ignores
+  // ranges, the whole file (fetched once, then sliced).
+  var wholes = new Map();
+  function range(url, start, end) {
+    if (end <= start) return Promise.resolve(new ArrayBuffer(0));
+    if (wholes.has(url)) return wholes.get(url).then(function (b) { return b.slice(start, end); });
+    return fetch(url, { headers: { Range: "bytes=" + start + "-" + (end - 1) } }).then(function (r) {
+      if (r.status === 206) return r.arrayBuffer();
+      if (!r.ok) throw new Error(url + ": " + r.status);
+      var whole = r.arrayBuffer();
+      wholes.set(url, whole);
+      return whole.then(function (b) { return b.slice(start, end); });
     });
   }
 
-  // A result's whole text, through a Range request of its gzip member.
+  // A block's header: where each of its members starts.
+  function header(part, k) {
+    var url = file(part.blocks[k]);
+    var key = url + "#header";
+    if (!files.has(key)) {
+      var members = 2 * Math.min(manifest.block, part.docs - k * manifest.block);
+      files.set(key, range(url, 0, 4 + 4 * (members + 1)).then(function (b) {
+        return { url: url, at: new DataView(b), half: members / 2 };
+      }));
+    }
+    return files.get(key);
+  }
+
+  // Member `i` of a block, as text (null when empty); fetched once.
+  function member(h, i) {
+    var key = h.url + "#" + i;
+    if (!files.has(key)) {
+      files.set(key, range(h.url, h.at.getUint32(4 + 4 * i, true), h.at.getUint32(8 + 4 * i, true)).then(function (b) {
+        return b.byteLength ? inflate(b).then(function (x) { return decoder.decode(new Uint8Array(x)); }) : null;
+      }));
+    }
+    return files.get(key);
+  }
+
+  // A result's details, with what is needed to fetch its text.
+  function details(id) {
+    var part = partOf(id);
+    var local = id - part.offset;
+    return header(part, Math.floor(local / manifest.block)).then(function (h) {
+      var j = local % manifest.block;
+      return member(h, j).then(function (json) {
+        return json && { d: JSON.parse(json), part: part, header: h, j: j };
+      });
+    });
+  }
+
+  // A result's whole text.
   function text(hit) {
-    if (noRanges || !hit.d.l) return Promise.resolve(null);
-    var url = file(hit.text);
-    var range = "bytes=" + hit.d.o + "-" + (hit.d.o + hit.d.l - 1);
-    return fetch(url, { headers: { Range: range } }).then(function (r) {
-      if (r.status !== 206) {
-        // No ranges here: the whole file would come; stop it, keep summaries.
-        noRanges = true;
-        if (r.body) r.body.cancel();
-        return null;
-      }
-      return r.arrayBuffer().then(inflate).then(function (b) { return decoder.decode(new Uint8Array(b)); });
-    }).catch(function () { return null; });
+    return member(hit.header, hit.header.half + hit.j).catch(function () { return null; });
   }
 
   function highlight(el, text, needles) {
