@@ -73,7 +73,7 @@ label, d = sys.argv[1], json.loads(sys.argv[2])
 if "error" in d:
     print(f"  {label:<34} ERROR {d['error']}")
 else:
-    print(f"  {label:<20} page {d['page_bytes']/1024:5.1f} KB; + first {d['first_query']}: {d['first_bytes']/1024:7.1f} KB in {d['first_requests']:3d} requests, "
+    print(f"  {label:<20} page {d['page_bytes']/1024:5.1f} KB; with the first query {d['first_query']}: {d['first_bytes']/1024:7.1f} KB in {d['first_requests']:3d} requests, "
           f"{d['first_ms']:4d} ms, {d['first_count']} results | then {d['second_query']}: {d['second_bytes']/1024:6.1f} KB, {d['second_ms']:4d} ms")
 EOF
 }
@@ -85,7 +85,7 @@ rm -rf "$one/public" "$one/.gen"
 (cd "$one" && "$gen" build --json > "$work/one.json")
 python3 -c "
 import json; s=json.load(open('$work/one.json'))['sites'][0]
-print(f\"  gen cold build {s['timings_ms']['render']/1000:.1f} s render, {s['timings_ms']['search']/1000:.1f} s search index, shards/details/texts {s['search']}\")"
+print(f\"  gen cold build {s['timings_ms']['render']/1000:.1f} s render, {s['timings_ms']['search']/1000:.1f} s search index {s['search']}\")"
 echo "  gen index: $(index_stats "$one/public/s00/_search")"
 # Pagefind on the article pages (gen's lists and tags would be indexed too).
 t=$(run "pagefind index" "$pagefind" --site "$one/public/s00" --glob '*/a[0-9]*/index.html' --output-subdir pagefind)
@@ -99,7 +99,8 @@ report "pagefind (English)" "$(measure pagefind "http://127.0.0.1:$port/pagefind
 # One edit: a new word in one article.
 before=$(find "$one/public/s00/_search" -type f | sort)
 f=$(find "$one/content/s00" -name 'a00100.md')
-echo "새로운낱말 zyzzyva" >> "$f"
+# A word no earlier run added: the edit always brings new terms.
+echo "새로운낱말 zyzzyva$(date +%s)" >> "$f"
 start=$(date +%s.%N)
 (cd "$one" && "$gen" build --json > "$work/one-edit.json")
 secs=$(echo "$(date +%s.%N) - $start" | bc)

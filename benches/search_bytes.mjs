@@ -62,11 +62,17 @@ try {
   out.first_count = first.count;
   out.first_shown = first.shown;
   const at = logAt();
-  const second = await type(q2);
   out.second_query = q2;
+  try {
+    const second = await type(q2);
+    out.second_ms = second.ms;
+    out.second_count = second.count;
+  } catch (e) {
+    // No results shown within the wait: report what was sent meanwhile.
+    out.second_error = String(e);
+    out.second_ms = -1;
+  }
   out.second_bytes = sent(at).bytes;
-  out.second_ms = second.ms;
-  out.second_count = second.count;
 } catch (e) {
   out.error = String(e);
 } finally {

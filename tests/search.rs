@@ -32,7 +32,8 @@ impl Index {
         let mut firsts = vec![];
         for shard in manifest["shards"].as_array().unwrap() {
             firsts.push(shard[0].as_str().unwrap().to_string());
-            let decoded = index::decode::shard(&read_file(&out, &format!("{}{}.bin", index::FILES, shard[1].as_str().unwrap())));
+            let decoded =
+                index::decode::shard(&std::fs::read(out.join(format!("{}{}.bin", index::FILES, shard[1].as_str().unwrap()))).unwrap());
             assert!(decoded.first().is_none_or(|t| t.0 >= *firsts.last().unwrap()), "a shard starts at its first term");
             for (t, d, top) in decoded {
                 assert!(terms.insert(t, (d, top)).is_none(), "a term lives in one shard");
@@ -433,7 +434,7 @@ fn network(r: &Repo) -> (serde_json::Value, Terms) {
     let mut terms = BTreeMap::new();
     for shard in manifest["shards"].as_array().unwrap() {
         terms.extend(
-            index::decode::shard(&read_file(&out, &format!("f/{}.bin", shard[1].as_str().unwrap())))
+            index::decode::shard(&std::fs::read(out.join(format!("f/{}.bin", shard[1].as_str().unwrap()))).unwrap())
                 .into_iter()
                 .map(|(t, d, top)| (t, (d, top))),
         );
@@ -510,4 +511,41 @@ fn network_settings_are_checked() {
         assert!(err.contains(says), "{to}: {err}");
         r.write("sites.toml", &original);
     }
+}
+
+/// A generated site of 1,500 Korean articles, cut into many shards and
+/// blocks: a first query finds every article with 금리 inside 기준금리를,
+/// and costs the page, one shard's directory and list and the shown
+/// results' members, not the index (a few megabytes here).
+#[test]
+fn a_first_query_on_a_large_site_loads_a_small_part_of_its_index() {
+    let r = Repo::fixture("basic");
+    let syllables: Vec<char> = "가나다라마바사아자차카타파하고노도로모보소오조초코토포호구누두루무부수우주".chars().collect();
+    for i in 0..1500usize {
+        let word = |k: usize| format!("{}{}", syllables[(i * 7 + k * 13) % syllables.len()], syllables[(i * 11 + k * 5) % syllables.len()]);
+        let mut words: Vec<String> = (0..200).map(|k| format!("{}{}", word(k), syllables[(i + k) % syllables.len()])).collect();
+        if i % 10 == 0 {
+            words.push("기준금리를".into());
+        }
+        r.write(
+            &format!("content/alpha/news/g{i:04}.md"),
+            &format!("---\ntitle: 기사 {i}\ndate: 2024-03-01\n---\n\n{}\n", words.join(" ")),
+        );
+    }
+    r.build();
+    let idx = Index::read(&r, "alpha");
+    let shards = idx.manifest["shards"].as_array().unwrap().len();
+    let blocks = idx.manifest["parts"][0]["blocks"].as_array().unwrap().len();
+    assert!(shards >= 4 && blocks >= 6, "{shards} shards, {blocks} blocks");
+    let index_bytes: u64 =
+        walkdir::WalkDir::new(r.path("public/alpha/_search")).into_iter().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/search/").status == 200, "the first build");
+    let lines = browser_search(serde_json::json!([
+        {"url": format!("http://alpha.localhost:{}/search/", s.port), "query": "금리", "expect": ["기사 1490"], "snippet": "기준금리를"},
+    ]));
+    let first = &lines[0];
+    assert_eq!(first["status"], "150건", "every article with 기준금리를: {first}");
+    let bytes = first["bytes"].as_u64().unwrap();
+    assert!(bytes < 120_000 && bytes * 10 < index_bytes, "{bytes} bytes of an index of {index_bytes}: {first}");
 }

@@ -124,11 +124,10 @@ pub fn publish(
             .manifest
             .shards
             .par_iter()
-            .map(|(_, name)| {
+            .map(|(_, name, _)| {
                 let path = m.dir.join(format!("{FILES}{name}.bin"));
                 let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                let raw = index::inflate(&bytes).with_context(|| format!("{} is damaged: build {} again", path.display(), m.name))?;
-                Ok(index::decode::shard(&raw))
+                Ok(index::decode::shard(&bytes))
             })
             .collect::<anyhow::Result<_>>()?;
         for (t, docs, top) in shards.into_iter().flatten() {

@@ -161,6 +161,7 @@
   var status = document.getElementById("search-status");
   if (!list || !input) return;
   var PAGE = 10;
+  var PREFIX_LISTS = 8;
   // Filters: query-string name, term letter. Sites are id ranges, not terms.
   var FACETS = [["site", ""], ["section", "s"], ["category", "c"], ["author", "a"], ["year", "y"], ["tag", "t"]];
   var manifestUrl = list.dataset.index;
@@ -227,10 +228,11 @@
   };
 
   var decoder = new TextDecoder();
-  function shardOf(buf) {
+  // A shard's directory: term → its postings, inline (an offset in the
+  // directory) or a gzip member after it (offset and length).
+  function shardOf(url, head, buf) {
     var b = new Uint8Array(buf);
     var r = new Reader(b);
-    r.at = 1;
     var n = r.varint();
     var terms = new Map();
     var prev = new Uint8Array(0);
@@ -240,20 +242,41 @@
       t.set(prev.subarray(0, shared));
       t.set(b.subarray(r.at, r.at + len), shared);
       r.at += len;
-      var start = r.at;
-      r.list(null, 0);
-      r.list(null, 0);
-      terms.set(decoder.decode(t), start);
+      if (b[r.at++] === 0) {
+        var start = r.at;
+        r.list(null, 0);
+        r.list(null, 0);
+        terms.set(decoder.decode(t), { at: start });
+      } else {
+        var off = r.varint();
+        terms.set(decoder.decode(t), { off: off, len: r.varint() });
+      }
       prev = t;
     }
-    return { bytes: b, terms: terms };
+    return { url: url, head: head, dir: b, terms: terms };
   }
 
+  // Shard `k`'s directory: the first bytes of its file (a Range request).
   function loadShard(k) {
-    return load(file(manifest.shards[k][1])).then(function (buf) {
-      if (!buf.shard) buf.shard = shardOf(buf);
-      return buf.shard;
-    });
+    var entry = manifest.shards[k], url = file(entry[1]), key = url + "#dir";
+    if (!files.has(key)) {
+      files.set(key, range(url, 5, entry[2]).then(inflate).then(function (buf) { return shardOf(url, entry[2], buf); }));
+    }
+    return files.get(key);
+  }
+
+  // The postings of `term` in a shard: [bytes, offset], or null.
+  function postings(shard, term) {
+    var e = shard.terms.get(term);
+    if (!e) return Promise.resolve(null);
+    if (e.at !== undefined) return Promise.resolve([shard.dir, e.at]);
+    var key = shard.url + "#" + e.off;
+    if (!files.has(key)) {
+      files.set(key, range(shard.url, shard.head + e.off, shard.head + e.off + e.len).then(inflate).then(function (b) {
+        return [new Uint8Array(b), 0];
+      }));
+    }
+    return files.get(key);
   }
 
   // Index of the shard whose range holds `term`.
@@ -266,47 +289,58 @@
     return lo;
   }
 
-  // Marks the documents of `term` in `into`: 1 for a match, 2 for a top match.
-  function mark(shard, term, into) {
-    var at = shard.terms.get(term);
-    if (at === undefined) return false;
-    var r = new Reader(shard.bytes);
-    r.at = at;
+  // Marks the documents of postings `p` in `into`: 1 for a match, 2 for a
+  // top match.
+  function mark(p, into) {
+    if (!p) return false;
+    var r = new Reader(p[0]);
+    r.at = p[1];
     r.list(into, 1);
     r.list(into, 2);
     return true;
+  }
+
+  function termPostings(t) {
+    return loadShard(shardFor(t)).then(function (s) { return postings(s, t); });
   }
 
   // The documents of one need, as flags per id.
   function need(n) {
     var size = manifest.docs;
     if (n.all) {
-      return Promise.all(n.all.map(function (t) { return loadShard(shardFor(t)); })).then(function (shards) {
+      return Promise.all(n.all.map(termPostings)).then(function (lists) {
         var acc = null;
         for (var i = 0; i < n.all.length; i++) {
           var one = new Uint8Array(size);
-          mark(shards[i], n.all[i], one);
+          mark(lists[i], one);
           if (!acc) acc = one;
           else for (var d = 0; d < size; d++) acc[d] = acc[d] && one[d] ? (acc[d] & one[d] & 2 ? 3 : 1) : 0;
         }
         return acc;
       });
     }
-    // A prefix: the union of every term that starts with it (in at most
-    // two shards); with several prefixes, the first that matches.
+    // A prefix: the union of the terms that start with it, in at most two
+    // shards and at most PREFIX_LISTS long lists (while a word is typed);
+    // with several prefixes, the first that matches.
     var tryPrefix = function (k) {
       if (k >= n.prefix.length) return Promise.resolve(new Uint8Array(size));
       var p = n.prefix[k];
       var first = shardFor(p), ks = [first];
       for (var j = first + 1; j < manifest.shards.length && ks.length < 2 && manifest.shards[j][0].indexOf(p) === 0; j++) ks.push(j);
       return Promise.all(ks.map(loadShard)).then(function (shards) {
-        var acc = new Uint8Array(size), any = false;
+        var wanted = [], long = 0;
         shards.forEach(function (s) {
-          s.terms.forEach(function (_, t) {
-            if (t.indexOf(p) === 0 && t.charCodeAt(0) > 1) any = mark(s, t, acc) || any;
+          s.terms.forEach(function (e, t) {
+            if (t.indexOf(p) !== 0 || t.charCodeAt(0) <= 1) return;
+            if (e.at === undefined && ++long > PREFIX_LISTS) return;
+            wanted.push(postings(s, t));
           });
         });
-        return any || !n.first ? acc : tryPrefix(k + 1);
+        return Promise.all(wanted).then(function (lists) {
+          var acc = new Uint8Array(size), any = false;
+          lists.forEach(function (l) { any = mark(l, acc) || any; });
+          return any || !n.first ? acc : tryPrefix(k + 1);
+        });
       });
     };
     return tryPrefix(0);
@@ -334,10 +368,9 @@
       return Promise.resolve(acc);
     }
     return Promise.all(values.map(function (v) {
-      var t = "\u0001" + letter + ":" + v;
-      return loadShard(shardFor(t)).then(function (s) {
+      return termPostings("\u0001" + letter + ":" + v).then(function (l) {
         var one = new Uint8Array(manifest.docs);
-        mark(s, t, one);
+        mark(l, one);
         return one;
       });
     })).then(function (sets) {
