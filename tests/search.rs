@@ -549,3 +549,39 @@ fn a_first_query_on_a_large_site_loads_a_small_part_of_its_index() {
     let bytes = first["bytes"].as_u64().unwrap();
     assert!(bytes < 120_000 && bytes * 10 < index_bytes, "{bytes} bytes of an index of {index_bytes}: {first}");
 }
+
+/// Kills a server started by a test, also when the test fails.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// Python's `http.server` answers a Range request with the whole file
+/// (200): the page finds that out once, fetches each file whole, once, and
+/// still shows results and passages.
+#[test]
+fn search_works_on_a_host_without_range_requests() {
+    let r = Repo::demo();
+    r.build();
+    let port = crate::util::free_port();
+    let _server = Child(
+        std::process::Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(r.path("public/lab"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs"),
+    );
+    wait_for(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "python's http.server to listen");
+    assert_eq!(http_get(port, "127.0.0.1", "/search/").status, 200);
+    let latency = "Measuring Publish Latency in a Static Newsroom";
+    browser_search(serde_json::json!([
+        {"url": format!("http://127.0.0.1:{port}/search/"), "query": "timing", "expect": [latency], "snippet": "timed"},
+        {"url": format!("http://127.0.0.1:{port}/search/"), "query": "headlines", "expect": ["An Open Corpus of Korean News Headlines"]},
+    ]));
+}

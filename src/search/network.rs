@@ -215,6 +215,8 @@ pub fn publish(
             }
             records.insert(rel, record);
         }
+        // The manifest last: it goes live once what it names is in place.
+        moves.sort_by_key(|rel| rel == "manifest.bin");
         Ok((records, moves))
     })();
     let (records, moves) = match result {

@@ -179,14 +179,25 @@
     return new Response(new Blob([buf]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
   }
 
+  // `files` caches what was fetched by key; a failure is not kept, so the
+  // next query asks again.
+  function cached(key, make) {
+    if (!files.has(key)) {
+      files.set(key, make().catch(function (e) {
+        files.delete(key);
+        throw e;
+      }));
+    }
+    return files.get(key);
+  }
+
   function load(url) {
-    if (!files.has(url)) {
-      files.set(url, fetch(url).then(function (r) {
+    return cached(url, function () {
+      return fetch(url).then(function (r) {
         if (!r.ok) throw new Error(url + ": " + r.status);
         return r.arrayBuffer();
-      }).then(inflate));
-    }
-    return files.get(url);
+      }).then(inflate);
+    });
   }
 
   function file(name) {
@@ -258,11 +269,10 @@
 
   // Shard `k`'s directory: the first bytes of its file (a Range request).
   function loadShard(k) {
-    var entry = manifest.shards[k], url = file(entry[1]), key = url + "#dir";
-    if (!files.has(key)) {
-      files.set(key, range(url, 5, entry[2]).then(inflate).then(function (buf) { return shardOf(url, entry[2], buf); }));
-    }
-    return files.get(key);
+    var entry = manifest.shards[k], url = file(entry[1]);
+    return cached(url + "#dir", function () {
+      return range(url, 5, entry[2]).then(inflate).then(function (buf) { return shardOf(url, entry[2], buf); });
+    });
   }
 
   // The postings of `term` in a shard: [bytes, offset], or null.
@@ -270,13 +280,24 @@
     var e = shard.terms.get(term);
     if (!e) return Promise.resolve(null);
     if (e.at !== undefined) return Promise.resolve([shard.dir, e.at]);
-    var key = shard.url + "#" + e.off;
-    if (!files.has(key)) {
-      files.set(key, range(shard.url, shard.head + e.off, shard.head + e.off + e.len).then(inflate).then(function (b) {
+    return cached(shard.url + "#" + e.off, function () {
+      return range(shard.url, shard.head + e.off, shard.head + e.off + e.len).then(inflate).then(function (b) {
         return [new Uint8Array(b), 0];
-      }));
+      });
+    });
+  }
+
+  // `a <= b` in code point (UTF-8 byte) order, as gen sorts terms: `<=` on
+  // strings compares UTF-16 units, which differs past U+D7FF.
+  function atMost(a, b) {
+    var i = 0, j = 0;
+    while (i < a.length && j < b.length) {
+      var x = a.codePointAt(i), y = b.codePointAt(j);
+      if (x !== y) return x < y;
+      i += x > 0xffff ? 2 : 1;
+      j += y > 0xffff ? 2 : 1;
     }
-    return files.get(key);
+    return i >= a.length;
   }
 
   // Index of the shard whose range holds `term`.
@@ -284,7 +305,7 @@
     var s = manifest.shards, lo = 0, hi = s.length - 1;
     while (lo < hi) {
       var mid = (lo + hi + 1) >> 1;
-      if (s[mid][0] <= term) lo = mid; else hi = mid - 1;
+      if (atMost(s[mid][0], term)) lo = mid; else hi = mid - 1;
     }
     return lo;
   }
@@ -426,41 +447,46 @@
   // ---- Showing results ----
   // A byte range of a file: a Range request, or, from a host that ignores
   // ranges, the whole file (fetched once, then sliced).
-  var wholes = new Map();
+  // The first request finds out whether the host answers ranges; the
+  // others wait for it, so a host that does not sends each file once.
+  var ranges = null;
   function range(url, start, end) {
     if (end <= start) return Promise.resolve(new ArrayBuffer(0));
-    if (wholes.has(url)) return wholes.get(url).then(function (b) { return b.slice(start, end); });
-    return fetch(url, { headers: { Range: "bytes=" + start + "-" + (end - 1) } }).then(function (r) {
-      if (r.status === 206) return r.arrayBuffer();
-      if (!r.ok) throw new Error(url + ": " + r.status);
-      var whole = r.arrayBuffer();
-      wholes.set(url, whole);
-      return whole.then(function (b) { return b.slice(start, end); });
+    var ask = function () {
+      return fetch(url, { headers: { Range: "bytes=" + start + "-" + (end - 1) } }).then(function (r) {
+        if (!r.ok) throw new Error(url + ": " + r.status);
+        return r.status === 206 ? r.arrayBuffer().then(function (b) { return [true, b]; }) : r.arrayBuffer().then(function (b) { return [false, b.slice(start, end)]; });
+      });
+    };
+    if (!ranges) {
+      var first = ask();
+      ranges = first.then(function (r) { return r[0]; }, function () { ranges = null; return true; });
+      return first.then(function (r) { return r[1]; });
+    }
+    return ranges.then(function (ok) {
+      if (ok) return ask().then(function (r) { return r[1]; });
+      return load(url).then(function (b) { return b.slice(start, end); });
     });
   }
 
   // A block's header: where each of its members starts.
   function header(part, k) {
     var url = file(part.blocks[k]);
-    var key = url + "#header";
-    if (!files.has(key)) {
-      var members = 2 * Math.min(manifest.block, part.docs - k * manifest.block);
-      files.set(key, range(url, 0, 4 + 4 * (members + 1)).then(function (b) {
+    var members = 2 * Math.min(manifest.block, part.docs - k * manifest.block);
+    return cached(url + "#header", function () {
+      return range(url, 0, 4 + 4 * (members + 1)).then(function (b) {
         return { url: url, at: new DataView(b), half: members / 2 };
-      }));
-    }
-    return files.get(key);
+      });
+    });
   }
 
   // Member `i` of a block, as text (null when empty); fetched once.
   function member(h, i) {
-    var key = h.url + "#" + i;
-    if (!files.has(key)) {
-      files.set(key, range(h.url, h.at.getUint32(4 + 4 * i, true), h.at.getUint32(8 + 4 * i, true)).then(function (b) {
+    return cached(h.url + "#" + i, function () {
+      return range(h.url, h.at.getUint32(4 + 4 * i, true), h.at.getUint32(8 + 4 * i, true)).then(function (b) {
         return b.byteLength ? inflate(b).then(function (x) { return decoder.decode(new Uint8Array(x)); }) : null;
-      }));
-    }
-    return files.get(key);
+      });
+    });
   }
 
   // A result's details, with what is needed to fetch its text.
@@ -651,7 +677,8 @@
     var url = new URL(location.href);
     if (q) url.searchParams.set("q", q); else url.searchParams.delete("q");
     history.replaceState(null, "", url);
-    show(q).catch(function () { status.textContent = list.dataset.error; });
+    var g = generation + 1;
+    show(q).catch(function () { if (g === generation) status.textContent = list.dataset.error; });
   }
 
   // Filter controls from the manifest's values (tags: from links and ?tag=).
@@ -704,7 +731,11 @@
     more.id = "search-more";
     more.hidden = true;
     more.textContent = list.dataset.more || "More";
-    more.addEventListener("click", function () { if (current) showPage(current, current.next); });
+    more.addEventListener("click", function () {
+      if (!current || more.disabled) return;
+      more.disabled = true;
+      showPage(current, current.next).then(function () { more.disabled = false; }, function () { more.disabled = false; });
+    });
     list.parentNode.insertBefore(more, list.nextSibling);
   }
 
