@@ -31,8 +31,10 @@ fi
 mkdir -p "$work"
 touch "$work/access.log"
 
-# nginx on a free port serving $1; echoes the port. Stopped on exit.
-nginx_pids=()
+# nginx on a free port serving $1; echoes the port. Stopped on exit (serve
+# runs in a subshell, so its pid files are listed in a file, not a variable).
+pids="$work/nginx.pids"
+: > "$pids"
 serve() {
   local dir=$1 conf port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -54,10 +56,10 @@ http {
 }
 EOF
   nginx -c "$conf/nginx.conf" -g "daemon on;" -e "$conf/error.log"
-  nginx_pids+=("$conf/nginx.pid")
+  echo "$conf/nginx.pid" >> "$pids"
   echo "$port"
 }
-cleanup() { for p in "${nginx_pids[@]}"; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done; }
+cleanup() { while read -r p; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done < "$pids"; }
 trap cleanup EXIT
 
 # index_stats DIR: files and bytes under DIR.
