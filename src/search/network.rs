@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::index::{self, FILES, FnvMap, List, MANIFEST, Manifest, Part};
+use super::index::{self, FILES, List, MANIFEST, Manifest, Part, TermMap};
 use crate::cache::OutputRecord;
 use crate::config::Network;
 use crate::discover::{self, Hash, Stamp};
@@ -116,7 +116,7 @@ pub fn publish(
 
     // Merge the members' shards, member after member: ids grow, so every
     // list stays sorted.
-    let mut map: FnvMap<String, (List, List)> = FnvMap::default();
+    let mut map: TermMap<String, (List, List)> = TermMap::default();
     let mut parts = vec![];
     let mut offset = 0u32;
     for m in &members {
