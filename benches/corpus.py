@@ -2,11 +2,16 @@
 """Writes a deterministic benchmark corpus in gen's format (and, with --hugo,
 one Hugo project per site from the same articles).
 
-    python3 benches/corpus.py OUT --sites 15 --articles 2000 [--seed 1] [--hugo]
+    python3 benches/corpus.py OUT --sites 15 --articles 2000 [--seed 1] [--hugo] [--shape mixed|code|lists|long]
 
 Page bundles with 0-3 PNG images each, Korean and English text, headings,
 lists, tables, code blocks, footnotes, links between articles, tags,
-categories and authors.
+categories and authors. Shapes (one corpus each, so no single shape can
+flatter either generator):
+  mixed  the above, one short code block per article
+  code   four to eight distinct code blocks per article in six languages
+  lists  short articles with six to twelve tags out of 3,000 (many term pages)
+  long   articles five to eight times as long, more sections and tables
 """
 import argparse, os, random, struct, zlib
 
@@ -18,6 +23,17 @@ TAGS = ["경제", "정치", "사회", "기술", "data", "climate", "AI", "교통
         "open data", "반도체", "금리", "health", "문화", "sports", "election", "science"]
 SECTIONS = ["news", "economy", "society", "tech", "opinion"]
 AUTHORS = [f"author{i}" for i in range(20)]
+# The `lists` shape: a large tag vocabulary, as a newsroom's tags grow.
+MANY_TAGS = [f"{w}{i}" for i, w in enumerate(TAGS * 167)][:3000]
+CODE = {
+    "python": lambda r, n: [f"def {n}(xs, k={r.randint(1, 9)}):", f"    \"\"\"Sum of {n}.\"\"\"",
+                             f"    return sum(x * k for x in xs if x > {r.randint(0, 99)})"],
+    "rust": lambda r, n: [f"fn {n}(xs: &[u64]) -> u64 {{", f"    xs.iter().filter(|&&x| x > {r.randint(0, 99)}).map(|x| x * {r.randint(1, 9)}).sum()", "}"],
+    "javascript": lambda r, n: [f"export function {n}(xs) {{", f"  return xs.filter((x) => x > {r.randint(0, 99)}).reduce((a, b) => a + b, 0);", "}"],
+    "go": lambda r, n: [f"func {n}(xs []int) int {{", "\ttotal := 0", "\tfor _, x := range xs {", f"\t\ttotal += x * {r.randint(1, 9)}", "\t}", "\treturn total", "}"],
+    "bash": lambda r, n: [f"{n}() {{", f"  find \"$1\" -name '*.md' -mtime -{r.randint(1, 30)} | wc -l", "}"],
+    "sql": lambda r, n: [f"SELECT section, count(*) AS {n}", "FROM articles", f"WHERE year >= {r.randint(2010, 2024)}", "GROUP BY section ORDER BY 2 DESC;"],
+}
 
 
 def png(w, h, rgb):
@@ -32,25 +48,42 @@ def sentence(rng, words, n):
     return " ".join(rng.choice(words) for _ in range(n)) + "."
 
 
-def article(rng, site, idx, n, korean, fixed_images=None):
+def code_block(rng, idx, k):
+    lang = rng.choice(sorted(CODE))
+    return [f"```{lang}"] + CODE[lang](rng, f"f{idx}_{k}") + ["```", ""]
+
+
+def article(rng, site, idx, n, korean, fixed_images=None, shape="mixed"):
     words = KO if korean else EN
     title = sentence(rng, words, rng.randint(3, 7)).rstrip(".")
     year = 2015 + idx % 10
     date = f"{year}-{1 + idx % 12:02d}-{1 + idx % 28:02d}"
-    tags = sorted(set(rng.sample(TAGS, rng.randint(1, 4))))
+    if shape == "lists":
+        tags = sorted(set(rng.sample(MANY_TAGS, rng.randint(6, 12))))
+    else:
+        tags = sorted(set(rng.sample(TAGS, rng.randint(1, 4))))
     authors = rng.sample(AUTHORS, rng.randint(1, 2))
     images = rng.randint(0, 3)
     if fixed_images is not None:
         images = fixed_images
     other = rng.randrange(n)
     body = [sentence(rng, words, rng.randint(12, 30)) + "[^1]", ""]
-    for h in range(rng.randint(2, 4)):
+    sections = {"mixed": (2, 4), "code": (2, 4), "lists": (1, 1), "long": (10, 16)}[shape]
+    for h in range(rng.randint(*sections)):
         body += [f"## {sentence(rng, words, 3).rstrip('.')} {h}", ""]
         body += [sentence(rng, words, rng.randint(20, 40)) for _ in range(rng.randint(2, 4))] + [""]
         body += [f"- {sentence(rng, words, 5)}" for _ in range(3)] + [""]
+        if shape == "code":
+            body += code_block(rng, idx, h)
+        if shape == "long" and h % 3 == 2:
+            body += ["| 항목 | value | 변화 |", "|---|---:|---:|"]
+            body += [f"| {rng.choice(words)} | {rng.randint(1, 999)} | {rng.randint(-9, 9)}% |" for _ in range(6)] + [""]
     body += ["| 항목 | value | 변화 |", "|---|---:|---:|"]
     body += [f"| {rng.choice(words)} | {rng.randint(1, 999)} | {rng.randint(-9, 9)}% |" for _ in range(4)] + [""]
-    body += ["```python", "def total(xs):", "    return sum(x * 2 for x in xs)", "```", ""]
+    if shape == "code":
+        body += code_block(rng, idx, 9) + code_block(rng, idx, 10)
+    else:
+        body += ["```python", "def total(xs):", "    return sum(x * 2 for x in xs)", "```", ""]
     for i in range(images):
         body += [f"![{rng.choice(words)}](img{i}.png)", ""]
     body += [f"See also [another article](/{SECTIONS[other % len(SECTIONS)]}/a{other:05d}/).", ""]
@@ -76,6 +109,7 @@ def main():
     ap.add_argument("--hugo", action="store_true", help="also write hugo/<site>/ projects")
     ap.add_argument("--images", type=int, default=None, help="images per article (default: 0-3 at random)")
     ap.add_argument("--unique-images", action="store_true", help="every image has distinct bytes (default: 64 shared images)")
+    ap.add_argument("--shape", choices=["mixed", "code", "lists", "long"], default="mixed")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     out = a.out
@@ -96,7 +130,7 @@ def main():
         cfg += ["[[sites]]", f'name = "{name}"', f'title = "Site {s}"', f'base_url = "https://{name}.example.com/"',
                 f'language = "{"ko" if korean else "en"}"', ""]
         for i in range(a.articles):
-            text, n_img, date, tags = article(rng, name, i, a.articles, korean, a.images)
+            text, n_img, date, tags = article(rng, name, i, a.articles, korean, a.images, a.shape)
             d = os.path.join(out, "content", name, SECTIONS[i % len(SECTIONS)], f"a{i:05d}")
             os.makedirs(d, exist_ok=True)
             with open(os.path.join(d, "index.md"), "w") as f:

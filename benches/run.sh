@@ -2,11 +2,13 @@
 # Times gen (and Hugo, when installed or installable) on generated corpora.
 #
 #   bash benches/run.sh [SITES] [ARTICLES...]     default: 15 200 2000
+#   SHAPES="mixed code lists long" (default: all four; see benches/corpus.py)
 #
-# For each size: cold build, no-op build, one-article edit, one-template edit,
-# with peak memory, in one run on this machine. Hugo builds the same articles
-# as one project per site, as a publisher would run it. Report ratios, not
-# absolute times: these machines are small and noisy.
+# For each corpus shape and size: cold build, no-op build, one-article edit,
+# one-template edit, with peak memory, in one run on this machine. Hugo
+# builds the same articles as one project per site, as a publisher would
+# run it. Ends with a table and the worst gen/Hugo ratio over the shapes.
+# Report ratios, not absolute times: these machines are small and noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SITES=${1:-15}
@@ -24,29 +26,51 @@ command -v hugo >/dev/null && hugo version
 
 . benches/common.sh
 
-for n in $SIZES; do
-  dir=$(mktemp -d /tmp/gen-bench-XXXX)
-  python3 benches/corpus.py "$dir" --sites "$SITES" --articles "$n" $(command -v hugo >/dev/null && echo --hugo)
-  echo "== $SITES sites x $n articles ($dir)"
-  cd "$dir"
-  # gen distrusts file stamps from the last second; a checkout is older than that.
-  sleep 2
-  gen_cold=$(run "gen cold" "$GEN" build --quiet)
-  run "gen no-op" "$GEN" build --quiet  >/dev/null
-  echo "edited." >> content/site00/news/a00000/index.md
-  run "gen one-article edit" "$GEN" build --quiet  >/dev/null
-  cp -rL themes/default themes/edited && rm themes/default && mv themes/edited themes/default
-  echo "<!-- edited -->" >> themes/default/templates/article.html
-  run "gen one-template edit" "$GEN" build --quiet  >/dev/null
-  if command -v hugo >/dev/null; then
-    hugo_cold=$(hugo_cold)
-    printf "%-28s %8.2f\n" "ratio gen/hugo cold" "$(echo "$gen_cold / $hugo_cold" | bc -l)"
-  fi
-  cd - >/dev/null
-  rm -rf "$dir"
-  # Cost must grow no faster than the work: time per article, size to size.
-  if [ -n "${prev_n:-}" ]; then
-    printf "%-28s %8.2f (work x %.2f)\n" "cold time ratio $prev_n->$n" "$(echo "$gen_cold / $prev_cold" | bc -l)" "$(echo "$n / $prev_n" | bc -l)"
-  fi
-  prev_n=$n prev_cold=$gen_cold
+SHAPES=${SHAPES:-mixed code lists long}
+table=$(mktemp)
+for shape in $SHAPES; do
+  unset prev_n prev_cold
+  for n in $SIZES; do
+    dir=$(mktemp -d /tmp/gen-bench-XXXX)
+    python3 benches/corpus.py "$dir" --sites "$SITES" --articles "$n" --shape "$shape" $(command -v hugo >/dev/null && echo --hugo)
+    echo "== $shape: $SITES sites x $n articles ($dir)"
+    cd "$dir"
+    # Let the corpus's writes reach the disk first: both generators then
+    # start from the same state (ext4 is much slower while it is busy).
+    sync
+    sleep 2
+    gen_cold=$(run "gen cold" "$GEN" build --quiet)
+    noop=$(run "gen no-op" "$GEN" build --quiet)
+    echo "edited." >> content/site00/news/a00000/index.md
+    edit=$(run "gen one-article edit" "$GEN" build --quiet)
+    cp -rL themes/default themes/edited && rm themes/default && mv themes/edited themes/default
+    echo "<!-- edited -->" >> themes/default/templates/article.html
+    run "gen one-template edit" "$GEN" build --quiet >/dev/null
+    ratio=-
+    hugo=-
+    if command -v hugo >/dev/null; then
+      sync
+      hugo=$(hugo_cold)
+      ratio=$(echo "$gen_cold / $hugo" | bc -l)
+      printf "%-28s %8.2f\n" "ratio gen/hugo cold" "$ratio"
+    fi
+    cd - >/dev/null
+    # Removed at the end, not now: ext4 without a journal (these machines)
+    # slows every file creation after a mass deletion, which would tax
+    # whichever generator runs next.
+    dirs="${dirs:-} $dir"
+    # Cost must grow no faster than the work: time per article, size to size.
+    if [ -n "${prev_n:-}" ]; then
+      printf "%-28s %8.2f (work x %.2f)\n" "cold time ratio $prev_n->$n" "$(echo "$gen_cold / $prev_cold" | bc -l)" "$(echo "$n / $prev_n" | bc -l)"
+    fi
+    prev_n=$n prev_cold=$gen_cold
+    echo "$shape $n $gen_cold $hugo $ratio $noop $edit" >> "$table"
+  done
 done
+echo
+printf "%-7s %8s %9s %9s %7s %7s %7s\n" shape articles "gen cold" "hugo" ratio no-op edit
+awk -v s="$SITES" '{ r = ($5 == "-") ? "-" : sprintf("%.2f", $5); h = ($4 == "-") ? "-" : sprintf("%.2fs", $4);
+  printf "%-7s %8s %8.2fs %9s %7s %6.2fs %6.2fs\n", $1, s "x" $2, $3, h, r, $6, $7 }' "$table"
+awk '$5 != "-" && ($5 > worst) { worst = $5; at = $1 " x" $2 } END { if (at) printf "worst gen/hugo cold ratio: %.2f (%s; target <= 0.33)\n", worst, at }' "$table"
+rm -f "$table"
+rm -rf $dirs

@@ -11,17 +11,10 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::images::Shards;
 use crate::images::variants::{Format, ImageSettings};
+use crate::images::{ImageUrls, SHARED_IMAGES_DIR, SHARED_IMAGES_PREFIX, Shards};
 
 pub const CONFIG_FILE: &str = "sites.toml";
-
-/// The folder under the output root that holds the images of every site
-/// with `images_url`, each file once; no site may take its name.
-pub const SHARED_IMAGES_DIR: &str = "_images";
-
-/// What a site's image paths start with; the shared tree drops it.
-pub const SHARED_IMAGES_PREFIX: &str = "images/";
 
 /// Every key of `sites.toml`. One struct for the top level and for each
 /// `[[sites]]` entry keeps spans intact (serde's `flatten` would lose them and
@@ -253,25 +246,26 @@ impl SiteConfig {
         format!("{}{}", self.base_path, path.trim_start_matches('/'))
     }
 
-    /// The URL of a published image (`images/<aa>/…`): on the site, or
-    /// absolute on the images host when the site has `images_url`.
-    pub fn image_url(&self, rel: &str) -> String {
+    fn shared_image_path<'a>(&'a self, rel: &'a str) -> Option<(&'a str, &'a str)> {
+        Some((self.images_url.as_deref()?, rel.strip_prefix(SHARED_IMAGES_PREFIX)?))
+    }
+}
+
+/// An image's URL on the site, or absolute on the images host when the
+/// site has `images_url` (`images/<aa>/…` there loses its `images/`).
+impl ImageUrls for SiteConfig {
+    fn image_url(&self, rel: &str) -> String {
         match self.shared_image_path(rel) {
             Some((host, path)) => format!("{host}{path}"),
             None => self.url_for(rel),
         }
     }
 
-    /// [`SiteConfig::image_url`], always absolute (feeds, `og:image`).
-    pub fn image_permalink(&self, rel: &str) -> String {
+    fn image_permalink(&self, rel: &str) -> String {
         match self.shared_image_path(rel) {
             Some((host, path)) => format!("{host}{path}"),
             None => self.permalink_for(rel),
         }
-    }
-
-    fn shared_image_path<'a>(&'a self, rel: &'a str) -> Option<(&'a str, &'a str)> {
-        Some((self.images_url.as_deref()?, rel.strip_prefix(SHARED_IMAGES_PREFIX)?))
     }
 }
 

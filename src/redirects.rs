@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::config::{CONFIG_FILE, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::images::ImageUrls as _;
 use crate::model::SiteModel;
 
 /// Every redirect is permanent: the point is to keep search rankings.

@@ -3,7 +3,11 @@
 //! New and changed files are first written to a staging folder beside the
 //! site (`<output>/.gen-staging/<site>/`), flat: each under a name derived
 //! from its path, so staging creates no folder tree (on slow disks `mkdir`
-//! was the most expensive call of a cold build). When the whole build has
+//! was the most expensive call of a cold build). A site whose output folder
+//! does not exist yet (every first build, every CI build) is staged as the
+//! tree it will be instead, and published by renaming that one folder: its
+//! folders are made once, in parallel while rendering, and no file is moved
+//! on its own. When the whole build has
 //! succeeded and every path was checked against the others and the disk
 //! ([`check_paths`]), a journal listing the moves and the removals is
 //! written and synced: that is the commit point. Applying it removes stale
@@ -38,6 +42,10 @@ pub const MAX_NAME_BYTES: usize = 255;
 struct Journal {
     moves: Vec<String>,
     removes: Vec<String>,
+    /// Staged as a tree (the site had no output folder): published by
+    /// renaming the staging folder.
+    #[serde(default)]
+    tree: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -68,6 +76,8 @@ pub struct Publisher {
     journal: PathBuf,
     /// Where the site's cache state is installed by a commit.
     state_path: PathBuf,
+    /// The site had no output folder when opened: staged as a tree.
+    tree: bool,
 }
 
 impl Publisher {
@@ -80,9 +90,11 @@ impl Publisher {
             staging: output_root.join(STAGING_DIR).join(site),
             journal: output_root.join(STAGING_DIR).join(format!("{site}.journal")),
             state_path: state_path.to_path_buf(),
+            tree: false,
         };
         let recovery = p.recover()?;
-        Ok((p, recovery))
+        let tree = std::fs::symlink_metadata(&p.out).is_err();
+        Ok((Publisher { tree, ..p }, recovery))
     }
 
     pub fn out_dir(&self) -> &Path {
@@ -120,9 +132,17 @@ impl Publisher {
         }))
     }
 
-    /// Where `rel` waits in staging: 256 folders of hashed names.
+    /// Where `rel` waits in staging.
     fn staged(&self, rel: &str) -> io::Result<PathBuf> {
+        self.staged_as(rel, self.tree)
+    }
+
+    /// In the tree, at its own path; else in 256 folders of hashed names.
+    fn staged_as(&self, rel: &str, tree: bool) -> io::Result<PathBuf> {
         safe_join(&self.out, rel)?;
+        if tree {
+            return safe_join(&self.staging, rel);
+        }
         let name = crate::discover::hex(blake3::hash(rel.as_bytes()).as_bytes());
         Ok(self.staging.join(&name[..2]).join(&name[2..34]))
     }
@@ -130,8 +150,13 @@ impl Publisher {
     /// Writes `bytes` into staging; returns the stamp the published file will have.
     pub fn stage(&self, rel: &str, bytes: &[u8]) -> io::Result<Stamp> {
         let path = self.staged(rel)?;
-        with_parent(&path, || std::fs::write(&path, bytes))?;
-        Ok(Stamp::of(&std::fs::metadata(&path)?))
+        let file = with_parent(&path, || {
+            let mut f = std::fs::File::create(&path)?;
+            f.write_all(bytes)?;
+            Ok(f)
+        })?;
+        // Of the open file: no second lookup of the path.
+        Ok(Stamp::of(&file.metadata()?))
     }
 
     /// Stages the file at `source`: a copy-on-write clone where the file
@@ -174,7 +199,7 @@ impl Publisher {
             return write_atomic(&self.state_path, state);
         }
         let staged_state = self.staged_state();
-        let journal = Journal { moves, removes };
+        let journal = Journal { moves, removes, tree: self.tree };
         let prepared = if std::fs::symlink_metadata(&self.state_path).is_ok_and(|m| m.is_dir()) {
             Err(io::Error::other(format!("{} is a folder, not a gen state file: remove it", self.state_path.display())))
         } else if let Some(rel) = journal.moves.iter().find(|rel| self.staged(rel).is_ok_and(|p| !p.exists())) {
@@ -211,8 +236,15 @@ impl Publisher {
                 prune_empty(parent, &self.out)?;
             }
         }
-        for rel in &j.moves {
-            let from = self.staged(rel)?;
+        // A tree is published whole while the site folder is still missing
+        // (a replay after that rename finds nothing left to move).
+        let whole = j.tree && std::fs::symlink_metadata(&self.out).is_err() && self.staging.is_dir();
+        if whole {
+            with_parent(&self.out, || std::fs::rename(&self.staging, &self.out))
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.out.display())))?;
+        }
+        for rel in j.moves.iter().filter(|_| !whole) {
+            let from = self.staged_as(rel, j.tree)?;
             let to = safe_join(&self.out, rel)?;
             if !from.exists() {
                 match mode {
@@ -617,7 +649,7 @@ mod tests {
         // Write the journal by hand, as if the process died right after the commit point.
         std::fs::create_dir_all(state.parent().unwrap()).unwrap();
         std::fs::write(state.with_extension("state.new"), b"state").unwrap();
-        let j = Journal { moves: vec!["a/index.html".into()], removes: vec!["old.html".into()] };
+        let j = Journal { moves: vec!["a/index.html".into()], removes: vec!["old.html".into()], tree: p.tree };
         std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
 
         let (_, recovery) = open(&out, &state);
@@ -626,6 +658,53 @@ mod tests {
         assert!(!out.join("s/old.html").exists());
         assert_eq!(std::fs::read(&state).unwrap(), b"state");
         assert!(!out.join(".gen-staging").exists());
+    }
+
+    #[test]
+    fn a_site_without_an_output_folder_is_published_by_one_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        let (p, _) = open(&out, &state);
+        p.stage("a/index.html", b"a").unwrap();
+        p.stage("robots.txt", b"r").unwrap();
+        // Staged as the tree it will be.
+        assert_eq!(std::fs::read(out.join(".gen-staging/s/a/index.html")).unwrap(), b"a");
+        p.commit(vec!["a/index.html".into(), "robots.txt".into()], vec![], b"state").unwrap();
+        assert_eq!(std::fs::read(out.join("s/a/index.html")).unwrap(), b"a");
+        assert_eq!(std::fs::read(out.join("s/robots.txt")).unwrap(), b"r");
+        assert!(!out.join(".gen-staging").exists());
+        assert_eq!(std::fs::read(&state).unwrap(), b"state");
+        // The next build has a folder: staged flat, moved file by file.
+        let (p, _) = open(&out, &state);
+        p.stage("b.html", b"b").unwrap();
+        assert!(!out.join(".gen-staging/s/b.html").exists());
+        p.commit(vec!["b.html".into()], vec!["robots.txt".into()], b"state 2").unwrap();
+        assert_eq!(std::fs::read(out.join("s/b.html")).unwrap(), b"b");
+        assert!(!out.join("s/robots.txt").exists() && out.join("s/a/index.html").exists());
+    }
+
+    #[test]
+    fn a_tree_commit_killed_before_or_after_its_rename_is_finished() {
+        for renamed in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("public");
+            let state = dir.path().join("cache/s.state");
+            let (p, _) = open(&out, &state);
+            p.stage("a/index.html", b"a").unwrap();
+            std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+            std::fs::write(state.with_extension("state.new"), b"state").unwrap();
+            let j = Journal { moves: vec!["a/index.html".into()], removes: vec![], tree: true };
+            std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
+            if renamed {
+                std::fs::rename(out.join(".gen-staging/s"), out.join("s")).unwrap();
+            }
+            let (_, recovery) = open(&out, &state);
+            assert!(recovery.is_none(), "replayed (renamed: {renamed})");
+            assert_eq!(std::fs::read(out.join("s/a/index.html")).unwrap(), b"a");
+            assert_eq!(std::fs::read(&state).unwrap(), b"state");
+            assert!(!out.join(".gen-staging").exists());
+        }
     }
 
     #[test]
@@ -675,7 +754,7 @@ mod tests {
         p.stage("feed.xml/index.html", b"stub").unwrap();
         std::fs::create_dir_all(out.join("s")).unwrap();
         std::fs::write(out.join("s/feed.xml"), b"<rss/>").unwrap();
-        let j = Journal { moves: vec!["feed.xml/index.html".into()], removes: vec![] };
+        let j = Journal { moves: vec!["feed.xml/index.html".into()], removes: vec![], tree: p.tree };
         std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
         let (_, recovery) = open(&out, &state);
         let recovery = recovery.expect("reported");
@@ -790,7 +869,7 @@ mod tests {
         std::fs::create_dir_all(out.join("s")).unwrap();
         std::fs::write(out.join("s/x"), b"file").unwrap();
         std::fs::create_dir_all(out.join(".gen-staging")).unwrap();
-        let j = Journal { moves: vec!["x".into()], removes: vec!["x/index.html".into()] };
+        let j = Journal { moves: vec!["x".into()], removes: vec!["x/index.html".into()], tree: false };
         std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
         let (_, recovery) = open(&out, &state);
         assert!(recovery.is_none(), "replayed");

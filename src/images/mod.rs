@@ -21,6 +21,22 @@ use serde::{Deserialize, Serialize};
 use crate::discover::{self, Hash, Stamp};
 use variants::{ImageSettings, VariantSet};
 
+/// The folder under the output root that holds the images of every site
+/// with `images_url`, each file once; no site may take its name.
+pub const SHARED_IMAGES_DIR: &str = "_images";
+
+/// What a site's image paths start with; the shared tree drops it.
+pub const SHARED_IMAGES_PREFIX: &str = "images/";
+
+/// Where a site publishes an image's path (its own `images/` or the shared
+/// host): what a view of an image needs of the site's configuration.
+pub trait ImageUrls {
+    /// Root-relative, or absolute on the shared host.
+    fn image_url(&self, rel: &str) -> String;
+    /// Always absolute (feeds, `og:image`).
+    fn image_permalink(&self, rel: &str) -> String;
+}
+
 pub const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "ico"];
 
 /// What the cache keeps of an image source: enough to address it and to
@@ -200,7 +216,7 @@ impl Catalog {
         self.current.into_inner().expect("no panics while held")
     }
 
-    pub fn view(&self, a: &Addressed, site: &crate::config::SiteConfig) -> ImageView {
+    pub fn view(&self, a: &Addressed, site: &impl ImageUrls) -> ImageView {
         let (width, height) = a.size();
         let mut view = ImageView {
             url: site.image_url(&a.rel),

@@ -16,8 +16,8 @@ use serde::Serialize;
 use super::Addressed;
 use super::store::VariantStore;
 use super::variants::{Variant, VariantSet};
+use super::{SHARED_IMAGES_DIR, SHARED_IMAGES_PREFIX};
 use crate::cache::{self, Dep, OutputRecord, SiteState};
-use crate::config::SHARED_IMAGES_PREFIX;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::{self, Stamp};
 use crate::write::{Publisher, Recovery, WriteFailures};
@@ -293,13 +293,13 @@ pub struct SharedImages {
 
 /// The state file of the shared tree, in the cache folder.
 fn state_path(cache_dir: &Path) -> PathBuf {
-    cache::state_path(cache_dir, crate::config::SHARED_IMAGES_DIR)
+    cache::state_path(cache_dir, SHARED_IMAGES_DIR)
 }
 
 impl SharedImages {
     /// Opens the tree, finishing what an interrupted build left.
     pub fn open(output: &Path, cache_dir: &Path) -> std::io::Result<SharedImages> {
-        let dir = crate::config::SHARED_IMAGES_DIR;
+        let dir = SHARED_IMAGES_DIR;
         let (publisher, recovery) = Publisher::open(output, dir, &state_path(cache_dir))?;
         let out_dir = output.join(dir);
         let (previous, mut warning) = match cache::load(&state_path(cache_dir)) {

@@ -48,8 +48,8 @@ async fn handle(State(live): State<Arc<Live>>, req: Request) -> Response {
     let asked = path.clone();
     let mut site_dir = live.out_dir.join(&site);
     // `/_images/…` is the shared image tree (sites with `images_url`).
-    let shared = live.out_dir.join(crate::config::SHARED_IMAGES_DIR);
-    let path = match path.strip_prefix(&format!("/{}/", crate::config::SHARED_IMAGES_DIR)).filter(|_| shared.is_dir()) {
+    let shared = live.out_dir.join(crate::images::SHARED_IMAGES_DIR);
+    let path = match path.strip_prefix(&format!("/{}/", crate::images::SHARED_IMAGES_DIR)).filter(|_| shared.is_dir()) {
         Some(rest) => {
             site_dir = shared;
             let rest = format!("/{rest}");

@@ -135,7 +135,7 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
     opts.build.variant_cache = Some(cache.join(crate::build::VARIANTS_DIR));
     opts.build.base_url = Some(format!("http://{{site}}.localhost:{port}/"));
     // The shared image tree, served under every site's origin.
-    opts.build.images_url = Some(format!("http://{{site}}.localhost:{port}/{}/", crate::config::SHARED_IMAGES_DIR));
+    opts.build.images_url = Some(format!("http://{{site}}.localhost:{port}/{}/", crate::images::SHARED_IMAGES_DIR));
     opts.build.memory = Some(Arc::default());
     let live = Arc::new(Live { state: Mutex::default(), out_dir: preview.join("public"), port, redirects: http::Redirects::default() });
     live.lock().sites = served_sites(&opts.build);

@@ -1,0 +1,467 @@
+//! The build, top to bottom:
+//!
+//! 1. config: `sites.toml`, `content/authors.yaml`, themes;
+//! 2. per site: discover sources → parse (or reuse cached metadata) → model;
+//!    content errors of every site are collected, and any stops the build
+//!    before a single file is written;
+//! 3. per site: list the outputs with their input hashes → plan against the
+//!    previous state → render what changed, in parallel, into staging;
+//! 4. per site: commit (publish staged files, remove stale ones, save state).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::assets::{self};
+use crate::cache::{self, SiteState};
+use crate::check;
+use crate::config::{Config, SiteConfig};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discover::Source;
+use crate::images::publish::SharedImages;
+use crate::images::store::LocalStore;
+use crate::model::{self, Authors, Filter};
+use crate::parse::Markdown;
+use crate::search;
+use crate::theme::{Theme, Themes};
+
+mod load;
+mod site;
+use load::{Shared, discover_site, load_site};
+use site::{Staged, render_site, unchanged_site};
+
+pub use crate::images::publish::{ImageReport, VARIANTS_DIR};
+
+/// Where `gen export search` writes by default.
+pub use crate::search::EXPORT_DIR;
+
+/// One syntax set per process: loading it costs tens of milliseconds, which
+/// matters for every rebuild of `gen serve --watch`.
+static MARKDOWN: std::sync::LazyLock<Markdown> = std::sync::LazyLock::new(Markdown::default);
+
+#[derive(Clone)]
+pub struct BuildOptions {
+    pub root: PathBuf,
+    /// Only these sites (all when empty).
+    pub sites: Vec<String>,
+    pub drafts: bool,
+    pub future: bool,
+    pub minify: bool,
+    /// Overrides `output` from `sites.toml`.
+    pub output: Option<PathBuf>,
+    /// Where the build state lives (default `<root>/.gen`).
+    pub cache_dir: Option<PathBuf>,
+    /// Ignore the saved state: render everything.
+    pub clean: bool,
+    /// The clock for `--future`; from `SOURCE_DATE_EPOCH` or the system.
+    pub now: DateTime<FixedOffset>,
+    /// Called with (what, done, total) while rendering pages
+    /// ([`RENDERING`]) and encoding images ([`ENCODING`]).
+    pub progress: Option<Progress>,
+    /// Build states kept in memory between builds of one process (the
+    /// preview server): saves decoding them from disk on every rebuild. The
+    /// disk copy is still written, and used whenever memory has none.
+    pub memory: Option<Arc<std::sync::Mutex<HashMap<String, SiteState>>>>,
+    /// Replaces every site's `base_url`; `{site}` stands for the site's name
+    /// (the preview server uses `http://{site}.localhost:PORT/`). Without
+    /// `{site}` and with several sites, each gets `URL/<site>/`.
+    pub base_url: Option<String>,
+    /// Collect every article's links for `gen check` ([`BuildReport::links`]).
+    pub check: bool,
+    /// Where encoded image variants are cached (default `<cache>/variants`);
+    /// the preview shares the build's.
+    pub variant_cache: Option<PathBuf>,
+    /// Replaces `images_url` of the sites that have one (`{site}` stands for
+    /// the site's name): the preview serves the shared tree itself.
+    pub images_url: Option<String>,
+}
+
+impl BuildOptions {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        BuildOptions {
+            root: root.into(),
+            sites: vec![],
+            drafts: false,
+            future: false,
+            minify: true,
+            output: None,
+            cache_dir: None,
+            clean: false,
+            now: now(),
+            progress: None,
+            memory: None,
+            base_url: None,
+            check: false,
+            variant_cache: None,
+            images_url: None,
+        }
+    }
+}
+
+/// The current time, or `SOURCE_DATE_EPOCH` for reproducible builds.
+pub fn now() -> DateTime<FixedOffset> {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+        .unwrap_or_else(chrono::Utc::now)
+        .fixed_offset()
+}
+
+/// Called with (what, done, total).
+pub type Progress = Arc<dyn Fn(&'static str, usize, usize) + Send + Sync>;
+
+/// What [`BuildOptions::progress`] reports on.
+pub const RENDERING: &str = "rendering";
+pub const ENCODING: &str = "encoding images";
+
+/// Per-site figures for the summary line and `--json`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SiteReport {
+    pub site: String,
+    pub pages: usize,
+    pub pages_rendered: usize,
+    pub pages_unchanged: usize,
+    pub files_written: usize,
+    pub files_removed: usize,
+    pub images: ImageReport,
+    /// The search index, when this build made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchReport>,
+    /// Stage name → milliseconds.
+    pub timings_ms: BTreeMap<&'static str, f64>,
+    /// A note such as "cache ignored: …".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Articles left out because they are dated after the build's clock
+    /// (`--future` includes them): a writer learns why one is missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub future: Vec<String>,
+    /// Site-relative paths written or removed (for the preview server).
+    #[serde(skip)]
+    pub changed: Vec<String>,
+}
+
+/// What a site's search index is made of (`--json`: `search`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SearchReport {
+    pub documents: usize,
+    pub shards: usize,
+    pub blocks: usize,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct BuildReport {
+    pub sites: Vec<SiteReport>,
+    /// The network search index, when sites have `search_network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<search::network::NetworkReport>,
+    pub total_ms: f64,
+    /// With [`BuildOptions::check`]: every configured site's published files
+    /// and, for the sites built, their articles' links.
+    #[serde(skip)]
+    pub links: Vec<check::SiteLinks>,
+}
+
+pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
+    let started = Instant::now();
+    let prepared = Prepared::new(opts)?;
+    let sites = prepared.sites()?;
+
+    // Stages 2 and 3, site by site: everything that can be wrong with the
+    // content, then rendering into staging. Nothing is published until every
+    // site got through; a site is dropped from memory once staged, so the
+    // peak is a few sites' worth, not the whole repository's.
+    let may_skip = !opts.clean && !opts.check;
+    // The tree of images shared through `images_url`, when any site has one.
+    let sharing: Vec<String> = prepared.config.sites.iter().filter(|s| s.images_url.is_some()).map(|s| s.name.clone()).collect();
+    let shared_images = match sharing.is_empty() {
+        true => None,
+        false => Some(
+            SharedImages::open(&prepared.config.output, &prepared.cache_dir)
+                .with_context(|| format!("cannot prepare {}", prepared.config.output.join(crate::images::SHARED_IMAGES_DIR).display()))?,
+        ),
+    };
+    let results = each_bounded(sites, |(site, theme)| -> Result<Staged, Diagnostics> {
+        let shared = prepared.shared();
+        let found = discover_site(&shared, site, theme)?;
+        // A site whose shared images went missing builds to restore them.
+        let images_intact = site.images_url.is_none() || shared_images.as_ref().is_some_and(|s| !s.damaged);
+        if may_skip && images_intact && found.unchanged(opts.now, &opts.root) {
+            return Ok(unchanged_site(found.skip()));
+        }
+        render_site(opts, &prepared.cache_dir, &MARKDOWN, shared_images.as_ref(), load_site(&shared, found)?)
+    });
+    let mut diags = Diagnostics::default();
+    let staged: Vec<Staged> = diags.keep_ok(results);
+    if !diags.is_empty() {
+        for s in &staged {
+            s.publisher.discard().ok();
+        }
+        if let Some(shared) = &shared_images {
+            shared.discard();
+        }
+        diags.into_result(())?;
+    }
+    // New shared images go live before the pages that show them.
+    if let Some(Err(d)) = shared_images.as_ref().map(SharedImages::publish_new) {
+        for s in &staged {
+            s.publisher.discard().ok();
+        }
+        return Err(d.into());
+    }
+
+    // Stage 4: publish.
+    let mut report = BuildReport::default();
+    let mut published = Vec::new();
+    for mut s in staged {
+        let t = Instant::now();
+        if let Some(bytes) = &s.state_bytes {
+            let out = s.publisher.out_dir().display().to_string();
+            let done = s.publisher.commit(std::mem::take(&mut s.moves), s.removes, bytes);
+            done.with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))?;
+            if let Some((path, bytes)) = &s.text_cache {
+                // Only a cache: losing it costs reading sources again, so
+                // it is replaced atomically but not synced (a 5 MB sync on
+                // every preview rebuild).
+                crate::write::replace(path, bytes).ok();
+            }
+        }
+        if let (Some(m), Some(state)) = (&opts.memory, s.state) {
+            m.lock().expect("no panics while held").insert(s.report.site.clone(), state);
+        }
+        s.report.timings_ms.insert("write", ms(t));
+        published.push((s.publisher.out_dir().to_path_buf(), s.expected));
+        report.sites.push(s.report);
+        report.links.extend(s.links);
+    }
+    // Shared images no page shows any more go once every site is published.
+    if let Some(shared) = &shared_images {
+        shared.finish(&sharing)?;
+        if let (Some(w), Some(first)) = (&shared.warning, report.sites.first_mut()) {
+            first.warnings.push(format!("{}: {w}", crate::images::SHARED_IMAGES_DIR));
+        }
+    }
+    // The network search, from the indexes the sites now publish.
+    if let Some(net) = &prepared.config.network {
+        let sites = prepared.config.sites.iter().map(|s| (s.name.clone(), (s.title.clone(), s.base_url.clone()))).collect();
+        let t = Instant::now();
+        let mut r = search::network::publish(&prepared.config.output, &prepared.cache_dir, net, &sites)
+            .context("the network search index (sites published before it in this build are complete)")?;
+        r.ms = ms(t);
+        report.network = Some(r);
+    }
+    // A build must not succeed with files missing: the output folder, or
+    // part of it, removed while the build ran. The next build restores them.
+    for (out, expected) in published {
+        let missing: Vec<&String> = expected.par_iter().filter(|rel| std::fs::symlink_metadata(out.join(rel)).is_err()).collect();
+        if let Some(first) = missing.first() {
+            anyhow::bail!(
+                "{} published file{} of {} went missing during the build (first: {}): was the output folder changed while gen ran? Build again to restore them",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                out.display(),
+                out.join(first).display()
+            );
+        }
+    }
+    if opts.check {
+        // Sites not built are still link targets: their output folder as it is.
+        let others: Vec<check::SiteLinks> = prepared
+            .config
+            .sites
+            .iter()
+            .filter(|c| !report.links.iter().any(|l| l.site == c.name))
+            .filter_map(|site| {
+                Some(check::SiteLinks {
+                    site: site.name.clone(),
+                    base_url: url::Url::parse(&site.base_url).ok()?,
+                    out_dir: prepared.config.output.join(&site.name),
+                    files: Default::default(),
+                    redirects: Default::default(),
+                    pages: vec![],
+                })
+            })
+            .collect();
+        report.links.extend(others);
+    }
+    report.total_ms = ms(started);
+    Ok(report)
+}
+
+/// `gen export search`: the published articles of every selected site,
+/// loaded and checked but not rendered, written as Elasticsearch bulk files
+/// under `output/<site>/`.
+pub fn export_search(opts: &BuildOptions, output: &Path) -> anyhow::Result<Vec<search::Exported>> {
+    let prepared = Prepared::new(opts)?;
+    let forbidden = [
+        (Path::new("content"), "the content"),
+        (Path::new("themes"), "the themes"),
+        (Path::new("assets"), "the shared assets"),
+        (prepared.config.output.as_path(), "the build output"),
+        (prepared.cache_dir.as_path(), "the build cache"),
+    ];
+    search::check_export_dir(&opts.root, &forbidden, output)?;
+    let sites = prepared.sites()?;
+    let results = each_bounded(sites, |(site, theme)| -> Result<_, Diagnostics> {
+        let shared = prepared.shared();
+        let l = load_site(&shared, discover_site(&shared, site, theme)?)?;
+        Ok((l.site, l.model))
+    });
+    let mut diags = Diagnostics::default();
+    let models: Vec<_> = diags.keep_ok(results);
+    diags.into_result(())?;
+    let dir = opts.root.join(output);
+    models.iter().map(|(site, model)| search::export_elasticsearch(&opts.root, site, model, &dir)).collect()
+}
+
+/// `gen cache prune`: removes the cached variants that no saved build state
+/// (the builds' and the preview's) publishes, and with `older_than` only
+/// those not written for that long. Returns (entries, bytes) removed.
+pub fn prune_cache(cache_dir: &Path, older_than: Option<std::time::Duration>) -> anyhow::Result<(usize, u64)> {
+    let _lock = cache::Lock::take(cache_dir)?;
+    let mut keep = std::collections::HashSet::new();
+    for entry in walkdir::WalkDir::new(cache_dir).max_depth(3).into_iter().filter_map(Result::ok) {
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "state") {
+            // A state that cannot be read publishes nothing gen could keep.
+            if let Ok(Some(state)) = cache::load(entry.path()) {
+                keep.extend(state.outputs.values().map(|r| r.input));
+            }
+        }
+    }
+    let cutoff = older_than.map(|d| std::time::SystemTime::now() - d);
+    LocalStore::new(cache_dir.join(VARIANTS_DIR))
+        .prune(&keep, cutoff)
+        .with_context(|| format!("pruning {}", cache_dir.join(VARIANTS_DIR).display()))
+}
+
+/// Runs `f` on every item, as many at a time as there are cores (at most
+/// four), each free to use rayon inside; results in item order.
+fn each_bounded<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let n = items.len();
+    let workers = rayon::current_num_threads().clamp(1, 4).min(n);
+    let items: Vec<std::sync::Mutex<Option<T>>> = items.into_iter().map(|t| std::sync::Mutex::new(Some(t))).collect();
+    let results: Vec<std::sync::Mutex<Option<R>>> = (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = items.get(i) else { break };
+                    let item = slot.lock().expect("no panics while held").take().expect("each item taken once");
+                    let r = f(item);
+                    *results[i].lock().expect("no panics while held") = Some(r);
+                }
+            });
+        }
+    });
+    results.into_iter().map(|r| r.into_inner().expect("no panics while held").expect("every item ran")).collect()
+}
+
+/// A selected site and its theme (or why the theme did not load).
+type SiteWithTheme<'a> = (&'a SiteConfig, Result<Arc<Theme>, Diagnostics>);
+
+/// Stage 1: configuration, authors and shared assets, read once.
+struct Prepared {
+    _lock: cache::Lock,
+    opts: BuildOptions,
+    config: Config,
+    cache_dir: PathBuf,
+    authors: Authors,
+    repo_assets: Vec<Source>,
+}
+
+impl Prepared {
+    fn new(opts: &BuildOptions) -> anyhow::Result<Prepared> {
+        let root = &opts.root;
+        let mut config = Config::load(root)?;
+        if let Some(out) = &opts.output {
+            config.output = root.join(out);
+        }
+        if let Some(pattern) = &opts.base_url {
+            // Several sites under one URL each get a folder of their own.
+            let selected = if opts.sites.is_empty() { config.sites.len() } else { opts.sites.len() };
+            let pattern = if pattern.contains("{site}") || selected <= 1 {
+                pattern.clone()
+            } else {
+                format!("{}/{{site}}/", pattern.trim_end_matches('/'))
+            };
+            for site in &mut config.sites {
+                let url = pattern.replace("{site}", &site.name);
+                let parsed = url::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| anyhow::anyhow!("--base-url {url} is not an absolute http(s) URL"))?;
+                site.base_url = if url.ends_with('/') { url } else { format!("{url}/") };
+                site.base_path = parsed.path().trim_end_matches('/').to_string() + "/";
+            }
+        }
+        if let Some(pattern) = &opts.images_url {
+            for site in config.sites.iter_mut().filter(|s| s.images_url.is_some()) {
+                site.images_url = Some(pattern.replace("{site}", &site.name));
+            }
+        }
+        let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
+        let lock = cache::Lock::take(&cache_dir)?;
+        let authors = load_authors(root)?;
+        // `assets/` is shared by every site: walked once (its images are never stat'ed).
+        let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
+        Ok(Prepared { _lock: lock, opts: opts.clone(), config, cache_dir, authors, repo_assets })
+    }
+
+    /// The selected sites with their themes, parsed once per theme and override set.
+    fn sites(&self) -> Result<Vec<SiteWithTheme<'_>>, Diagnostics> {
+        let (opts, mut themes) = (&self.opts, Themes::default());
+        Ok(select_sites(&self.config, &opts.sites)?.into_iter().map(|s| (s, themes.get(&opts.root, &s.theme, &s.name))).collect())
+    }
+
+    fn shared<'a>(&'a self) -> Shared<'a> {
+        let o = &self.opts;
+        Shared {
+            opts: o,
+            config: &self.config,
+            cache_dir: &self.cache_dir,
+            authors: &self.authors,
+            filter: Filter { drafts: o.drafts, future: o.future, now: o.now },
+            repo_assets: &self.repo_assets,
+        }
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e5).round() / 100.0
+}
+
+fn select_sites<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c SiteConfig>, Diagnostics> {
+    if names.is_empty() {
+        return Ok(config.sites.iter().collect());
+    }
+    let mut diags = Diagnostics::default();
+    let mut out = Vec::new();
+    for n in names {
+        match config.site(n) {
+            Some(s) => out.push(s),
+            None => diags.push(
+                Diagnostic::new(crate::config::CONFIG_FILE, None, format!("no site named `{n}`"))
+                    .hint(format!("configured sites: {}", config.sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))),
+            ),
+        }
+    }
+    diags.into_result(out)
+}
+
+fn load_authors(root: &Path) -> Result<Authors, Diagnostics> {
+    match std::fs::read_to_string(root.join(model::AUTHORS_FILE)) {
+        Ok(text) => model::parse_authors(&text).map_err(Diagnostics::one),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Authors::new()),
+        Err(e) => Err(Diagnostics::one(Diagnostic::new(model::AUTHORS_FILE, None, format!("cannot read: {e}")))),
+    }
+}

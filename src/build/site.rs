@@ -1,0 +1,622 @@
+//! Stage 3 of a site: plan what changed, render it, index it for search,
+//! publish its images, check the result against the disk, and stage it all
+//! with the new state for the commit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::load::{Loaded, Unchanged};
+use super::{BuildOptions, ENCODING, ImageReport, RENDERING, SearchReport, SiteReport, VARIANTS_DIR, ms};
+use crate::cache::{self, Dep, OutputRecord, SiteState};
+use crate::check;
+use crate::config::SiteConfig;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discover::{self, Hash};
+use crate::images::Addressed;
+use crate::images::Catalog;
+use crate::images::publish::{Dest, ImageFile, SharedImages, Stage as ImageStage};
+use crate::images::store::LocalStore;
+use crate::model::SiteModel;
+use crate::parse::Markdown;
+use crate::plan::{self, Planned};
+use crate::redirects::{self, Rule};
+use crate::render::{self, Make, Output, Renderer, SiteInputs};
+use crate::search;
+use crate::write::{Publisher, WriteFailures};
+
+/// What stage 3 hands to stage 4 for one site.
+pub(super) struct Staged {
+    /// With `--check`: the site's files and its articles' links.
+    pub(super) links: Option<check::SiteLinks>,
+    /// The new state, encoded; `None` for a skipped site (nothing to commit).
+    pub(super) state_bytes: Option<Vec<u8>>,
+    pub(super) publisher: Publisher,
+    pub(super) moves: Vec<String>,
+    pub(super) removes: Vec<String>,
+    /// Every output the site has after the commit, checked once all sites
+    /// are published.
+    pub(super) expected: Vec<String>,
+    /// The new state itself, kept only for [`BuildOptions::memory`].
+    pub(super) state: Option<SiteState>,
+    /// The search text cache and its bytes, saved after the commit.
+    pub(super) text_cache: Option<(PathBuf, Vec<u8>)>,
+    pub(super) report: SiteReport,
+}
+
+/// A skipped site: nothing to stage, nothing to commit.
+pub(super) fn unchanged_site(u: Unchanged) -> Staged {
+    let Unchanged { state, report, publisher } = u;
+    Staged {
+        links: None,
+        publisher,
+        moves: vec![],
+        removes: vec![],
+        expected: vec![],
+        state: Some(state),
+        state_bytes: None,
+        text_cache: None,
+        report,
+    }
+}
+
+pub(super) fn render_site(
+    opts: &BuildOptions,
+    cache_dir: &Path,
+    markdown: &Markdown,
+    shared_images: Option<&SharedImages>,
+    l: Loaded,
+) -> Result<Staged, Diagnostics> {
+    let Loaded {
+        site,
+        theme,
+        model,
+        state,
+        sources,
+        catalog,
+        assets,
+        redirects,
+        mut report,
+        settings,
+        asset_images,
+        valid_until,
+        folders,
+        publisher,
+        owned,
+        sections,
+        default_image,
+    } = l;
+    let inputs = SiteInputs {
+        site: &site,
+        model: &model,
+        theme: &theme,
+        catalog: &catalog,
+        assets: &assets,
+        redirects: &redirects,
+        sections: &sections,
+        default_image: default_image.as_ref().map(|c| c.view.permalink.clone()),
+        asset_images,
+        now: opts.now,
+    };
+    let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify);
+    let failures = WriteFailures::default();
+    let stager = Stager { publisher: &publisher, previous: &state.outputs, out_dir: publisher.out_dir(), failures: &failures };
+    // Whatever fails from here on, nothing staged is left behind.
+    let (p, f) = (&publisher, &failures);
+
+    let t = Instant::now();
+    let planned = settle(plan_site(&renderer, &state, &catalog, &redirects, &stager), p, f)?;
+    report.timings_ms.insert("plan", ms(t));
+
+    let t = Instant::now();
+    let mut rendered = settle(render_planned(opts, &renderer, &planned, &state, &stager, &mut report), p, f)?;
+    report.timings_ms.insert("render", ms(t));
+
+    let t = Instant::now();
+    let text_cache = match planned.search_index {
+        Some(i) => Some(settle(index_search(cache_dir, &renderer, &model, &planned, i, &mut rendered, &stager, &mut report), p, f)?),
+        None => None,
+    };
+    report.timings_ms.insert("search", ms(t));
+
+    let t = Instant::now();
+    if let Some(local) = default_image.as_ref().and_then(|c| c.local.as_ref()) {
+        // The site's own image, under the path no output has.
+        rendered.deps.insert(String::new(), vec![Dep { source: local.source.clone(), rel: local.rel.clone() }]);
+    }
+    let dest = match (shared_images, &site.images_url) {
+        (Some(shared), Some(_)) => {
+            shared.built(&site.name);
+            Dest::Shared(shared)
+        }
+        _ => Dest::Site { publisher: &publisher, previous: &state.outputs },
+    };
+    let images = site_images(opts, cache_dir, &site, &catalog, &rendered.deps, &planned, dest, &failures);
+    report.images = images.1;
+    let mut diags = Diagnostics::default();
+    let published: Vec<Vec<ImageFile>> = diags.keep_ok(images.0);
+    for (rel, record, written) in published.into_iter().flatten() {
+        rendered.out.add(rel, record, written);
+    }
+    report.timings_ms.insert("images", ms(t));
+    settle(diags.into_result(()), p, f)?;
+
+    let Collected { outputs, moves } = rendered.out;
+    let links = opts.check.then(|| site_links(&opts.root, &site, &model, &redirects, &outputs, publisher.out_dir())).transpose()?;
+    let removes: Vec<String> = owned.iter().flatten().filter(|k| !outputs.contains_key(*k)).cloned().collect();
+    settle(check_disk(&publisher, &planned, &moves, &removes, owned.as_ref()), p, f)?;
+
+    report.files_written = moves.len();
+    report.pages = planned.jobs.iter().filter(|j| j.is_page()).count();
+    report.files_removed = removes.len();
+    report.changed = moves.iter().chain(&removes).cloned().collect();
+    let expected: Vec<String> = outputs.keys().cloned().collect();
+    drop(renderer);
+    // The full path runs only when some input differs from the saved state
+    // (or skipping was not allowed): the state is always written.
+    let new_state = SiteState {
+        output_dir: state.output_dir.clone(),
+        timezone: site.timezone.map(|t| t.name().to_string()).unwrap_or_default(),
+        settings,
+        valid_until,
+        pages: report.pages,
+        future: report.future.clone(),
+        folders,
+        sources: sources.into_iter().collect(),
+        outputs,
+        deps: rendered.deps,
+        image_sources: catalog.into_records(),
+    };
+    let state_bytes = Some(cache::encode(&new_state));
+    let state = opts.memory.is_some().then_some(new_state);
+    Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, text_cache, report })
+}
+
+/// A stage's result with the write failures it had (reported once, with
+/// their count: each failed write gives no diagnostic of its own); on any
+/// error, whatever was staged is dropped.
+fn settle<T>(r: Result<T, Diagnostics>, publisher: &Publisher, failures: &WriteFailures) -> Result<T, Diagnostics> {
+    let written = failures.take(publisher);
+    let r = match r {
+        Ok(v) if written.is_empty() => Ok(v),
+        Ok(_) => Err(written),
+        Err(d) => Err(Diagnostics(d.0.into_iter().chain(written.0).collect())),
+    };
+    if r.is_err() {
+        publisher.discard().ok();
+    }
+    r
+}
+
+/// Stages an output's bytes unless the published file already holds
+/// exactly them (then it, and its mtime, are left alone).
+struct Stager<'a> {
+    publisher: &'a Publisher,
+    /// The previous build's outputs.
+    previous: &'a BTreeMap<String, OutputRecord>,
+    out_dir: &'a Path,
+    failures: &'a WriteFailures,
+}
+
+impl Stager<'_> {
+    /// Whether the published file is still what `rec` describes.
+    fn intact(&self, path: &str, rec: &OutputRecord) -> bool {
+        std::fs::metadata(self.out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp)
+    }
+
+    /// The record of `path` and whether anything was staged.
+    fn stage(&self, path: &str, input: Hash, bytes: &[u8]) -> Result<(OutputRecord, bool), Diagnostics> {
+        let content = discover::hash_bytes(bytes);
+        if let Some(r) = self.previous.get(path).filter(|r| r.content == content && self.intact(path, r)) {
+            return Ok((OutputRecord { input, ..*r }, false));
+        }
+        let stamp = self.publisher.stage(path, bytes).map_err(|e| self.failures.record(self.out_dir.join(path), e))?;
+        Ok((OutputRecord { input, content, stamp }, true))
+    }
+}
+
+/// What the plan stage hands on: every output with its input hash, and
+/// which must be rendered.
+struct Planning<'r> {
+    jobs: Vec<Output<'r>>,
+    planned: Vec<Planned>,
+    /// Input hashes without images; an article's planned input adds the
+    /// current hashes of the images it published last time.
+    bases: Vec<Hash>,
+    plan: plan::Plan,
+    /// The search index's job, rendered after the articles.
+    search_index: Option<usize>,
+}
+
+impl Planning<'_> {
+    /// The source file an output is made from, for error messages.
+    fn origin(&self, path: &str) -> Option<&Path> {
+        self.planned.iter().position(|p| p.path == path).and_then(|i| self.jobs[i].origin)
+    }
+}
+
+/// Stage 3a: every output and its input hash; redirects and paths checked
+/// against each other; what changed since the previous build.
+fn plan_site<'r>(
+    renderer: &'r Renderer,
+    state: &SiteState,
+    catalog: &Catalog,
+    redirects: &[Rule],
+    stager: &Stager,
+) -> Result<Planning<'r>, Diagnostics> {
+    let jobs = renderer.outputs();
+    let (planned, bases): (Vec<Planned>, Vec<Hash>) = jobs
+        .par_iter()
+        .map(|j| {
+            let path = j.path.clone();
+            let base = renderer.input_hash(j);
+            let input = match state.deps.get(&path) {
+                Some(deps) => render::with_images(base, deps.iter().map(|d| catalog.current_hash(&d.source))),
+                None => base,
+            };
+            (Planned { path, input }, base)
+        })
+        .unzip();
+    // A redirect must not hide anything published: a page's folder, or any
+    // file, also with a trailing `/` (servers and the nginx map treat
+    // `/feed.xml/` and `/feed.xml` alike).
+    let pages: BTreeMap<String, String> = jobs
+        .iter()
+        .zip(&planned)
+        .filter(|(j, _)| j.kind != render::Kind::Stub)
+        .flat_map(|(j, p)| {
+            let what = j.origin.map(|f| f.display().to_string()).unwrap_or_else(|| format!("the generated file /{}", p.path));
+            let folder = p.path.strip_suffix("index.html").filter(|_| j.is_page()).map(|dir| format!("/{dir}"));
+            let file = [format!("/{}", p.path), format!("/{}/", p.path)];
+            folder.into_iter().chain(file).map(move |k| (k, what.clone()))
+        })
+        .collect();
+    redirects::check_pages(redirects, &pages)?;
+    check_collisions(&jobs, &planned)?;
+    let plan = plan::plan(&planned, &state.outputs, |path, rec| stager.intact(path, rec));
+    let search_index = plan.render.iter().copied().find(|&i| jobs[i].is_deferred());
+    Ok(Planning { jobs, planned, bases, plan, search_index })
+}
+
+/// What the render stage hands on.
+struct RenderedSite {
+    out: Collected,
+    /// Article output path → the images it publishes.
+    deps: BTreeMap<String, Vec<Dep>>,
+    /// The search texts of the articles rendered (by article index).
+    texts: HashMap<usize, String>,
+}
+
+/// Stage 3b: renders what the plan says, in parallel, into staging; what
+/// it keeps is carried over from the previous state.
+fn render_planned(
+    opts: &BuildOptions,
+    renderer: &Renderer,
+    planning: &Planning,
+    state: &SiteState,
+    stager: &Stager,
+    report: &mut SiteReport,
+) -> Result<RenderedSite, Diagnostics> {
+    let Planning { jobs, planned, bases, plan, .. } = planning;
+    let done = AtomicUsize::new(0);
+    let total = plan.render.len();
+    let results: Vec<Result<Published, Diagnostics>> = plan
+        .render
+        .par_iter()
+        .filter(|&&i| !jobs[i].is_deferred())
+        .map(|&i| {
+            let rendered = renderer.render(&jobs[i])?;
+            let path = &planned[i].path;
+            let input = render::with_images(bases[i], rendered.images.iter().map(|a| a.record.hash));
+            let (record, written) = stager.stage(path, input, &rendered.bytes)?;
+            if let Some(p) = &opts.progress {
+                p(RENDERING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            }
+            let (images, text) = match jobs[i].make {
+                Make::Article(a) => (Some(rendered.images), rendered.text.map(|t| (a, t))),
+                _ => (None, None),
+            };
+            let warnings = rendered.warnings;
+            Ok(Published { path: path.clone(), record, written, page: jobs[i].is_page(), images, text, warnings })
+        })
+        .collect();
+
+    let mut out = RenderedSite { out: Collected::default(), deps: BTreeMap::new(), texts: HashMap::new() };
+    for &i in &plan.keep {
+        let path = &planned[i].path;
+        out.out.outputs.insert(path.clone(), state.outputs[path]);
+        // A kept search index keeps the files its manifest names.
+        if jobs[i].is_deferred() {
+            let files = state
+                .outputs
+                .range::<str, _>((std::ops::Bound::Included(search::index::FILES), std::ops::Bound::Unbounded))
+                .take_while(|(k, _)| k.starts_with(search::index::FILES));
+            out.out.outputs.extend(files.map(|(k, r)| (k.clone(), *r)));
+        }
+        if jobs[i].is_page() {
+            report.pages_unchanged += 1;
+        }
+        // A kept article still publishes the images it published last time.
+        if let Some(d) = state.deps.get(path) {
+            out.deps.insert(path.clone(), d.clone());
+        }
+    }
+    let mut diags = Diagnostics::default();
+    let results: Vec<Published> = diags.keep_ok(results);
+    for p in results {
+        if p.page {
+            if p.written {
+                report.pages_rendered += 1;
+            } else {
+                report.pages_unchanged += 1;
+            }
+        }
+        out.texts.extend(p.text);
+        report.warnings.extend(p.warnings);
+        if let Some(images) = p.images.filter(|i| !i.is_empty()) {
+            out.deps.insert(p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect());
+        }
+        out.out.add(p.path, p.record, p.written);
+    }
+    diags.into_result(out)
+}
+
+/// Stage 3c: the search index, from the texts the article renders just
+/// produced and, for the others, the text cache. Its files are named by
+/// their content: one already published is kept as it is, without
+/// compressing it again. Returns the text cache to save after the commit.
+#[allow(clippy::too_many_arguments)]
+fn index_search(
+    cache_dir: &Path,
+    renderer: &Renderer,
+    model: &SiteModel,
+    planning: &Planning,
+    i: usize,
+    rendered: &mut RenderedSite,
+    stager: &Stager,
+    report: &mut SiteReport,
+) -> Result<(PathBuf, Vec<u8>), Diagnostics> {
+    let path = search::TextCache::path(cache_dir, &renderer.site.name);
+    let chars = renderer.text_chars();
+    let cache = search::TextCache::load(&path);
+    let all = search::texts(renderer.root, model, chars, std::mem::take(&mut rendered.texts), &cache)
+        .map_err(|e| Diagnostics::one(Diagnostic::new(&path, None, format!("cannot collect the search texts: {e:#}"))))?;
+    let built = renderer.search_index(&all);
+    drop(cache);
+    let manifest = &planning.planned[i].path;
+    let published: Vec<Result<(String, OutputRecord, bool), Diagnostics>> = built
+        .files
+        .par_iter()
+        .map(|(rel, raw)| {
+            if rel != manifest
+                && let Some(r) = stager.previous.get(rel).filter(|r| stager.intact(rel, r))
+            {
+                return Ok((rel.clone(), *r, false));
+            }
+            let input = if rel == manifest { planning.planned[i].input } else { discover::hash_bytes(raw) };
+            let (record, written) = stager.stage(rel, input, &search::index::published(rel, raw))?;
+            Ok((rel.clone(), record, written))
+        })
+        .collect();
+    let mut diags = Diagnostics::default();
+    let published: Vec<(String, OutputRecord, bool)> = diags.keep_ok(published);
+    for (rel, record, written) in published {
+        rendered.out.add(rel, record, written);
+    }
+    diags.into_result(())?;
+    report.search = Some(SearchReport { shards: built.counts[0], blocks: built.counts[1], documents: all.len() });
+    Ok((path, search::TextCache::of(model, all, chars).encode()))
+}
+
+/// Stage 3d: the images the articles use, each published once however many
+/// articles show it (two files with the same bytes are one image).
+#[allow(clippy::too_many_arguments)]
+fn site_images(
+    opts: &BuildOptions,
+    cache_dir: &Path,
+    site: &SiteConfig,
+    catalog: &Catalog,
+    deps: &BTreeMap<String, Vec<Dep>>,
+    planning: &Planning,
+    dest: Dest,
+    failures: &WriteFailures,
+) -> (Vec<Result<Vec<ImageFile>, Diagnostics>>, ImageReport) {
+    let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
+    // The article that shows an image, found only for an error message.
+    let origin = |source: &str| {
+        let out = deps.iter().find(|(_, ds)| ds.iter().any(|d| d.source == source)).map(|(out, _)| out)?;
+        planning.origin(out).map(Path::to_path_buf)
+    };
+    publish_images(opts, cache_dir, site, catalog, unique, dest, failures, &origin)
+}
+
+/// Stage 3e, last, what is on disk: nothing is published unless all of it
+/// can be (no file gen did not write is overwritten, no link followed).
+fn check_disk(
+    publisher: &Publisher,
+    planning: &Planning,
+    moves: &[String],
+    removes: &[String],
+    owned: Option<&std::collections::BTreeSet<String>>,
+) -> Result<(), Diagnostics> {
+    let out_dir = publisher.out_dir();
+    let mut diags = Diagnostics::default();
+    for c in publisher.conflicts(moves, removes, |rel| owned.is_none_or(|o| o.contains(rel))) {
+        let rel = c.path.strip_prefix(out_dir).ok().and_then(Path::to_str).unwrap_or_default();
+        let from = planning.origin(rel).map(|f| format!(" ({} is published there)", f.display()));
+        diags.push(
+            Diagnostic::new(&c.path, None, format!("{}{}", c.why, from.unwrap_or_default()))
+                .hint("move or remove it: gen only replaces and deletes files it wrote itself"),
+        );
+    }
+    diags.into_result(())
+}
+
+/// The images stage: every image (by published path → source) published
+/// from the variant cache or encoded now, in parallel, into `dest`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn publish_images(
+    opts: &BuildOptions,
+    cache_dir: &Path,
+    site: &SiteConfig,
+    catalog: &Catalog,
+    unique: BTreeMap<&str, &str>,
+    dest: Dest,
+    failures: &WriteFailures,
+    origin: &(dyn Fn(&str) -> Option<PathBuf> + Sync),
+) -> (Vec<Result<Vec<ImageFile>, Diagnostics>>, ImageReport) {
+    let root = &opts.root;
+    let store = LocalStore::new(opts.variant_cache.as_ref().map(|v| root.join(v)).unwrap_or_else(|| cache_dir.join(VARIANTS_DIR)));
+    let (done, total) = (AtomicUsize::new(0), unique.len());
+    let tick = || {
+        if let Some(p) = &opts.progress {
+            p(ENCODING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        }
+    };
+    let mut images = ImageStage::new(root, &site.name, dest, &store, failures, &tick);
+    images.hard_links = site.hard_links;
+    let published = unique
+        .into_par_iter()
+        .map(|(_, source)| {
+            let image = catalog.address(Path::new(source)).map_err(|e| {
+                let d = Diagnostic::new(source, None, format!("cannot read image: {e}"));
+                Diagnostics::one(d.hint("the image changed or vanished during the build: build again"))
+            })?;
+            images.publish(&image, || origin(source))
+        })
+        .collect();
+    (published, images.report())
+}
+
+/// What `gen check` needs of a site: its files, redirects and the links of
+/// every article, read from the sources (in parallel) for their lines.
+pub(super) fn site_links(
+    root: &Path,
+    site: &SiteConfig,
+    model: &SiteModel,
+    redirects: &[Rule],
+    outputs: &BTreeMap<String, OutputRecord>,
+    out_dir: &Path,
+) -> Result<check::SiteLinks, Diagnostics> {
+    let base_url = url::Url::parse(&site.base_url)
+        .map_err(|e| Diagnostics::one(Diagnostic::new(crate::config::CONFIG_FILE, None, format!("bad base_url: {e}"))))?;
+    let pages: Vec<Result<check::PageLinks, Diagnostic>> = model
+        .articles
+        .par_iter()
+        .map(|a| {
+            check::PageLinks::read(root, &a.file, &a.path, site.unsafe_html)
+                .map_err(|e| Diagnostic::new(&a.file, None, format!("cannot read: {e}")))
+        })
+        .collect();
+    let mut diags = Diagnostics::default();
+    let pages = diags.keep_ok(pages);
+    diags.into_result(check::SiteLinks {
+        site: site.name.clone(),
+        base_url,
+        out_dir: out_dir.to_path_buf(),
+        files: outputs.keys().cloned().collect(),
+        redirects: redirects.iter().filter_map(|r| r.plain_from().map(|f| (f.to_string(), r.to.clone()))).collect(),
+        pages,
+    })
+}
+
+/// The site's outputs after this build, and those staged to be published.
+#[derive(Default)]
+pub(super) struct Collected {
+    pub(super) outputs: BTreeMap<String, OutputRecord>,
+    /// Staged files, moved into place by the commit.
+    pub(super) moves: Vec<String>,
+}
+
+impl Collected {
+    fn add(&mut self, path: String, record: OutputRecord, staged: bool) {
+        if staged {
+            self.moves.push(path.clone());
+        }
+        self.outputs.insert(path, record);
+    }
+}
+
+/// One file a render produced.
+pub(super) struct Published {
+    pub(super) path: String,
+    pub(super) record: OutputRecord,
+    pub(super) written: bool,
+    pub(super) page: bool,
+    /// For an article: the images it publishes.
+    pub(super) images: Option<Vec<Addressed>>,
+    /// For an article: its index and search text.
+    pub(super) text: Option<(usize, String)>,
+    pub(super) warnings: Vec<String>,
+}
+
+/// Outputs that cannot all be published: two at one path (an article
+/// against another page, say), one inside another (`/x.html` and
+/// `/x.html/y.html`, an alias `/feed.xml/` beside the feed), or a name no
+/// file system takes. Found before anything is staged.
+pub(super) fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnostics> {
+    let describe = |k: usize| match jobs[k].origin {
+        Some(f) => f.display().to_string(),
+        None => format!("the generated page /{}", planned[k].path),
+    };
+    let file_of = |i: usize, j: usize| jobs[i].origin.or(jobs[j].origin).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut diags = Diagnostics::default();
+    for (i, p) in planned.iter().enumerate() {
+        if let Some(first) = seen.insert(&p.path, i) {
+            diags.push(
+                Diagnostic::new(file_of(i, first), None, format!("{} and {} both produce /{}", describe(first), describe(i), p.path))
+                    .hint("change the article's slug or section so the URLs differ"),
+            );
+        }
+        // `images/` holds content-addressed files, cached for good by
+        // `_headers`: a page there would be cached for good too.
+        if p.path.starts_with(search::index::DIR) && !jobs[i].is_deferred() {
+            diags.push(
+                Diagnostic::new(
+                    file_of(i, i),
+                    None,
+                    format!("{} would publish /{}: {} is reserved for the search index", describe(i), p.path, search::index::DIR),
+                )
+                .hint("move the article to another section or give it another slug"),
+            );
+        }
+        if p.path.starts_with(crate::images::SHARED_IMAGES_PREFIX) && jobs[i].kind != render::Kind::File {
+            diags.push(
+                Diagnostic::new(file_of(i, i), None, format!("{} would publish /{}: images/ is reserved for images", describe(i), p.path))
+                    .hint("move the article to another section or give it another slug"),
+            );
+        }
+        if let Some(name) = crate::write::name_too_long(&p.path) {
+            diags.push(
+                Diagnostic::new(file_of(i, i), None, format!("{} would publish /{}: a name of {} bytes", describe(i), p.path, name.len()))
+                    .hint(format!(
+                        "file systems take names of at most {} bytes: shorten the slug, tag or alias",
+                        crate::write::MAX_NAME_BYTES
+                    )),
+            );
+        }
+    }
+    for (i, p) in planned.iter().enumerate() {
+        // Every folder on the way to the file must not be a file itself.
+        let mut at = 0;
+        while let Some(slash) = p.path[at..].find('/') {
+            let folder = &p.path[..at + slash];
+            if let Some(&other) = seen.get(folder) {
+                diags.push(
+                    Diagnostic::new(
+                        file_of(i, other),
+                        None,
+                        format!("{} produces /{} inside /{folder}, which {} produces as a file", describe(i), p.path, describe(other)),
+                    )
+                    .hint("an old path that ends in a file name takes no trailing `/`: change one of the two URLs"),
+                );
+            }
+            at += slash + 1;
+        }
+    }
+    diags.into_result(())
+}
