@@ -198,6 +198,33 @@ fn after_an_edit_only_the_touched_shards_change() {
     let idx = Index::read(&r, "alpha");
     assert_eq!(idx.find("zebra"), BTreeSet::from([idx.id_of("/news/gen-123/")]));
 }
+/// The preview publishes an edit's pages before its search index
+/// (`defer_search`): that build leaves the index as it was and says so, and
+/// the next build brings it up to date, as a clean build would make it.
+#[test]
+fn a_deferred_search_index_is_brought_up_to_date_by_the_next_build() {
+    let r = Repo::fixture("basic");
+    let mut opts = gensite::build::BuildOptions::new(r.root());
+    opts.now = chrono::DateTime::from_timestamp(1_735_689_600, 0).unwrap().fixed_offset();
+    opts.memory = Some(Default::default());
+    gensite::build::build(&opts).unwrap();
+    let story = "content/alpha/news/story-2.md";
+    let text = r.read(story);
+    r.write(story, &format!("{text}\nzebra crossing\n"));
+    let deferred = gensite::build::build(&gensite::build::BuildOptions { defer_search: true, ..opts.clone() }).unwrap();
+    let alpha = deferred.sites.iter().find(|s| s.site == "alpha").unwrap();
+    assert!(alpha.search_deferred && alpha.pages_rendered > 0, "{alpha:?}");
+    assert!(alpha.changed.iter().all(|p| !p.starts_with(index::DIR)), "{:?}", alpha.changed);
+    assert!(r.read("public/alpha/news/story-2/index.html").contains("zebra"));
+    assert!(Index::read(&r, "alpha").find("zebra").is_empty(), "the index is as it was");
+    let caught_up = gensite::build::build(&opts).unwrap();
+    let alpha = caught_up.sites.iter().find(|s| s.site == "alpha").unwrap();
+    assert!(!alpha.search_deferred && alpha.pages_rendered == 0, "{alpha:?}");
+    let idx = Index::read(&r, "alpha");
+    assert_eq!(idx.find("zebra"), BTreeSet::from([idx.id_of("/news/story-2/")]));
+    assert_same_as_clean_build(&r);
+}
+
 /// Runs `tests/browser/search.mjs` over `cases`; returns its lines (one
 /// JSON object per case).
 fn browser_search(cases: serde_json::Value) -> Vec<serde_json::Value> {

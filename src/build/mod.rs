@@ -81,6 +81,12 @@ pub struct BuildOptions {
     /// Replaces `images_url` of the sites that have one (`{site}` stands for
     /// the site's name): the preview serves the shared tree itself.
     pub images_url: Option<String>,
+    /// The preview after an edit: publish the pages first and leave the
+    /// search indexes (each site's whose articles changed, and the
+    /// network's) as they were, marked stale in the report
+    /// ([`SiteReport::search_deferred`]); the next build without it brings
+    /// them up to date (the saved state keeps their old input hashes).
+    pub defer_search: bool,
 }
 
 impl BuildOptions {
@@ -101,6 +107,7 @@ impl BuildOptions {
             check: false,
             variant_cache: None,
             images_url: None,
+            defer_search: false,
         }
     }
 }
@@ -147,6 +154,9 @@ pub struct SiteReport {
     /// Site-relative paths written or removed (for the preview server).
     #[serde(skip)]
     pub changed: Vec<String>,
+    /// With [`BuildOptions::defer_search`]: the search index is out of date.
+    #[serde(skip)]
+    pub search_deferred: bool,
 }
 
 /// What a site's search index is made of (`--json`: `search`).
@@ -163,6 +173,9 @@ pub struct BuildReport {
     /// The network search index, when sites have `search_network`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<search::network::NetworkReport>,
+    /// With [`BuildOptions::defer_search`]: the network index was not looked at.
+    #[serde(skip)]
+    pub network_deferred: bool,
     pub total_ms: f64,
     /// With [`BuildOptions::check`]: every configured site's published files
     /// and, for the sites built, their articles' links.
@@ -250,7 +263,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         }
     }
     // The network search, from the indexes the sites now publish.
-    if let Some(net) = &prepared.config.network {
+    report.network_deferred = opts.defer_search && prepared.config.network.is_some();
+    if let Some(net) = prepared.config.network.as_ref().filter(|_| !opts.defer_search) {
         let sites = prepared.config.sites.iter().map(|s| (s.name.clone(), (s.title.clone(), s.base_url.clone()))).collect();
         let t = Instant::now();
         let mut r = search::network::publish(&prepared.config.output, &prepared.cache_dir, net, &sites)

@@ -108,7 +108,8 @@ pub(super) fn render_site(
     let (p, f) = (&publisher, &failures);
 
     let t = Instant::now();
-    let planned = settle(plan_site(&renderer, &state, &catalog, &redirects, &stager), p, f)?;
+    let planned = settle(plan_site(&renderer, &state, &catalog, &redirects, &stager, opts.defer_search), p, f)?;
+    report.search_deferred = planned.search_deferred;
     report.timings_ms.insert("plan", ms(t));
 
     let t = Instant::now();
@@ -229,6 +230,8 @@ struct Planning<'r> {
     plan: plan::Plan,
     /// The search index's job, rendered after the articles.
     search_index: Option<usize>,
+    /// The search index is out of date but kept as it was (`defer_search`).
+    search_deferred: bool,
 }
 
 impl Planning<'_> {
@@ -246,6 +249,7 @@ fn plan_site<'r>(
     catalog: &Catalog,
     redirects: &[Rule],
     stager: &Stager,
+    defer_search: bool,
 ) -> Result<Planning<'r>, Diagnostics> {
     let jobs = renderer.outputs();
     let (planned, bases): (Vec<Planned>, Vec<Hash>) = jobs
@@ -276,9 +280,18 @@ fn plan_site<'r>(
         .collect();
     redirects::check_pages(redirects, &pages)?;
     check_collisions(&jobs, &planned)?;
-    let plan = plan::plan(&planned, &state.outputs, |path, rec| stager.intact(path, rec));
-    let search_index = plan.render.iter().copied().find(|&i| jobs[i].is_deferred());
-    Ok(Planning { jobs, planned, bases, plan, search_index })
+    let mut plan = plan::plan(&planned, &state.outputs, |path, rec| stager.intact(path, rec));
+    let mut search_index = plan.render.iter().copied().find(|&i| jobs[i].is_deferred());
+    // Deferred, a published index stays as it is, under its old input hash,
+    // which the next build finds changed. One never published is made now.
+    let search_deferred = defer_search
+        && search_index.is_some_and(|i| state.outputs.get(&planned[i].path).is_some_and(|r| stager.intact(&planned[i].path, r)));
+    if let Some(i) = search_index.filter(|_| search_deferred) {
+        plan.render.retain(|&j| j != i);
+        plan.keep.push(i);
+        search_index = None;
+    }
+    Ok(Planning { jobs, planned, bases, plan, search_index, search_deferred })
 }
 
 /// What the render stage hands on.

@@ -163,16 +163,23 @@ impl Catalog {
     pub fn address(&self, source: &Path) -> std::io::Result<Addressed> {
         let key = source.to_string_lossy().replace('\\', "/");
         let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
+        let record = self.record(&key, source, &ext)?;
+        Ok(self.addressed(key, &ext, record))
+    }
+
+    /// The image's record (stamp, hash, shown size): from this build's
+    /// catalog, else the previous build's while its stamp holds, else read.
+    fn record(&self, key: &str, source: &Path, ext: &str) -> std::io::Result<ImageRecord> {
         // Addressed earlier in this build (at planning, or by another article): no second stat.
-        if let Some(record) = self.current.lock().expect("no panics while held").get(&key).copied() {
-            return Ok(self.addressed(key, &ext, record));
+        if let Some(record) = self.current.lock().expect("no panics while held").get(key).copied() {
+            return Ok(record);
         }
         let full = self.root.join(source);
         let stamp = Stamp::of(&std::fs::metadata(&full)?);
         // Variants need the decoder's reading of the header (orientation,
         // animation); a record read without one (resizing was off) is read again.
-        let decode = variants::Format::of_source(&ext).is_some() && self.settings.resize;
-        let record = match self.previous.get(&key).copied().filter(|r| r.stamp == stamp && r.still.is_some() == decode) {
+        let decode = variants::Format::of_source(ext).is_some() && self.settings.resize;
+        let record = match self.previous.get(key).copied().filter(|r| r.stamp == stamp && r.still.is_some() == decode) {
             Some(r) => r,
             None => {
                 let bytes = std::fs::read(&full)?;
@@ -186,8 +193,8 @@ impl Catalog {
                 ImageRecord { stamp, hash: discover::hash_bytes(&bytes), width, height, still }
             }
         };
-        self.current.lock().expect("no panics while held").insert(key.clone(), record);
-        Ok(self.addressed(key, &ext, record))
+        self.current.lock().expect("no panics while held").insert(key.to_string(), record);
+        Ok(record)
     }
 
     /// Resolves an article's reference: `None` for an external URL (left as
@@ -203,7 +210,10 @@ impl Catalog {
     /// The current hash of a source the previous build used, or zeros when it
     /// is gone (which makes whatever used it render again and report it).
     pub fn current_hash(&self, source: &str) -> Hash {
-        self.address(Path::new(source)).map(|a| a.record.hash).unwrap_or([0; 32])
+        // Only the hash: planning every article must not plan its variants.
+        let path = Path::new(source);
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
+        self.record(source, path, &ext).map(|r| r.hash).unwrap_or([0; 32])
     }
 
     /// Whether this build addressed exactly the images of the previous one, unchanged.

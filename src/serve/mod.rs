@@ -155,8 +155,12 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
             // Read the site names again: sites.toml may have changed.
             let known: Vec<String> = Config::load(&root).map(|c| c.sites.into_iter().map(|s| s.name).collect()).unwrap_or_default();
             let Some(sites) = watch::sites_for(&root, &paths, &build.sites, &known) else { return };
-            let opts = BuildOptions { sites, ..build.clone() };
-            rebuild(&opts, &live, Some((since, paths.len())), watch::only_stylesheets(&paths));
+            // Pages first: the search indexes follow in a second build, so
+            // an edit is on screen without waiting for them.
+            let opts = BuildOptions { sites, defer_search: true, ..build.clone() };
+            if rebuild(&opts, &live, Some((since, paths.len())), watch::only_stylesheets(&paths)) {
+                rebuild(&BuildOptions { defer_search: false, ..opts }, &live, None, false);
+            }
             live.lock().sites = served_sites(&build);
         })?)
     } else {
@@ -201,13 +205,15 @@ fn served_sites(opts: &BuildOptions) -> Vec<String> {
 /// Runs a build, records its outcome and notifies the pages of the sites it
 /// changed. `changed` is what triggered it, for the log line; `css_only`
 /// when only stylesheets were edited (pages swap them without a reload).
-fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, css_only: bool) {
+/// Returns whether it left a search index out of date (`defer_search`).
+fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, css_only: bool) -> bool {
     // A preview runs for days: future articles and the news sitemap follow the clock.
     let opts = &BuildOptions { now: build::now(), ..opts.clone() };
     let result = build::build(opts);
     let mut state = live.lock();
     match result {
         Ok(report) => {
+            let stale = report.network_deferred || report.sites.iter().any(|s| s.search_deferred);
             let events = events_for(&report, css_only);
             let had_error = state.error.take().is_some();
             state.clients.retain(|(site, tx)| {
@@ -223,6 +229,7 @@ fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, 
                     since.elapsed().as_millis()
                 );
             }
+            stale
         }
         Err(e) => {
             let text = match e.downcast_ref::<crate::diag::Diagnostics>() {
@@ -232,16 +239,18 @@ fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, 
             eprintln!("{text}\nbuild failed; still serving the last good pages");
             state.clients.retain(|(_, tx)| tx.send(error_event(&text)).is_ok());
             state.error = Some(text);
+            false
         }
     }
 }
 
 /// Per site that changed: `css` when only stylesheets changed, else `reload`.
+/// A new search index alone reloads nothing: the pages look the same.
 fn events_for(report: &BuildReport, css_only: bool) -> BTreeMap<&str, &'static str> {
     report
         .sites
         .iter()
-        .filter(|s| !s.changed.is_empty())
+        .filter(|s| s.changed.iter().any(|p| !p.starts_with(crate::search::index::DIR)))
         .map(|s| {
             // Edited stylesheets get new fingerprinted names, so every page
             // linking them changes too: still a swap, not a reload.
