@@ -26,8 +26,12 @@ fn read_file(out: &Path, rel: &str) -> Vec<u8> {
 
 impl Index {
     fn read(r: &Repo, site: &str) -> Index {
-        let out = r.path(&format!("public/{site}"));
-        let manifest: serde_json::Value = serde_json::from_slice(&read_file(&out, index::MANIFEST)).unwrap();
+        Index::read_at(&r.path(&format!("public/{site}")))
+    }
+
+    /// The index a site's output folder `out` publishes.
+    fn read_at(out: &Path) -> Index {
+        let manifest: serde_json::Value = serde_json::from_slice(&read_file(out, index::MANIFEST)).unwrap();
         let mut terms = BTreeMap::new();
         let mut firsts = vec![];
         for shard in manifest["shards"].as_array().unwrap() {
@@ -50,7 +54,7 @@ impl Index {
                 docs.push((!details.is_empty()).then(|| serde_json::from_slice(&details).unwrap()));
             }
         }
-        Index { manifest, terms, docs, out }
+        Index { manifest, terms, docs, out: out.to_path_buf() }
     }
 
     fn id_of(&self, url: &str) -> u32 {
@@ -223,6 +227,22 @@ fn a_deferred_search_index_is_brought_up_to_date_by_the_next_build() {
     let idx = Index::read(&r, "alpha");
     assert_eq!(idx.find("zebra"), BTreeSet::from([idx.id_of("/news/story-2/")]));
     assert_same_as_clean_build(&r);
+}
+
+/// The preview publishes an edit's pages first, then its search index in
+/// a second build: the index catches up by itself.
+#[test]
+fn the_preview_brings_its_search_index_up_to_date_after_an_edit() {
+    let r = Repo::fixture("basic");
+    let s = serve(&r);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    r.edit("content/alpha/opinion/column.md", "\n---\n", "\n---\nzebracrossing\n\n");
+    wait_for(|| http_get(s.port, "alpha.localhost", "/opinion/column/").body.contains("zebracrossing"), "the edit served");
+    let out = r.path(".gen/serve/public/alpha");
+    // A read during a commit may see a manifest whose shards are not all in
+    // place yet: such a read counts as "not yet".
+    let found = || std::panic::catch_unwind(|| Index::read_at(&out).find("zebracrossing").len()).unwrap_or(0);
+    wait_for(|| found() == 1, "the preview's search index to find the edit");
 }
 
 /// Runs `tests/browser/search.mjs` over `cases`; returns its lines (one
