@@ -104,21 +104,21 @@ pub(super) fn render_site(
     let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify);
     let failures = WriteFailures::default();
     let stager = Stager { publisher: &publisher, previous: &state.outputs, out_dir: publisher.out_dir(), failures: &failures };
-    // Whatever fails from here on, nothing staged is left behind.
-    let (p, f) = (&publisher, &failures);
+    // Whatever fails from here on, nothing staged is left behind
+    // (`Stager::settle`).
 
     let t = Instant::now();
-    let planned = settle(plan_site(&renderer, &state, &catalog, &redirects, &stager, opts.defer_search), p, f)?;
+    let planned = stager.settle(plan_site(&renderer, &state, &catalog, &redirects, &stager, opts.defer_search))?;
     report.search_deferred = planned.search_deferred;
     report.timings_ms.insert("plan", ms(t));
 
     let t = Instant::now();
-    let mut rendered = settle(render_planned(opts, &renderer, &planned, &state, &stager, &mut report), p, f)?;
+    let mut rendered = stager.settle(render_planned(opts, &renderer, &planned, &state, &stager, &mut report))?;
     report.timings_ms.insert("render", ms(t));
 
     let t = Instant::now();
     let text_cache = match planned.search_index {
-        Some(i) => Some(settle(index_search(cache_dir, &renderer, &model, &planned, i, &mut rendered, &stager, &mut report), p, f)?),
+        Some(i) => Some(stager.settle(index_search(cache_dir, &renderer, &model, &planned, i, &mut rendered, &stager, &mut report))?),
         None => None,
     };
     report.timings_ms.insert("search", ms(t));
@@ -135,20 +135,21 @@ pub(super) fn render_site(
         }
         _ => Dest::Site { publisher: &publisher, previous: &state.outputs },
     };
-    let images = site_images(opts, cache_dir, &site, &catalog, &rendered.deps, &planned, dest, &failures);
-    report.images = images.1;
+    let (published, images) = site_images(opts, cache_dir, &site, &catalog, &rendered.deps, &planned, dest, &failures);
+    report.images = images;
     let mut diags = Diagnostics::default();
-    let published: Vec<Vec<ImageFile>> = diags.keep_ok(images.0);
+    let published: Vec<Vec<ImageFile>> = diags.keep_ok(published);
     for (rel, record, written) in published.into_iter().flatten() {
         rendered.out.add(rel, record, written);
     }
     report.timings_ms.insert("images", ms(t));
-    settle(diags.into_result(()), p, f)?;
+    stager.settle(diags.into_result(()))?;
 
     let Collected { outputs, moves } = rendered.out;
-    let links = opts.check.then(|| site_links(&opts.root, &site, &model, &redirects, &outputs, publisher.out_dir())).transpose()?;
+    let links =
+        stager.settle(opts.check.then(|| site_links(&opts.root, &site, &model, &redirects, &outputs, publisher.out_dir())).transpose())?;
     let removes: Vec<String> = owned.iter().flatten().filter(|k| !outputs.contains_key(*k)).cloned().collect();
-    settle(check_disk(&publisher, &planned, &moves, &removes, owned.as_ref()), p, f)?;
+    stager.settle(check_disk(&publisher, &planned, &moves, &removes, owned.as_ref()))?;
 
     report.files_written = moves.len();
     report.pages = planned.jobs.iter().filter(|j| j.is_page()).count();
@@ -176,22 +177,6 @@ pub(super) fn render_site(
     Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, text_cache, report })
 }
 
-/// A stage's result with the write failures it had (reported once, with
-/// their count: each failed write gives no diagnostic of its own); on any
-/// error, whatever was staged is dropped.
-fn settle<T>(r: Result<T, Diagnostics>, publisher: &Publisher, failures: &WriteFailures) -> Result<T, Diagnostics> {
-    let written = failures.take(publisher);
-    let r = match r {
-        Ok(v) if written.is_empty() => Ok(v),
-        Ok(_) => Err(written),
-        Err(d) => Err(Diagnostics(d.0.into_iter().chain(written.0).collect())),
-    };
-    if r.is_err() {
-        publisher.discard().ok();
-    }
-    r
-}
-
 /// Stages an output's bytes unless the published file already holds
 /// exactly them (then it, and its mtime, are left alone).
 struct Stager<'a> {
@@ -203,6 +188,22 @@ struct Stager<'a> {
 }
 
 impl Stager<'_> {
+    /// A stage's result with the write failures it had (reported once, with
+    /// their count: each failed write gives no diagnostic of its own); on
+    /// any error, whatever was staged is dropped.
+    fn settle<T>(&self, r: Result<T, Diagnostics>) -> Result<T, Diagnostics> {
+        let written = self.failures.take(self.publisher);
+        let r = match r {
+            Ok(v) if written.is_empty() => Ok(v),
+            Ok(_) => Err(written),
+            Err(d) => Err(Diagnostics(d.0.into_iter().chain(written.0).collect())),
+        };
+        if r.is_err() {
+            self.publisher.discard().ok();
+        }
+        r
+    }
+
     /// Whether the published file is still what `rec` describes.
     fn intact(&self, path: &str, rec: &OutputRecord) -> bool {
         std::fs::metadata(self.out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp)

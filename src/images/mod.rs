@@ -21,6 +21,11 @@ use serde::{Deserialize, Serialize};
 use crate::discover::{self, Hash, Stamp};
 use variants::{ImageSettings, VariantSet};
 
+/// A source's extension in lower case (`bin` without one).
+fn extension(source: &Path) -> String {
+    source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase()
+}
+
 /// The folder under the output root that holds the images of every site
 /// with `images_url`, each file once; no site may take its name.
 pub const SHARED_IMAGES_DIR: &str = "_images";
@@ -162,14 +167,13 @@ impl Catalog {
     /// Hashes (or recalls) the image at a repo-relative path.
     pub fn address(&self, source: &Path) -> std::io::Result<Addressed> {
         let key = source.to_string_lossy().replace('\\', "/");
-        let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
-        let record = self.record(&key, source, &ext)?;
-        Ok(self.addressed(key, &ext, record))
+        let record = self.record(&key, source)?;
+        Ok(self.addressed(key, &extension(source), record))
     }
 
     /// The image's record (stamp, hash, shown size): from this build's
     /// catalog, else the previous build's while its stamp holds, else read.
-    fn record(&self, key: &str, source: &Path, ext: &str) -> std::io::Result<ImageRecord> {
+    fn record(&self, key: &str, source: &Path) -> std::io::Result<ImageRecord> {
         // Addressed earlier in this build (at planning, or by another article): no second stat.
         if let Some(record) = self.current.lock().expect("no panics while held").get(key).copied() {
             return Ok(record);
@@ -178,7 +182,7 @@ impl Catalog {
         let stamp = Stamp::of(&std::fs::metadata(&full)?);
         // Variants need the decoder's reading of the header (orientation,
         // animation); a record read without one (resizing was off) is read again.
-        let decode = variants::Format::of_source(ext).is_some() && self.settings.resize;
+        let decode = variants::Format::of_source(&extension(source)).is_some() && self.settings.resize;
         let record = match self.previous.get(key).copied().filter(|r| r.stamp == stamp && r.still.is_some() == decode) {
             Some(r) => r,
             None => {
@@ -211,9 +215,7 @@ impl Catalog {
     /// is gone (which makes whatever used it render again and report it).
     pub fn current_hash(&self, source: &str) -> Hash {
         // Only the hash: planning every article must not plan its variants.
-        let path = Path::new(source);
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase();
-        self.record(source, path, &ext).map(|r| r.hash).unwrap_or([0; 32])
+        self.record(source, Path::new(source)).map(|r| r.hash).unwrap_or([0; 32])
     }
 
     /// Whether this build addressed exactly the images of the previous one, unchanged.

@@ -98,9 +98,9 @@ fn minify(html: String, body: Option<&str>) -> Vec<u8> {
     };
     let page = [&html[..at], BODY_PLACEHOLDER, &html[at + body.len()..]].concat();
     let min = whole(&page);
-    let find = |hay: &[u8], from: usize| hay[from..].windows(BODY_PLACEHOLDER.len()).position(|w| w == BODY_PLACEHOLDER.as_bytes());
-    match find(&min, 0) {
-        Some(p) if find(&min, p + 1).is_none() => [&min[..p], body.as_bytes(), &min[p + BODY_PLACEHOLDER.len()..]].concat(),
+    let placeholder = BODY_PLACEHOLDER.as_bytes();
+    match find_bytes(&min, placeholder) {
+        Some(p) if find_bytes(&min[p + 1..], placeholder).is_none() => [&min[..p], body.as_bytes(), &min[p + placeholder.len()..]].concat(),
         _ => whole(&html),
     }
 }
@@ -110,13 +110,17 @@ fn minify(html: String, body: Option<&str>) -> Vec<u8> {
 /// it, and skipped most minified pages without it. Keeping every closing
 /// tag instead (`keep_closing_tags`) would cost bytes on every page.
 fn keep_head_end(mut html: Vec<u8>) -> Vec<u8> {
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    if let Some(body) = find(&html, b"<body")
-        && find(&html[..body], b"</head>").is_none()
+    if let Some(body) = find_bytes(&html, b"<body")
+        && find_bytes(&html[..body], b"</head>").is_none()
     {
         html.splice(body..body, b"</head>".iter().copied());
     }
     html
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A job's output: the bytes to publish and the images an article uses
