@@ -3,7 +3,8 @@
 //! hash, content hash and stamp.
 //!
 //! The file starts with a magic string, a format version and a blake3 checksum
-//! of the body; anything that does not match is reported in one line and
+//! of the body; the body is a [`Check`] (what tells that a site did not
+//! change), then the state. Anything that does not match is reported in one line and
 //! ignored, so a corrupt or foreign cache can only cost a full build.
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,7 +17,7 @@ use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 9;
+const VERSION: u32 = 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -55,6 +56,8 @@ pub struct SiteState {
     /// Every folder of `content/<site>/` with its stamp: while none changed,
     /// the next build re-stats the known sources instead of walking.
     pub folders: Vec<crate::discover::Folder>,
+    /// The section pages (`_index.md`) among them, stat'ed with the sources.
+    pub section_pages: Vec<String>,
     /// Markdown sources by path relative to `content/<site>/`.
     pub sources: HashMap<String, SourceRecord>,
     /// Published files by site-relative path.
@@ -135,8 +138,67 @@ pub enum CacheError {
     Corrupt(PathBuf),
 }
 
+/// What a build needs of a site's last state to tell that nothing changed,
+/// saved ahead of the rest of it: a site with no change decodes this (the
+/// stamps of its files), not every article's metadata, which was a third of
+/// a no-op build.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Check {
+    pub output_dir: PathBuf,
+    pub timezone: String,
+    pub settings: Hash,
+    pub valid_until: Option<i64>,
+    pub pages: usize,
+    pub future: Vec<String>,
+    pub folders: Vec<crate::discover::Folder>,
+    pub section_pages: Vec<String>,
+    pub sources: HashMap<String, Stamp>,
+    pub image_sources: Vec<(String, Stamp)>,
+    pub outputs: Vec<(String, Stamp)>,
+}
+
+impl Check {
+    pub fn of(s: &SiteState) -> Check {
+        Check {
+            output_dir: s.output_dir.clone(),
+            timezone: s.timezone.clone(),
+            settings: s.settings,
+            valid_until: s.valid_until,
+            pages: s.pages,
+            future: s.future.clone(),
+            folders: s.folders.clone(),
+            section_pages: s.section_pages.clone(),
+            sources: s.sources.iter().map(|(k, r)| (k.clone(), r.stamp)).collect(),
+            image_sources: s.image_sources.iter().map(|(k, r)| (k.clone(), r.stamp)).collect(),
+            outputs: s.outputs.iter().map(|(k, r)| (k.clone(), r.stamp)).collect(),
+        }
+    }
+}
+
+/// A state file as read: its [`Check`] decoded (and the whole file's
+/// checksum verified), the rest decoded only for a site that is built.
+#[derive(Debug)]
+pub struct Saved {
+    pub check: Check,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    /// Where the state follows the check in `bytes`.
+    rest: usize,
+}
+
+impl Saved {
+    pub fn state(self) -> Result<SiteState, CacheError> {
+        postcard::from_bytes(&self.bytes[self.rest..]).map_err(|_| CacheError::Corrupt(self.path))
+    }
+}
+
 /// Loads a site's state. `Ok(None)` when there is none yet.
 pub fn load(path: &Path) -> Result<Option<SiteState>, CacheError> {
+    load_saved(path)?.map(Saved::state).transpose()
+}
+
+/// Reads a site's state file, decoding only its [`Check`].
+pub fn load_saved(path: &Path) -> Result<Option<Saved>, CacheError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -145,12 +207,17 @@ pub fn load(path: &Path) -> Result<Option<SiteState>, CacheError> {
     if bytes.len() < 12 || &bytes[..8] != MAGIC || bytes[8..12] != VERSION.to_le_bytes() {
         return Err(CacheError::Foreign(path.to_path_buf()));
     }
-    open(MAGIC, VERSION, &bytes).map(Some).ok_or_else(|| CacheError::Corrupt(path.to_path_buf()))
+    let corrupt = || CacheError::Corrupt(path.to_path_buf());
+    let body = verified(&bytes).ok_or_else(corrupt)?;
+    let (check, rest) = postcard::take_from_bytes::<Check>(body).map_err(|_| corrupt())?;
+    let rest = bytes.len() - rest.len();
+    Ok(Some(Saved { check, path: path.to_path_buf(), bytes, rest }))
 }
 
-/// The bytes of a state file (written by the publisher, atomically).
+/// The bytes of a state file (written by the publisher, atomically): its
+/// check, then the state.
 pub fn encode(state: &SiteState) -> Vec<u8> {
-    seal(MAGIC, VERSION, state)
+    seal(MAGIC, VERSION, &(Check::of(state), state))
 }
 
 /// A cache file: magic, format version, blake3 checksum of the body, body.
@@ -166,15 +233,16 @@ pub fn seal(magic: &[u8; 8], version: u32, value: &impl Serialize) -> Vec<u8> {
 
 /// The value in a [`seal`]ed file; `None` when anything does not match.
 pub fn open<T: serde::de::DeserializeOwned>(magic: &[u8; 8], version: u32, bytes: &[u8]) -> Option<T> {
-    let header = magic.len() + 4 + 32;
-    if bytes.len() < header || &bytes[..8] != magic || bytes[8..12] != version.to_le_bytes() {
+    if bytes.len() < 12 || &bytes[..8] != magic || bytes[8..12] != version.to_le_bytes() {
         return None;
     }
-    let body = &bytes[header..];
-    if blake3::hash(body).as_bytes() != &bytes[12..44] {
-        return None;
-    }
-    postcard::from_bytes(body).ok()
+    postcard::from_bytes(verified(bytes)?).ok()
+}
+
+/// The body of a sealed file whose checksum matches.
+fn verified(bytes: &[u8]) -> Option<&[u8]> {
+    let body = bytes.get(44..)?;
+    (blake3::hash(body).as_bytes() == &bytes[12..44]).then_some(body)
 }
 
 #[cfg(test)]
@@ -199,5 +267,20 @@ mod tests {
         std::fs::write(&p, b"GENSTATE\x63\0\0\0").unwrap();
         assert!(matches!(load(&p), Err(CacheError::Foreign(_))));
         assert!(load(&dir.path().join("missing")).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_check_is_read_without_the_rest_and_matches_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.state");
+        let mut st = SiteState { output_dir: "public/s".into(), settings: [7; 32], pages: 2, ..Default::default() };
+        st.folders.push(("news".into(), Stamp { size: 1, mtime_ns: 2 }));
+        st.section_pages.push("news/_index.md".into());
+        st.outputs.insert("a/index.html".into(), OutputRecord { input: [1; 32], content: [2; 32], stamp: Stamp { size: 3, mtime_ns: 4 } });
+        std::fs::write(&p, encode(&st)).unwrap();
+        let saved = load_saved(&p).unwrap().unwrap();
+        assert_eq!(saved.check, Check::of(&st));
+        assert_eq!(saved.check.outputs, [("a/index.html".to_string(), Stamp { size: 3, mtime_ns: 4 })]);
+        assert_eq!(saved.state().unwrap(), st);
     }
 }

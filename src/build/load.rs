@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::{BuildOptions, MARKDOWN, SiteReport, ms};
 use crate::assets::{self, Assets};
-use crate::cache::{self, SiteState, SourceRecord};
+use crate::cache::{self, Check, SiteState, SourceRecord};
 use crate::config::{Config, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::{self, Hash, Source};
@@ -38,6 +38,7 @@ pub(super) struct Loaded {
     pub(super) asset_images: Hash,
     pub(super) valid_until: Option<i64>,
     pub(super) folders: Vec<discover::Folder>,
+    pub(super) section_pages: Vec<String>,
     pub(super) publisher: Publisher,
     /// What earlier builds published, from the saved state (also with
     /// `--clean`); `None` when there is none: files found are taken as gen's.
@@ -59,7 +60,8 @@ pub(super) struct Shared<'a> {
 
 /// A site every input of which is as the last build left it: nothing to do.
 pub(super) struct Unchanged {
-    pub(super) state: SiteState,
+    /// Its state, when it is kept in memory.
+    pub(super) state: Option<SiteState>,
     pub(super) report: SiteReport,
     pub(super) publisher: Publisher,
 }
@@ -69,7 +71,10 @@ pub(super) struct Unchanged {
 /// settings. Enough to tell whether the site changed at all.
 pub(super) struct Discovered<'s> {
     pub(super) site: &'s SiteConfig,
-    pub(super) state: SiteState,
+    /// What the last build left, as far as the skip check needs it.
+    pub(super) check: Check,
+    /// The rest of the last state, decoded if the site is built.
+    pub(super) last: Option<Last>,
     pub(super) report: SiteReport,
     pub(super) diags: Diagnostics,
     pub(super) theme: Result<Arc<Theme>, ()>,
@@ -78,6 +83,7 @@ pub(super) struct Discovered<'s> {
     pub(super) asset_images: Hash,
     pub(super) sources: Vec<Source>,
     pub(super) folders: Vec<discover::Folder>,
+    pub(super) section_pages: Vec<String>,
     pub(super) sections: BTreeMap<String, model::SectionPage>,
     pub(super) publisher: Publisher,
     pub(super) owned: Option<BTreeSet<String>>,
@@ -89,15 +95,34 @@ pub(super) struct Discovered<'s> {
 impl Discovered<'_> {
     /// Every input is as the last build left it: the site can be skipped.
     pub(super) fn unchanged(&self, now: DateTime<FixedOffset>, root: &Path) -> bool {
-        !self.fresh && self.diags.is_empty() && unchanged(&self.state, self.settings, &self.sources, root, now)
+        !self.fresh && self.diags.is_empty() && unchanged(&self.check, self.settings, &self.sources, root, now)
     }
 
-    pub(super) fn skip(self) -> Unchanged {
-        let Discovered { mut report, state, publisher, .. } = self;
-        report.pages = state.pages;
-        report.pages_unchanged = state.pages;
-        report.future = state.future.clone();
+    /// `keep`: the state is wanted in memory.
+    pub(super) fn skip(self, keep: bool) -> Unchanged {
+        let Discovered { mut report, check, last, publisher, .. } = self;
+        report.pages = check.pages;
+        report.pages_unchanged = check.pages;
+        report.future = check.future;
+        let state = last.filter(|_| keep).and_then(|l| l.state(&mut report));
         Unchanged { state, report, publisher }
+    }
+}
+
+/// A site's last state beyond its [`Check`]: in memory from the preview's
+/// last build, or read from disk and not decoded yet.
+pub(super) enum Last {
+    Kept(SiteState),
+    Saved(cache::Saved),
+}
+
+impl Last {
+    /// The state; `None` (with a warning) when it does not decode.
+    fn state(self, report: &mut SiteReport) -> Option<SiteState> {
+        match self {
+            Last::Kept(s) => Some(s),
+            Last::Saved(s) => s.state().map_err(|e| report.warnings.push(format!("cache ignored: {e}"))).ok(),
+        }
     }
 }
 
@@ -120,34 +145,30 @@ pub(super) fn discover_site<'s>(
                 .hint("check that the output folder and public/.gen-staging/ are folders gen can write to"),
         )
     })?;
-    let mut previous = None;
     let remembered = opts.memory.as_ref().and_then(|m| m.lock().expect("no panics while held").remove(&site.name));
-    if let Some(s) = remembered.filter(|s| s.output_dir == out_dir) {
-        previous = Some(s);
-    } else {
-        match cache::load(&cache::state_path(cache_dir, &site.name)) {
-            Ok(Some(s)) if s.output_dir == out_dir => previous = Some(s),
-            Ok(_) => {}
-            Err(e) => report.warnings.push(format!("cache ignored: {e}")),
-        }
-    }
+    let previous = match remembered.filter(|s| s.output_dir == out_dir) {
+        Some(s) => Some((Check::of(&s), Last::Kept(s))),
+        None => match cache::load_saved(&cache::state_path(cache_dir, &site.name)) {
+            Ok(Some(mut s)) if s.check.output_dir == out_dir => Some((std::mem::take(&mut s.check), Last::Saved(s))),
+            Ok(_) => None,
+            Err(e) => {
+                report.warnings.push(format!("cache ignored: {e}"));
+                None
+            }
+        },
+    };
     // A journal that could not be replayed left the output half-published:
     // render everything, as `--clean` does, and own what it published.
     let fresh = opts.clean || recovery.is_some();
-    let owned = previous.as_ref().map(|s| {
+    let owned = previous.as_ref().map(|(check, _)| {
         let moved = recovery.iter().flat_map(|r| r.moved.iter().cloned());
-        s.outputs.keys().cloned().chain(moved).collect::<BTreeSet<String>>()
+        check.outputs.iter().map(|(rel, _)| rel.clone()).chain(moved).collect::<BTreeSet<String>>()
     });
     if let Some(r) = recovery {
         report.warnings.push(r.warning);
     }
-    let mut state = previous.filter(|_| !fresh).unwrap_or_default();
-    state.output_dir = out_dir;
-    // Parsed dates depend on the time zone: another one parses again.
-    let timezone = site.timezone.map(|t| t.name().to_string()).unwrap_or_default();
-    if state.timezone != timezone {
-        state.sources.clear();
-    }
+    let (mut check, last) = previous.filter(|_| !fresh).map_or_else(|| (Check::default(), None), |(c, l)| (c, Some(l)));
+    check.output_dir = out_dir;
     report.timings_ms.insert("cache", ms(t));
 
     let t = Instant::now();
@@ -156,12 +177,9 @@ pub(super) fn discover_site<'s>(
     let content_dir = root.join(&content_rel);
     let mut diags = Diagnostics::default();
     let is_article = |rel: &str| rel.ends_with(".md") && !rel.starts_with("assets/");
-    let known: Vec<&str> = state.sources.keys().map(String::as_str).collect();
-    let (sources, folders) = match discover::restat(&content_dir, &state.folders, &known) {
-        Some(mut sources) => {
-            sources.extend(discover::section_pages(&content_dir, &state.folders));
-            (sources, state.folders.clone())
-        }
+    let known: Vec<&str> = check.sources.keys().chain(&check.section_pages).map(String::as_str).collect();
+    let (sources, folders) = match discover::restat(&content_dir, &check.folders, &known) {
+        Some(sources) => (sources, check.folders.clone()),
         None => discover::walk_tree(&content_dir, root, is_article, true).unwrap_or_else(|d| {
             diags.extend(d);
             (vec![], vec![])
@@ -173,6 +191,7 @@ pub(super) fn discover_site<'s>(
     // Section pages are not articles: read every build (a few small files),
     // they count among the site's settings.
     let (section_files, sources): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(|s| model::is_section_page(&s.rel));
+    let section_pages = section_files.iter().map(|s| s.rel.clone()).collect();
     let sections = read_section_pages(site, &content_rel, &section_files).unwrap_or_else(|d| {
         diags.extend(d);
         BTreeMap::new()
@@ -201,7 +220,8 @@ pub(super) fn discover_site<'s>(
     };
     Ok(Discovered {
         site,
-        state,
+        check,
+        last,
         report,
         diags,
         theme,
@@ -210,6 +230,7 @@ pub(super) fn discover_site<'s>(
         asset_images,
         sources,
         folders,
+        section_pages,
         sections,
         publisher,
         owned,
@@ -225,7 +246,8 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
     let root = &opts.root;
     let Discovered {
         site,
-        mut state,
+        check,
+        last,
         mut report,
         mut diags,
         theme,
@@ -234,6 +256,7 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
         asset_images,
         sources,
         folders,
+        section_pages,
         sections,
         publisher,
         owned,
@@ -241,6 +264,14 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
         ..
     } = d;
     let content_rel = Path::new("content").join(&site.name);
+    let t = Instant::now();
+    let mut state = last.and_then(|l| l.state(&mut report)).unwrap_or_default();
+    state.output_dir = check.output_dir;
+    // Parsed dates depend on the time zone: another one parses again.
+    if check.timezone != site.timezone.map(|t| t.name().to_string()).unwrap_or_default() {
+        state.sources.clear();
+    }
+    *report.timings_ms.entry("cache").or_default() += ms(t);
     let t = Instant::now();
     // Cached records move into the new state rather than being copied.
     let cached: Vec<Option<SourceRecord>> = sources.iter().map(|s| state.sources.remove(&s.rel)).collect();
@@ -294,6 +325,7 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
             asset_images,
             valid_until,
             folders,
+            section_pages,
             publisher,
             owned,
             sections,
@@ -330,19 +362,19 @@ pub(super) fn settings_hash(
 /// sources and image sources with the same stamps (the shortcut every
 /// build takes for a single file, here for all at once), no date passed that
 /// changes what is published, and every output in place.
-pub(super) fn unchanged(state: &SiteState, settings: Hash, sources: &[Source], root: &Path, now: DateTime<FixedOffset>) -> bool {
-    state.settings == settings
-        && state.valid_until.is_none_or(|t| now.timestamp() < t)
-        && sources.len() == state.sources.len()
-        && sources.iter().all(|s| state.sources.get(&s.rel).is_some_and(|r| r.stamp == s.stamp))
-        && state
-            .image_sources
-            .par_iter()
-            .all(|(path, r)| std::fs::metadata(root.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == r.stamp))
-        && state
-            .outputs
-            .par_iter()
-            .all(|(path, r)| std::fs::metadata(state.output_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == r.stamp))
+pub(super) fn unchanged(check: &Check, settings: Hash, sources: &[Source], root: &Path, now: DateTime<FixedOffset>) -> bool {
+    check.settings == settings
+        && check.valid_until.is_none_or(|t| now.timestamp() < t)
+        && sources.len() == check.sources.len()
+        && sources.iter().all(|s| check.sources.get(&s.rel) == Some(&s.stamp))
+        && {
+            let repo = discover::Tree::open(root);
+            check.image_sources.par_iter().all(|(path, stamp)| repo.stamp(path) == Some(*stamp))
+        }
+        && {
+            let out = discover::Tree::open(&check.output_dir);
+            check.outputs.par_iter().all(|(path, stamp)| out.stamp(path) == Some(*stamp))
+        }
 }
 
 /// The first moment the same inputs publish something else: a future

@@ -208,7 +208,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         // A site whose shared images went missing builds to restore them.
         let images_intact = site.images_url.is_none() || shared_images.as_ref().is_some_and(|s| !s.damaged);
         if may_skip && images_intact && found.unchanged(opts.now, &opts.root) {
-            return Ok(unchanged_site(found.skip()));
+            return Ok(unchanged_site(found.skip(opts.memory.is_some())));
         }
         render_site(opts, &prepared.cache_dir, &MARKDOWN, shared_images.as_ref(), load_site(&shared, found)?)
     });
@@ -275,7 +275,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // A build must not succeed with files missing: the output folder, or
     // part of it, removed while the build ran. The next build restores them.
     for (out, expected) in published {
-        let missing: Vec<&String> = expected.par_iter().filter(|rel| std::fs::symlink_metadata(out.join(rel)).is_err()).collect();
+        let tree = crate::discover::Tree::open(&out);
+        let missing: Vec<&String> = expected.par_iter().filter(|rel| tree.stat(rel, false).is_none()).collect();
         if let Some(first) = missing.first() {
             anyhow::bail!(
                 "{} published file{} of {} went missing during the build (first: {}): was the output folder changed while gen ran? Build again to restore them",

@@ -50,17 +50,7 @@ pub(super) struct Staged {
 /// A skipped site: nothing to stage, nothing to commit.
 pub(super) fn unchanged_site(u: Unchanged) -> Staged {
     let Unchanged { state, report, publisher } = u;
-    Staged {
-        links: None,
-        publisher,
-        moves: vec![],
-        removes: vec![],
-        expected: vec![],
-        state: Some(state),
-        state_bytes: None,
-        text_cache: None,
-        report,
-    }
+    Staged { links: None, publisher, moves: vec![], removes: vec![], expected: vec![], state, state_bytes: None, text_cache: None, report }
 }
 
 pub(super) fn render_site(
@@ -84,6 +74,7 @@ pub(super) fn render_site(
         asset_images,
         valid_until,
         folders,
+        section_pages,
         publisher,
         owned,
         sections,
@@ -103,7 +94,8 @@ pub(super) fn render_site(
     };
     let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify);
     let failures = WriteFailures::default();
-    let stager = Stager { publisher: &publisher, previous: &state.outputs, out_dir: publisher.out_dir(), failures: &failures };
+    let stager =
+        Stager { publisher: &publisher, previous: &state.outputs, out: discover::Tree::open(publisher.out_dir()), failures: &failures };
     // Whatever fails from here on, nothing staged is left behind
     // (`Stager::settle`).
 
@@ -167,6 +159,7 @@ pub(super) fn render_site(
         pages: report.pages,
         future: report.future.clone(),
         folders,
+        section_pages,
         sources: sources.into_iter().collect(),
         outputs,
         deps: rendered.deps,
@@ -183,7 +176,8 @@ struct Stager<'a> {
     publisher: &'a Publisher,
     /// The previous build's outputs.
     previous: &'a BTreeMap<String, OutputRecord>,
-    out_dir: &'a Path,
+    /// The published folder, for checking that files are intact.
+    out: discover::Tree,
     failures: &'a WriteFailures,
 }
 
@@ -206,7 +200,7 @@ impl Stager<'_> {
 
     /// Whether the published file is still what `rec` describes.
     fn intact(&self, path: &str, rec: &OutputRecord) -> bool {
-        std::fs::metadata(self.out_dir.join(path)).is_ok_and(|m| discover::Stamp::of(&m) == rec.stamp)
+        self.out.stamp(path) == Some(rec.stamp)
     }
 
     /// The record of `path` and whether anything was staged.
@@ -215,7 +209,7 @@ impl Stager<'_> {
         if let Some(r) = self.previous.get(path).filter(|r| r.content == content && self.intact(path, r)) {
             return Ok((OutputRecord { input, ..*r }, false));
         }
-        let stamp = self.publisher.stage(path, bytes).map_err(|e| self.failures.record(self.out_dir.join(path), e))?;
+        let stamp = self.publisher.stage(path, bytes).map_err(|e| self.failures.record(self.out.root().join(path), e))?;
         Ok((OutputRecord { input, content, stamp }, true))
     }
 }

@@ -319,11 +319,10 @@ impl SharedImages {
             }
         }
         previous.output_dir = out_dir;
-        let damaged = lost
-            || !previous
-                .outputs
-                .par_iter()
-                .all(|(rel, r)| std::fs::metadata(previous.output_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp));
+        let damaged = lost || {
+            let out = discover::Tree::open(&previous.output_dir);
+            !previous.outputs.par_iter().all(|(rel, r)| out.stamp(rel) == Some(r.stamp))
+        };
         Ok(SharedImages { publisher, previous, files: Mutex::default(), uses: Mutex::default(), damaged, warning })
     }
 
