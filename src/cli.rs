@@ -175,6 +175,20 @@ pub struct BuildArgs {
     /// sites and no `{site}` each gets URL/<site>/.
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
+    /// Share encoded image variants through this store (overrides `[cache]
+    /// remote`): s3://bucket/prefix, webdav://host/path, file:///path.
+    /// Credentials come from the environment only.
+    #[arg(long, value_name = "URL")]
+    pub cache_remote: Option<String>,
+    /// Fail when the remote store fails, instead of encoding locally.
+    #[arg(long)]
+    pub cache_remote_required: bool,
+    /// Encode and upload only part I of N of the image variants, publish
+    /// nothing (one of N CI machines; a final build without it publishes).
+    /// `auto` reads CI_NODE_INDEX/CI_NODE_TOTAL, `auto/N` CI_NODE_INDEX or
+    /// JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

@@ -25,6 +25,7 @@ struct Keys {
     // Top level only.
     output: Option<Spanned<String>>,
     sites: Option<Vec<Keys>>,
+    cache: Option<Spanned<CacheKeys>>,
     // [[sites]] only.
     name: Option<Spanned<String>>,
     title: Option<Spanned<String>>,
@@ -61,6 +62,13 @@ struct Keys {
     archives: Option<Vec<Spanned<ArchiveKeys>>>,
     redirects: Option<Vec<Spanned<RedirectKeys>>>,
     extra: Option<toml::Table>,
+}
+
+/// `[cache]`: where encoded image variants are shared between machines.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheKeys {
+    remote: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +169,8 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
     /// One search across the sites with `search_network = true`.
     pub network: Option<Network>,
+    /// `[cache] remote`: the store behind the variant cache.
+    pub cache_remote: Option<String>,
 }
 
 /// The network search: which sites it holds, and the site whose search
@@ -324,9 +334,11 @@ impl Config {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut bases: BTreeMap<String, (usize, String)> = BTreeMap::new();
         for (i, site) in sites_raw.iter().enumerate() {
-            if let Some(o) = site.output.as_ref().map(|o| o.span()).or(site.sites.as_ref().map(|_| 0..0)) {
+            if let Some(o) =
+                site.output.as_ref().map(|o| o.span()).or(site.cache.as_ref().map(|c| c.span())).or(site.sites.as_ref().map(|_| 0..0))
+            {
                 diags.push(
-                    Diagnostic::new(CONFIG_FILE, at(o), "`output` and nested `sites` are top-level keys")
+                    Diagnostic::new(CONFIG_FILE, at(o), "`output`, `[cache]` and nested `sites` are top-level keys")
                         .hint("move the key above the first [[sites]] line"),
                 );
             }
@@ -555,7 +567,8 @@ impl Config {
         }
         let network = network(&raw, sites_raw, &mut sites, text, &mut diags);
         let output = raw.output.as_ref().map(|o| o.get_ref().as_str()).unwrap_or("public");
-        diags.into_result(Config { output: root.join(output), sites, network })
+        let cache_remote = raw.cache.as_ref().and_then(|c| c.get_ref().remote.clone());
+        diags.into_result(Config { output: root.join(output), sites, network, cache_remote })
     }
 
     pub fn site(&self, name: &str) -> Option<&SiteConfig> {

@@ -142,6 +142,13 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
     opts.cache_dir = Some(args.cache);
     opts.clean = args.clean;
     opts.base_url = args.base_url;
+    opts.cache_remote = args.cache_remote;
+    opts.cache_remote_required = args.cache_remote_required;
+    opts.shard = args
+        .shard
+        .map(|s| build::Shard::parse(&s, |k| std::env::var(k).ok().filter(|v| !v.is_empty())))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let bar = (!args.quiet && !args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::hidden();
         bar.set_style(ProgressStyle::with_template("{spinner} {msg} {pos}/{len} {wide_bar} {eta}").expect("valid template"));
@@ -318,6 +325,10 @@ fn print_report(report: &BuildReport, quiet: bool, json: bool) {
         for w in &s.warnings {
             eprintln!("warning: {}: {}", s.site, Printable(w));
         }
+        // A shard publishes nothing: its one line is below.
+        if report.shard.is_some() {
+            continue;
+        }
         if !quiet && !s.future.is_empty() {
             let n = s.future.len();
             println!(
@@ -336,7 +347,21 @@ fn print_report(report: &BuildReport, quiet: bool, json: bool) {
             );
         }
     }
-    if !quiet {
+    if let Some(w) = report.remote.as_ref().and_then(|r| r.warning.as_ref()) {
+        eprintln!("warning: {}", Printable(w));
+    }
+    if let (Some(shard), false) = (report.shard, quiet) {
+        let sum = |f: fn(&build::ImageReport) -> usize| report.sites.iter().map(|s| f(&s.images)).sum::<usize>();
+        let uploaded = report.remote.as_ref().map_or(0, |r| r.bytes_uploaded);
+        println!(
+            "shard {}/{}: {} variants in the shard, {} encoded, {} already in the store, {uploaded} bytes uploaded; nothing published",
+            shard.index,
+            shard.total,
+            sum(|i| i.in_shard),
+            sum(|i| i.encoded),
+            sum(|i| i.in_store)
+        );
+    } else if !quiet {
         println!("built {} site{} in {:.0} ms", report.sites.len(), if report.sites.len() == 1 { "" } else { "s" }, report.total_ms);
     }
 }

@@ -376,7 +376,7 @@ fn nginx_conf(dir: &std::path::Path, site: &std::path::Path, port: u16) -> std::
     path
 }
 
-fn nginx() -> &'static str {
+pub(crate) fn nginx() -> &'static str {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())

@@ -25,7 +25,7 @@ pub fn photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
 
 /// The basic fixture with resizing on (its own images are headers only,
 /// so its articles lose them) and small widths to keep encoding quick.
-fn photo_repo(images: &str) -> Repo {
+pub(crate) fn photo_repo(images: &str) -> Repo {
     let r = Repo::fixture("basic");
     r.edit("sites.toml", "[images]\nresize = false\n", &format!("[images]\nwidths = [160, 320]\nthumbnail = 120\nsocial = 300\n{images}"));
     r.edit("content/alpha/news/first-story/index.md", "![사진](photo.png)\n\n![같은 사진](same.png)", "");

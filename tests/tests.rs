@@ -25,6 +25,8 @@ mod properties;
 mod publishing;
 /// Year archives and redirect manifests, served by a real nginx.
 mod redirects;
+/// The remote variant cache (S3 on SeaweedFS) and sharded encoding (issue #25).
+mod remote;
 /// Responsive images: variants, srcset, the variant cache (issue #21).
 mod responsive;
 /// `gen new site` and `gen new article`.

@@ -147,7 +147,7 @@ impl Repo {
     }
 }
 
-fn files_under(root: &Path) -> Snapshot {
+pub fn files_under(root: &Path) -> Snapshot {
     let mut out = BTreeMap::new();
     if !root.exists() {
         return out;

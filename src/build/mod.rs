@@ -26,7 +26,8 @@ use crate::config::{Config, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::Source;
 use crate::images::publish::SharedImages;
-use crate::images::store::LocalStore;
+use crate::images::remote::Remote;
+use crate::images::store::{Cache, LocalStore};
 use crate::model::{self, Authors, Filter};
 use crate::parse::Markdown;
 use crate::search;
@@ -37,7 +38,8 @@ mod site;
 use load::{Shared, discover_site, load_site};
 use site::{Staged, render_site, unchanged_site};
 
-pub use crate::images::publish::{ImageReport, VARIANTS_DIR};
+pub use crate::images::publish::{ImageReport, Shard, VARIANTS_DIR};
+pub use crate::images::store::RemoteReport;
 
 /// Where `gen export search` writes by default.
 pub use crate::search::EXPORT_DIR;
@@ -87,6 +89,13 @@ pub struct BuildOptions {
     /// ([`SiteReport::search_deferred`]); the next build without it brings
     /// them up to date (the saved state keeps their old input hashes).
     pub defer_search: bool,
+    /// The store behind the variant cache (overrides `[cache] remote`).
+    pub cache_remote: Option<String>,
+    /// Fail when the remote store fails, instead of encoding locally.
+    pub cache_remote_required: bool,
+    /// Encode and store only this shard's variants, and publish nothing
+    /// (`gen build --shard I/N`, one of N machines).
+    pub shard: Option<Shard>,
 }
 
 impl BuildOptions {
@@ -108,6 +117,9 @@ impl BuildOptions {
             variant_cache: None,
             images_url: None,
             defer_search: false,
+            cache_remote: None,
+            cache_remote_required: false,
+            shard: None,
         }
     }
 }
@@ -176,6 +188,12 @@ pub struct BuildReport {
     /// With [`BuildOptions::defer_search`]: the network index was not looked at.
     #[serde(skip)]
     pub network_deferred: bool,
+    /// The remote variant store, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteReport>,
+    /// With `--shard`: which part this build was; it published nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     pub total_ms: f64,
     /// With [`BuildOptions::check`]: every configured site's published files
     /// and, for the sites built, their articles' links.
@@ -192,7 +210,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // content, then rendering into staging. Nothing is published until every
     // site got through; a site is dropped from memory once staged, so the
     // peak is a few sites' worth, not the whole repository's.
-    let may_skip = !opts.clean && !opts.check;
+    // A shard encodes what every site shows, changed or not.
+    let may_skip = !opts.clean && !opts.check && opts.shard.is_none();
+    let variants = variant_cache(opts, &prepared)?;
     // The tree of images shared through `images_url`, when any site has one.
     let sharing: Vec<String> = prepared.config.sites.iter().filter(|s| s.images_url.is_some()).map(|s| s.name.clone()).collect();
     let shared_images = match sharing.is_empty() {
@@ -210,18 +230,33 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         if may_skip && images_intact && found.unchanged(opts.now, &opts.root) {
             return Ok(unchanged_site(found.skip(opts.memory.is_some())));
         }
-        render_site(opts, &prepared.cache_dir, &MARKDOWN, shared_images.as_ref(), load_site(&shared, found)?)
+        render_site(opts, &prepared.cache_dir, &MARKDOWN, shared_images.as_ref(), &variants, load_site(&shared, found)?)
     });
     let mut diags = Diagnostics::default();
     let staged: Vec<Staged> = diags.keep_ok(results);
-    if !diags.is_empty() {
-        for s in &staged {
+    let discard = |staged: &[Staged]| {
+        for s in staged {
             s.publisher.discard().ok();
         }
         if let Some(shared) = &shared_images {
             shared.discard();
         }
+    };
+    if !diags.is_empty() {
+        discard(&staged);
         diags.into_result(())?;
+    }
+    if let Some(why) = variants.required_failure() {
+        discard(&staged);
+        anyhow::bail!("{why}; nothing was published");
+    }
+    // A shard's work is in the store: the final build publishes.
+    if opts.shard.is_some() {
+        discard(&staged);
+        std::fs::remove_dir_all(&prepared.config.output).ok();
+        let sites = staged.into_iter().map(|s| s.report).collect();
+        let remote = variants.report();
+        return Ok(BuildReport { sites, remote, shard: opts.shard, total_ms: ms(started), ..Default::default() });
     }
     // New shared images go live before the pages that show them.
     if let Some(Err(d)) = shared_images.as_ref().map(SharedImages::publish_new) {
@@ -232,7 +267,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
 
     // Stage 4: publish.
-    let mut report = BuildReport::default();
+    let mut report = BuildReport { remote: variants.report(), ..Default::default() };
     let mut published = Vec::new();
     for mut s in staged {
         let t = Instant::now();
@@ -357,6 +392,23 @@ pub fn prune_cache(cache_dir: &Path, older_than: Option<std::time::Duration>) ->
         .with_context(|| format!("pruning {}", cache_dir.join(VARIANTS_DIR).display()))
 }
 
+/// Where a shard renders, in its cache folder.
+const SHARD_OUTPUT: &str = "shard-output";
+
+/// The variant cache of a build: `<cache>/variants` (or the preview's
+/// `variant_cache`), with the remote store behind it when one is set.
+fn variant_cache(opts: &BuildOptions, prepared: &Prepared) -> anyhow::Result<Cache> {
+    let local =
+        LocalStore::new(opts.variant_cache.as_ref().map(|v| opts.root.join(v)).unwrap_or_else(|| prepared.cache_dir.join(VARIANTS_DIR)));
+    let url = opts.cache_remote.as_ref().or(prepared.config.cache_remote.as_ref());
+    let remote = url.map(|u| Remote::open(u)).transpose()?;
+    anyhow::ensure!(
+        remote.is_some() || !opts.cache_remote_required,
+        "--cache-remote-required needs a remote: --cache-remote URL or [cache] remote in sites.toml"
+    );
+    Ok(Cache::new(local, remote, opts.cache_remote_required))
+}
+
 /// Runs `f` on every item, as many at a time as there are cores (at most
 /// four), each free to use rayon inside; results in item order.
 fn each_bounded<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
@@ -426,6 +478,13 @@ impl Prepared {
         }
         let cache_dir = opts.cache_dir.as_ref().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
         let lock = cache::Lock::take(&cache_dir)?;
+        // A shard publishes nothing: it renders into a folder of its own
+        // cache, removed again, so the output and other builds (shards on
+        // one machine) are never touched.
+        if opts.shard.is_some() {
+            config.output = cache_dir.join(SHARD_OUTPUT);
+            std::fs::remove_dir_all(&config.output).ok();
+        }
         let authors = load_authors(root)?;
         // `assets/` is shared by every site: walked once (its images are never stat'ed).
         let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::load::{Loaded, Unchanged};
-use super::{BuildOptions, ENCODING, ImageReport, RENDERING, SearchReport, SiteReport, VARIANTS_DIR, ms};
+use super::{BuildOptions, ENCODING, ImageReport, RENDERING, SearchReport, SiteReport, ms};
 use crate::cache::{self, Dep, OutputRecord, SiteState};
 use crate::check;
 use crate::config::SiteConfig;
@@ -19,7 +19,7 @@ use crate::discover::{self, Hash};
 use crate::images::Addressed;
 use crate::images::Catalog;
 use crate::images::publish::{Dest, ImageFile, SharedImages, Stage as ImageStage};
-use crate::images::store::LocalStore;
+use crate::images::store::VariantStore;
 use crate::model::SiteModel;
 use crate::parse::Markdown;
 use crate::plan::{self, Planned};
@@ -58,6 +58,7 @@ pub(super) fn render_site(
     cache_dir: &Path,
     markdown: &Markdown,
     shared_images: Option<&SharedImages>,
+    store: &dyn VariantStore,
     l: Loaded,
 ) -> Result<Staged, Diagnostics> {
     let Loaded {
@@ -127,7 +128,7 @@ pub(super) fn render_site(
         }
         _ => Dest::Site { publisher: &publisher, previous: &state.outputs },
     };
-    let (published, images) = site_images(opts, cache_dir, &site, &catalog, &rendered.deps, &planned, dest, &failures);
+    let (published, images) = site_images(opts, store, &site, &catalog, &rendered.deps, &planned, dest, &failures);
     report.images = images;
     let mut diags = Diagnostics::default();
     let published: Vec<Vec<ImageFile>> = diags.keep_ok(published);
@@ -424,7 +425,7 @@ fn index_search(
 #[allow(clippy::too_many_arguments)]
 fn site_images(
     opts: &BuildOptions,
-    cache_dir: &Path,
+    store: &dyn VariantStore,
     site: &SiteConfig,
     catalog: &Catalog,
     deps: &BTreeMap<String, Vec<Dep>>,
@@ -438,7 +439,7 @@ fn site_images(
         let out = deps.iter().find(|(_, ds)| ds.iter().any(|d| d.source == source)).map(|(out, _)| out)?;
         planning.origin(out).map(Path::to_path_buf)
     };
-    publish_images(opts, cache_dir, site, catalog, unique, dest, failures, &origin)
+    publish_images(opts, store, site, catalog, unique, dest, failures, &origin)
 }
 
 /// Stage 3e, last, what is on disk: nothing is published unless all of it
@@ -468,7 +469,7 @@ fn check_disk(
 #[allow(clippy::too_many_arguments)]
 pub(super) fn publish_images(
     opts: &BuildOptions,
-    cache_dir: &Path,
+    store: &dyn VariantStore,
     site: &SiteConfig,
     catalog: &Catalog,
     unique: BTreeMap<&str, &str>,
@@ -477,25 +478,27 @@ pub(super) fn publish_images(
     origin: &(dyn Fn(&str) -> Option<PathBuf> + Sync),
 ) -> (Vec<Result<Vec<ImageFile>, Diagnostics>>, ImageReport) {
     let root = &opts.root;
-    let store = LocalStore::new(opts.variant_cache.as_ref().map(|v| root.join(v)).unwrap_or_else(|| cache_dir.join(VARIANTS_DIR)));
     let (done, total) = (AtomicUsize::new(0), unique.len());
     let tick = || {
         if let Some(p) = &opts.progress {
             p(ENCODING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
         }
     };
-    let mut images = ImageStage::new(root, &site.name, dest, &store, failures, &tick);
+    let mut images = ImageStage::new(root, &site.name, dest, store, failures, &tick);
     images.hard_links = site.hard_links;
-    let published = unique
+    images.shard = opts.shard;
+    let addressed: Vec<(&str, Result<_, Diagnostics>)> = unique
         .into_par_iter()
         .map(|(_, source)| {
             let image = catalog.address(Path::new(source)).map_err(|e| {
                 let d = Diagnostic::new(source, None, format!("cannot read image: {e}"));
                 Diagnostics::one(d.hint("the image changed or vanished during the build: build again"))
-            })?;
-            images.publish(&image, || origin(source))
+            });
+            (source, image)
         })
         .collect();
+    images.prefetch(addressed.iter().filter_map(|(_, a)| a.as_ref().ok()));
+    let published = addressed.into_par_iter().map(|(source, image)| images.publish(&image?, || origin(source))).collect();
     (published, images.report())
 }
 

@@ -9,6 +9,7 @@
 
 pub(crate) mod encode;
 pub(crate) mod publish;
+pub(crate) mod remote;
 pub(crate) mod store;
 pub(crate) mod variants;
 

@@ -41,6 +41,10 @@ pub struct ImageReport {
     pub originals: usize,
     /// Bytes of image files staged for publishing.
     pub bytes_written: u64,
+    /// With `--shard`: variants that fall in the shard, and those of them
+    /// already in the store (the others were encoded and uploaded).
+    pub in_shard: usize,
+    pub in_store: usize,
 }
 
 #[derive(Default)]
@@ -50,6 +54,53 @@ struct Counts {
     cache_hits: AtomicUsize,
     originals: AtomicUsize,
     bytes: AtomicU64,
+    in_shard: AtomicUsize,
+    in_store: AtomicUsize,
+}
+
+/// A part of the variant work (`gen build --shard I/N`): the variants
+/// whose key falls in it. Keys are hashes, so the parts are even and a
+/// variant stays in its part when others are added or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Shard {
+    /// 1-based, as `I` in `I/N`.
+    pub index: u64,
+    pub total: u64,
+}
+
+impl Shard {
+    pub fn holds(&self, key: &discover::Hash) -> bool {
+        let n = u64::from_le_bytes(key[..8].try_into().expect("8 bytes"));
+        n % self.total == self.index - 1
+    }
+
+    /// `I/N` (1 ≤ I ≤ N); `auto` takes both from GitLab's `CI_NODE_INDEX`
+    /// and `CI_NODE_TOTAL`; `auto/N` the index from `CI_NODE_INDEX` or
+    /// Kubernetes' 0-based `JOB_COMPLETION_INDEX`.
+    pub fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let num = |v: &str, what: &str| v.trim().parse::<u64>().map_err(|_| format!("{what} `{v}` is not a number"));
+        let (index, total) = match s.split_once('/') {
+            _ if s == "auto" => {
+                let index = env("CI_NODE_INDEX").ok_or("--shard auto needs CI_NODE_INDEX and CI_NODE_TOTAL (GitLab's `parallel:`)")?;
+                let total = env("CI_NODE_TOTAL").ok_or("--shard auto needs CI_NODE_TOTAL")?;
+                (num(&index, "CI_NODE_INDEX")?, num(&total, "CI_NODE_TOTAL")?)
+            }
+            Some(("auto", total)) => {
+                let index = match (env("CI_NODE_INDEX"), env("JOB_COMPLETION_INDEX")) {
+                    (Some(i), _) => num(&i, "CI_NODE_INDEX")?,
+                    (None, Some(i)) => num(&i, "JOB_COMPLETION_INDEX")? + 1,
+                    (None, None) => return Err("--shard auto/N needs CI_NODE_INDEX (1-based) or JOB_COMPLETION_INDEX (0-based)".into()),
+                };
+                (index, num(total, "the shard count")?)
+            }
+            Some((i, n)) => (num(i, "the shard")?, num(n, "the shard count")?),
+            None => return Err(format!("--shard `{s}`: give I/N (this machine's part I of N, from 1), auto or auto/N")),
+        };
+        if total == 0 || index == 0 || index > total {
+            return Err(format!("shard {index}/{total}: the part must be from 1 to {total}"));
+        }
+        Ok(Shard { index, total })
+    }
 }
 
 /// Where a site's image files go.
@@ -71,6 +122,8 @@ pub struct Stage<'a> {
     pub tick: &'a (dyn Fn() + Sync),
     /// Publish originals as hard links (`hard_links`), not clones or copies.
     pub hard_links: bool,
+    /// Only encode and store this shard's variants; publish nothing.
+    pub shard: Option<Shard>,
     counts: Counts,
 }
 
@@ -83,7 +136,7 @@ impl<'a> Stage<'a> {
         failures: &'a WriteFailures,
         tick: &'a (dyn Fn() + Sync),
     ) -> Self {
-        Stage { root, site, dest, store, failures, tick, hard_links: false, counts: Counts::default() }
+        Stage { root, site, dest, store, failures, tick, hard_links: false, shard: None, counts: Counts::default() }
     }
 
     pub fn report(&self) -> ImageReport {
@@ -94,6 +147,8 @@ impl<'a> Stage<'a> {
             cache_hits: c.cache_hits.load(Ordering::Relaxed),
             originals: c.originals.load(Ordering::Relaxed),
             bytes_written: c.bytes.load(Ordering::Relaxed),
+            in_shard: c.in_shard.load(Ordering::Relaxed),
+            in_store: c.in_store.load(Ordering::Relaxed),
         }
     }
 
@@ -132,6 +187,17 @@ impl<'a> Stage<'a> {
         }
     }
 
+    /// Fetches ahead, all at once, the variants of `images` this build will
+    /// read from the store (those not left in place; a shard reads none).
+    pub fn prefetch<'i>(&self, images: impl Iterator<Item = &'i Addressed>) {
+        if self.shard.is_some() {
+            return;
+        }
+        let variants = images.filter_map(|i| i.variants.as_ref()).flat_map(VariantSet::all);
+        let keys: Vec<discover::Hash> = variants.filter(|v| self.kept(self.tree_rel(&v.rel), &v.key).is_none()).map(|v| v.key).collect();
+        self.store.prefetch(&keys);
+    }
+
     fn kept(&self, rel: &str, input: &discover::Hash) -> Option<OutputRecord> {
         let previous = self.previous(rel)?;
         let intact = std::fs::metadata(self.publisher().out_dir().join(rel)).is_ok_and(|m| Stamp::of(&m) == previous.stamp);
@@ -150,9 +216,12 @@ impl<'a> Stage<'a> {
     /// `origin` names the article that shows it, for messages.
     pub fn publish(&self, image: &Addressed, origin: impl FnOnce() -> Option<PathBuf>) -> Result<Vec<ImageFile>, Diagnostics> {
         let mut out = Vec::new();
-        match &image.variants {
-            None => self.original(image, &mut out)?,
-            Some(set) => self.variants(image, set, origin, &mut out)?,
+        match (&image.variants, self.shard) {
+            (None, None) => self.original(image, &mut out)?,
+            (Some(set), None) => self.variants(image, set, origin, &mut out)?,
+            (Some(set), Some(shard)) => self.shard_variants(image, set, shard, origin)?,
+            // Published as they are: nothing to encode.
+            (None, Some(_)) => {}
         }
         (self.tick)();
         Ok(out)
@@ -224,8 +293,51 @@ impl<'a> Stage<'a> {
                 Ok(None) | Err(_) => missing.push(v),
             }
         }
+        for (v, bytes) in self.encode(image, set, missing, origin)? {
+            // A cache that cannot be written costs the next build an encode
+            // (a required remote fails the build after this stage).
+            self.store.put(&v.key, &bytes).ok();
+            self.stage(v, &bytes, out)?;
+        }
+        Ok(())
+    }
+
+    /// This shard's variants of a photo: stored already, or encoded and
+    /// stored now. Nothing is staged.
+    fn shard_variants(
+        &self,
+        image: &Addressed,
+        set: &VariantSet,
+        shard: Shard,
+        origin: impl FnOnce() -> Option<PathBuf>,
+    ) -> Result<(), Diagnostics> {
+        let mut missing: Vec<&Variant> = Vec::new();
+        for v in set.all().filter(|v| shard.holds(&v.key)) {
+            self.counts.in_shard.fetch_add(1, Ordering::Relaxed);
+            match self.store.has(&v.key) {
+                Ok(true) => {
+                    self.counts.in_store.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(false) | Err(_) => missing.push(v),
+            }
+        }
+        for (v, bytes) in self.encode(image, set, missing, origin)? {
+            self.store.put(&v.key, &bytes).ok();
+        }
+        Ok(())
+    }
+
+    /// Encodes `missing` from the image's source (checked to be the bytes
+    /// addressed), counting them.
+    fn encode<'v>(
+        &self,
+        image: &Addressed,
+        set: &VariantSet,
+        missing: Vec<&'v Variant>,
+        origin: impl FnOnce() -> Option<PathBuf>,
+    ) -> Result<Vec<(&'v Variant, Vec<u8>)>, Diagnostics> {
         if missing.is_empty() {
-            return Ok(());
+            return Ok(vec![]);
         }
         let encoded = std::fs::read(self.root.join(&image.source)).map_err(|e| e.to_string()).and_then(|bytes| {
             // The bytes must be the ones addressed: a file replaced since
@@ -245,13 +357,8 @@ impl<'a> Stage<'a> {
             };
             Diagnostics::one(d.hint("open the image in an image editor and save it again as JPEG, PNG or WebP; nothing was published"))
         })?;
-        for (v, bytes) in missing.into_iter().zip(encoded) {
-            self.counts.encoded.fetch_add(1, Ordering::Relaxed);
-            // A cache that cannot be written costs the next build an encode.
-            self.store.put(&v.key, &bytes).ok();
-            self.stage(v, &bytes, out)?;
-        }
-        Ok(())
+        self.counts.encoded.fetch_add(missing.len(), Ordering::Relaxed);
+        Ok(missing.into_iter().zip(encoded).collect())
     }
 
     fn stage(&self, v: &Variant, bytes: &[u8], out: &mut Vec<ImageFile>) -> Result<(), Diagnostics> {

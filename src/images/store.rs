@@ -1,12 +1,17 @@
 //! The variant cache: encoded variants by key (see [`super::variants`]),
-//! behind one small interface so a shared remote store can stand behind it
-//! later. The local store keeps each variant at `<dir>/<aa>/<bb>/<key>`
-//! with the blake3 of its bytes appended: a truncated or corrupt entry
-//! reads as missing (and is encoded again), never as an image.
+//! behind one small interface. The local store keeps each variant at
+//! `<dir>/<aa>/<bb>/<key>` with the blake3 of its bytes appended: a
+//! truncated or corrupt entry reads as missing (and is encoded again), never
+//! as an image. [`Cache`] puts a [`Remote`] store behind the local one.
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use serde::Serialize;
+
+use super::remote::{Failure, Got, Remote};
 use crate::discover::{self, Hash};
 
 /// Where encoded variants are kept between builds.
@@ -16,6 +21,11 @@ pub trait VariantStore: Send + Sync {
     /// Stores `bytes` under `key`. Writers of the same key write the same
     /// bytes, so concurrent puts are harmless.
     fn put(&self, key: &Hash, bytes: &[u8]) -> io::Result<()>;
+    /// Whether something is stored under `key` (a shard's "already done").
+    fn has(&self, key: &Hash) -> io::Result<bool>;
+    /// Fetches ahead, all at once, what [`VariantStore::get`] will be asked
+    /// for (a remote store's objects, into the local folder).
+    fn prefetch(&self, _keys: &[Hash]) {}
 }
 
 /// A folder on this machine (`.gen/variants/` by default).
@@ -26,6 +36,11 @@ pub struct LocalStore {
 impl LocalStore {
     pub fn new(dir: impl Into<PathBuf>) -> LocalStore {
         LocalStore { dir: dir.into() }
+    }
+
+    /// Whether an entry exists (not read, not checked).
+    fn exists(&self, key: &Hash) -> bool {
+        self.path(key).is_file()
     }
 
     fn path(&self, key: &Hash) -> PathBuf {
@@ -85,6 +100,175 @@ impl VariantStore for LocalStore {
         let tmp = path.with_extension(format!("tmp{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
         std::fs::write(&tmp, &body)?;
         std::fs::rename(&tmp, &path)
+    }
+
+    fn has(&self, key: &Hash) -> io::Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+}
+
+/// The variant cache of a build: the local folder, and behind it the
+/// remote store when one is configured. Reads try the local folder first,
+/// then the remote (a verified object is kept locally too); every variant
+/// encoded goes to both. When the remote fails (after its retries), the
+/// build goes on without it and says so once, unless it is required.
+pub struct Cache {
+    local: LocalStore,
+    remote: Option<RemoteCache>,
+}
+
+struct RemoteCache {
+    remote: Remote,
+    required: bool,
+    /// Set on the first failure: the rest of the build does not wait on it.
+    down: AtomicBool,
+    failure: Mutex<Option<String>>,
+    /// Objects found damaged: not asked for again in this build.
+    damaged: Mutex<std::collections::HashSet<Hash>>,
+    read: AtomicUsize,
+    replaced: AtomicUsize,
+    uploaded: AtomicUsize,
+    bytes_uploaded: AtomicU64,
+}
+
+/// What the remote store did in a build (`--json`: `remote`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RemoteReport {
+    pub url: String,
+    /// Variants read from the remote store.
+    pub read: usize,
+    /// Damaged objects found (then encoded again and replaced).
+    pub replaced: usize,
+    /// Variants uploaded, and their bytes.
+    pub uploaded: usize,
+    pub bytes_uploaded: u64,
+    /// Why the remote was not used for the rest of the build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl Cache {
+    pub fn new(local: LocalStore, remote: Option<Remote>, required: bool) -> Cache {
+        let remote = remote.map(|remote| RemoteCache {
+            remote,
+            required,
+            down: AtomicBool::new(false),
+            failure: Mutex::default(),
+            damaged: Mutex::default(),
+            read: AtomicUsize::new(0),
+            replaced: AtomicUsize::new(0),
+            uploaded: AtomicUsize::new(0),
+            bytes_uploaded: AtomicU64::new(0),
+        });
+        Cache { local, remote }
+    }
+
+    /// The remote store, unless it failed earlier in this build.
+    fn remote(&self) -> Option<&RemoteCache> {
+        self.remote.as_ref().filter(|r| !r.down.load(Ordering::Relaxed))
+    }
+
+    /// The remote failed: the build goes on without it (an error when it is required).
+    fn failed(&self, r: &RemoteCache, why: String) -> io::Result<()> {
+        r.down.store(true, Ordering::Relaxed);
+        let mut first = r.failure.lock().expect("no panics while held");
+        first.get_or_insert(why.clone());
+        if r.required { Err(io::Error::other(format!("the cache remote {} failed: {why}", r.remote.url))) } else { Ok(()) }
+    }
+
+    /// With `--cache-remote-required`, why the build must fail.
+    pub fn required_failure(&self) -> Option<String> {
+        let r = self.remote.as_ref().filter(|r| r.required)?;
+        let why = r.failure.lock().expect("no panics while held").clone()?;
+        Some(format!("the cache remote {} failed: {why} (without --cache-remote-required the build encodes locally instead)", r.remote.url))
+    }
+
+    pub fn report(&self) -> Option<RemoteReport> {
+        let r = self.remote.as_ref()?;
+        Some(RemoteReport {
+            url: r.remote.url.clone(),
+            read: r.read.load(Ordering::Relaxed),
+            replaced: r.replaced.load(Ordering::Relaxed),
+            uploaded: r.uploaded.load(Ordering::Relaxed),
+            bytes_uploaded: r.bytes_uploaded.load(Ordering::Relaxed),
+            warning: r.failure.lock().expect("no panics while held").as_ref().map(|why| {
+                format!(
+                    "the cache remote {} failed ({why}); this build encoded what it could not read there and uploaded nothing more",
+                    r.remote.url
+                )
+            }),
+        })
+    }
+}
+
+impl Cache {
+    /// What a read from the remote gave: counted, kept locally when whole.
+    fn fetched(&self, r: &RemoteCache, key: &Hash, got: Got) -> io::Result<Option<Vec<u8>>> {
+        match got {
+            Ok(Some(bytes)) => {
+                r.read.fetch_add(1, Ordering::Relaxed);
+                // Kept here too: the next build on this machine reads locally.
+                self.local.put(key, &bytes).ok();
+                Ok(Some(bytes))
+            }
+            Ok(None) => Ok(None),
+            // Encoded again, and the put replaces it.
+            Err(Failure::Corrupt) => {
+                r.replaced.fetch_add(1, Ordering::Relaxed);
+                r.damaged.lock().expect("no panics while held").insert(*key);
+                Ok(None)
+            }
+            Err(Failure::Store(why)) => self.failed(r, why).map(|()| None),
+        }
+    }
+}
+
+impl VariantStore for Cache {
+    fn get(&self, key: &Hash) -> io::Result<Option<Vec<u8>>> {
+        if let Some(bytes) = self.local.get(key).ok().flatten() {
+            return Ok(Some(bytes));
+        }
+        let Some(r) = self.remote() else { return Ok(None) };
+        if r.damaged.lock().expect("no panics while held").contains(key) {
+            return Ok(None);
+        }
+        self.fetched(r, key, r.remote.get(key))
+    }
+
+    fn prefetch(&self, keys: &[Hash]) {
+        let Some(r) = self.remote() else { return };
+        let wanted: Vec<Hash> = keys.iter().filter(|k| !self.local.exists(k)).copied().collect();
+        for (key, got) in r.remote.get_many(&wanted) {
+            if self.fetched(r, &key, got).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn put(&self, key: &Hash, bytes: &[u8]) -> io::Result<()> {
+        let local = self.local.put(key, bytes);
+        if let Some(r) = self.remote() {
+            match r.remote.put(key, bytes) {
+                Ok(()) => {
+                    r.uploaded.fetch_add(1, Ordering::Relaxed);
+                    r.bytes_uploaded.fetch_add(bytes.len() as u64 + 32, Ordering::Relaxed);
+                }
+                Err(why) => self.failed(r, why)?,
+            }
+        }
+        local
+    }
+
+    /// With a remote, whether the remote has it (what later builds and
+    /// other machines read); else the local folder.
+    fn has(&self, key: &Hash) -> io::Result<bool> {
+        match self.remote() {
+            Some(r) => match r.remote.has(key) {
+                Ok(found) => Ok(found),
+                Err(why) => self.failed(r, why).map(|()| false),
+            },
+            None => self.local.has(key),
+        }
     }
 }
 
