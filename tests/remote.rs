@@ -336,21 +336,28 @@ fn a_store_that_stops_mid_build_costs_one_warning_and_fails_a_build_that_require
     let mut weed = Weed::start();
     let (r, plain) = repo_with_plain_build(10);
     let url = weed.url();
-    // Stopped once the build has uploaded its first variant.
-    let mut build = gen_s3(&r, &weed, &["build", "--cache-remote", &url, "--cache", ".gen-a"])
+    // Killed once the store holds a first variant of this build (gen
+    // writes each variant to its local cache, then uploads it).
+    let mut build = gen_s3(&r, &weed, &["build", "--json", "--cache-remote", &url, "--cache", ".gen-a"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let data = weed.dir.path().join("data");
-    let size = |p: &Path| crate::util::files_under(p).values().map(|(_, b)| b.len()).sum::<usize>();
-    let before = size(&data);
-    wait_for(|| size(&data) > before || build.try_wait().unwrap().is_some(), "a first upload");
+    let uploaded = || {
+        crate::util::files_under(&r.path(".gen-a/variants"))
+            .keys()
+            .filter_map(|p| p.rsplit('/').next())
+            .any(|key| http("GET", weed.filer(), &weed.object(key), b"").is_ok_and(|(status, _)| status == 200))
+    };
+    wait_for(|| uploaded() || build.try_wait().unwrap().is_some(), "a first upload");
     weed.stop(true);
     let out = build.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(stderr.matches("warning: the cache remote").count(), 1, "one warning: {stderr}");
+    let report = json_of(&out);
+    let sent = report["remote"]["uploaded"].as_u64().unwrap();
+    assert!(sent >= 1 && images(&report, "encoded") > sent, "stopped after an upload and before the last: {report}");
+    assert!(report["remote"]["warning"].as_str().is_some_and(|w| w.contains(&format!("the cache remote {url} failed"))), "{report}");
+    assert!(!stderr.contains("warning: the cache remote"), "--json reports it instead: {stderr}");
     assert_eq!(tree(&r, "public"), plain);
 
     // Required: the same store, still down, fails the build, which publishes nothing.
@@ -361,6 +368,9 @@ fn a_store_that_stops_mid_build_costs_one_warning_and_fails_a_build_that_require
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains(&format!("the cache remote {url} failed")) && stderr.contains("nothing was published"), "{stderr}");
     assert!(!r.exists("out-b"), "nothing published");
+    // A shard needs its store: down, it fails instead of ending green.
+    let shard = gen_s3(&r, &weed, &["build", "--cache-remote", &url, "--shard", "1/2", "--cache", ".gen-shard"]).output().unwrap();
+    assert!(!shard.status.success(), "{}", String::from_utf8_lossy(&shard.stderr));
 
     // Back up: whatever was half-written when it stopped is never read back.
     weed.spawn();
@@ -388,7 +398,7 @@ fn wrong_credentials_are_one_warning_and_never_printed() {
     // In the URL they are refused without being echoed.
     let out = r.run(&["build", "--cache-remote", &format!("s3://{KEY_ID}:{SECRET}@{BUCKET}/x")]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("holds credentials"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("do not belong there"));
     assert_no_secret(&r, &[&out]);
 }
 

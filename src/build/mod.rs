@@ -406,7 +406,13 @@ fn variant_cache(opts: &BuildOptions, prepared: &Prepared) -> anyhow::Result<Cac
         remote.is_some() || !opts.cache_remote_required,
         "--cache-remote-required needs a remote: --cache-remote URL or [cache] remote in sites.toml"
     );
-    Ok(Cache::new(local, remote, opts.cache_remote_required))
+    anyhow::ensure!(
+        remote.is_some() || opts.shard.is_none(),
+        "--shard needs a remote store to put its part in: --cache-remote URL or [cache] remote in sites.toml"
+    );
+    // A shard's only work is what it puts in the store: without the store
+    // it must fail, not end green having uploaded nothing.
+    Ok(Cache::new(local, remote, opts.cache_remote_required || opts.shard.is_some()))
 }
 
 /// Runs `f` on every item, as many at a time as there are cores (at most

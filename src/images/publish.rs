@@ -187,15 +187,19 @@ impl<'a> Stage<'a> {
         }
     }
 
-    /// Fetches ahead, all at once, the variants of `images` this build will
-    /// read from the store (those not left in place; a shard reads none).
+    /// Asks the store ahead, many at once, for the variants of `images` this
+    /// build will read (those not left in place), or for a shard whether
+    /// its variants are there.
     pub fn prefetch<'i>(&self, images: impl Iterator<Item = &'i Addressed>) {
-        if self.shard.is_some() {
+        if !self.store.fetches() {
             return;
         }
         let variants = images.filter_map(|i| i.variants.as_ref()).flat_map(VariantSet::all);
-        let keys: Vec<discover::Hash> = variants.filter(|v| self.kept(self.tree_rel(&v.rel), &v.key).is_none()).map(|v| v.key).collect();
-        self.store.prefetch(&keys);
+        let keys: Vec<discover::Hash> = match self.shard {
+            Some(shard) => variants.filter(|v| shard.holds(&v.key)).map(|v| v.key).collect(),
+            None => variants.filter(|v| self.kept(self.tree_rel(&v.rel), &v.key).is_none()).map(|v| v.key).collect(),
+        };
+        self.store.prefetch(&keys, self.shard.is_some());
     }
 
     fn kept(&self, rel: &str, input: &discover::Hash) -> Option<OutputRecord> {
@@ -216,6 +220,11 @@ impl<'a> Stage<'a> {
     /// `origin` names the article that shows it, for messages.
     pub fn publish(&self, image: &Addressed, origin: impl FnOnce() -> Option<PathBuf>) -> Result<Vec<ImageFile>, Diagnostics> {
         let mut out = Vec::new();
+        // A required store failed: the build fails after this stage, so
+        // nothing more is encoded for it.
+        if self.store.stopped() {
+            return Ok(out);
+        }
         match (&image.variants, self.shard) {
             (None, None) => self.original(image, &mut out)?,
             (Some(set), None) => self.variants(image, set, origin, &mut out)?,

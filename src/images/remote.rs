@@ -37,14 +37,16 @@ impl std::fmt::Debug for Remote {
 impl Remote {
     /// Opens the store at `url` (nothing is contacted yet).
     pub fn open(url: &str) -> anyhow::Result<Remote> {
-        let bad = |why: &str| anyhow::anyhow!("cache remote `{url}`: {why}");
-        let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            // Not echoed: the URL holds a secret.
+        // Refused before anything else, and never echoed: with an `@` the
+        // URL may hold a secret, which can even break its parsing (a `/` in
+        // it ends the host), so no message may show it.
+        if url.contains('@') {
             anyhow::bail!(
-                "the cache remote URL holds credentials, which do not belong there: set them in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or GEN_WEBDAV_USERNAME and GEN_WEBDAV_PASSWORD)"
+                "the cache remote URL holds `@`, as credentials would: they do not belong there; set them in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or GEN_WEBDAV_USERNAME and GEN_WEBDAV_PASSWORD)"
             );
         }
+        let bad = |why: &str| anyhow::anyhow!("cache remote `{url}`: {why}");
+        let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(bad("a query or fragment means nothing here"));
         }
@@ -80,25 +82,27 @@ impl Remote {
                 Operator::new(b)?
             }
             "file" => {
-                if parsed.host_str().is_some_and(|h| !h.is_empty()) || path.is_empty() {
-                    return Err(bad("a shared folder is file:///absolute/path"));
-                }
+                let folder = parsed
+                    .to_file_path()
+                    .ok()
+                    .filter(|_| !path.is_empty())
+                    .ok_or_else(|| bad("a shared folder is file:///absolute/path"))?;
+                let folder = folder.to_str().ok_or_else(|| bad("the folder's name is not UTF-8"))?.trim_end_matches('/');
                 // Written aside, then renamed: a reader never sees half an object.
-                let b = opendal::services::Fs::default().root(path).atomic_write_dir(&format!("{path}/.tmp"));
+                let b = opendal::services::Fs::default().root(folder).atomic_write_dir(&format!("{folder}/.tmp"));
                 Operator::new(b)?
             }
             other => return Err(bad(&format!("unknown scheme `{other}`: use s3://, webdav://, webdav+http:// or file://"))),
         };
-        // A few quick retries, then the caller falls back to encoding.
-        let op = op
-            .layer(
-                RetryLayer::new()
-                    .with_max_times(3)
-                    .with_min_delay(Duration::from_millis(200))
-                    .with_max_delay(Duration::from_secs(2))
-                    .with_jitter(),
-            )
-            .layer(TimeoutLayer::new().with_timeout(Duration::from_secs(60)).with_io_timeout(Duration::from_secs(20)));
+        // Each attempt has a timeout (inside), a few quick retries around
+        // them, then the caller goes on without the store.
+        let op = op.layer(TimeoutLayer::new().with_timeout(Duration::from_secs(60)).with_io_timeout(Duration::from_secs(20))).layer(
+            RetryLayer::new()
+                .with_max_times(3)
+                .with_min_delay(Duration::from_millis(200))
+                .with_max_delay(Duration::from_secs(2))
+                .with_jitter(),
+        );
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         Ok(Remote { op, rt, url: url.to_string() })
     }
@@ -114,23 +118,62 @@ impl Remote {
         Self::checked(self.rt.block_on(self.op.read(&Self::object(key))))
     }
 
-    /// [`Remote::get`] of many keys, [`CONCURRENCY`] requests in flight: one
+    /// [`Remote::get`] of many keys, each result handed to `each` as it
+    /// arrives (nothing is held), [`CONCURRENCY`] requests in flight: one
     /// request per core is slow against a store a few milliseconds away.
-    pub fn get_many(&self, keys: &[Hash]) -> Vec<(Hash, Got)> {
+    /// Stops at the first store failure.
+    pub fn get_many(&self, keys: &[Hash], mut each: impl FnMut(Hash, Got)) {
+        self.many(
+            keys,
+            |op, path| async move { op.read(&path).await },
+            |key, read| {
+                let got = Self::checked(read);
+                let go_on = !matches!(got, Err(Failure::Store(_)));
+                each(key, got);
+                go_on
+            },
+        );
+    }
+
+    /// [`Remote::has`] of many keys, as [`Remote::get_many`].
+    pub fn has_many(&self, keys: &[Hash], mut each: impl FnMut(Hash, Result<bool, String>)) {
+        self.many(
+            keys,
+            |op, path| async move { op.exists(&path).await },
+            |key, found| {
+                let found = found.map_err(|e| why(&e));
+                let go_on = found.is_ok();
+                each(key, found);
+                go_on
+            },
+        );
+    }
+
+    /// Runs `start` on the object of every key, [`CONCURRENCY`] at once,
+    /// handing each result to `done` until it returns false.
+    fn many<T, F, Fut>(&self, keys: &[Hash], start: F, mut done: impl FnMut(Hash, opendal::Result<T>) -> bool)
+    where
+        T: Send + 'static,
+        F: Fn(Operator, String) -> Fut,
+        Fut: std::future::Future<Output = opendal::Result<T>> + Send + 'static,
+    {
         self.rt.block_on(async {
             let mut running = tokio::task::JoinSet::new();
-            let mut out = Vec::with_capacity(keys.len());
             let mut next = keys.iter();
             loop {
                 while running.len() < CONCURRENCY {
                     let Some(&key) = next.next() else { break };
-                    let op = self.op.clone();
-                    running.spawn(async move { (key, op.read(&Self::object(&key)).await) });
+                    let request = start(self.op.clone(), Self::object(&key));
+                    running.spawn(async move { (key, request.await) });
                 }
-                match running.join_next().await {
-                    Some(Ok((key, read))) => out.push((key, Self::checked(read))),
-                    Some(Err(e)) => out.push(([0; 32], Err(Failure::Store(e.to_string())))),
-                    None => return out,
+                let Some(joined) = running.join_next().await else { return };
+                // A request task does not panic; if one did, its key is
+                // simply not fetched ahead.
+                if let Ok((key, result)) = joined
+                    && !done(key, result)
+                {
+                    // Dropping the set cancels what is still running.
+                    return;
                 }
             }
         })
@@ -196,11 +239,24 @@ mod tests {
 
     #[test]
     fn urls_with_credentials_or_unknown_schemes_are_refused() {
-        let e = Remote::open("s3://KEY:s3kr1t@bucket/x").unwrap_err().to_string();
-        assert!(e.contains("holds credentials") && !e.contains("s3kr1t"), "{e}");
+        // A `/` in the secret ends the host: the URL does not even parse.
+        for url in ["s3://KEY:s3kr1t@bucket/x", "s3://KEY:s3/kr1t@bucket/x", "webdav://gen:s3kr1t@host/x", "s3://1234:5678/kr1t@b/x"] {
+            let e = Remote::open(url).unwrap_err().to_string();
+            assert!(e.contains("do not belong there") && !e.contains("kr1t") && !e.contains("5678"), "{e}");
+        }
         assert!(Remote::open("ftp://host/x").unwrap_err().to_string().contains("unknown scheme `ftp`"));
         assert!(Remote::open("file://host/x").unwrap_err().to_string().contains("file:///absolute/path"));
         assert!(Remote::open("s3:///x").unwrap_err().to_string().contains("name the bucket"));
+    }
+
+    #[test]
+    fn a_shared_folder_with_a_space_in_its_name_is_that_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("shared cache");
+        let url = url::Url::from_directory_path(&folder).unwrap();
+        assert!(url.as_str().contains("%20"));
+        Remote::open(url.as_str()).unwrap().put(&[1; 32], b"x").unwrap();
+        assert!(folder.join("variants").is_dir(), "written under the folder itself, not a percent-encoded name");
     }
 
     #[test]

@@ -23,9 +23,19 @@ pub trait VariantStore: Send + Sync {
     fn put(&self, key: &Hash, bytes: &[u8]) -> io::Result<()>;
     /// Whether something is stored under `key` (a shard's "already done").
     fn has(&self, key: &Hash) -> io::Result<bool>;
-    /// Fetches ahead, all at once, what [`VariantStore::get`] will be asked
-    /// for (a remote store's objects, into the local folder).
-    fn prefetch(&self, _keys: &[Hash]) {}
+    /// Whether [`VariantStore::prefetch`] does anything (a remote store
+    /// is there to fetch from).
+    fn fetches(&self) -> bool {
+        false
+    }
+    /// Fetches ahead, many at once, what [`VariantStore::get`] will be asked
+    /// for (a remote store's objects, into the local folder), or with
+    /// `presence` what [`VariantStore::has`] will be asked.
+    fn prefetch(&self, _keys: &[Hash], _presence: bool) {}
+    /// A store the build requires failed: what is left is not worth doing.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A folder on this machine (`.gen/variants/` by default).
@@ -123,8 +133,10 @@ struct RemoteCache {
     /// Set on the first failure: the rest of the build does not wait on it.
     down: AtomicBool,
     failure: Mutex<Option<String>>,
-    /// Objects found damaged: not asked for again in this build.
-    damaged: Mutex<std::collections::HashSet<Hash>>,
+    /// Keys found missing or damaged there: not asked for again in this build.
+    unusable: Mutex<std::collections::HashSet<Hash>>,
+    /// Keys found there by a batch of presence checks.
+    present: Mutex<std::collections::HashSet<Hash>>,
     read: AtomicUsize,
     replaced: AtomicUsize,
     uploaded: AtomicUsize,
@@ -154,7 +166,8 @@ impl Cache {
             required,
             down: AtomicBool::new(false),
             failure: Mutex::default(),
-            damaged: Mutex::default(),
+            unusable: Mutex::default(),
+            present: Mutex::default(),
             read: AtomicUsize::new(0),
             replaced: AtomicUsize::new(0),
             uploaded: AtomicUsize::new(0),
@@ -180,7 +193,7 @@ impl Cache {
     pub fn required_failure(&self) -> Option<String> {
         let r = self.remote.as_ref().filter(|r| r.required)?;
         let why = r.failure.lock().expect("no panics while held").clone()?;
-        Some(format!("the cache remote {} failed: {why} (without --cache-remote-required the build encodes locally instead)", r.remote.url))
+        Some(format!("the cache remote {} failed: {why} (a shard, or a build with --cache-remote-required, needs it)", r.remote.url))
     }
 
     pub fn report(&self) -> Option<RemoteReport> {
@@ -211,11 +224,14 @@ impl Cache {
                 self.local.put(key, &bytes).ok();
                 Ok(Some(bytes))
             }
-            Ok(None) => Ok(None),
+            Ok(None) => {
+                r.unusable.lock().expect("no panics while held").insert(*key);
+                Ok(None)
+            }
             // Encoded again, and the put replaces it.
             Err(Failure::Corrupt) => {
                 r.replaced.fetch_add(1, Ordering::Relaxed);
-                r.damaged.lock().expect("no panics while held").insert(*key);
+                r.unusable.lock().expect("no panics while held").insert(*key);
                 Ok(None)
             }
             Err(Failure::Store(why)) => self.failed(r, why).map(|()| None),
@@ -229,20 +245,39 @@ impl VariantStore for Cache {
             return Ok(Some(bytes));
         }
         let Some(r) = self.remote() else { return Ok(None) };
-        if r.damaged.lock().expect("no panics while held").contains(key) {
+        if r.unusable.lock().expect("no panics while held").contains(key) {
             return Ok(None);
         }
         self.fetched(r, key, r.remote.get(key))
     }
 
-    fn prefetch(&self, keys: &[Hash]) {
+    fn fetches(&self) -> bool {
+        self.remote().is_some()
+    }
+
+    fn prefetch(&self, keys: &[Hash], presence: bool) {
         let Some(r) = self.remote() else { return };
-        let wanted: Vec<Hash> = keys.iter().filter(|k| !self.local.exists(k)).copied().collect();
-        for (key, got) in r.remote.get_many(&wanted) {
-            if self.fetched(r, &key, got).is_err() {
-                return;
-            }
+        if presence {
+            r.remote.has_many(keys, |key, found| {
+                let set = match found {
+                    Ok(true) => &r.present,
+                    Ok(false) => &r.unusable,
+                    // Recorded; with a required store the stage stops.
+                    Err(why) => return self.failed(r, why).unwrap_or_default(),
+                };
+                set.lock().expect("no panics while held").insert(key);
+            });
+            return;
         }
+        let wanted: Vec<Hash> = keys.iter().filter(|k| !self.local.exists(k)).copied().collect();
+        // Each fetched object is written to the local folder as it arrives.
+        r.remote.get_many(&wanted, |key, got| {
+            self.fetched(r, &key, got).ok();
+        });
+    }
+
+    fn stopped(&self) -> bool {
+        self.required_failure().is_some()
     }
 
     fn put(&self, key: &Hash, bytes: &[u8]) -> io::Result<()> {
@@ -263,6 +298,8 @@ impl VariantStore for Cache {
     /// other machines read); else the local folder.
     fn has(&self, key: &Hash) -> io::Result<bool> {
         match self.remote() {
+            Some(r) if r.present.lock().expect("no panics while held").contains(key) => Ok(true),
+            Some(r) if r.unusable.lock().expect("no panics while held").contains(key) => Ok(false),
             Some(r) => match r.remote.has(key) {
                 Ok(found) => Ok(found),
                 Err(why) => self.failed(r, why).map(|()| false),
