@@ -124,6 +124,8 @@ pub struct Stage<'a> {
     pub hard_links: bool,
     /// Only encode and store this shard's variants; publish nothing.
     pub shard: Option<Shard>,
+    /// The tree `dest` publishes into, for checking that files are intact.
+    out: discover::Tree,
     counts: Counts,
 }
 
@@ -136,7 +138,11 @@ impl<'a> Stage<'a> {
         failures: &'a WriteFailures,
         tick: &'a (dyn Fn() + Sync),
     ) -> Self {
-        Stage { root, site, dest, store, failures, tick, hard_links: false, shard: None, counts: Counts::default() }
+        let out = discover::Tree::open(match &dest {
+            Dest::Site { publisher, .. } => publisher.out_dir(),
+            Dest::Shared(s) => s.publisher.out_dir(),
+        });
+        Stage { root, site, dest, store, failures, tick, hard_links: false, shard: None, out, counts: Counts::default() }
     }
 
     pub fn report(&self) -> ImageReport {
@@ -204,8 +210,7 @@ impl<'a> Stage<'a> {
 
     fn kept(&self, rel: &str, input: &discover::Hash) -> Option<OutputRecord> {
         let previous = self.previous(rel)?;
-        let intact = std::fs::metadata(self.publisher().out_dir().join(rel)).is_ok_and(|m| Stamp::of(&m) == previous.stamp);
-        (previous.input == *input && intact).then_some(previous)
+        (previous.input == *input && self.out.stamp(rel) == Some(previous.stamp)).then_some(previous)
     }
 
     /// A file this site publishes: returned for its outputs, or settled in the shared tree.
@@ -554,6 +559,24 @@ impl SharedImages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_split_keys_once_and_read_ci_variables() {
+        let shards: Vec<Shard> = (1..=3).map(|i| Shard::parse(&format!("{i}/3"), |_| None).unwrap()).collect();
+        for k in 0..300u32 {
+            let key = discover::hash_bytes(&k.to_le_bytes());
+            assert_eq!(shards.iter().filter(|s| s.holds(&key)).count(), 1, "every key in exactly one part");
+        }
+        let env =
+            |vars: &'static [(&'static str, &'static str)]| move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        assert_eq!(Shard::parse("auto", env(&[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "4")])), Ok(Shard { index: 2, total: 4 }));
+        // Kubernetes counts from 0.
+        assert_eq!(Shard::parse("auto/8", env(&[("JOB_COMPLETION_INDEX", "0")])), Ok(Shard { index: 1, total: 8 }));
+        assert!(Shard::parse("auto", env(&[])).unwrap_err().contains("CI_NODE_INDEX"));
+        for bad in ["0/3", "4/3", "1/0", "x/3", "3"] {
+            assert!(Shard::parse(bad, |_| None).is_err(), "{bad}");
+        }
+    }
 
     /// Review of #21: a build stopped after the new shared files were
     /// published, before the removals, left a state without its sites' new
