@@ -17,7 +17,7 @@ use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 10;
+const VERSION: u32 = 11;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -67,6 +67,9 @@ pub struct SiteState {
     pub deps: BTreeMap<String, Vec<Dep>>,
     /// Image sources by repo-relative path: stamp, hash and size.
     pub image_sources: HashMap<String, ImageRecord>,
+    /// As [`Check::sealed_ns`]: when the file holding this state was sealed.
+    #[serde(skip)]
+    pub sealed_ns: i128,
 }
 
 /// An image an article publishes.
@@ -155,6 +158,10 @@ pub struct Check {
     pub sources: HashMap<String, Stamp>,
     pub image_sources: Vec<(String, Stamp)>,
     pub outputs: Vec<(String, Stamp)>,
+    /// When the state file was sealed (its ctime), for [`Stamp::holds`];
+    /// read from the file, not stored in it.
+    #[serde(skip)]
+    pub sealed_ns: i128,
 }
 
 impl Check {
@@ -171,6 +178,7 @@ impl Check {
             sources: s.sources.iter().map(|(k, r)| (k.clone(), r.stamp)).collect(),
             image_sources: s.image_sources.iter().map(|(k, r)| (k.clone(), r.stamp)).collect(),
             outputs: s.outputs.iter().map(|(k, r)| (k.clone(), r.stamp)).collect(),
+            sealed_ns: s.sealed_ns,
         }
     }
 }
@@ -254,7 +262,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.state");
         let mut st = SiteState { output_dir: "public/s".into(), ..Default::default() };
-        st.outputs.insert("a/index.html".into(), OutputRecord { input: [1; 32], content: [2; 32], stamp: Stamp { size: 3, mtime_ns: 4 } });
+        st.outputs.insert(
+            "a/index.html".into(),
+            OutputRecord { input: [1; 32], content: [2; 32], stamp: Stamp { size: 3, mtime_ns: 4, ..Stamp::default() } },
+        );
         std::fs::write(&p, encode(&st)).unwrap();
         assert_eq!(load(&p).unwrap(), Some(st));
 
@@ -274,13 +285,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.state");
         let mut st = SiteState { output_dir: "public/s".into(), settings: [7; 32], pages: 2, ..Default::default() };
-        st.folders.push(("news".into(), Stamp { size: 1, mtime_ns: 2 }));
+        st.folders.push(("news".into(), Stamp { size: 1, mtime_ns: 2, ..Stamp::default() }));
         st.section_pages.push("news/_index.md".into());
-        st.outputs.insert("a/index.html".into(), OutputRecord { input: [1; 32], content: [2; 32], stamp: Stamp { size: 3, mtime_ns: 4 } });
+        st.outputs.insert(
+            "a/index.html".into(),
+            OutputRecord { input: [1; 32], content: [2; 32], stamp: Stamp { size: 3, mtime_ns: 4, ..Stamp::default() } },
+        );
         std::fs::write(&p, encode(&st)).unwrap();
         let saved = load_saved(&p).unwrap().unwrap();
         assert_eq!(saved.check, Check::of(&st));
-        assert_eq!(saved.check.outputs, [("a/index.html".to_string(), Stamp { size: 3, mtime_ns: 4 })]);
+        assert_eq!(saved.check.outputs, [("a/index.html".to_string(), Stamp { size: 3, mtime_ns: 4, ..Stamp::default() })]);
         assert_eq!(saved.state().unwrap(), st);
     }
 }

@@ -189,6 +189,10 @@ pub struct BuildArgs {
     /// JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Publish no site when any site fails (by default every site that
+    /// built is published and a failing one keeps its previous output).
+    #[arg(long)]
+    pub all_or_nothing: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

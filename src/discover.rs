@@ -23,17 +23,55 @@ pub struct Source {
 }
 
 /// What a stat tells about a file; equal stamps mean "very likely unchanged".
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Equality is size, mtime and inode: a file replaced by another (a new
+/// inode) differs even with the same size and mtime. The change time is
+/// compared only by [`Stamp::holds`], against when the state that recorded
+/// the stamp was sealed: a write that restores the mtime (`touch -d`, an
+/// optimiser run over `public/`) still moves the ctime, which nothing can
+/// set back.
+#[derive(Debug, Default, Clone, Copy, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     pub size: u64,
     pub mtime_ns: i128,
+    pub ino: u64,
+    pub ctime_ns: i128,
+}
+
+impl PartialEq for Stamp {
+    fn eq(&self, other: &Stamp) -> bool {
+        self.size == other.size && self.mtime_ns == other.mtime_ns && self.ino == other.ino
+    }
 }
 
 impl Stamp {
     pub fn of(meta: &std::fs::Metadata) -> Stamp {
-        let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos() as i128).unwrap_or(0);
-        Stamp { size: meta.len(), mtime_ns }
+        let ns = |t: std::io::Result<std::time::SystemTime>| {
+            t.ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos() as i128).unwrap_or(0)
+        };
+        #[cfg(unix)]
+        let (ino, ctime_ns) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.ino(), (meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128).max(0))
+        };
+        #[cfg(not(unix))]
+        let (ino, ctime_ns) = (0, 0);
+        Stamp { size: meta.len(), mtime_ns: ns(meta.modified()), ino, ctime_ns }
     }
+
+    /// Whether the file that now has this stamp is the one `recorded`
+    /// described, in a state sealed at `sealed_ns` (the state file's own
+    /// ctime: every rename that published a file came before it). Equal
+    /// size, mtime and inode, and no change since the later of the two.
+    pub fn holds(&self, recorded: &Stamp, sealed_ns: i128) -> bool {
+        self == recorded && self.ctime_ns <= recorded.ctime_ns.max(sealed_ns)
+    }
+}
+
+/// When the file at `path` was last changed (its ctime), in nanoseconds;
+/// 0 when it cannot be stat'ed.
+pub fn changed_ns(path: &Path) -> i128 {
+    std::fs::metadata(path).map(|m| Stamp::of(&m).ctime_ns).unwrap_or(0)
 }
 
 /// A folder held open so that files below it are stat'ed by their relative
@@ -44,6 +82,8 @@ pub struct Tree {
     root: PathBuf,
     #[cfg(unix)]
     dir: Option<std::fs::File>,
+    /// When the state whose stamps [`Tree::holds`] checks was sealed.
+    sealed_ns: i128,
 }
 
 /// What [`Tree::stat`] found.
@@ -61,7 +101,18 @@ impl Tree {
             root: root.to_path_buf(),
             #[cfg(unix)]
             dir: std::fs::File::open(root).ok(),
+            sealed_ns: 0,
         }
+    }
+
+    /// Stamps checked by [`Tree::holds`] come from a state sealed at `ns`.
+    pub fn sealed_at(self, ns: i128) -> Tree {
+        Tree { sealed_ns: ns, ..self }
+    }
+
+    /// Whether the file at `rel` is still the one `recorded` describes.
+    pub fn holds(&self, rel: &str, recorded: &Stamp) -> bool {
+        self.stamp(rel).is_some_and(|s| s.holds(recorded, self.sealed_ns))
     }
 
     pub fn root(&self) -> &Path {
@@ -114,7 +165,8 @@ fn stat_at(dir: &std::fs::File, rel: &str, follow: bool) -> Option<(Stamp, Kind)
     };
     // As `Stamp::of`: times before the epoch read as 0.
     let mtime_ns = (st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128).max(0);
-    Some((Stamp { size: st.st_size as u64, mtime_ns }, kind))
+    let ctime_ns = (st.st_ctime as i128 * 1_000_000_000 + st.st_ctime_nsec as i128).max(0);
+    Some((Stamp { size: st.st_size as u64, mtime_ns, ino: st.st_ino as u64, ctime_ns }, kind))
 }
 
 /// Whether a stamp is too close to `at` to be trusted later: file system

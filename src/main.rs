@@ -103,6 +103,7 @@ fn main() -> ExitCode {
                         if d.len() == 1 { "" } else { "s" }
                     );
                 }
+                None if e.is::<build::SitesFailed>() => eprintln!("{}", Printable(&e.to_string())),
                 None if e.is::<Problems>() => {
                     eprintln!("{e}");
                     return ExitCode::from(FOUND_PROBLEMS);
@@ -144,6 +145,7 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
     opts.base_url = args.base_url;
     opts.cache_remote = args.cache_remote;
     opts.cache_remote_required = args.cache_remote_required;
+    opts.all_or_nothing = args.all_or_nothing;
     opts.shard = args
         .shard
         .map(|s| build::Shard::parse(&s, |k| std::env::var(k).ok().filter(|v| !v.is_empty())))
@@ -168,11 +170,20 @@ fn run_build(root: &std::path::Path, args: BuildArgs) -> anyhow::Result<()> {
             bar.set_position(done as u64);
         }));
     }
-    let report = build::build(&opts)?;
+    let result = build::build(&opts);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    print_report(&report, args.quiet, args.json);
+    match result {
+        Ok(report) => print_report(&report, args.quiet, args.json),
+        Err(e) => {
+            // The sites that built are published: say so, then what failed.
+            if let Some(partial) = e.downcast_ref::<build::SitesFailed>() {
+                print_report(&partial.report, args.quiet, args.json);
+            }
+            return Err(e);
+        }
+    }
     Ok(())
 }
 

@@ -43,7 +43,7 @@ mod tests {
     use crate::discover::Stamp;
 
     fn rec(input: u8) -> OutputRecord {
-        OutputRecord { input: [input; 32], content: [0; 32], stamp: Stamp { size: 1, mtime_ns: 1 } }
+        OutputRecord { input: [input; 32], content: [0; 32], stamp: Stamp { size: 1, mtime_ns: 1, ..Stamp::default() } }
     }
 
     fn planned(path: &str, input: u8) -> Planned {

@@ -179,5 +179,5 @@ fn a_page_under_images_is_refused_naming_the_article() {
     let err = r.fails(&["build"]);
     assert!(err.contains("content/alpha/images/gallery.md"), "{err}");
     assert!(err.contains("images/ is reserved for images"), "{err}");
-    assert!(!r.exists("public"), "nothing was published");
+    assert!(!r.exists("public/alpha"), "the site is not published (the other one is)");
 }

@@ -461,3 +461,65 @@ fn uploads_reached_through_symbolic_links_are_refused_and_reported_as_such() {
         assert_ne!(std::fs::read(r.path(p)).unwrap(), b"secret text named .png", "{p} came from outside the uploads folder");
     }
 }
+
+/// #24 case 5: a `javascript:` blog URL is refused before anything is
+/// written, and `--dry-run` refuses it too.
+#[test]
+fn a_javascript_blog_url_is_refused_before_anything_is_written() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    r.edit(&export, &format!("<wp:base_blog_url>{SITE}</wp:base_blog_url>"), "<wp:base_blog_url>javascript:alert(1)</wp:base_blog_url>");
+    let before = tree(&r, "");
+    for dry in [true, false] {
+        let mut args = vec!["import", "wordpress", &export, "--site", "daily", "--uploads", "uploads"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = r.run(&args);
+        assert_eq!(out.status.code(), Some(2), "dry run {dry}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("export.xml") && err.contains("base_url") && err.contains("nothing was written"), "{err}");
+        assert_eq!(tree(&r, ""), before, "dry run {dry}: something was written");
+    }
+}
+
+/// #24 case 5: a draft without a slug whose Korean title is 300 bytes, and
+/// a post whose slug is 200 Hangul syllables (600 bytes): both import
+/// under names a file system takes, and the site builds.
+#[test]
+fn a_300_byte_korean_title_without_a_slug_imports_and_builds() {
+    let r = Repo::fixture("import");
+    let export = korean_export(&r);
+    let long_title = "가".repeat(100);
+    r.edit(&export, "<![CDATA[초안]]></title>", &format!("<![CDATA[{long_title}]]></title>"));
+    let long_slug: String = "%eb%82%98".repeat(200); // 나 × 200
+    r.edit(&export, "<wp:post_name><![CDATA[%ec%a7%80%eb%8f%84]]>", &format!("<wp:post_name><![CDATA[{long_slug}]]>"));
+    let report = import_json(&r, &[&export, "--site", "daily", "--uploads", "uploads"]);
+    assert_eq!(report["imported"]["drafts"], 1, "{report}");
+    for (path, _) in tree(&r, "content/daily") {
+        for part in path.split('/') {
+            assert!(part.len() <= 200, "{path}: a name of {} bytes", part.len());
+        }
+    }
+    let bundles: Vec<String> = tree(&r, "content/daily").into_keys().filter(|p| p.ends_with("/index.md")).collect();
+    assert!(bundles.iter().any(|p| p.contains(&"가".repeat(66))), "the draft keeps its title as slug: {bundles:?}");
+    assert!(bundles.iter().any(|p| p.contains(&"나".repeat(66))), "{bundles:?}");
+    r.ok(&["build", "--site", "daily", "--drafts"]);
+}
+
+/// #24 case 8c: WordPress's block test export, imported as a new site,
+/// builds: items whose URL would be a page gen generates (`/categories/`,
+/// `/tags/`, `/search/`) get the next free URL, reported.
+#[test]
+fn the_block_test_export_imported_as_a_new_site_builds() {
+    let r = Repo::fixture("import");
+    let report = import_json(&r, &[&shared("64-block-test-data.xml"), "--site", "fresh"]);
+    assert_eq!(report["site_added"], true);
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("placed at the next free URL"), "{warnings}");
+    r.ok(&["build", "--site", "fresh"]);
+    // The generated pages are gen's own, not an imported item's.
+    let tags = r.read("public/fresh/tags/index.html");
+    assert!(!tags.contains("wp-block") && tags.contains("<a"), "/tags/ is gen's list of tags");
+    r.ok(&["check", "--site", "fresh"]);
+}

@@ -372,3 +372,21 @@ fn section_titles_survive_a_build_that_walks_no_folder() {
     assert_eq!(w, Vec::<String>::new());
     assert!(r.read("public/alpha/index.html").contains(">소식<"), "the menu shows the section's title");
 }
+
+/// Hardening round 2, case 9: an article edited in place, same size, its
+/// mtime put back, is read again (the change time says it was written).
+#[test]
+fn an_article_edited_with_its_mtime_restored_is_rendered_again() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let path = r.path("content/beta/posts/hello.md");
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace("kept", "KEPT");
+    assert!(edited != text && edited.len() == text.len());
+    std::fs::write(&path, &edited).unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
+    r.build();
+    let html = r.read("public/beta/2023/05/hello/index.html");
+    assert!(html.contains("KEPT"), "the edit is published: {html}");
+}

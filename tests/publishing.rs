@@ -31,7 +31,7 @@ fn alias_onto_the_feed_fails_before_publishing_and_the_next_build_works() {
     r.edit("content/alpha/news/story-2.md", "tags: [경제]", "tags: [경제]\naliases: [\"/feed.xml/\"]");
     let err = r.fails(&["build"]);
     assert!(err.contains("redirect from /feed.xml/ hides a live page") && err.contains("story-2.md"), "{err}");
-    assert!(err.contains("the output folder was not changed"), "{err}");
+    assert!(err.contains("its previous output kept: alpha"), "{err}");
     assert_eq!(bytes(&r), before, "nothing published");
     assert!(!r.exists("public/.gen-staging"));
     r.edit("content/alpha/news/story-2.md", "aliases: [\"/feed.xml/\"]", "");
@@ -252,4 +252,63 @@ fn a_disk_that_refuses_every_write_is_one_error_with_the_count() {
         .filter(|e| e.path().to_string_lossy().ends_with(".tmp") || e.path().to_string_lossy().ends_with(".new"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// #24 case 8f: a `titel:` typo in one site's article publishes every
+/// other site, keeps the failing site's previous output, exits 2 naming
+/// it; `--all-or-nothing` publishes none.
+#[test]
+fn one_sites_error_does_not_stop_the_other_sites() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let alpha_before = r.snapshot("public/alpha");
+    r.write("content/alpha/news/typo.md", "---\ntitel: t\ndate: 2024-01-01\n---\nbody\n");
+    r.write("content/beta/posts/fresh.md", "---\ntitle: Fresh from the other desk\ndate: 2024-02-01\n---\nNew.\n");
+
+    // The old behaviour, asked for: nothing is published.
+    let out = r.run(&["build", "--all-or-nothing"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("content/alpha/news/typo.md") && err.contains("the output folder was not changed"), "{err}");
+    assert!(!r.exists("public/beta/2024/02/fresh/index.html"), "--all-or-nothing published beta");
+
+    let out = r.run(&["build"]);
+    assert_eq!(out.status.code(), Some(2), "a site failed: exit 2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("content/alpha/news/typo.md:2") && err.contains("unknown field `titel`"), "{err}");
+    assert!(err.contains("1 site not published, its previous output kept: alpha"), "{err}");
+    assert!(err.contains("published: beta"), "{err}");
+    assert!(r.exists("public/beta/2024/02/fresh/index.html"), "the site that built is published");
+    assert_eq!(r.snapshot("public/alpha"), alpha_before, "the failing site keeps its previous output");
+    assert!(!r.exists("public/.gen-staging"));
+
+    // Mended, the next build publishes alpha too and equals a clean build.
+    r.remove("content/alpha/news/typo.md");
+    r.build();
+    assert_same_as_clean_build(&r);
+}
+
+/// #24 case 12: a new cache folder beside an old output: gen cannot tell
+/// its stale files from anyone's, removes none, and says which are left
+/// and what to do.
+#[test]
+fn an_old_output_without_build_state_is_reported_not_adopted_silently() {
+    let r = Repo::fixture("basic");
+    r.build();
+    r.write("public/alpha/left-by-someone.html", "<p>old</p>");
+    std::fs::remove_dir_all(r.path(".gen")).unwrap();
+    let run = r.run(&["build"]);
+    assert!(run.status.success());
+    let out = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        out.contains("had no build state")
+            && out.contains("1 file there this build did not produce is left as it is (first: left-by-someone.html)"),
+        "{out}"
+    );
+    assert!(out.contains("delete") && out.contains("public/alpha"), "{out}");
+    assert!(r.exists("public/alpha/left-by-someone.html"), "nothing removed without a state");
+    // With a state again, nothing more is said.
+    let again = r.run(&["build"]);
+    let again = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.contains("had no build state"), "{again}");
 }

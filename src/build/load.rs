@@ -169,6 +169,10 @@ pub(super) fn discover_site<'s>(
     }
     let (mut check, last) = previous.filter(|_| !fresh).map_or_else(|| (Check::default(), None), |(c, l)| (c, Some(l)));
     check.output_dir = out_dir;
+    // Every file the last build published was renamed into place before
+    // its state file was: that file's ctime seals the stamps (also of a
+    // state kept in memory, which was written to disk too).
+    check.sealed_ns = if last.is_some() { discover::changed_ns(&cache::state_path(cache_dir, &site.name)) } else { 0 };
     report.timings_ms.insert("cache", ms(t));
 
     let t = Instant::now();
@@ -267,6 +271,7 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
     let t = Instant::now();
     let mut state = last.and_then(|l| l.state(&mut report)).unwrap_or_default();
     state.output_dir = check.output_dir;
+    state.sealed_ns = check.sealed_ns;
     // Parsed dates depend on the time zone: another one parses again.
     if check.timezone != site.timezone.map(|t| t.name().to_string()).unwrap_or_default() {
         state.sources.clear();
@@ -278,13 +283,13 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
     let results: Vec<Result<(String, SourceRecord), Diagnostic>> = sources
         .par_iter()
         .zip(cached)
-        .map(|(src, cached)| parse_source(src, &content_rel, cached, walked_at, site.timezone.unwrap_or(chrono_tz::UTC)))
+        .map(|(src, cached)| parse_source(src, &content_rel, cached, walked_at, state.sealed_ns, site.timezone.unwrap_or(chrono_tz::UTC)))
         .collect();
     let records: BTreeMap<String, SourceRecord> = diags.keep_ok(results);
     report.timings_ms.insert("parse", ms(t));
 
     let t = Instant::now();
-    let catalog = Catalog::new(root, site.image_shards, site.images.clone(), std::mem::take(&mut state.image_sources));
+    let catalog = Catalog::new(root, site.image_shards, site.images.clone(), std::mem::take(&mut state.image_sources), state.sealed_ns);
     let images = resolve_images(site, &content_rel, &records, filter, &catalog).unwrap_or_else(|d| {
         diags.extend(d);
         HashMap::new()
@@ -366,14 +371,14 @@ pub(super) fn unchanged(check: &Check, settings: Hash, sources: &[Source], root:
     check.settings == settings
         && check.valid_until.is_none_or(|t| now.timestamp() < t)
         && sources.len() == check.sources.len()
-        && sources.iter().all(|s| check.sources.get(&s.rel) == Some(&s.stamp))
+        && sources.iter().all(|s| check.sources.get(&s.rel).is_some_and(|r| s.stamp.holds(r, check.sealed_ns)))
         && {
-            let repo = discover::Tree::open(root);
-            check.image_sources.par_iter().all(|(path, stamp)| repo.stamp(path) == Some(*stamp))
+            let repo = discover::Tree::open(root).sealed_at(check.sealed_ns);
+            check.image_sources.par_iter().all(|(path, stamp)| repo.holds(path, stamp))
         }
         && {
-            let out = discover::Tree::open(&check.output_dir);
-            check.outputs.par_iter().all(|(path, stamp)| out.stamp(path) == Some(*stamp))
+            let out = discover::Tree::open(&check.output_dir).sealed_at(check.sealed_ns);
+            check.outputs.par_iter().all(|(path, stamp)| out.holds(path, stamp))
         }
 }
 
@@ -529,11 +534,12 @@ pub(super) fn parse_source(
     content_rel: &Path,
     cached: Option<SourceRecord>,
     walked_at: std::time::SystemTime,
+    sealed_ns: i128,
     tz: chrono_tz::Tz,
 ) -> Result<(String, SourceRecord), Diagnostic> {
     let file = content_rel.join(&src.rel);
     let cached = match cached {
-        Some(c) if c.stamp == src.stamp => return Ok((src.rel.clone(), c)),
+        Some(c) if src.stamp.holds(&c.stamp, sealed_ns) => return Ok((src.rel.clone(), c)),
         other => other,
     };
     // A file written in the same clock tick as it is read could change again

@@ -96,6 +96,10 @@ pub struct BuildOptions {
     /// Encode and store only this shard's variants, and publish nothing
     /// (`gen build --shard I/N`, one of N machines).
     pub shard: Option<Shard>,
+    /// Publish no site when any fails. By default every site that built
+    /// is published and a failing one keeps its previous output
+    /// ([`SitesFailed`]): one desk's typo does not hold back the others.
+    pub all_or_nothing: bool,
 }
 
 impl BuildOptions {
@@ -120,9 +124,40 @@ impl BuildOptions {
             cache_remote: None,
             cache_remote_required: false,
             shard: None,
+            all_or_nothing: false,
         }
     }
 }
+
+/// Sites that did not build, after every other site was published: their
+/// errors, their names, and the report of what was published.
+#[derive(Debug)]
+pub struct SitesFailed {
+    pub diagnostics: Diagnostics,
+    pub failed: Vec<String>,
+    pub report: BuildReport,
+}
+
+impl std::fmt::Display for SitesFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.diagnostics)?;
+        let published: Vec<&str> = self.report.sites.iter().map(|s| s.site.as_str()).collect();
+        write!(
+            f,
+            "{} site{} not published, {} previous output kept: {}",
+            self.failed.len(),
+            if self.failed.len() == 1 { "" } else { "s" },
+            if self.failed.len() == 1 { "its" } else { "their" },
+            self.failed.join(", ")
+        )?;
+        if !published.is_empty() {
+            write!(f, "\npublished: {}", published.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SitesFailed {}
 
 /// The current time, or `SOURCE_DATE_EPOCH` for reproducible builds.
 pub fn now() -> DateTime<FixedOffset> {
@@ -222,6 +257,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                 .with_context(|| format!("cannot prepare {}", prepared.config.output.join(crate::images::SHARED_IMAGES_DIR).display()))?,
         ),
     };
+    let names: Vec<String> = sites.iter().map(|(site, _)| site.name.clone()).collect();
     let results = each_bounded(sites, |(site, theme)| -> Result<Staged, Diagnostics> {
         let shared = prepared.shared();
         let found = discover_site(&shared, site, theme)?;
@@ -233,7 +269,17 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         render_site(opts, &prepared.cache_dir, &MARKDOWN, shared_images.as_ref(), &variants, load_site(&shared, found)?)
     });
     let mut diags = Diagnostics::default();
-    let staged: Vec<Staged> = diags.keep_ok(results);
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
+    for (name, result) in names.into_iter().zip(results) {
+        match result {
+            Ok(s) => staged.push(s),
+            Err(d) => {
+                diags.extend(d);
+                failed.push(name);
+            }
+        }
+    }
     let discard = |staged: &[Staged]| {
         for s in staged {
             s.publisher.discard().ok();
@@ -242,9 +288,11 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             shared.discard();
         }
     };
-    if !diags.is_empty() {
+    // A shard publishes nothing and `gen check` reports on every site: a
+    // failure stops them whole, as it does with `--all-or-nothing`.
+    if !diags.is_empty() && (staged.is_empty() || opts.all_or_nothing || opts.shard.is_some() || opts.check) {
         discard(&staged);
-        diags.into_result(())?;
+        return Err(diags.into());
     }
     if let Some(why) = variants.required_failure() {
         discard(&staged);
@@ -290,8 +338,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         report.sites.push(s.report);
         report.links.extend(s.links);
     }
-    // Shared images no page shows any more go once every site is published.
+    // Shared images no page shows any more go once every site is published
+    // (a site that failed still shows what it showed before).
     if let Some(shared) = &shared_images {
+        shared.forget(&failed);
         shared.finish(&sharing)?;
         if let (Some(w), Some(first)) = (&shared.warning, report.sites.first_mut()) {
             first.warnings.push(format!("{}: {w}", crate::images::SHARED_IMAGES_DIR));
@@ -343,6 +393,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         report.links.extend(others);
     }
     report.total_ms = ms(started);
+    if !failed.is_empty() {
+        return Err(SitesFailed { diagnostics: diags, failed, report }.into());
+    }
     Ok(report)
 }
 

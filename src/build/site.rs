@@ -95,8 +95,12 @@ pub(super) fn render_site(
     };
     let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify);
     let failures = WriteFailures::default();
-    let stager =
-        Stager { publisher: &publisher, previous: &state.outputs, out: discover::Tree::open(publisher.out_dir()), failures: &failures };
+    let stager = Stager {
+        publisher: &publisher,
+        previous: &state.outputs,
+        out: discover::Tree::open(publisher.out_dir()).sealed_at(state.sealed_ns),
+        failures: &failures,
+    };
     // Whatever fails from here on, nothing staged is left behind
     // (`Stager::settle`).
 
@@ -126,7 +130,7 @@ pub(super) fn render_site(
             shared.built(&site.name);
             Dest::Shared(shared)
         }
-        _ => Dest::Site { publisher: &publisher, previous: &state.outputs },
+        _ => Dest::Site { publisher: &publisher, previous: &state.outputs, sealed_ns: state.sealed_ns },
     };
     let (published, images) = site_images(opts, store, &site, &catalog, &rendered.deps, &planned, dest, &failures);
     report.images = images;
@@ -143,6 +147,11 @@ pub(super) fn render_site(
         stager.settle(opts.check.then(|| site_links(&opts.root, &site, &model, &redirects, &outputs, publisher.out_dir())).transpose())?;
     let removes: Vec<String> = owned.iter().flatten().filter(|k| !outputs.contains_key(*k)).cloned().collect();
     stager.settle(check_disk(&publisher, &planned, &moves, &removes, owned.as_ref()))?;
+    if owned.is_none()
+        && let Some(w) = unknown_files(publisher.out_dir(), &outputs)
+    {
+        report.warnings.push(w);
+    }
 
     report.files_written = moves.len();
     report.pages = planned.jobs.iter().filter(|j| j.is_page()).count();
@@ -165,6 +174,8 @@ pub(super) fn render_site(
         outputs,
         deps: rendered.deps,
         image_sources: catalog.into_records(),
+        // Known once the state file is written (read at the next build).
+        sealed_ns: 0,
     };
     let state_bytes = Some(cache::encode(&new_state));
     let state = opts.memory.is_some().then_some(new_state);
@@ -201,7 +212,7 @@ impl Stager<'_> {
 
     /// Whether the published file is still what `rec` describes.
     fn intact(&self, path: &str, rec: &OutputRecord) -> bool {
-        self.out.stamp(path) == Some(rec.stamp)
+        self.out.holds(path, &rec.stamp)
     }
 
     /// The record of `path` and whether anything was staged.
@@ -440,6 +451,29 @@ fn site_images(
         planning.origin(out).map(Path::to_path_buf)
     };
     publish_images(opts, store, site, catalog, unique, dest, failures, &origin)
+}
+
+/// With no build state (a new cache folder beside an old output), gen
+/// cannot tell its own stale files from anyone else's, so it removes none:
+/// the files of the output folder this build did not produce, said once.
+fn unknown_files(out: &Path, outputs: &BTreeMap<String, OutputRecord>) -> Option<String> {
+    let mut unknown = walkdir::WalkDir::new(out)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| e.path().strip_prefix(out).ok().map(|p| p.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/")))
+        .filter(|rel| !outputs.contains_key(rel));
+    let first = unknown.next()?;
+    let n = 1 + unknown.count();
+    Some(format!(
+        "{} had no build state (a new or emptied cache folder): {n} file{} there this build did not produce {} left as {} (first: {first}); delete {} and build again to publish exactly this build",
+        out.display(),
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "is" } else { "are" },
+        if n == 1 { "it is" } else { "they are" },
+        out.display()
+    ))
 }
 
 /// Stage 3e, last, what is on disk: nothing is published unless all of it

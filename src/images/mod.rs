@@ -145,12 +145,14 @@ pub struct Catalog {
     shards: Shards,
     settings: ImageSettings,
     previous: HashMap<String, ImageRecord>,
+    sealed_ns: i128,
     current: Mutex<HashMap<String, ImageRecord>>,
 }
 
 impl Catalog {
-    pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: HashMap<String, ImageRecord>) -> Catalog {
-        Catalog { root: root.to_path_buf(), shards, settings, previous, current: Mutex::default() }
+    /// `previous` holds the records of a state sealed at `sealed_ns` ([`Stamp::holds`]).
+    pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: HashMap<String, ImageRecord>, sealed_ns: i128) -> Catalog {
+        Catalog { root: root.to_path_buf(), shards, settings, previous, sealed_ns, current: Mutex::default() }
     }
 
     fn addressed(&self, source: String, ext: &str, record: ImageRecord) -> Addressed {
@@ -184,7 +186,8 @@ impl Catalog {
         // Variants need the decoder's reading of the header (orientation,
         // animation); a record read without one (resizing was off) is read again.
         let decode = variants::Format::of_source(&extension(source)).is_some() && self.settings.resize;
-        let record = match self.previous.get(key).copied().filter(|r| r.stamp == stamp && r.still.is_some() == decode) {
+        let record = match self.previous.get(key).copied().filter(|r| stamp.holds(&r.stamp, self.sealed_ns) && r.still.is_some() == decode)
+        {
             Some(r) => r,
             None => {
                 let bytes = std::fs::read(&full)?;

@@ -106,7 +106,8 @@ impl Shard {
 /// Where a site's image files go.
 pub enum Dest<'a> {
     /// Its own `images/`: the files are outputs of the site.
-    Site { publisher: &'a Publisher, previous: &'a BTreeMap<String, OutputRecord> },
+    /// `previous` is of a state sealed at `sealed_ns` ([`Stamp::holds`]).
+    Site { publisher: &'a Publisher, previous: &'a BTreeMap<String, OutputRecord>, sealed_ns: i128 },
     /// The shared tree: the site only records which files it uses.
     Shared(&'a SharedImages),
 }
@@ -138,10 +139,10 @@ impl<'a> Stage<'a> {
         failures: &'a WriteFailures,
         tick: &'a (dyn Fn() + Sync),
     ) -> Self {
-        let out = discover::Tree::open(match &dest {
-            Dest::Site { publisher, .. } => publisher.out_dir(),
-            Dest::Shared(s) => s.publisher.out_dir(),
-        });
+        let out = match &dest {
+            Dest::Site { publisher, sealed_ns, .. } => discover::Tree::open(publisher.out_dir()).sealed_at(*sealed_ns),
+            Dest::Shared(s) => discover::Tree::open(s.publisher.out_dir()).sealed_at(s.previous.sealed_ns),
+        };
         Stage { root, site, dest, store, failures, tick, hard_links: false, shard: None, out, counts: Counts::default() }
     }
 
@@ -210,7 +211,7 @@ impl<'a> Stage<'a> {
 
     fn kept(&self, rel: &str, input: &discover::Hash) -> Option<OutputRecord> {
         let previous = self.previous(rel)?;
-        (previous.input == *input && self.out.stamp(rel) == Some(previous.stamp)).then_some(previous)
+        (previous.input == *input && self.out.holds(rel, &previous.stamp)).then_some(previous)
     }
 
     /// A file this site publishes: returned for its outputs, or settled in the shared tree.
@@ -255,7 +256,8 @@ impl<'a> Stage<'a> {
             return Ok(());
         }
         // A hard-linked source rewritten with the same bytes changes the
-        // published file's mtime, not its content.
+        // published file's mtime, not its content; another site linking the
+        // same source moves its ctime. Read again, it is kept as it is.
         let published = self.publisher().out_dir().join(rel);
         if let Some(r) = self.previous(rel).filter(|r| self.hard_links && r.input == input && r.content == hash)
             && discover::hash_file(&published).is_ok_and(|h| h == hash)
@@ -440,9 +442,10 @@ impl SharedImages {
             }
         }
         previous.output_dir = out_dir;
+        previous.sealed_ns = discover::changed_ns(&state_path(cache_dir));
         let damaged = lost || {
-            let out = discover::Tree::open(&previous.output_dir);
-            !previous.outputs.par_iter().all(|(rel, r)| out.stamp(rel) == Some(r.stamp))
+            let out = discover::Tree::open(&previous.output_dir).sealed_at(previous.sealed_ns);
+            !previous.outputs.par_iter().all(|(rel, r)| out.holds(rel, &r.stamp))
         };
         Ok(SharedImages { publisher, previous, files: Mutex::default(), uses: Mutex::default(), damaged, warning })
     }
@@ -459,6 +462,16 @@ impl SharedImages {
 
     fn settle(&self, rel: &str, record: OutputRecord, staged: bool) {
         self.files.lock().expect("no panics while held").insert(rel.to_string(), Some((record, staged)));
+    }
+
+    /// Sites that failed to build: their previous pages stay published, and
+    /// so does every shared image those show, whatever they claimed before
+    /// failing.
+    pub fn forget(&self, sites: &[String]) {
+        let mut uses = self.uses.lock().expect("no panics while held");
+        for site in sites {
+            uses.remove(site);
+        }
     }
 
     /// A site that uses the tree but published nothing this build still
@@ -478,7 +491,9 @@ impl SharedImages {
         let headers = SHARED_HEADERS.as_bytes();
         let content = discover::hash_bytes(headers);
         let out_dir = self.publisher.out_dir();
-        let intact = |rel: &str, r: &OutputRecord| std::fs::metadata(out_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp);
+        let intact = |rel: &str, r: &OutputRecord| {
+            std::fs::metadata(out_dir.join(rel)).is_ok_and(|m| Stamp::of(&m).holds(&r.stamp, self.previous.sealed_ns))
+        };
         let mut files = self.files.lock().expect("no panics while held");
         match self.previous.outputs.get("_headers").filter(|r| r.content == content && intact("_headers", r)) {
             Some(r) => files.insert("_headers".into(), Some((*r, false))),

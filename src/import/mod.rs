@@ -167,6 +167,8 @@ struct Index {
     hosts: BTreeSet<String>,
     /// The site's offset from UTC in minutes, learnt from the dates.
     offset_minutes: i64,
+    /// Logins of the entries' authors.
+    authors: BTreeSet<String>,
 }
 
 /// Imports one export into one site.
@@ -180,7 +182,8 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
     let attachment_urls: Vec<&str> = index.attachments.values().map(String::as_str).collect();
     let uploads = opts.uploads.as_ref().map(|u| Uploads::open(&root.join(u), &attachment_urls)).transpose()?;
 
-    // The site: as configured, or added with what the export says of it.
+    // Everything that can be refused is checked before the first write (and
+    // by `--dry-run`): the site's entry, the authors file, every new path.
     let config_text = std::fs::read_to_string(root.join(CONFIG_FILE)).unwrap_or_default();
     let existing = if config_text.trim().is_empty() {
         None
@@ -188,16 +191,22 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
         let config = Config::parse(root, &config_text).map_err(|d| anyhow::anyhow!("{d}"))?;
         config.site(&opts.site).cloned()
     };
-    let (permalink, base_path, raw_html, new_site) = match &existing {
+    let (permalink, base_path, raw_html, new_config) = match &existing {
         Some(s) => (s.permalink.clone(), s.base_path.clone(), s.unsafe_html, None),
         None => {
             let permalink = infer_permalink(&index.entries);
             let block = site_block(&opts.site, &index.channel, &permalink, &opts.export, index.offset_minutes)?;
+            let text = with_site(&config_text, &block);
+            // A bad value in the export (a `javascript:` blog URL) is an error now, not at the next build.
+            Config::parse(root, &text).map_err(|d| {
+                anyhow::anyhow!("{}: the site entry for {CONFIG_FILE} would not load:\n{d}\nnothing was written", opts.export.display())
+            })?;
             let base = site_base_url(&index.channel);
             let base_path = url::Url::parse(&base).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
-            (permalink, base_path, false, Some(block))
+            (permalink, base_path, false, Some(text))
         }
     };
+    let authors = plan_authors(root, &index.channel, &index.authors)?;
     let mut warnings = Vec::new();
     let places = place_entries(&index.entries, &permalink, &opts.default_section, &mut warnings);
 
@@ -213,7 +222,7 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
         site: opts.site.clone(),
         export: opts.export.display().to_string(),
         dry_run: opts.dry_run,
-        site_added: new_site.is_some(),
+        site_added: new_config.is_some(),
         permalink: permalink.clone(),
         items: index.items.clone(),
         skipped: index.skipped.clone(),
@@ -238,32 +247,26 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
 
     // The second read: bodies, converted a batch at a time.
     let mut batch: Vec<wxr::Item> = Vec::with_capacity(BATCH);
-    let mut authors_used: BTreeSet<String> = BTreeSet::new();
-    wxr::read(&opts.export, |entry| {
+    let converted = wxr::read(&opts.export, |entry| {
         if let wxr::Entry::Item(item) = entry
             && by_id.contains_key(&item.id)
             && is_entry(&item)
         {
-            authors_used.insert(clean_login(&item.creator).to_string());
             batch.push(*item);
             if batch.len() == BATCH {
                 shared.convert_batch(std::mem::take(&mut batch))?;
             }
         }
         Ok(())
-    })?;
-    shared.convert_batch(batch)?;
+    })
+    .and_then(|()| shared.convert_batch(batch));
     // The shared state borrows the report until here.
     let written = shared.written.into_inner().expect("no panics while held");
 
-    report.authors_added = merge_authors(root, &index.channel, &authors_used, opts.dry_run)?;
-    if let Some(block) = new_site
-        && !opts.dry_run
-    {
-        append_site(root, &config_text, &block)?;
-    }
     if !opts.dry_run {
-        // Entries of files this run left alone (conflicts) keep their old hash.
+        // Listed also when a write failed half-way (a full disk): the next
+        // import then knows these files as its own. Entries of files this
+        // run left alone (conflicts) keep their old hash.
         let mut files = previous.files.clone();
         files.extend(written);
         let ledger = Ledger { export: file_name(&opts.export), files };
@@ -271,6 +274,15 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
         if std::fs::read(&ledger_path).ok().as_deref() != Some(&bytes[..]) {
             std::fs::create_dir_all(&content).with_context(|| format!("cannot create {}", content.display()))?;
             std::fs::write(&ledger_path, bytes).with_context(|| format!("cannot write {}", ledger_path.display()))?;
+        }
+    }
+    converted?;
+    report.authors_added = authors.added();
+    if !opts.dry_run {
+        authors.write()?;
+        if let Some(text) = &new_config {
+            let path = root.join(CONFIG_FILE);
+            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
     report.images.missing.sort();
@@ -374,6 +386,7 @@ fn read_index(export: &Path) -> anyhow::Result<Index> {
                 .unwrap_or_default()
         };
         let link_path = site_path(&uploads::url_path(&item.link), &base_path);
+        index.authors.insert(clean_login(&item.creator).to_string());
         index.entries.push(Entry {
             id: item.id,
             page: item.post_type == "page",
@@ -479,19 +492,36 @@ fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warn
     let mut used_paths: HashSet<String> = HashSet::new();
     let mut used_dirs: HashSet<String> = HashSet::new();
     let mut places: Vec<Place> = Vec::with_capacity(entries.len());
+    // A category named like a folder gen publishes itself (`tags`,
+    // `assets`, `images`) goes to the default section.
+    let usable = |s: &str| !s.is_empty() && !RESERVED_SECTIONS.contains(&s);
+    let default_section = Some(slugify(default_section)).filter(|s| usable(s)).unwrap_or_else(|| "posts".into());
+    let section_of = |e: &Entry| fit_name(if usable(&e.section) { &e.section } else { &default_section });
+    let mut renamed: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in entries.iter().filter(|e| !e.section.is_empty() && !usable(&e.section)) {
+        *renamed.entry(&e.section).or_default() += 1;
+    }
+    for (name, n) in renamed {
+        warnings.push(format!("category `{name}` is a folder gen publishes itself: its {n} item(s) go to section `{default_section}`"));
+    }
+    let all_sections: HashSet<String> = entries.iter().map(|e| format!("/{}/", section_of(e))).collect();
     for e in entries {
-        let section = if e.section.is_empty() || e.section == "assets" { slugify(default_section) } else { e.section.clone() };
+        let section = section_of(e);
         let base_slug = {
             let s = slugify(&e.post_name);
             if s.is_empty() { slugify(&e.title) } else { s }
         };
-        let base_slug = if base_slug.is_empty() { format!("{}", e.id) } else { base_slug };
+        let base_slug = if base_slug.is_empty() { format!("{}", e.id) } else { fit_name(&base_slug) };
         let mut n = 1;
         let (dir, path) = loop {
             let slug = if n == 1 { base_slug.clone() } else { format!("{base_slug}-{n}") };
             let dir = format!("{section}/{slug}");
             let path = crate::model::expand_permalink(permalink, &section, &slug, &e.date);
-            if !used_paths.contains(&path) && !used_dirs.contains(&dir) {
+            // A page gen generates there (`/categories/`, a section's list)
+            // keeps its URL: the item takes the next free one.
+            if let Some(why) = generated_page(&path, &all_sections) {
+                warnings.push(format!("“{}” would be at {path}, but {why}: placed at the next free URL", e.title));
+            } else if !used_paths.contains(&path) && !used_dirs.contains(&dir) {
                 break (dir, path);
             }
             n += 1;
@@ -540,8 +570,28 @@ fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warn
     places
 }
 
-/// Why an old path cannot redirect: gen publishes a page of its own there
-/// (a redirect may not hide a live page).
+/// Section names the importer does not give a category: gen's own folders.
+const RESERVED_SECTIONS: [&str; 8] = ["assets", "images", "tags", "categories", "series", "authors", "search", "page"];
+
+/// The longest slug or section name the importer writes, in bytes: a file
+/// name holds 255, and a `-2` or a `.html` may follow.
+const MAX_SLUG_BYTES: usize = 200;
+
+/// `name` cut to [`MAX_SLUG_BYTES`] on a character boundary, without a
+/// trailing `-` (a 200-character Hangul title is 600 bytes).
+fn fit_name(name: &str) -> String {
+    if name.len() <= MAX_SLUG_BYTES {
+        return name.to_string();
+    }
+    let mut end = MAX_SLUG_BYTES;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].trim_end_matches('-').to_string()
+}
+
+/// Why an old path cannot redirect, or a new one cannot be taken: gen
+/// publishes a page of its own there (a redirect may not hide a live page).
 fn generated_page(path: &str, sections: &HashSet<String>) -> Option<&'static str> {
     const LISTS: [&str; 6] = ["/tags/", "/categories/", "/series/", "/authors/", "/search/", "/page/"];
     if path == "/" {
@@ -685,7 +735,9 @@ impl Shared<'_> {
         let now = chrono::Utc::now();
         let converted: Vec<Converted> = batch.par_iter().map(|item| self.convert(item, now)).collect();
         let results: Vec<anyhow::Result<()>> = converted.par_iter().map(|c| self.write(c)).collect();
-        results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        for (item, result) in batch.iter().zip(results) {
+            result.with_context(|| self.name(item))?;
+        }
         let mut report = self.report.lock().expect("no panics while held");
         for c in converted {
             if c.page {
@@ -708,6 +760,13 @@ impl Shared<'_> {
             report.redirects.images += c.image_aliases;
         }
         Ok(())
+    }
+
+    /// An item as an error names it: its title, id and line in the export.
+    fn name(&self, item: &wxr::Item) -> String {
+        let title = markdown::plain_text(&item.title);
+        let line = wxr::line_of(&self.opts.export, item.offset);
+        format!("importing item {} “{}” ({}:{line})", item.id, crate::diag::Printable(&title), self.opts.export.display())
     }
 
     fn convert(&self, item: &wxr::Item, now: DateTime<chrono::Utc>) -> Converted {
@@ -1013,13 +1072,14 @@ fn author_key(login: &str) -> String {
     }
 }
 
-/// Adds the export's authors that the imported items name and
-/// `content/authors.yaml` lacks; existing entries are never touched.
-/// E-mail addresses are not copied: an export has them, a public site should not.
-fn merge_authors(root: &Path, channel: &wxr::Channel, used: &BTreeSet<String>, dry_run: bool) -> anyhow::Result<Vec<String>> {
+/// The export's authors that the imported items name and
+/// `content/authors.yaml` lacks, to be added; existing entries are never
+/// touched. E-mail addresses are not copied: an export has them, a public
+/// site should not.
+fn plan_authors(root: &Path, channel: &wxr::Channel, used: &BTreeSet<String>) -> anyhow::Result<NewAuthors> {
     let path = root.join(AUTHORS_FILE);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let existing = crate::model::parse_authors(&text).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let existing = crate::model::parse_authors(&text).map_err(|d| anyhow::anyhow!("{d}\nnothing was written"))?;
     let names: HashMap<&str, &str> = channel.authors.iter().map(|a| (a.login.as_str(), a.display_name.as_str())).collect();
     let mut add: BTreeMap<String, crate::model::Author> = BTreeMap::new();
     for login in used.iter().filter(|l| !l.is_empty()) {
@@ -1030,17 +1090,34 @@ fn merge_authors(root: &Path, channel: &wxr::Channel, used: &BTreeSet<String>, d
         let name = names.get(login.as_str()).map(|n| markdown::plain_text(n)).filter(|n| !n.is_empty()).unwrap_or_else(|| login.clone());
         add.insert(key, crate::model::Author { name, ..Default::default() });
     }
-    if add.is_empty() || dry_run {
-        return Ok(add.into_keys().collect());
+    Ok(NewAuthors { path, text, add })
+}
+
+/// Authors an import adds to `content/authors.yaml`.
+struct NewAuthors {
+    path: PathBuf,
+    /// The file as it was.
+    text: String,
+    add: BTreeMap<String, crate::model::Author>,
+}
+
+impl NewAuthors {
+    fn added(&self) -> Vec<String> {
+        self.add.keys().cloned().collect()
     }
-    let mut block = serde_norway::to_string(&add.iter().map(|(k, a)| (k, AuthorOut { name: &a.name })).collect::<BTreeMap<_, _>>())
-        .expect("plain data serializes");
-    if !text.is_empty() && !text.ends_with('\n') {
-        block.insert(0, '\n');
+
+    fn write(&self) -> anyhow::Result<()> {
+        if self.add.is_empty() {
+            return Ok(());
+        }
+        let out: BTreeMap<_, _> = self.add.iter().map(|(k, a)| (k, AuthorOut { name: &a.name })).collect();
+        let mut block = serde_norway::to_string(&out).expect("plain data serializes");
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            block.insert(0, '\n');
+        }
+        std::fs::create_dir_all(self.path.parent().expect("has a parent"))?;
+        std::fs::write(&self.path, format!("{}{block}", self.text)).with_context(|| format!("cannot write {}", self.path.display()))
     }
-    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-    std::fs::write(&path, format!("{text}{block}")).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(add.into_keys().collect())
 }
 
 #[derive(Serialize)]
@@ -1085,7 +1162,8 @@ fn site_block(name: &str, c: &wxr::Channel, permalink: &str, export: &Path, offs
     Ok(block)
 }
 
-fn append_site(root: &Path, existing: &str, block: &str) -> anyhow::Result<()> {
+/// `sites.toml` with the new site's entry appended.
+fn with_site(existing: &str, block: &str) -> String {
     let sep = if existing.is_empty() || existing.ends_with("\n\n") {
         ""
     } else if existing.ends_with('\n') {
@@ -1093,11 +1171,7 @@ fn append_site(root: &Path, existing: &str, block: &str) -> anyhow::Result<()> {
     } else {
         "\n\n"
     };
-    let text = format!("{existing}{sep}{block}");
-    // The result must still load: a bad value in the export is an error here, not at the next build.
-    Config::parse(root, &text).map_err(|d| anyhow::anyhow!("the site entry for {CONFIG_FILE} would not load:\n{d}"))?;
-    let path = root.join(CONFIG_FILE);
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    format!("{existing}{sep}{block}")
 }
 
 #[cfg(test)]

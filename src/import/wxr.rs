@@ -81,6 +81,8 @@ pub struct ItemTerm {
 /// One `<item>`: a post, page, attachment, menu item, revision, …
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Item {
+    /// Byte offset of its `<item>` in the export, for [`line_of`].
+    pub offset: u64,
     pub title: String,
     pub link: String,
     pub guid: String,
@@ -148,6 +150,11 @@ impl From<quick_xml::Error> for ReadError {
     }
 }
 
+/// The line of an item (its [`Item::offset`]), for an error naming it.
+pub fn line_of(file: &Path, offset: u64) -> usize {
+    line_at(file, offset)
+}
+
 /// The 1-based line of byte `offset`, counted again only when reporting an error.
 fn line_at(file: &Path, offset: u64) -> usize {
     let Ok(bytes) = std::fs::read(file) else { return 1 };
@@ -197,7 +204,7 @@ fn read_from<R: BufRead>(reader: &mut NsReader<R>, each: &mut dyn FnMut(Entry) -
                         each(Entry::Channel(Box::new(channel.clone()))).map_err(ReadError::Stop)?;
                         channel_sent = true;
                     }
-                    item = Some(Item::default());
+                    item = Some(Item { offset: reader.buffer_position(), ..Item::default() });
                 }
                 if ns == Ns::None && local == "category" && item.is_some() {
                     item_term = ItemTerm::default();

@@ -137,6 +137,8 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
     // The shared image tree, served under every site's origin.
     opts.build.images_url = Some(format!("http://{{site}}.localhost:{port}/{}/", crate::images::SHARED_IMAGES_DIR));
     opts.build.memory = Some(Arc::default());
+    // One error overlay for every page: a failing site holds back the rest.
+    opts.build.all_or_nothing = true;
     let live = Arc::new(Live { state: Mutex::default(), out_dir: preview.join("public"), port, redirects: http::Redirects::default() });
     live.lock().sites = served_sites(&opts.build);
     rebuild(&opts.build, &live, None, false);
