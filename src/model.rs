@@ -14,7 +14,7 @@ use crate::config::{Archive, SiteConfig};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discover::Hash;
 use crate::images::{Addressed, ImageView};
-use crate::parse::Meta;
+use crate::parse::{Kind, Meta};
 
 pub const AUTHORS_FILE: &str = "content/authors.yaml";
 
@@ -157,6 +157,8 @@ pub struct PageView {
     pub image: Option<ImageView>,
     pub reading_minutes: usize,
     pub draft: bool,
+    /// `article` or `page` (themes leave a page's date and neighbours out).
+    pub kind: Kind,
     pub extra: serde_json::Value,
 }
 
@@ -230,8 +232,9 @@ pub struct SiteModel {
     pub articles: Vec<Article>,
     /// The live site first, then each archive, oldest last.
     pub parts: Vec<Part>,
-    /// Each article's position in its section's list (within its part).
-    pub section_pos: Vec<usize>,
+    /// Each article's position in its section's list (within its part);
+    /// `None` for a page, which is in no list.
+    pub section_pos: Vec<Option<usize>>,
     pub moved: Vec<Moved>,
 }
 
@@ -290,10 +293,16 @@ impl SiteModel {
         let mut parts: Vec<Part> = std::iter::once(None).chain(site.archives.iter().map(Some)).map(Part::new).collect();
         let mut section_pos = Vec::with_capacity(articles.len());
         for (i, a) in articles.iter().enumerate() {
+            // A page is published and searchable, but in no list, term,
+            // author page or feed.
+            if a.meta.kind == Kind::Page {
+                section_pos.push(None);
+                continue;
+            }
             let part = &mut parts[a.part];
             part.all.push(i);
             let list = part.sections.entry(a.view.section.clone()).or_default();
-            section_pos.push(list.len());
+            section_pos.push(Some(list.len()));
             list.push(i);
             let v = &a.view;
             for (tax, refs) in part.taxonomies.iter_mut().zip([&v.tags, &v.categories, &v.series.iter().cloned().collect::<Vec<_>>()]) {
@@ -353,9 +362,13 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
                 .hint("set `slug:` to a few words, e.g. `slug: my-article`"),
         );
     }
-    let url_path = expand_permalink(&site.permalink, &section, &slug, &local(site, &meta.date));
+    let url_path = match meta.kind {
+        Kind::Article => expand_permalink(&site.permalink, &section, &slug, &local(site, &meta.date)),
+        Kind::Page => page_path(&p.rel, &slug),
+    };
     let live_path = url_path.trim_start_matches('/').to_string();
-    let part = part_of(site, &local(site, &meta.date));
+    // A page is not news of its year: it stays on the live site.
+    let part = if meta.kind == Kind::Page { 0 } else { part_of(site, &local(site, &meta.date)) };
     // An archived article, its terms and its authors live under the archive's prefix.
     let prefix = if part > 0 { format!("{}/", site.archives[part - 1].path) } else { String::new() };
     let path = format!("{prefix}{live_path}");
@@ -411,10 +424,27 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
         image: cover.as_ref().map(|c| c.view.clone()),
         reading_minutes: meta.reading_minutes,
         draft: meta.draft,
+        kind: meta.kind,
         extra: meta.extra.clone(),
     };
     let cover = cover.and_then(|c| c.local);
     diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view, cover, aliased, part, live_path })
+}
+
+/// A page's path: its folders under the site, then its slug
+/// (`company/team/index.md` → `/company/team/`), whatever the permalink.
+pub fn page_path(rel: &str, slug: &str) -> String {
+    let mut folders: Vec<&str> = rel.split('/').collect();
+    folders.pop(); // the file
+    if rel.ends_with("/index.md") {
+        folders.pop(); // the bundle folder: the slug names it
+    }
+    let mut out = String::from("/");
+    for f in folders.iter().map(|f| slugify(f)).filter(|f| !f.is_empty()).chain([slug.to_string()]) {
+        out.push_str(&f);
+        out.push('/');
+    }
+    out
 }
 
 /// The first folder under the site; a bundle's own folder is not a section.
@@ -510,6 +540,14 @@ mod tests {
         assert_eq!(section_of("bundle/index.md"), "");
         assert_eq!(fallback_slug("news/my-post/index.md"), "my-post");
         assert_eq!(fallback_slug("news/other.md"), "other");
+    }
+
+    #[test]
+    fn a_page_lives_at_its_folders_then_its_slug() {
+        assert_eq!(page_path("about.md", "about"), "/about/");
+        assert_eq!(page_path("about/index.md", "about"), "/about/");
+        assert_eq!(page_path("company/team/index.md", "team"), "/company/team/");
+        assert_eq!(page_path("Company Info/team.md", "our-team"), "/company-info/our-team/");
     }
 
     #[test]

@@ -50,7 +50,19 @@ struct FrontMatter {
     image_aliases: BTreeMap<String, Vec<String>>,
     moved_to: Option<String>,
     #[serde(default)]
+    kind: Kind,
+    #[serde(default)]
     extra: serde_json::Value,
+}
+
+/// What a source is: an article (dated, listed, in feeds) or a page (at
+/// its own path, in no list).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Article,
+    Page,
 }
 
 /// What the rest of the pipeline knows of an article without its body.
@@ -76,6 +88,7 @@ pub struct Meta {
     /// The article now lives at this absolute URL (another site): it is not
     /// published here, its URL and aliases redirect there.
     pub moved_to: Option<String>,
+    pub kind: Kind,
     #[serde(with = "json_text")]
     pub extra: serde_json::Value,
     pub word_count: usize,
@@ -218,6 +231,7 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::T
         aliases: nfc_all(fm.aliases),
         image_aliases: fm.image_aliases,
         moved_to: fm.moved_to,
+        kind: fm.kind,
         extra: fm.extra,
         word_count,
         reading_minutes: word_count.div_ceil(200).max(1),

@@ -194,3 +194,37 @@ fn the_demo_repository_builds() {
         assert!(out.path().join(site).join("index.html").exists(), "{site}");
     }
 }
+
+/// `kind: page` (#24 case 8d): at its folder path whatever the permalink,
+/// in the sitemap and search, in no list, term page, author page, feed or
+/// news sitemap, without neighbours or a date line.
+#[test]
+fn a_page_lives_at_its_own_path_and_in_no_list_or_feed() {
+    let r = Repo::fixture("basic");
+    let page =
+        "---\nkind: page\ntitle: About the beta desk\ndate: 2024-03-01\nauthor: ann\ntags: [Rust & Web]\n---\n\nWe write about the web.\n";
+    r.write("content/beta/about.md", page);
+    r.write("content/beta/company/team/index.md", &page.replace("About the beta desk", "The team"));
+    r.write("content/beta/posts/newer.md", "---\ntitle: Newer post\ndate: 2024-02-01\n---\n\nText.\n");
+    r.build();
+    let about = r.read("public/beta/about/index.html");
+    let d = scraper::Html::parse_document(&about);
+    let sel = |css: &str| d.select(&scraper::Selector::parse(css).unwrap()).count();
+    assert_eq!(sel(".byline"), 0, "no date line");
+    assert_eq!(sel("a[rel=prev], a[rel=next]"), 0, "no neighbours");
+    assert!(about.contains("\"@type\":\"WebPage\""), "JSON-LD says WebPage");
+    assert!(r.exists("public/beta/company/team/index.html"), "nested under its folder");
+    for list in ["index.html", "feed.xml", "atom.xml", "tags/rust-web/index.html", "authors/ann/index.html", "posts/index.html"] {
+        let text = r.read(&format!("public/beta/{list}"));
+        assert!(!text.contains("About the beta desk") && !text.contains("The team"), "a page is listed in {list}");
+    }
+    // The newest article's neighbour is still the older article, not a page.
+    let newer = r.read("public/beta/2024/02/newer/index.html");
+    assert!(newer.contains("/2023/05/hello/"), "{newer}");
+    let sitemap = r.read("public/beta/sitemap.xml");
+    assert!(sitemap.contains("/about/") && sitemap.contains("/company/team/"), "{sitemap}");
+    // A typo in the kind is an error naming the line.
+    r.write("content/beta/about.md", &page.replace("kind: page", "kind: pgae"));
+    let err = r.fails(&["build"]);
+    assert!(err.contains("content/beta/about.md:2") && err.contains("unknown variant `pgae`"), "{err}");
+}

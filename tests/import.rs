@@ -302,7 +302,18 @@ fn a_korean_multisite_export_keeps_every_old_url() {
     let rules = redirects(&r, "daily");
     assert_eq!(rules.get("/?p=101").map(String::as_str), Some("/2023/12/기준금리/"), "{rules:?}");
     assert_eq!(rules.get("/2023/12/old-rate/").map(String::as_str), Some("/2023/12/기준금리/"));
-    assert_eq!(rules.get("/?page_id=103").map(String::as_str), Some("/2023/01/회사/"), "{rules:?}");
+    // #24 case 8d: a page is a page: at its own old URL, in no list or feed.
+    assert_eq!(rules.get("/?page_id=103").map(String::as_str), Some("/회사/"), "{rules:?}");
+    assert!(!rules.contains_key("/회사/"), "the page itself is there: {rules:?}");
+    assert!(r.read("content/daily/회사/index.md").starts_with("---\nkind: page\n"));
+    let about = r.read("public/daily/회사/index.html");
+    assert!(article_text(&about).contains("우리는 뉴스를 만든다."), "{about}");
+    assert!(select(&doc(&about), "article .byline").is_empty(), "a page shows no date line");
+    for list in ["index.html", "feed.xml"] {
+        let text = r.read(&format!("public/daily/{list}"));
+        assert!(!text.contains("회사 소개"), "the page is listed in {list}");
+    }
+    assert!(r.read("public/daily/sitemap.xml").contains("/%ED%9A%8C%EC%82%AC/") || r.read("public/daily/sitemap.xml").contains("/회사/"));
     for old in ["chart.png", "chart-800x450.png", "chart-300x169.png"] {
         let from = format!("/wp-content/uploads/sites/3/2023/12/{old}");
         let to = rules.get(&from).unwrap_or_else(|| panic!("no redirect for {from}: {rules:?}"));
@@ -522,4 +533,73 @@ fn the_block_test_export_imported_as_a_new_site_builds() {
     let tags = r.read("public/fresh/tags/index.html");
     assert!(!tags.contains("wp-block") && tags.contains("<a"), "/tags/ is gen's list of tags");
     r.ok(&["check", "--site", "fresh"]);
+}
+
+/// #24 case 8e: sections the importer makes are named as their categories
+/// were (not `6-1` or `block`), and definition lists stay lists.
+#[test]
+fn imported_sections_carry_their_category_names() {
+    let r = Repo::fixture("import");
+    import_json(&r, &[&shared("themeunittestdata.wordpress.xml"), "--site", "wptest"]);
+    assert_eq!(r.read("content/wptest/6-1/_index.md"), "---\ntitle: '6.1'\n---\n");
+    assert_eq!(r.read("content/wptest/block/_index.md"), "---\ntitle: Block\n---\n");
+    r.ok(&["build", "--site", "wptest"]);
+    let home = r.read("public/wptest/index.html");
+    let nav: Vec<String> = select(&doc(&home), "nav a").iter().map(|a| a.text().collect::<String>().trim().to_string()).collect();
+    assert!(nav.iter().any(|t| t == "6.1") && nav.iter().any(|t| t == "Block"), "{nav:?}");
+    assert!(!nav.iter().any(|t| t == "6-1" || t == "block"), "{nav:?}");
+    // Importing again changes nothing, the section pages included.
+    let again = import_json(&r, &[&shared("themeunittestdata.wordpress.xml"), "--site", "wptest"]);
+    assert_eq!(again["files"]["created"], 0, "{again}");
+    assert_eq!(again["files"]["updated"], 0, "{again}");
+}
+
+/// A minimal export of `blog` with `items` (`<item>` bodies without the
+/// namespaces' boilerplate).
+fn small_export(r: &Repo, blog: &str, items: &[(u64, &str, &str, &str, &str)]) -> String {
+    let mut xml = String::new();
+    for (id, ty, name, link, date) in items {
+        xml += &format!(
+            "<item><title>{name} title</title><link>{link}</link><dc:creator>reporter</dc:creator><guid>{blog}/?p={id}</guid>\
+<content:encoded><![CDATA[<p>Body of {name}.</p>]]></content:encoded><excerpt:encoded></excerpt:encoded><wp:post_id>{id}</wp:post_id>\
+<wp:post_date>{date}</wp:post_date><wp:post_date_gmt>{date}</wp:post_date_gmt><wp:post_name>{name}</wp:post_name>\
+<wp:status>publish</wp:status><wp:post_parent>0</wp:post_parent><wp:post_type>{ty}</wp:post_type></item>\n"
+        );
+    }
+    let text = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<rss version=\"2.0\" xmlns:excerpt=\"http://wordpress.org/export/1.2/excerpt/\" \
+xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:wp=\"http://wordpress.org/export/1.2/\">\n<channel>\n\
+<title>Old</title><link>{blog}</link><language>en</language><wp:wxr_version>1.2</wp:wxr_version><wp:base_blog_url>{blog}</wp:base_blog_url>\n{xml}</channel>\n</rss>\n"
+    );
+    r.write("small.xml", &text);
+    "small.xml".into()
+}
+
+/// #24 case 8b: the year archive was a full copy of the old site at
+/// `/2023backup`. Imported into the live site (base_url `/`, an archive
+/// `until = 2023`), every old URL keeps its prefix: the archived About page
+/// stays at `/2023backup/about/` and the live `/about/` is not claimed.
+#[test]
+fn an_export_of_the_year_archive_keeps_its_urls_under_the_prefix() {
+    let r = Repo::fixture("archive");
+    let blog = "https://news.example.com/2023backup";
+    let export = small_export(
+        &r,
+        blog,
+        &[
+            (11, "post", "rates", &format!("{blog}/2023/12/rates/"), "2023-12-05 09:00:00"),
+            (12, "page", "about", &format!("{blog}/about/"), "2023-01-02 09:00:00"),
+        ],
+    );
+    let report = import_json(&r, &[&export, "--site", "news"]);
+    assert_eq!(report["imported"]["pages"], 1, "{report}");
+    r.ok(&["build", "--site", "news"]);
+    let rules = redirects(&r, "news");
+    assert!(!rules.contains_key("/about/"), "the live /about/ is not the archive's: {rules:?}");
+    assert!(r.exists("public/news/2023backup/about/index.html"), "{:?}", r.listing());
+    assert_eq!(rules.get("/2023backup/?page_id=12").map(String::as_str), Some("/2023backup/about/"), "{rules:?}");
+    // The post's old URL leads to where the archive publishes it.
+    let to = rules.get("/2023backup/2023/12/rates/").unwrap_or_else(|| panic!("{rules:?}"));
+    assert!(to.starts_with("/2023backup/") && r.exists(&format!("public/news{to}index.html")), "{to}");
+    assert!(!rules.contains_key("/?p=11") && !rules.contains_key("/?page_id=12"), "no ?p= of the live site claimed: {rules:?}");
 }

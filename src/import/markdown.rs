@@ -425,7 +425,8 @@ impl Writer<'_> {
                 *self.out.dropped.entry(n.to_string()).or_default() += 1;
                 vec![]
             }
-            "details" | "dl" => {
+            "dl" => self.definitions(e),
+            "details" => {
                 *self.out.dropped.entry(name.to_string()).or_default() += 1;
                 self.blocks(e)
             }
@@ -465,6 +466,33 @@ impl Writer<'_> {
             items.push(item);
         }
         items.join("\n")
+    }
+
+    /// A definition list Markdown cannot say: a list of each term in bold
+    /// followed by its definitions (`- **Term**: one; another`).
+    fn definitions(&mut self, e: ElementRef) -> Vec<String> {
+        let mut items: Vec<(String, Vec<String>)> = Vec::new();
+        for child in e.children().filter_map(ElementRef::wrap) {
+            let text = one_line(&self.inline_children(child));
+            match child.value().name() {
+                "dt" => items.push((text, vec![])),
+                "dd" if !text.is_empty() => match items.last_mut() {
+                    Some((_, defs)) => defs.push(text),
+                    None => items.push((String::new(), vec![text])),
+                },
+                _ => {}
+            }
+        }
+        let lines: Vec<String> = items
+            .into_iter()
+            .filter(|(t, d)| !t.is_empty() || !d.is_empty())
+            .map(|(term, defs)| match (term.is_empty(), defs.is_empty()) {
+                (true, _) => format!("- {}", defs.join("; ")),
+                (false, true) => format!("- {}", wrap_inline(&term, "**")),
+                (false, false) => format!("- {}: {}", wrap_inline(&term, "**"), defs.join("; ")),
+            })
+            .collect();
+        if lines.is_empty() { vec![] } else { vec![lines.join("\n")] }
     }
 
     fn table(&mut self, e: ElementRef) -> Vec<String> {
@@ -819,6 +847,16 @@ mod tests {
     fn a_classic_post_gets_paragraphs_and_line_breaks() {
         let out = md("First line\nsecond line\n\nNext paragraph.\n\n<pre>keep\n\nthis</pre>");
         assert_eq!(out, "First line\\\nsecond line\n\nNext paragraph.\n\n```\nkeep\n\nthis\n```\n");
+    }
+
+    /// #24 case 8e: definition lists came out as run-together text.
+    #[test]
+    fn a_definition_list_becomes_a_list_of_terms_unless_raw_html_is_kept() {
+        let html =
+            "<dl><dt>WordPress</dt><dd>A blog engine.</dd><dt><em>gen</em></dt><dd>A site generator.</dd><dd>Written in Rust.</dd></dl>";
+        assert_eq!(md(html), "- **WordPress**: A blog engine.\n- ***gen***: A site generator.; Written in Rust.\n");
+        let raw = md_raw(html);
+        assert!(raw.starts_with("<dl>") && raw.contains("<dt>WordPress</dt>"), "{raw}");
     }
 
     #[test]

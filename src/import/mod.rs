@@ -133,7 +133,8 @@ struct Entry {
     draft: bool,
     title: String,
     post_name: String,
-    /// Old URL path, percent-decoded and NFC (`/2023/12/가/`).
+    /// Old URL path, percent-decoded and NFC (`/2023/12/가/`): the whole
+    /// path on its host, then (see [`within`]) relative to the site's base path.
     link_path: String,
     date: DateTime<FixedOffset>,
     modified: Option<DateTime<FixedOffset>>,
@@ -169,6 +170,8 @@ struct Index {
     offset_minutes: i64,
     /// Logins of the entries' authors.
     authors: BTreeSet<String>,
+    /// Section folder → the category's display name.
+    section_titles: BTreeMap<String, String>,
 }
 
 /// Imports one export into one site.
@@ -191,6 +194,27 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
         let config = Config::parse(root, &config_text).map_err(|d| anyhow::anyhow!("{d}"))?;
         config.site(&opts.site).cloned()
     };
+    // Old URLs are paths on the old host; the site's paths start at its
+    // base path. The export may cover only part of it (a year archive's
+    // copy at `/2023backup/`): nothing outside that part is claimed.
+    let export_base = url_path_of(&site_base_url(&index.channel));
+    let site_base = existing.as_ref().map(|s| s.base_path.clone()).unwrap_or_else(|| export_base.clone());
+    let scope = within(&export_base, &site_base);
+    let mut warnings = Vec::new();
+    let mut index = index;
+    for e in &mut index.entries {
+        let old = std::mem::take(&mut e.link_path);
+        if !old.is_empty() {
+            e.link_path =
+                scope.as_ref().and_then(|scope| within(&old, &site_base).filter(|p| within(p, scope).is_some())).unwrap_or_default();
+        }
+    }
+    if scope.is_none() {
+        warnings.push(format!(
+            "the export's blog URL ({}) is outside the site's base_url ({site_base}): old URLs are not redirected",
+            site_base_url(&index.channel)
+        ));
+    }
     let (permalink, base_path, raw_html, new_config) = match &existing {
         Some(s) => (s.permalink.clone(), s.base_path.clone(), s.unsafe_html, None),
         None => {
@@ -201,14 +225,20 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
             Config::parse(root, &text).map_err(|d| {
                 anyhow::anyhow!("{}: the site entry for {CONFIG_FILE} would not load:\n{d}\nnothing was written", opts.export.display())
             })?;
-            let base = site_base_url(&index.channel);
-            let base_path = url::Url::parse(&base).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
-            (permalink, base_path, false, Some(text))
+            (permalink, export_base.clone(), false, Some(text))
         }
     };
     let authors = plan_authors(root, &index.channel, &index.authors)?;
-    let mut warnings = Vec::new();
-    let places = place_entries(&index.entries, &permalink, &opts.default_section, &mut warnings);
+    // An archived post's URL has its archive's prefix.
+    let prefix = |date: &DateTime<FixedOffset>| match &existing {
+        Some(site) => match crate::model::part_of(site, &crate::model::local(site, date)) {
+            0 => String::new(),
+            n => format!("/{}", site.archives[n - 1].path),
+        },
+        None => String::new(),
+    };
+    let rules = Placing { permalink: &permalink, default_section: &opts.default_section, scope: scope.as_deref(), prefix: &prefix };
+    let places = place_entries(&index.entries, &rules, &mut warnings);
 
     let content = root.join("content").join(&opts.site);
     let ledger_path = content.join(LEDGER);
@@ -259,7 +289,8 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
         }
         Ok(())
     })
-    .and_then(|()| shared.convert_batch(batch));
+    .and_then(|()| shared.convert_batch(batch))
+    .and_then(|()| shared.write_sections(&index.section_titles));
     // The shared state borrows the report until here.
     let written = shared.written.into_inner().expect("no panics while held");
 
@@ -365,7 +396,6 @@ fn read_index(export: &Path) -> anyhow::Result<Index> {
     index.offset_minutes = minutes;
     let offset = FixedOffset::east_opt((minutes * 60) as i32).unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
     let primary_by_id: HashMap<u64, &str> = index.channel.categories.iter().map(|c| (c.id, c.nicename.as_str())).collect();
-    let base_path = url::Url::parse(&site_base_url(&index.channel)).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
     for item in raw {
         let date = item_date(&item.post_date_gmt, &item.post_date, offset).unwrap_or_else(|| {
             // No date at all (an old draft): the epoch keeps it sorted last.
@@ -385,7 +415,14 @@ fn read_index(export: &Path) -> anyhow::Result<Index> {
                 .map(|n| slugify(&nfc(&crate::images::percent_decode(&n))))
                 .unwrap_or_default()
         };
-        let link_path = site_path(&uploads::url_path(&item.link), &base_path);
+        for t in item.terms.iter().filter(|t| t.domain == "category") {
+            let folder = fit_name(&slugify(&nfc(&crate::images::percent_decode(&t.nicename))));
+            index.section_titles.entry(folder).or_insert_with(|| markdown::plain_text(&t.name));
+        }
+        // The whole path on its host: it is set against the site's own
+        // base_url once that is known (an export of `/2023backup/` into a
+        // site at `/` keeps that prefix).
+        let link_path = site_path(&uploads::url_path(&item.link), "/");
         index.authors.insert(clean_login(&item.creator).to_string());
         index.entries.push(Entry {
             id: item.id,
@@ -418,6 +455,23 @@ fn site_path(path: &str, base_path: &str) -> String {
     match decoded.strip_prefix(base_path.trim_end_matches('/')) {
         Some(rest) if rest.starts_with('/') => rest.to_string(),
         _ => decoded,
+    }
+}
+
+/// The path of a URL (`https://x/blog` → `/blog/`), `/` when it has none.
+fn url_path_of(url: &str) -> String {
+    let path = url::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into());
+    format!("{}/", path.trim_end_matches('/'))
+}
+
+/// `path` relative to the base path `base` (`/blog/2023/a/` in `/blog/` →
+/// `/2023/a/`); `None` when it lies outside.
+fn within(path: &str, base: &str) -> Option<String> {
+    let base = base.trim_end_matches('/');
+    match path.strip_prefix(base) {
+        Some("") => Some("/".into()),
+        Some(rest) if rest.starts_with('/') => Some(rest.to_string()),
+        _ => None,
     }
 }
 
@@ -488,7 +542,18 @@ fn infer_permalink(entries: &[Entry]) -> String {
 /// Bundle folders, new paths and aliases for every entry: slugs unique per
 /// URL, aliases that would hide another article's new page or repeat one
 /// dropped.
-fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warnings: &mut Vec<String>) -> Vec<Place> {
+/// How entries are placed: the site's permalink and default section, the
+/// part of the site the export covered (`None`: none of it, so no old URL
+/// is claimed), and each date's archive prefix (`/2023backup`).
+struct Placing<'a> {
+    permalink: &'a str,
+    default_section: &'a str,
+    scope: Option<&'a str>,
+    prefix: &'a dyn Fn(&DateTime<FixedOffset>) -> String,
+}
+
+fn place_entries(entries: &[Entry], rules: &Placing, warnings: &mut Vec<String>) -> Vec<Place> {
+    let Placing { permalink, default_section, scope, prefix } = *rules;
     let mut used_paths: HashSet<String> = HashSet::new();
     let mut used_dirs: HashSet<String> = HashSet::new();
     let mut places: Vec<Place> = Vec::with_capacity(entries.len());
@@ -504,7 +569,7 @@ fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warn
     for (name, n) in renamed {
         warnings.push(format!("category `{name}` is a folder gen publishes itself: its {n} item(s) go to section `{default_section}`"));
     }
-    let all_sections: HashSet<String> = entries.iter().map(|e| format!("/{}/", section_of(e))).collect();
+    let all_sections: HashSet<String> = entries.iter().filter(|e| !e.page).map(|e| format!("/{}/", section_of(e))).collect();
     for e in entries {
         let section = section_of(e);
         let base_slug = {
@@ -512,11 +577,28 @@ fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warn
             if s.is_empty() { slugify(&e.title) } else { s }
         };
         let base_slug = if base_slug.is_empty() { format!("{}", e.id) } else { fit_name(&base_slug) };
+        // A page keeps its old path (`/company/team/`): its parents' folders.
+        let parents: Vec<String> = match e.page {
+            true => {
+                let segs: Vec<String> = e.link_path.split('/').map(|s| fit_name(&slugify(s))).filter(|s| !s.is_empty()).collect();
+                segs.split_last().map(|(_, p)| p.to_vec()).unwrap_or_default()
+            }
+            false => vec![],
+        };
         let mut n = 1;
         let (dir, path) = loop {
             let slug = if n == 1 { base_slug.clone() } else { format!("{base_slug}-{n}") };
-            let dir = format!("{section}/{slug}");
-            let path = crate::model::expand_permalink(permalink, &section, &slug, &e.date);
+            let (dir, path) = match e.page {
+                true => {
+                    let dir = parents.iter().chain([&slug]).cloned().collect::<Vec<_>>().join("/");
+                    let path = crate::model::page_path(&format!("{dir}/index.md"), &slug);
+                    (dir, path)
+                }
+                false => {
+                    let path = crate::model::expand_permalink(permalink, &section, &slug, &e.date);
+                    (format!("{section}/{slug}"), format!("{}{path}", prefix(&e.date)))
+                }
+            };
             // A page gen generates there (`/categories/`, a section's list)
             // keeps its URL: the item takes the next free one.
             if let Some(why) = generated_page(&path, &all_sections) {
@@ -547,7 +629,10 @@ fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warn
                 }
             }
         }
-        candidates.push((1, i, format!("/?{}={}", if e.page { "page_id" } else { "p" }, e.id)));
+        // `?p=` of the export's own blog (another blog's ids are not ours).
+        if let Some(scope) = scope {
+            candidates.push((1, i, format!("{scope}?{}={}", if e.page { "page_id" } else { "p" }, e.id)));
+        }
     }
     candidates.sort_by_key(|(rank, i, _)| (*rank, *i));
     let sections: HashSet<String> = places.iter().filter_map(|p| p.dir.split('/').next()).map(|s| format!("/{s}/")).collect();
@@ -565,7 +650,7 @@ fn place_entries(entries: &[Entry], permalink: &str, default_section: &str, warn
         }
     }
     for p in &mut places {
-        p.aliases.sort_by_key(|a| (a.starts_with("/?"), a.clone()));
+        p.aliases.sort_by_key(|a| (a.contains("/?"), a.clone()));
     }
     places
 }
@@ -818,6 +903,7 @@ impl Shared<'_> {
         let image_aliases: BTreeMap<String, Vec<String>> =
             cx.images.iter().map(|(name, (_, old))| (name.clone(), old.iter().cloned().collect())).collect();
         let front = Front {
+            kind: entry.page.then_some("page"),
             title: if entry.title.trim().is_empty() { format!("Untitled {}", entry.id) } else { entry.title.clone() },
             date: entry.date.to_rfc3339(),
             updated: entry.modified.map(|m| m.to_rfc3339()),
@@ -853,27 +939,8 @@ impl Shared<'_> {
     /// and only over what this importer wrote before (or with `--force`).
     fn write(&self, c: &Converted) -> anyhow::Result<()> {
         let rel = format!("{}/index.md", c.dir);
-        let path = self.content.join(&rel);
-        let hash = crate::discover::hex(&crate::discover::hash_bytes(c.text.as_bytes()));
-        let outcome = match std::fs::read(&path) {
-            Ok(existing) if existing == c.text.as_bytes() => Outcome::Unchanged,
-            Ok(existing) => {
-                let ours =
-                    self.previous.files.get(&rel).is_some_and(|h| *h == crate::discover::hex(&crate::discover::hash_bytes(&existing)));
-                if ours || self.opts.force { Outcome::Updated } else { Outcome::Conflict }
-            }
-            Err(_) => Outcome::Created,
-        };
-        if matches!(outcome, Outcome::Created | Outcome::Updated) && !self.opts.dry_run {
-            std::fs::create_dir_all(path.parent().expect("has a parent")).with_context(|| format!("cannot create {}", path.display()))?;
-            let tmp = path.with_extension("md.gen-import.tmp");
-            std::fs::write(&tmp, &c.text).with_context(|| format!("cannot write {}", path.display()))?;
-            std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-        }
+        let outcome = self.write_text(&rel, &c.text)?;
         let mut outcomes = vec![(format!("content/{}/{rel}", self.opts.site), outcome, 0)];
-        if outcome != Outcome::Conflict {
-            self.written.lock().expect("no panics while held").insert(rel, hash);
-        }
         for (src, name) in &c.images {
             let rel = format!("{}/{name}", c.dir);
             let dest = self.content.join(&rel);
@@ -910,6 +977,61 @@ impl Shared<'_> {
     }
 }
 
+impl Shared<'_> {
+    /// Writes a text file of the site (`rel` below `content/<site>/`) when
+    /// it changed, only over what this importer wrote before (or with
+    /// `--force`), and lists it in the ledger.
+    fn write_text(&self, rel: &str, text: &str) -> anyhow::Result<Outcome> {
+        let path = self.content.join(rel);
+        let hash = crate::discover::hex(&crate::discover::hash_bytes(text.as_bytes()));
+        let outcome = match std::fs::read(&path) {
+            Ok(existing) if existing == text.as_bytes() => Outcome::Unchanged,
+            Ok(existing) => {
+                let ours =
+                    self.previous.files.get(rel).is_some_and(|h| *h == crate::discover::hex(&crate::discover::hash_bytes(&existing)));
+                if ours || self.opts.force { Outcome::Updated } else { Outcome::Conflict }
+            }
+            Err(_) => Outcome::Created,
+        };
+        if matches!(outcome, Outcome::Created | Outcome::Updated) && !self.opts.dry_run {
+            std::fs::create_dir_all(path.parent().expect("has a parent")).with_context(|| format!("cannot create {}", path.display()))?;
+            let tmp = path.with_extension("md.gen-import.tmp");
+            std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if outcome != Outcome::Conflict {
+            self.written.lock().expect("no panics while held").insert(rel.to_string(), hash);
+        }
+        Ok(outcome)
+    }
+
+    /// Each section the import fills gets an `_index.md` naming it as the
+    /// category did (`경제`, not the folder's `economy` or `6-1`).
+    fn write_sections(&self, titles: &BTreeMap<String, String>) -> anyhow::Result<()> {
+        let sections: BTreeSet<&str> =
+            self.index.entries.iter().zip(self.places).filter(|(e, _)| !e.page).filter_map(|(_, p)| p.dir.split('/').next()).collect();
+        for section in sections {
+            let Some(title) = titles.get(section).filter(|t| !t.is_empty() && *t != section) else { continue };
+            let text = format!("---\n{}---\n", serde_norway::to_string(&SectionFront { title }).expect("plain data serializes"));
+            let rel = format!("{section}/_index.md");
+            let outcome = self.write_text(&rel, &text)?;
+            let mut report = self.report.lock().expect("no panics while held");
+            match outcome {
+                Outcome::Created => report.files.created += 1,
+                Outcome::Updated => report.files.updated += 1,
+                Outcome::Unchanged => report.files.unchanged += 1,
+                Outcome::Conflict => report.files.conflicts.push(format!("content/{}/{rel}", self.opts.site)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+struct SectionFront<'a> {
+    title: &'a str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Created,
@@ -921,6 +1043,8 @@ enum Outcome {
 /// Front matter as the importer writes it (keys in the order a writer reads them).
 #[derive(Serialize)]
 struct Front {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
     title: String,
     date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1193,6 +1317,14 @@ mod tests {
         }
     }
 
+    fn live(_: &DateTime<FixedOffset>) -> String {
+        String::new()
+    }
+
+    fn rules(permalink: &str) -> Placing<'_> {
+        Placing { permalink, default_section: "posts", scope: Some("/"), prefix: &live }
+    }
+
     #[test]
     fn permalinks_are_inferred_from_old_links() {
         let e =
@@ -1211,7 +1343,7 @@ mod tests {
         a.old_slugs = vec!["b".into()];
         // `b` is the old slug of a and the current slug of another article.
         let b = entry(2, "/2023/12/b/", "b", "2023-12-06T10:00:00Z");
-        let places = place_entries(&[a, b], "/{section}/{slug}/", "posts", &mut vec![]);
+        let places = place_entries(&[a, b], &rules("/{section}/{slug}/"), &mut vec![]);
         assert_eq!(places[0].path, "/economy/a/");
         assert_eq!(places[0].aliases, ["/2023/12/a/", "/?p=1"]);
         assert_eq!(places[1].aliases, ["/2023/12/b/", "/?p=2"]);
@@ -1221,12 +1353,34 @@ mod tests {
     fn equal_slugs_get_distinct_urls() {
         let places = place_entries(
             &[entry(1, "", "a", "2023-12-05T10:00:00Z"), entry(2, "", "a", "2023-12-05T10:00:00Z")],
-            "/{year}/{slug}/",
-            "posts",
+            &rules("/{year}/{slug}/"),
             &mut vec![],
         );
         assert_eq!((places[0].path.as_str(), places[1].path.as_str()), ("/2023/a/", "/2023/a-2/"));
         assert_eq!(places[1].dir, "economy/a-2");
+    }
+
+    /// #24 case 8b: an export of the site's year archive (blog URL
+    /// `…/2023backup`) imported into the site at `/`: old URLs keep their
+    /// prefix, archived posts are placed under it, `?p=` is the archive's.
+    #[test]
+    fn an_export_of_a_year_archive_keeps_its_prefix() {
+        assert_eq!(within("/2023backup/about/", "/"), Some("/2023backup/about/".into()));
+        assert_eq!(within("/blog/2023/a/", "/blog/"), Some("/2023/a/".into()));
+        assert_eq!(within("/blog", "/blog/"), Some("/".into()));
+        assert_eq!(within("/blogger/a/", "/blog/"), None);
+        assert_eq!(within("/other/", "/blog/"), None);
+        let archived =
+            |d: &DateTime<FixedOffset>| if chrono::Datelike::year(d) <= 2023 { "/2023backup".to_string() } else { String::new() };
+        let rules =
+            Placing { permalink: "/{year}/{month}/{slug}/", default_section: "posts", scope: Some("/2023backup/"), prefix: &archived };
+        let mut page = entry(2, "/2023backup/about/", "about", "2023-01-02T10:00:00Z");
+        page.page = true;
+        let places = place_entries(&[entry(1, "/2023backup/2023/12/a/", "a", "2023-12-05T10:00:00Z"), page], &rules, &mut vec![]);
+        assert_eq!(places[0].path, "/2023backup/2023/12/a/");
+        assert_eq!(places[0].aliases, ["/2023backup/?p=1"], "its old URL is its URL; ?p= under the archive");
+        assert_eq!((places[1].dir.as_str(), places[1].path.as_str()), ("2023backup/about", "/2023backup/about/"));
+        assert_eq!(places[1].aliases, ["/2023backup/?page_id=2"], "never /about/ on the live site");
     }
 
     #[test]

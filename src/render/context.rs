@@ -290,7 +290,8 @@ impl Renderer<'_> {
     pub(super) fn article_ctx<'b>(&'b self, i: usize, content: &'b str, for_hash: bool) -> ArticleCtx<'b> {
         let a = &self.model.articles[i];
         let part = &self.model.parts[a.part];
-        let in_section = &part.sections[&a.view.section];
+        // A page has no neighbours: it is in no list.
+        let in_section = part.sections.get(&a.view.section).map(Vec::as_slice).unwrap_or_default();
         let pos = self.model.section_pos[i];
         let series_pages = a
             .view
@@ -302,8 +303,8 @@ impl Renderer<'_> {
         ArticleCtx {
             site: self.site_ref(a.part, for_hash),
             page: if for_hash { Hashed::Hash(&self.view_hashes[i]) } else { Hashed::Value(ArticlePage { view: &a.view, content }) },
-            later: pos.checked_sub(1).map(|p| self.link(in_section[p])),
-            earlier: in_section.get(pos + 1).map(|&j| self.link(j)),
+            later: pos.and_then(|p| p.checked_sub(1)).map(|p| self.link(in_section[p])),
+            earlier: pos.and_then(|p| in_section.get(p + 1)).map(|&j| self.link(j)),
             series_pages,
             json_ld: String::new(),
             og_image: None,

@@ -194,7 +194,8 @@ impl Renderer<'_> {
             .collect();
         let mut ld = json!({
             "@context": "https://schema.org",
-            "@type": s.schema_type,
+            // A page (`kind: page`) is not an article of the site's kind.
+            "@type": if v.kind == crate::parse::Kind::Page { "WebPage" } else { s.schema_type.as_str() },
             "headline": headline(&v.title),
             "description": v.summary,
             "datePublished": v.date,
