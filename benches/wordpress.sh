@@ -20,7 +20,7 @@ cd "$dir/repo"
 bytes=$(du -sb ../in/uploads | cut -f1)
 images=$(python3 -c "print($POSTS * 2)")
 t=$(run "gen import" "$GEN" import wordpress ../in/export.xml --site blog --uploads ../in/uploads)
-python3 -c "print(f'import: {$POSTS / $t:,.0f} items/s, {$images / $t:,.0f} images/s, uploads folder {$bytes / 1e9:.2f} GB read at {$bytes / 1e9 / $t:.2f} GB/s (hard links: no bytes copied)')"
+python3 -c "print(f'import: {$POSTS / $t:,.0f} items/s, {$images / $t:,.0f} images/s, uploads folder {$bytes / 1e9:.2f} GB read at {$bytes / 1e9 / $t:.2f} GB/s (cloned where the file system can, else copied)')"
 run "gen import again (no-op)" "$GEN" import wordpress ../in/export.xml --site blog --uploads ../in/uploads >/dev/null
 run "gen build (first)" "$GEN" build --quiet >/dev/null
 [ -f public/blog/index.html ] || { echo "the build after the import failed"; "$GEN" build; exit 1; }

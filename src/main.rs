@@ -292,7 +292,8 @@ fn run_import(root: &std::path::Path, args: WordpressArgs) -> anyhow::Result<()>
         r.files.conflicts.len()
     );
     println!(
-        "  images: {} copied ({:.1} MB), {} unchanged, {} missing",
+        "  images: {} cloned, {} copied ({:.1} MB), {} unchanged, {} missing",
+        r.images.cloned,
         r.images.copied,
         r.images.bytes as f64 / 1e6,
         r.images.unchanged,

@@ -181,3 +181,16 @@ fn a_page_under_images_is_refused_naming_the_article() {
     assert!(err.contains("images/ is reserved for images"), "{err}");
     assert!(!r.exists("public/alpha"), "the site is not published (the other one is)");
 }
+
+/// #24 case 7: a section named like a page gen generates (`tags`,
+/// `search`) is an error naming an article of it, not `sites.toml`.
+#[test]
+fn a_section_named_tags_or_search_is_an_error_naming_its_article() {
+    for section in ["tags", "search"] {
+        let r = Repo::fixture("basic");
+        r.write(&format!("content/alpha/{section}/x.md"), "---\ntitle: x\ndate: 2024-01-01\ntags: [a]\n---\n\nx\n");
+        let err = r.fails(&["build"]);
+        assert!(err.contains(&format!("content/alpha/{section}/x.md")), "{section}: {err}");
+        assert!(!err.contains("sites.toml"), "{section}: {err}");
+    }
+}

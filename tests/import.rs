@@ -258,6 +258,9 @@ fn a_korean_multisite_export_keeps_every_old_url() {
     assert_eq!(report["skipped"]["type nav_menu_item"], 1);
     assert_eq!(report["permalink"], "/{year}/{month}/{slug}/");
     assert_eq!(report["unknown_shortcodes"]["contact-form-7"], 1);
+    // Each placed image said as what it is: a clone or a copy (ext4 here: copies).
+    let placed = report["images"]["cloned"].as_u64().unwrap() + report["images"]["copied"].as_u64().unwrap();
+    assert_eq!(placed, 3, "{report}");
     let missing = report["images"]["missing"].as_array().unwrap();
     assert_eq!(missing.len(), 1, "{report}");
     assert!(missing[0]["url"].as_str().unwrap().ends_with("2023/11/gone.png"));
@@ -602,4 +605,61 @@ fn an_export_of_the_year_archive_keeps_its_urls_under_the_prefix() {
     let to = rules.get("/2023backup/2023/12/rates/").unwrap_or_else(|| panic!("{rules:?}"));
     assert!(to.starts_with("/2023backup/") && r.exists(&format!("public/news{to}index.html")), "{to}");
     assert!(!rules.contains_key("/?p=11") && !rules.contains_key("/?page_id=12"), "no ?p= of the live site claimed: {rules:?}");
+}
+
+/// #24 case 7: imports that succeeded but gave content the build refused:
+/// an old image URL with `%20` (and other escapes), two uploads named
+/// `café.png` in NFC and in NFD, a `javascript:` attachment as the featured
+/// image. The import reports what it left out, and the result builds.
+#[test]
+fn hostile_upload_names_and_cover_urls_import_into_content_that_builds() {
+    let r = Repo::fixture("import");
+    let blog = "https://old.example.org";
+    let up = format!("{blog}/wp-content/uploads/2023/12");
+    r.write_bytes("uploads/2023/12/a b.png", &png(40, 30, "space"));
+    r.write_bytes("uploads/2023/12/tab\tname.png", &png(40, 30, "tab"));
+    r.write_bytes("uploads/2023/12/caf\u{e9}.png", &png(40, 30, "nfc"));
+    r.write_bytes("uploads/2023/12/cafe\u{301}.png", &png(40, 30, "nfd"));
+    let body = format!(
+        "<p><img src=\"{up}/a%20b.png\" alt=\"space\"> <img src=\"{up}/tab%09name.png\" alt=\"tab\"> \
+<img src=\"{up}/caf%C3%A9.png\" alt=\"nfc\"> <img src=\"{up}/cafe%CC%81.png\" alt=\"nfd\"></p>"
+    );
+    let item = |id: u64, ty: &str, name: &str, content: &str, extra: &str| {
+        format!(
+            "<item><title>{name}</title><link>{blog}/2023/12/{name}/</link><dc:creator>reporter</dc:creator><guid>{blog}/?p={id}</guid>\
+<content:encoded><![CDATA[{content}]]></content:encoded><excerpt:encoded></excerpt:encoded><wp:post_id>{id}</wp:post_id>\
+<wp:post_date>2023-12-05 09:00:00</wp:post_date><wp:post_date_gmt>2023-12-05 09:00:00</wp:post_date_gmt><wp:post_name>{name}</wp:post_name>\
+<wp:status>publish</wp:status><wp:post_parent>0</wp:post_parent><wp:post_type>{ty}</wp:post_type>{extra}</item>\n"
+        )
+    };
+    let items = item(5, "attachment", "evil", "", "<wp:attachment_url>javascript:alert(1)</wp:attachment_url>")
+        + &item(
+            6,
+            "post",
+            "photos",
+            &body,
+            "<wp:postmeta><wp:meta_key>_thumbnail_id</wp:meta_key><wp:meta_value>5</wp:meta_value></wp:postmeta>",
+        );
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<rss version=\"2.0\" xmlns:excerpt=\"http://wordpress.org/export/1.2/excerpt/\" \
+xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:wp=\"http://wordpress.org/export/1.2/\">\n<channel>\n\
+<title>Old</title><link>{blog}</link><language>en</language><wp:wxr_version>1.2</wp:wxr_version><wp:base_blog_url>{blog}</wp:base_blog_url>\n{items}</channel>\n</rss>\n"
+    );
+    r.write("hostile.xml", &xml);
+    let report = import_json(&r, &["hostile.xml", "--site", "hostile", "--uploads", "uploads"]);
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("featured image javascript:alert(1) is not an http(s) URL"), "{report}");
+    let md = r.read("content/hostile/posts/photos/index.md");
+    assert!(!md.contains("javascript:"), "{md}");
+    r.ok(&["build", "--site", "hostile"]);
+    let rules = redirects(&r, "hostile");
+    for old in ["a%20b.png", "tab%09name.png"] {
+        let from = format!("/wp-content/uploads/2023/12/{old}");
+        assert!(rules.get(&from).is_some_and(|to| to.starts_with("/images/")), "{from}: {rules:?}");
+    }
+    // Two files whose names differ only in normalisation are two images.
+    let html = r.read("public/hostile/2023/12/photos/index.html");
+    let srcs: std::collections::BTreeSet<String> =
+        select(&doc(&html), "article img").iter().filter_map(|i| i.value().attr("src").map(str::to_string)).collect();
+    assert_eq!(srcs.len(), 4, "{srcs:?}\n{}", r.read("content/hostile/posts/photos/index.md"));
 }

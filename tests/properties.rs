@@ -250,3 +250,106 @@ fn output_deleted_mid_build_never_exits_0_with_a_partial_site() {
     }
     assert!(landed >= 1, "the output was never deleted while a build ran");
 }
+
+/// Hardening round 2: generated WordPress exports mixing hostile URLs,
+/// names and statuses. Either the import succeeds and `gen build` succeeds
+/// on the result, or the import fails having written nothing.
+#[test]
+fn a_generated_hostile_export_imports_into_content_that_builds_or_writes_nothing() {
+    const BLOGS: [&str; 5] = [
+        "https://old.example.org",
+        "https://old.example.org/2023backup",
+        "https://old.example.org",
+        "javascript:alert(1)",
+        "https://x.example/\n[[sites]]",
+    ];
+    let nfd = "cafe\u{301}";
+    let long = "가".repeat(120);
+    let names: [&str; 12] =
+        ["", "a", "tags", "categories", "search", &long, "../../etc", "%2e%2e", "a b", nfd, "javascript:x", "x\u{1b}[31m"];
+    let titles: [&str; 6] = ["T", "", &long, "<script>alert(1)</script>", "a & b", "page"];
+    let statuses = ["publish", "publish", "draft", "private", "future", "pending", "trash", "inherit"];
+    let types = ["post", "post", "post", "page", "attachment", "nav_menu_item"];
+    let categories = ["", "tags", "search", "경제", "6.1", "assets", "images", "page"];
+    let files = ["a b.png", "tab\tname.png", "café.png", "cafe\u{301}.png", "x%y.png", "ok.png"];
+    let links = [
+        "{blog}/{name}/",
+        "{blog}/?p={id}",
+        "{blog}/2023/12/{name}/",
+        "javascript:alert(1)",
+        "{blog}/tags/",
+        "{blog}/a%20b/",
+        "{blog}/%0A/",
+        "{blog}/search/",
+    ];
+    for seed in 1..=16u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let r = Repo::fixture("import");
+        for (i, f) in files.iter().enumerate() {
+            r.write_bytes(&format!("uploads/2023/12/{f}"), &crate::util::png(20 + i as u32, 10, f));
+        }
+        let blog = *rng.pick(&BLOGS);
+        let up = format!("{blog}/wp-content/uploads/2023/12");
+        let mut items = String::new();
+        let mut what = Vec::new();
+        for id in 1..=(6 + rng.below(6) as u64) {
+            let (ty, status, name, title) = (*rng.pick(&types), *rng.pick(&statuses), *rng.pick(&names), *rng.pick(&titles));
+            let link = rng.pick(&links).replace("{blog}", blog).replace("{name}", name).replace("{id}", &id.to_string());
+            let cat = *rng.pick(&categories);
+            let file = *rng.pick(&files);
+            let encoded: String = file
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b == b'.' { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect();
+            let body = format!(
+                "<p>{title} <img src=\"{up}/{encoded}\" alt=\"{file}\"> <a href=\"{blog}/?p={}\">link</a></p><dl><dt>t</dt><dd>d</dd></dl>",
+                1 + rng.below(6)
+            );
+            let attachment = if ty == "attachment" {
+                format!("<wp:attachment_url>{}</wp:attachment_url>", rng.pick(&[&format!("{up}/{encoded}")[..], "javascript:alert(1)"]))
+            } else {
+                String::new()
+            };
+            let thumb = format!(
+                "<wp:postmeta><wp:meta_key>_thumbnail_id</wp:meta_key><wp:meta_value>{}</wp:meta_value></wp:postmeta>",
+                1 + rng.below(6)
+            );
+            let category = if cat.is_empty() {
+                String::new()
+            } else {
+                format!("<category domain=\"category\" nicename=\"{cat}\"><![CDATA[{cat}]]></category>")
+            };
+            let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            items += &format!(
+                "<item><title>{}</title><link>{}</link><dc:creator>reporter</dc:creator><guid>{blog}/?p={id}</guid>\
+<content:encoded><![CDATA[{body}]]></content:encoded><excerpt:encoded></excerpt:encoded><wp:post_id>{id}</wp:post_id>\
+<wp:post_date>2023-12-05 09:00:00</wp:post_date><wp:post_date_gmt>2023-12-05 09:00:00</wp:post_date_gmt><wp:post_name>{}</wp:post_name>\
+<wp:status>{status}</wp:status><wp:post_parent>0</wp:post_parent><wp:post_type>{ty}</wp:post_type>{attachment}{thumb}{category}</item>\n",
+                esc(title),
+                esc(&link),
+                esc(name)
+            );
+            what.push(format!("{id}: {ty} {status} name={name:?} title={title:?} link={link:?} cat={cat:?} file={file:?}"));
+        }
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<rss version=\"2.0\" xmlns:excerpt=\"http://wordpress.org/export/1.2/excerpt/\" \
+xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:wp=\"http://wordpress.org/export/1.2/\">\n<channel>\n\
+<title>Old</title><link>{0}</link><language>en</language><wp:wxr_version>1.2</wp:wxr_version><wp:base_blog_url>{0}</wp:base_blog_url>\n{items}</channel>\n</rss>\n",
+            blog.replace('&', "&amp;").replace('<', "&lt;")
+        );
+        r.write("export.xml", &xml);
+        let case = format!("seed {seed}, blog {blog:?}:\n{}", what.join("\n"));
+        let before = r.listing();
+        let contents: Vec<Vec<u8>> = before.iter().map(|p| std::fs::read(r.path(p)).unwrap()).collect();
+        let import = r.run(&["import", "wordpress", "export.xml", "--site", "old", "--uploads", "uploads"]);
+        if !import.status.success() {
+            let after = r.listing();
+            assert_eq!(after, before, "{case}\na failed import wrote files:\n{}", String::from_utf8_lossy(&import.stderr));
+            let now: Vec<Vec<u8>> = after.iter().map(|p| std::fs::read(r.path(p)).unwrap()).collect();
+            assert!(now == contents, "{case}\na failed import changed files");
+            continue;
+        }
+        let build = r.run(&["build", "--site", "old", "--drafts"]);
+        assert!(build.status.success(), "{case}\nthe import succeeded but the build failed:\n{}", String::from_utf8_lossy(&build.stderr));
+    }
+}

@@ -603,9 +603,10 @@ pub(super) struct Published {
 /// `/x.html/y.html`, an alias `/feed.xml/` beside the feed), or a name no
 /// file system takes. Found before anything is staged.
 pub(super) fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnostics> {
-    let describe = |k: usize| match jobs[k].origin {
-        Some(f) => f.display().to_string(),
-        None => format!("the generated page /{}", planned[k].path),
+    let describe = |k: usize| match (jobs[k].origin, &jobs[k].make) {
+        (Some(f), Make::Page(..)) => format!("the list page /{} (it lists {})", planned[k].path, f.display()),
+        (Some(f), _) => f.display().to_string(),
+        (None, _) => format!("the generated page /{}", planned[k].path),
     };
     let file_of = |i: usize, j: usize| jobs[i].origin.or(jobs[j].origin).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();

@@ -807,7 +807,11 @@ fn prefix_lines(s: &str, prefix: &str, empty: &str) -> String {
 
 /// A link destination: `<…>` when it has spaces or parentheses.
 fn link_dest(url: &str) -> String {
-    if url.contains([' ', '(', ')', '<', '>']) { format!("<{}>", url.replace('<', "%3C").replace('>', "%3E")) } else { url.to_string() }
+    if url.contains(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>')) {
+        format!("<{}>", url.replace('<', "%3C").replace('>', "%3E"))
+    } else {
+        url.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -97,8 +97,10 @@ pub struct Files {
 
 #[derive(Debug, Default, Serialize)]
 pub struct Images {
-    /// Linked (or copied) into a bundle by this run.
+    /// Copied into a bundle by this run (in a dry run: to be cloned or copied).
     pub copied: usize,
+    /// Cloned into a bundle by this run (copy-on-write: no bytes copied).
+    pub cloned: usize,
     pub bytes: u64,
     /// Already in place from an earlier run.
     pub unchanged: usize,
@@ -620,12 +622,12 @@ fn place_entries(entries: &[Entry], rules: &Placing, warnings: &mut Vec<String>)
     let mut candidates: Vec<(u8, usize, String)> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         if !e.link_path.is_empty() {
-            candidates.push((0, i, folder_like(&e.link_path)));
+            candidates.push((0, i, folder_like(&alias_path(&e.link_path))));
             if !e.post_name.is_empty() {
                 for old in &e.old_slugs {
                     let replaced: Vec<String> =
                         e.link_path.split('/').map(|s| if s == e.post_name { old.clone() } else { s.to_string() }).collect();
-                    candidates.push((2, i, folder_like(&replaced.join("/"))));
+                    candidates.push((2, i, folder_like(&alias_path(&replaced.join("/")))));
                 }
             }
         }
@@ -804,6 +806,8 @@ struct Converted {
     text: String,
     images: Vec<(PathBuf, String)>,
     missing: Vec<Missing>,
+    /// Old image URLs no redirect can take, with why.
+    warnings: Vec<String>,
     shortcodes: BTreeMap<String, usize>,
     dropped: BTreeMap<String, usize>,
     raw_kept: usize,
@@ -834,6 +838,7 @@ impl Shared<'_> {
             report.imported.future += c.future as usize;
             report.images.missing.extend(c.missing);
             report.images.not_looked_up += c.not_looked_up;
+            report.warnings.extend(c.warnings);
             for (k, v) in c.shortcodes {
                 *report.unknown_shortcodes.entry(k).or_default() += v;
             }
@@ -875,6 +880,7 @@ impl Shared<'_> {
             images: BTreeMap::new(),
             by_name: BTreeMap::new(),
             missing: vec![],
+            warnings: vec![],
             not_looked_up: 0,
         };
         let body = markdown::convert(&item.content, &markdown::Options { raw_html: self.raw_html }, &mut cx);
@@ -884,6 +890,16 @@ impl Shared<'_> {
             .and_then(|id| id.trim().parse::<u64>().ok())
             .and_then(|id| self.index.attachments.get(&id))
             .map(|url| markdown::Context::image(&mut cx, url));
+        // A cover is a bundle file or an http(s) URL: the build refuses any
+        // other scheme (a hostile `javascript:` attachment URL).
+        let cover = cover.filter(|c| {
+            let scheme = c.split_once(':').map(|(s, _)| s).filter(|s| !s.contains('/'));
+            let ok = scheme.is_none_or(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+            if !ok {
+                cx.warnings.push(format!("{}: featured image {c} is not an http(s) URL: left out", cx.article));
+            }
+            ok
+        });
         let summary = markdown::plain_text(&item.excerpt);
         let mut tags = Vec::new();
         let mut categories = Vec::new();
@@ -923,6 +939,7 @@ impl Shared<'_> {
             text,
             images: cx.images.into_iter().map(|(name, (src, _))| (src, name)).collect(),
             missing: cx.missing,
+            warnings: cx.warnings,
             shortcodes: body.unknown_shortcodes,
             dropped: body.dropped,
             raw_kept: body.raw_html_kept,
@@ -941,31 +958,38 @@ impl Shared<'_> {
         let rel = format!("{}/index.md", c.dir);
         let outcome = self.write_text(&rel, &c.text)?;
         let mut outcomes = vec![(format!("content/{}/{rel}", self.opts.site), outcome, 0)];
+        let mut cloned = 0;
+        let mut copied = 0;
         for (src, name) in &c.images {
             let rel = format!("{}/{name}", c.dir);
             let dest = self.content.join(&rel);
             let size = std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
             let placed = if self.opts.dry_run {
-                if dest.exists() { Placed::Same } else { Placed::New }
+                if dest.exists() { Placed::Same } else { Placed::New(None) }
             } else {
                 uploads::place(src, &dest, self.opts.force)
-                    .with_context(|| format!("cannot link {} into {}", src.display(), dest.display()))?
+                    .with_context(|| format!("cannot copy {} into {}", src.display(), dest.display()))?
             };
             let outcome = match placed {
-                Placed::New => Outcome::Created,
+                Placed::New(how) => {
+                    match how {
+                        Some(crate::write::Shared::Cloned) => cloned += 1,
+                        _ => copied += 1,
+                    }
+                    Outcome::Created
+                }
                 Placed::Same => Outcome::Unchanged,
                 Placed::Conflict => Outcome::Conflict,
             };
             outcomes.push((format!("content/{}/{rel}", self.opts.site), outcome, size));
         }
         let mut report = self.report.lock().expect("no panics while held");
+        report.images.cloned += cloned;
+        report.images.copied += copied;
         for (i, (file, outcome, size)) in outcomes.into_iter().enumerate() {
             let image = i > 0;
             match outcome {
-                Outcome::Created if image => {
-                    report.images.copied += 1;
-                    report.images.bytes += size;
-                }
+                Outcome::Created if image => report.images.bytes += size,
                 Outcome::Unchanged if image => report.images.unchanged += 1,
                 Outcome::Created => report.files.created += 1,
                 Outcome::Updated => report.files.updated += 1,
@@ -1085,6 +1109,7 @@ struct ItemContext<'a, 's> {
     /// Source file → bundle file name.
     by_name: BTreeMap<PathBuf, String>,
     missing: Vec<Missing>,
+    warnings: Vec<String>,
     not_looked_up: usize,
 }
 
@@ -1146,7 +1171,28 @@ impl markdown::Context for ItemContext<'_, '_> {
         };
         let base_path = &self.shared.links.base_path;
         let entry = self.images.get_mut(&name).expect("inserted above");
-        entry.1.extend(found.old_paths.iter().map(|p| site_path(p, base_path)));
+        // Old paths are compared in NFC: of two uploads whose names differ
+        // only in normalisation (`café.png` typed on Linux and on macOS),
+        // the NFC-named one keeps them.
+        let file_name = found.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !unicode_normalization::is_nfc(&file_name) && found.file.with_file_name(nfc(&file_name)).exists() {
+            let why = format!(
+                "{}: old URLs of {} are left to {}, whose name is the same in NFC",
+                self.article,
+                found.file.display(),
+                nfc(&file_name)
+            );
+            self.warnings.push(why);
+            return name;
+        }
+        for old in found.old_paths.iter().map(|p| alias_path(&site_path(p, base_path))) {
+            match crate::redirects::normalize_from(&old) {
+                Ok(_) => {
+                    entry.1.insert(old);
+                }
+                Err(why) => self.warnings.push(format!("{}: old image URL {old} is not redirected: it {why}", self.article)),
+            }
+        }
         name
     }
 
@@ -1162,6 +1208,24 @@ impl markdown::Context for ItemContext<'_, '_> {
     }
 }
 
+/// A decoded old path as a redirect can take it: spaces, control
+/// characters, backslashes and what hosts read as syntax (`%`, `?`, `#`,
+/// `:`, `*`) percent-encoded again (`a b.png` → `a%20b.png`).
+fn alias_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_control() || matches!(c, ' ' | '\\' | '%' | '?' | '#' | ':' | '*' | '"' | '<' | '>' | '`' | '^' | '{' | '}' | '|') {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn uploads_like(url: &str) -> bool {
     url.contains("/wp-content/uploads/") || url.contains("/files/") || url.contains(".files.wordpress.com/")
 }
@@ -1172,9 +1236,10 @@ fn same_picture(href: &str, src: &str) -> bool {
     uploads_like(href) && name(href) == name(src)
 }
 
-/// A file name safe in a bundle: NFC, no folders, no leading dot.
+/// A file name safe in a bundle: NFC, no folders, no control characters,
+/// no leading dot.
 fn bundle_name(name: &str) -> String {
-    let name = nfc(name).replace(['/', '\\'], "-");
+    let name: String = nfc(name).chars().map(|c| if c.is_control() || c == '/' || c == '\\' { '-' } else { c }).collect();
     let name = name.trim_start_matches('.');
     if name.is_empty() { "image".into() } else { name.to_string() }
 }
@@ -1389,6 +1454,23 @@ mod tests {
         assert_eq!(item_date("2023-12-05 00:30:00", "2023-12-05 09:30:00", seoul).unwrap().to_rfc3339(), "2023-12-05T09:30:00+09:00");
         assert_eq!(item_date("0000-00-00 00:00:00", "2023-12-05 09:30:00", seoul).unwrap().to_rfc3339(), "2023-12-05T09:30:00+09:00");
         assert_eq!(item_date("0000-00-00 00:00:00", "0000-00-00 00:00:00", seoul), None);
+    }
+
+    /// #24 case 7: old image URLs with `%20`, `%5C`, `%09`, `%0A`, `%1B`
+    /// became aliases the build refused.
+    #[test]
+    fn old_image_urls_with_spaces_and_control_characters_stay_encoded() {
+        for (decoded, encoded) in [
+            ("/wp-content/uploads/a b.png", "/wp-content/uploads/a%20b.png"),
+            ("/wp-content/uploads/a\\b.png", "/wp-content/uploads/a%5Cb.png"),
+            ("/wp-content/uploads/a\tb\nc\u{1b}d.png", "/wp-content/uploads/a%09b%0Ac%1Bd.png"),
+            ("/wp-content/uploads/100%.png", "/wp-content/uploads/100%25.png"),
+            ("/wp-content/uploads/사진.png", "/wp-content/uploads/사진.png"),
+        ] {
+            let alias = alias_path(decoded);
+            assert_eq!(alias, encoded);
+            crate::redirects::normalize_from(&alias).unwrap_or_else(|e| panic!("{alias}: {e}"));
+        }
     }
 
     #[test]

@@ -177,8 +177,8 @@ pub fn url_path(url: &str) -> String {
 /// What placing a file into a bundle did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placed {
-    /// A clone or a copy was made.
-    New,
+    /// A clone or a copy was made (which, when known: not in a dry run).
+    New(Option<crate::write::Shared>),
     /// The same file (same inode, or same bytes) was there already.
     Same,
     /// Another file is there; it was left alone.
@@ -205,9 +205,9 @@ pub fn place(source: &Path, dest: &Path, force: bool) -> std::io::Result<Placed>
     // a temporary name so a half-copied image never looks finished.
     let tmp = dest.with_extension("gen-import.tmp");
     crate::write::remove_file_if_exists(&tmp)?;
-    crate::write::place_file(source, &tmp, false)?;
+    let how = crate::write::place_file(source, &tmp, false)?;
     std::fs::rename(&tmp, dest)?;
-    Ok(Placed::New)
+    Ok(Placed::New(Some(how)))
 }
 
 fn same_file(a: &Path, b: &Path, b_meta: &std::fs::Metadata) -> std::io::Result<bool> {
@@ -284,18 +284,21 @@ mod tests {
     }
 
     #[test]
-    fn placing_links_once_and_never_replaces_another_file() {
+    fn placing_clones_or_copies_once_and_never_replaces_another_file() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src.jpg");
         std::fs::write(&src, b"one").unwrap();
         let dest = dir.path().join("bundle/a.jpg");
-        assert_eq!(place(&src, &dest, false).unwrap(), Placed::New);
+        // A clone or a copy, said as such, never a link.
+        let placed = place(&src, &dest, false).unwrap();
+        assert!(matches!(placed, Placed::New(Some(crate::write::Shared::Cloned | crate::write::Shared::Copied))), "{placed:?}");
+        assert_eq!(std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&dest).unwrap()), 1);
         assert_eq!(place(&src, &dest, false).unwrap(), Placed::Same);
         let other = dir.path().join("other.jpg");
         std::fs::write(&other, b"two").unwrap();
         assert_eq!(place(&other, &dest, false).unwrap(), Placed::Conflict);
         assert_eq!(std::fs::read(&dest).unwrap(), b"one");
-        assert_eq!(place(&other, &dest, true).unwrap(), Placed::New);
+        assert!(matches!(place(&other, &dest, true).unwrap(), Placed::New(Some(_))));
         assert_eq!(std::fs::read(&dest).unwrap(), b"two");
     }
 }

@@ -182,11 +182,11 @@ impl<'a> Renderer<'a> {
                 for number in 1..=total {
                     let slice = &items[((number - 1) * per).min(items.len())..(number * per).min(items.len())];
                     let path = format!("{}index.html", page_dir(&base, number));
-                    out.push(page(
-                        path,
-                        kind.template(),
-                        PageCtx::List(ListPage { part: p, kind, base: base.clone(), items: slice, number, total }),
-                    ));
+                    let ctx = PageCtx::List(ListPage { part: p, kind, base: base.clone(), items: slice, number, total });
+                    // Named after an article it lists: messages about the
+                    // page (a section called `tags`) then name a file.
+                    let origin = items.first().map(|&i| m.articles[i].file.as_path());
+                    out.push(Output { origin, ..page(path, kind.template(), ctx) });
                 }
             }
         }
