@@ -318,6 +318,13 @@ impl SiteModel {
                 part.authors.entry(r.key.clone()).or_insert_with(|| (r.author.clone(), vec![])).1.push(i);
             }
         }
+        // A page is on no term page: it links only to terms that have one.
+        let live = &parts[0].taxonomies;
+        for a in articles.iter_mut().filter(|a| a.meta.kind == Kind::Page) {
+            a.view.tags.retain(|t| live[0].terms.contains_key(&t.slug));
+            a.view.categories.retain(|t| live[1].terms.contains_key(&t.slug));
+            a.view.series = a.view.series.take().filter(|s| live[2].terms.contains_key(&s.slug));
+        }
         diags.into_result(SiteModel { articles, parts, section_pos, moved })
     }
 }

@@ -201,8 +201,7 @@ fn the_demo_repository_builds() {
 #[test]
 fn a_page_lives_at_its_own_path_and_in_no_list_or_feed() {
     let r = Repo::fixture("basic");
-    let page =
-        "---\nkind: page\ntitle: About the beta desk\ndate: 2024-03-01\nauthor: ann\ntags: [Rust & Web]\n---\n\nWe write about the web.\n";
+    let page = "---\nkind: page\ntitle: About the beta desk\ndate: 2024-03-01\nauthor: ann\ntags: [Rust & Web, only on pages]\n---\n\nWe write about the web.\n";
     r.write("content/beta/about.md", page);
     r.write("content/beta/company/team/index.md", &page.replace("About the beta desk", "The team"));
     r.write("content/beta/posts/newer.md", "---\ntitle: Newer post\ndate: 2024-02-01\n---\n\nText.\n");
@@ -223,6 +222,10 @@ fn a_page_lives_at_its_own_path_and_in_no_list_or_feed() {
     assert!(newer.contains("/2023/05/hello/"), "{newer}");
     let sitemap = r.read("public/beta/sitemap.xml");
     assert!(sitemap.contains("/about/") && sitemap.contains("/company/team/"), "{sitemap}");
+    // A page links to a tag page only where one exists (no article has
+    // `only on pages`): no broken link.
+    assert!(about.contains("/tags/rust-web/") && !about.contains("/tags/only-on-pages/"), "{about}");
+    r.ok(&["check", "--site", "beta"]);
     // A typo in the kind is an error naming the line.
     r.write("content/beta/about.md", &page.replace("kind: page", "kind: pgae"));
     let err = r.fails(&["build"]);

@@ -265,8 +265,23 @@ fn a_generated_hostile_export_imports_into_content_that_builds_or_writes_nothing
     ];
     let nfd = "cafe\u{301}";
     let long = "가".repeat(120);
-    let names: [&str; 12] =
-        ["", "a", "tags", "categories", "search", &long, "../../etc", "%2e%2e", "a b", nfd, "javascript:x", "x\u{1b}[31m"];
+    let names: [&str; 15] = [
+        "",
+        "a",
+        "tags",
+        "categories",
+        "search",
+        &long,
+        "../../etc",
+        "%2e%2e",
+        "a b",
+        nfd,
+        "javascript:x",
+        "x\u{1b}[31m",
+        "images",
+        "assets",
+        "archives",
+    ];
     let titles: [&str; 6] = ["T", "", &long, "<script>alert(1)</script>", "a & b", "page"];
     let statuses = ["publish", "publish", "draft", "private", "future", "pending", "trash", "inherit"];
     let types = ["post", "post", "post", "page", "attachment", "nav_menu_item"];
@@ -281,8 +296,11 @@ fn a_generated_hostile_export_imports_into_content_that_builds_or_writes_nothing
         "{blog}/a%20b/",
         "{blog}/%0A/",
         "{blog}/search/",
+        "{blog}/authors/{name}/",
+        "{blog}/images/{name}/",
+        "{blog}/assets/{name}/",
     ];
-    for seed in 1..=16u64 {
+    for seed in 1..=24u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let r = Repo::fixture("import");
         for (i, f) in files.iter().enumerate() {

@@ -436,3 +436,28 @@ fn changing_the_image_widths_rerenders_the_pages_that_show_images() {
     }
     crate::util::assert_same_as_clean_build(&r);
 }
+
+/// Partial publishing (#24 case 8f) with a shared `images_url` tree: the
+/// site that claims a shared photo first fails on it (its data cut short),
+/// so the other site, which left that photo to it, must not be published
+/// pointing at files no one published. Every shared URL a published page
+/// shows exists.
+#[test]
+fn a_site_failing_on_a_shared_photo_leaves_no_page_pointing_at_missing_files() {
+    let r = shared_repo();
+    let good = std::fs::read(r.path("content/beta/posts/photo/pic.jpg")).unwrap();
+    let cut = &good[..good.len() / 2];
+    r.write_bytes("content/alpha/news/second/pic.jpg", cut);
+    r.write_bytes("content/beta/posts/photo/pic.jpg", cut);
+    let out = r.run(&["build"]);
+    assert!(!out.status.success(), "a photo cut short is an error");
+    for (path, _) in r.snapshot("public") {
+        if !path.ends_with(".html") {
+            continue;
+        }
+        let html = r.read(&format!("public/{path}"));
+        for url in html.split(['"', ' ', ',']).filter_map(|w| w.strip_prefix("https://img.example.com/")) {
+            assert!(r.exists(&format!("public/_images/{url}")), "{path} shows {url}, which is not published");
+        }
+    }
+}

@@ -2,8 +2,9 @@
 //!
 //! 1. config: `sites.toml`, `content/authors.yaml`, themes;
 //! 2. per site: discover sources → parse (or reuse cached metadata) → model;
-//!    content errors of every site are collected, and any stops the build
-//!    before a single file is written;
+//!    content errors of every site are collected, and any stops that site
+//!    before a single file of it is written (with `--all-or-nothing`, every
+//!    site);
 //! 3. per site: list the outputs with their input hashes → plan against the
 //!    previous state → render what changed, in parallel, into staging;
 //! 4. per site: commit (publish staged files, remove stale ones, save state).
@@ -229,6 +230,9 @@ pub struct BuildReport {
     /// With `--shard`: which part this build was; it published nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// Sites that failed: not published, their previous output kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
     pub total_ms: f64,
     /// With [`BuildOptions::check`]: every configured site's published files
     /// and, for the sites built, their articles' links.
@@ -243,8 +247,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
 
     // Stages 2 and 3, site by site: everything that can be wrong with the
     // content, then rendering into staging. Nothing is published until every
-    // site got through; a site is dropped from memory once staged, so the
-    // peak is a few sites' worth, not the whole repository's.
+    // site got through or failed (a failed site publishes nothing); a site
+    // is dropped from memory once staged, so the peak is a few sites'
+    // worth, not the whole repository's.
     // A shard encodes what every site shows, changed or not.
     let may_skip = !opts.clean && !opts.check && opts.shard.is_none();
     let variants = variant_cache(opts, &prepared)?;
@@ -289,8 +294,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         }
     };
     // A shard publishes nothing and `gen check` reports on every site: a
-    // failure stops them whole, as it does with `--all-or-nothing`.
-    if !diags.is_empty() && (staged.is_empty() || opts.all_or_nothing || opts.shard.is_some() || opts.check) {
+    // failure stops them whole, as it does with `--all-or-nothing`. So
+    // does a failure on a shared image another site shows.
+    let shared_unsettled = shared_images.as_ref().is_some_and(SharedImages::unsettled);
+    if !diags.is_empty() && (staged.is_empty() || opts.all_or_nothing || opts.shard.is_some() || opts.check || shared_unsettled) {
         discard(&staged);
         return Err(diags.into());
     }
@@ -311,8 +318,12 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         for s in &staged {
             s.publisher.discard().ok();
         }
-        return Err(d.into());
+        let mut all = diags;
+        all.extend(d);
+        return Err(all.into());
     }
+    // A later failure still says which sites failed first.
+    let with_failed = |e: anyhow::Error| if diags.is_empty() { e } else { anyhow::anyhow!("{diags}\n{e:#}") };
 
     // Stage 4: publish.
     let mut report = BuildReport { remote: variants.report(), ..Default::default() };
@@ -322,7 +333,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         if let Some(bytes) = &s.state_bytes {
             let out = s.publisher.out_dir().display().to_string();
             let done = s.publisher.commit(std::mem::take(&mut s.moves), s.removes, bytes);
-            done.with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))?;
+            done.with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))
+                .map_err(with_failed)?;
             if let Some((path, bytes)) = &s.text_cache {
                 // Only a cache: losing it costs reading sources again, so
                 // it is replaced atomically but not synced (a 5 MB sync on
@@ -342,7 +354,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // (a site that failed still shows what it showed before).
     if let Some(shared) = &shared_images {
         shared.forget(&failed);
-        shared.finish(&sharing)?;
+        shared.finish(&sharing).map_err(|d| with_failed(d.into()))?;
         if let (Some(w), Some(first)) = (&shared.warning, report.sites.first_mut()) {
             first.warnings.push(format!("{}: {w}", crate::images::SHARED_IMAGES_DIR));
         }
@@ -353,7 +365,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         let sites = prepared.config.sites.iter().map(|s| (s.name.clone(), (s.title.clone(), s.base_url.clone()))).collect();
         let t = Instant::now();
         let mut r = search::network::publish(&prepared.config.output, &prepared.cache_dir, net, &sites)
-            .context("the network search index (sites published before it in this build are complete)")?;
+            .context("the network search index (sites published before it in this build are complete)")
+            .map_err(with_failed)?;
         r.ms = ms(t);
         report.network = Some(r);
     }
@@ -363,13 +376,13 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         let tree = crate::discover::Tree::open(&out);
         let missing: Vec<&String> = expected.par_iter().filter(|rel| tree.stat(rel, false).is_none()).collect();
         if let Some(first) = missing.first() {
-            anyhow::bail!(
+            return Err(with_failed(anyhow::anyhow!(
                 "{} published file{} of {} went missing during the build (first: {}): was the output folder changed while gen ran? Build again to restore them",
                 missing.len(),
                 if missing.len() == 1 { "" } else { "s" },
                 out.display(),
                 out.join(first).display()
-            );
+            )));
         }
     }
     if opts.check {
@@ -394,6 +407,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
     report.total_ms = ms(started);
     if !failed.is_empty() {
+        report.failed = failed.clone();
         return Err(SitesFailed { diagnostics: diags, failed, report }.into());
     }
     Ok(report)

@@ -242,9 +242,11 @@ struct Planning<'r> {
 }
 
 impl Planning<'_> {
-    /// The source file an output is made from, for error messages.
+    /// The source file an output is made from, for error messages (not a
+    /// list page's: the article it names may not be the one meant).
     fn origin(&self, path: &str) -> Option<&Path> {
-        self.planned.iter().position(|p| p.path == path).and_then(|i| self.jobs[i].origin)
+        let i = self.planned.iter().position(|p| p.path == path)?;
+        self.jobs[i].origin.filter(|_| !matches!(self.jobs[i].make, Make::Page(..)))
     }
 }
 
@@ -279,7 +281,7 @@ fn plan_site<'r>(
         .zip(&planned)
         .filter(|(j, _)| j.kind != render::Kind::Stub)
         .flat_map(|(j, p)| {
-            let what = j.origin.map(|f| f.display().to_string()).unwrap_or_else(|| format!("the generated file /{}", p.path));
+            let what = j.describe();
             let folder = p.path.strip_suffix("index.html").filter(|_| j.is_page()).map(|dir| format!("/{dir}"));
             let file = [format!("/{}", p.path), format!("/{}/", p.path)];
             folder.into_iter().chain(file).map(move |k| (k, what.clone()))
@@ -447,8 +449,8 @@ fn site_images(
     let unique: BTreeMap<&str, &str> = deps.values().flatten().map(|d| (d.rel.as_str(), d.source.as_str())).collect();
     // The article that shows an image, found only for an error message.
     let origin = |source: &str| {
-        let out = deps.iter().find(|(_, ds)| ds.iter().any(|d| d.source == source)).map(|(out, _)| out)?;
-        planning.origin(out).map(Path::to_path_buf)
+        let mut showing = deps.iter().filter(|(_, ds)| ds.iter().any(|d| d.source == source));
+        showing.find_map(|(out, _)| planning.origin(out)).map(Path::to_path_buf)
     };
     publish_images(opts, store, site, catalog, unique, dest, failures, &origin)
 }
@@ -489,7 +491,7 @@ fn check_disk(
     let mut diags = Diagnostics::default();
     for c in publisher.conflicts(moves, removes, |rel| owned.is_none_or(|o| o.contains(rel))) {
         let rel = c.path.strip_prefix(out_dir).ok().and_then(Path::to_str).unwrap_or_default();
-        let from = planning.origin(rel).map(|f| format!(" ({} is published there)", f.display()));
+        let from = planning.jobs.iter().find(|j| j.path == rel).map(|j| format!(" ({} is published there)", j.describe()));
         diags.push(
             Diagnostic::new(&c.path, None, format!("{}{}", c.why, from.unwrap_or_default()))
                 .hint("move or remove it: gen only replaces and deletes files it wrote itself"),
@@ -603,11 +605,7 @@ pub(super) struct Published {
 /// `/x.html/y.html`, an alias `/feed.xml/` beside the feed), or a name no
 /// file system takes. Found before anything is staged.
 pub(super) fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnostics> {
-    let describe = |k: usize| match (jobs[k].origin, &jobs[k].make) {
-        (Some(f), Make::Page(..)) => format!("the list page /{} (it lists {})", planned[k].path, f.display()),
-        (Some(f), _) => f.display().to_string(),
-        (None, _) => format!("the generated page /{}", planned[k].path),
-    };
+    let describe = |k: usize| jobs[k].describe();
     let file_of = |i: usize, j: usize| jobs[i].origin.or(jobs[j].origin).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut diags = Diagnostics::default();

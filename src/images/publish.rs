@@ -464,6 +464,13 @@ impl SharedImages {
         self.files.lock().expect("no panics while held").insert(rel.to_string(), Some((record, staged)));
     }
 
+    /// Whether a site claimed a file of the tree and never staged it (it
+    /// failed on it): another site may show that file, and was told the
+    /// claimant would publish it.
+    pub fn unsettled(&self) -> bool {
+        self.files.lock().expect("no panics while held").values().any(Option::is_none)
+    }
+
     /// Sites that failed to build: their previous pages stay published, and
     /// so does every shared image those show, whatever they claimed before
     /// failing.

@@ -262,7 +262,7 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
         ..Report::default()
     };
     let by_id: HashMap<u64, usize> = index.entries.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
-    let links = Links::new(&index, &places, &base_path);
+    let links = Links::new(&index, &places, &base_path, scope.is_some());
     let shared = Shared {
         opts,
         index: &index,
@@ -521,7 +521,8 @@ fn infer_permalink(entries: &[Entry]) -> String {
                 "{day}".into()
             } else if !e.section.is_empty() && slugify(s) == e.section {
                 "{section}".into()
-            } else if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            } else if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') && !OWNED_FOLDERS.contains(s) {
+                // A constant folder, but not one gen fills itself (`/tags/…`).
                 s.to_string()
             } else {
                 has_slug = false;
@@ -579,33 +580,47 @@ fn place_entries(entries: &[Entry], rules: &Placing, warnings: &mut Vec<String>)
             if s.is_empty() { slugify(&e.title) } else { s }
         };
         let base_slug = if base_slug.is_empty() { format!("{}", e.id) } else { fit_name(&base_slug) };
-        // A page keeps its old path (`/company/team/`): its parents' folders.
+        // A page keeps its old path (`/company/team/`): its parents'
+        // folders, the first renamed when gen owns everything below it
+        // (`/authors/jane/` → `/authors-page/jane/`).
         let parents: Vec<String> = match e.page {
             true => {
                 let segs: Vec<String> = e.link_path.split('/').map(|s| fit_name(&slugify(s))).filter(|s| !s.is_empty()).collect();
-                segs.split_last().map(|(_, p)| p.to_vec()).unwrap_or_default()
+                let mut parents = segs.split_last().map(|(_, p)| p.to_vec()).unwrap_or_default();
+                if let Some(first) = parents.first_mut().filter(|f| OWNED_FOLDERS.contains(&f.as_str())) {
+                    warnings
+                        .push(format!("“{}” was under /{first}/, where gen publishes its own files: placed under /{first}-page/", e.title));
+                    first.push_str("-page");
+                }
+                parents
             }
             false => vec![],
         };
         let mut n = 1;
         let (dir, path) = loop {
             let slug = if n == 1 { base_slug.clone() } else { format!("{base_slug}-{n}") };
-            let (dir, path) = match e.page {
+            // The path on its part of the site (an archived post's without
+            // its archive's prefix, which has its own lists), and the prefix.
+            let (dir, bare, pre) = match e.page {
                 true => {
                     let dir = parents.iter().chain([&slug]).cloned().collect::<Vec<_>>().join("/");
                     let path = crate::model::page_path(&format!("{dir}/index.md"), &slug);
-                    (dir, path)
+                    (dir, path, String::new())
                 }
                 false => {
                     let path = crate::model::expand_permalink(permalink, &section, &slug, &e.date);
-                    (format!("{section}/{slug}"), format!("{}{path}", prefix(&e.date)))
+                    (format!("{section}/{slug}"), path, prefix(&e.date))
                 }
             };
+            let path = format!("{pre}{bare}");
             // A page gen generates there (`/categories/`, a section's list)
-            // keeps its URL: the item takes the next free one.
-            if let Some(why) = generated_page(&path, &all_sections) {
+            // keeps its URL: the item takes the next free one. (A permalink
+            // that always leads into gen's folders cannot be helped: after
+            // a hundred tries the build says so.)
+            let generated = generated_page(&bare, &all_sections).filter(|_| n <= 100);
+            if let Some(why) = generated {
                 warnings.push(format!("“{}” would be at {path}, but {why}: placed at the next free URL", e.title));
-            } else if !used_paths.contains(&path) && !used_dirs.contains(&dir) {
+            } else if n > 100 || (!used_paths.contains(&path) && !used_dirs.contains(&dir)) {
                 break (dir, path);
             }
             n += 1;
@@ -657,6 +672,10 @@ fn place_entries(entries: &[Entry], rules: &Placing, warnings: &mut Vec<String>)
     places
 }
 
+/// First folders of a site's URL that gen fills itself: list pages,
+/// images, the search index; `assets` is a site's folder of shared files.
+const OWNED_FOLDERS: [&str; 8] = ["tags", "categories", "series", "authors", "page", "images", "assets", "_search"];
+
 /// Section names the importer does not give a category: gen's own folders.
 const RESERVED_SECTIONS: [&str; 8] = ["assets", "images", "tags", "categories", "series", "authors", "search", "page"];
 
@@ -680,12 +699,14 @@ fn fit_name(name: &str) -> String {
 /// Why an old path cannot redirect, or a new one cannot be taken: gen
 /// publishes a page of its own there (a redirect may not hide a live page).
 fn generated_page(path: &str, sections: &HashSet<String>) -> Option<&'static str> {
-    const LISTS: [&str; 6] = ["/tags/", "/categories/", "/series/", "/authors/", "/search/", "/page/"];
     if path == "/" {
         return Some("it is the home page");
     }
-    if LISTS.iter().any(|l| path == *l || (path.starts_with(l) && *l != "/search/")) {
-        return Some("gen's list pages live there");
+    if matches!(path, "/search/" | "/archives/") {
+        return Some("gen generates that page");
+    }
+    if OWNED_FOLDERS.iter().any(|f| path.strip_prefix('/').and_then(|p| p.strip_prefix(f)).is_some_and(|rest| rest.starts_with('/'))) {
+        return Some("gen publishes its own files there");
     }
     if sections.contains(path) {
         return Some("it is a section page");
@@ -707,10 +728,13 @@ struct Links {
     attachments: HashMap<u64, String>,
     hosts: BTreeSet<String>,
     base_path: String,
+    /// The export's blog lies within the site: its old URLs are the site's
+    /// to redirect.
+    claims: bool,
 }
 
 impl Links {
-    fn new(index: &Index, places: &[Place], base_path: &str) -> Links {
+    fn new(index: &Index, places: &[Place], base_path: &str, claims: bool) -> Links {
         let url = |p: &Place| format!("{}{}", base_path.trim_end_matches('/'), p.path);
         let mut by_path = HashMap::new();
         let mut by_id = HashMap::new();
@@ -727,7 +751,7 @@ impl Links {
             }
         }
         let attachment_pages = index.attachment_pages.iter().map(|(p, v)| (folder_like(&site_path(p, base_path)), *v)).collect();
-        Links { by_path, by_id, attachment_pages, attachments: index.attachments.clone(), hosts, base_path: base_path.to_string() }
+        Links { by_path, by_id, attachment_pages, attachments: index.attachments.clone(), hosts, base_path: base_path.to_string(), claims }
     }
 
     /// The new URL of a link to another item of the export.
@@ -1169,13 +1193,16 @@ impl markdown::Context for ItemContext<'_, '_> {
                 name
             }
         };
+        if !self.shared.links.claims {
+            return name;
+        }
         let base_path = &self.shared.links.base_path;
         let entry = self.images.get_mut(&name).expect("inserted above");
         // Old paths are compared in NFC: of two uploads whose names differ
         // only in normalisation (`café.png` typed on Linux and on macOS),
         // the NFC-named one keeps them.
         let file_name = found.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if !unicode_normalization::is_nfc(&file_name) && found.file.with_file_name(nfc(&file_name)).exists() {
+        if !unicode_normalization::is_nfc(&file_name) && is_another_file(&found.file, &found.file.with_file_name(nfc(&file_name))) {
             let why = format!(
                 "{}: old URLs of {} are left to {}, whose name is the same in NFC",
                 self.article,
@@ -1205,6 +1232,21 @@ impl markdown::Context for ItemContext<'_, '_> {
             Some((Some(a), Some(b))) => uploads::original_name(&a) == uploads::original_name(&b),
             _ => same_picture(href, src),
         }
+    }
+}
+
+/// Whether `other` exists and is not the file `file` (on macOS an NFD name
+/// and its NFC spelling open the same file).
+fn is_another_file(file: &Path, other: &Path) -> bool {
+    match (std::fs::metadata(file), std::fs::metadata(other)) {
+        #[cfg(unix)]
+        (Ok(a), Ok(b)) => {
+            use std::os::unix::fs::MetadataExt;
+            (a.dev(), a.ino()) != (b.dev(), b.ino())
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => true,
+        _ => false,
     }
 }
 
@@ -1399,6 +1441,8 @@ mod tests {
         assert_eq!(infer_permalink(&e), "/{section}/{slug}/");
         let e = [entry(1, "/archives/a/", "a", "2023-12-05T10:00:00+09:00")];
         assert_eq!(infer_permalink(&e), "/archives/{slug}/");
+        let e = [entry(1, "/images/a/", "a", "2023-12-05T10:00:00+09:00")];
+        assert_eq!(infer_permalink(&e), "/{section}/{slug}/", "never a permalink into gen's own folders");
         assert_eq!(infer_permalink(&[entry(1, "", "a", "2023-12-05T10:00:00Z")]), "/{section}/{slug}/");
     }
 
@@ -1446,6 +1490,34 @@ mod tests {
         assert_eq!(places[0].aliases, ["/2023backup/?p=1"], "its old URL is its URL; ?p= under the archive");
         assert_eq!((places[1].dir.as_str(), places[1].path.as_str()), ("2023backup/about", "/2023backup/about/"));
         assert_eq!(places[1].aliases, ["/2023backup/?page_id=2"], "never /about/ on the live site");
+    }
+
+    /// Review of #24: a page under `/authors/` looped for ever (every
+    /// `-2` still lay under gen's author pages); pages named `images`,
+    /// `assets` or `archives`, and an archived post whose slug is a list
+    /// of its archive, took gen's own paths.
+    #[test]
+    fn pages_and_posts_never_take_gen_s_own_paths() {
+        let page = |id: u64, link: &str, name: &str| {
+            let mut e = entry(id, link, name, "2023-01-02T10:00:00Z");
+            e.page = true;
+            e
+        };
+        let entries = [
+            page(1, "/authors/jane/", "jane"),
+            page(2, "/images/", "images"),
+            page(3, "/assets/", "assets"),
+            page(4, "/archives/", "archives"),
+            entry(5, "/2023/12/tags/", "tags", "2023-12-05T10:00:00Z"),
+        ];
+        let archived =
+            |d: &DateTime<FixedOffset>| if chrono::Datelike::year(d) <= 2023 { "/2023backup".to_string() } else { String::new() };
+        let rules = Placing { permalink: "/{slug}/", default_section: "posts", scope: Some("/"), prefix: &archived };
+        let mut warnings = vec![];
+        let places = place_entries(&entries, &rules, &mut warnings);
+        let paths: Vec<&str> = places.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["/authors-page/jane/", "/images-2/", "/assets-2/", "/archives-2/", "/2023backup/tags-2/"], "{warnings:?}");
+        assert_eq!(places[0].dir, "authors-page/jane");
     }
 
     #[test]

@@ -20,6 +20,19 @@ pub struct Output<'m> {
     pub make: Make<'m>,
 }
 
+impl Output<'_> {
+    /// What a message calls this output: its source file, a list page with
+    /// an article it lists, or the page or file gen generates.
+    pub fn describe(&self) -> String {
+        match (self.origin, &self.make) {
+            (Some(f), Make::Page(..)) => format!("the list page /{} (it lists {})", self.path, f.display()),
+            (Some(f), _) => f.display().to_string(),
+            (None, _) if self.kind == Kind::Page => format!("the generated page /{}", self.path),
+            (None, _) => format!("the generated file /{}", self.path),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     /// An HTML page readers see: counted in reports, never hidden by a redirect.

@@ -34,7 +34,7 @@ pub const NET_DIR: &str = "_search/net/";
 pub const NET_MANIFEST: &str = "_search/net/manifest.bin";
 
 const MAGIC: &[u8; 8] = b"GENNETWK";
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
@@ -107,7 +107,9 @@ pub fn publish(
     let previous: State = std::fs::read(&state_path).ok().and_then(|b| crate::cache::open(MAGIC, STATE_VERSION, &b)).unwrap_or_default();
     let out_root = output.join(&net.host).join(index::DIR);
     let out_dir = out_root.join("net");
-    let intact = |rel: &str, r: &OutputRecord| std::fs::metadata(out_dir.join(rel)).is_ok_and(|m| Stamp::of(&m) == r.stamp);
+    // Sealed when its state file was written, after the files (`Stamp::holds`).
+    let sealed = crate::discover::changed_ns(&state_path);
+    let intact = |rel: &str, r: &OutputRecord| std::fs::metadata(out_dir.join(rel)).is_ok_and(|m| Stamp::of(&m).holds(&r.stamp, sealed));
     report.documents = members.iter().map(|m| m.manifest.count).sum();
     if previous.input == input && !previous.files.is_empty() && previous.files.iter().all(|(rel, r)| intact(rel, r)) {
         report.shards = previous.files.keys().filter(|k| k.starts_with("f/s-")).count();
