@@ -454,10 +454,7 @@ fn site_path(path: &str, base_path: &str) -> String {
     static SLASHES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new("/{2,}").expect("valid regex"));
     // `//greek/a/` (WordPress's own test export has one): servers merge the slashes.
     let decoded = SLASHES.replace_all(&nfc(&crate::images::percent_decode(path)), "/").into_owned();
-    match decoded.strip_prefix(base_path.trim_end_matches('/')) {
-        Some(rest) if rest.starts_with('/') => rest.to_string(),
-        _ => decoded,
-    }
+    within(&decoded, base_path).unwrap_or(decoded)
 }
 
 /// The path of a URL (`https://x/blog` → `/blog/`), `/` when it has none.
