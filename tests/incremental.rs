@@ -53,16 +53,17 @@ fn a_body_edit_rewrites_only_that_article_and_the_search_index() {
 }
 
 #[test]
-fn the_search_index_is_right_without_its_text_cache() {
-    // Unchanged articles' texts come from .gen/<site>.text; without it they
-    // are read from the sources, and must come out the same as rendered.
+fn the_search_index_is_right_without_its_cache() {
+    // Unchanged articles' analyses come from .gen/<site>.search; without it
+    // their texts are read from the sources, and must come out the same as
+    // rendered.
     let r = Repo::fixture("basic");
     let w = rewritten_after(&r, |r| {
-        std::fs::remove_file(r.path(".gen/alpha.text")).unwrap();
+        std::fs::remove_file(r.path(".gen/alpha.search")).unwrap();
         r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다.")
     });
     assert!(w.contains(&"alpha/_search/manifest.bin".to_string()), "{w:?}");
-    assert!(r.exists(".gen/alpha.text"), "the cache is written again");
+    assert!(r.exists(".gen/alpha.search"), "the cache is written again");
     assert_same_as_clean_build(&r);
 }
 

@@ -401,13 +401,11 @@ fn index_search(
     stager: &Stager,
     report: &mut SiteReport,
 ) -> Result<(PathBuf, Vec<u8>), Diagnostics> {
-    let path = search::TextCache::path(cache_dir, &renderer.site.name);
-    let chars = renderer.text_chars();
-    let cache = search::TextCache::load(&path);
-    let all = search::texts(renderer.root, model, chars, std::mem::take(&mut rendered.texts), &cache)
+    let path = search::SearchCache::path(cache_dir, &renderer.site.name);
+    let cache = search::SearchCache::load(&path);
+    let (built, cache) = renderer
+        .search_index(std::mem::take(&mut rendered.texts), cache)
         .map_err(|e| Diagnostics::one(Diagnostic::new(&path, None, format!("cannot collect the search texts: {e:#}"))))?;
-    let built = renderer.search_index(&all);
-    drop(cache);
     let manifest = &planning.planned[i].path;
     let published: Vec<Result<(String, OutputRecord, bool), Diagnostics>> = built
         .files
@@ -429,8 +427,8 @@ fn index_search(
         rendered.out.add(rel, record, written);
     }
     diags.into_result(())?;
-    report.search = Some(SearchReport { shards: built.counts[0], blocks: built.counts[1], documents: all.len() });
-    Ok((path, search::TextCache::of(model, all, chars).encode()))
+    report.search = Some(SearchReport { shards: built.counts[0], blocks: built.counts[1], documents: model.articles.len() });
+    Ok((path, cache.encode()))
 }
 
 /// Stage 3d: the images the articles use, each published once however many

@@ -363,11 +363,16 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// The search index files, given every article's text (by article
-    /// index).
-    pub fn search_index(&self, texts: &[String]) -> crate::search::index::Built {
+    /// The search index files, given the texts of the articles rendered
+    /// (by article index) and the cache of the last build's analyses;
+    /// returns the cache for the next build too.
+    pub fn search_index(
+        &self,
+        fresh: std::collections::HashMap<usize, String>,
+        cache: crate::search::SearchCache,
+    ) -> anyhow::Result<(crate::search::index::Built, crate::search::SearchCache)> {
         let title = |name: &str| self.sections.get(name).map(|s| s.title.clone()).unwrap_or_else(|| name.to_string());
-        crate::search::site_index(self.site, self.model, texts, &title)
+        crate::search::site_index(self.root, self.site, self.model, self.text_chars(), &title, fresh, cache)
     }
 
     /// Characters of body text an article render keeps for the search index.

@@ -70,6 +70,7 @@ pub(super) const MAX_FILES: usize = 1_900;
 pub(super) const MAX_FACET_VALUES: usize = 200;
 
 /// One document as the index sees it.
+#[derive(Clone)]
 pub struct DocInput<'a> {
     /// Stable key of the document (its source path).
     pub key: &'a str,
@@ -86,7 +87,10 @@ pub struct DocInput<'a> {
     pub thumb: Option<&'a str>,
     /// In a year archive: shown once, after a live copy with its title.
     pub archived: bool,
-    pub text: &'a str,
+    /// What the document's text is a function of (its source's hash and
+    /// how much of it is kept): the text itself is read only when the
+    /// document must be analysed again ([`Analysed::of`]).
+    pub text_id: [u8; 32],
 }
 
 /// A built index: the files to publish (site-relative path → uncompressed
@@ -136,16 +140,17 @@ pub fn facet_term(kind: char, value: &str) -> String {
     format!("\u{1}{kind}:{}", analyze::normalize(value))
 }
 
-/// Builds the index of `docs`.
-pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput]) -> Built {
+/// Builds the index of `docs`, given each one's [`Analysed`] (by index).
+pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput], analysed: &[Analysed]) -> Built {
+    assert_eq!(docs.len(), analysed.len(), "every document is analysed");
     let ids = assign_ids(docs);
     let space = docs.len() as u32;
 
-    // Terms of every document, then postings: term → (docs, top docs).
+    // Postings from every document's terms: term → (docs, top docs).
     let blocks = docs.len().div_ceil(BLOCK as usize);
-    let (shards, mut files) = shard_files(postings(docs, &ids), FILES, MAX_FILES.saturating_sub(blocks + 1).max(200));
+    let (shards, mut files) = shard_files(postings(analysed, &ids), FILES, MAX_FILES.saturating_sub(blocks + 1).max(200));
 
-    // By id: blocks of details and texts.
+    // By id: blocks of details and texts, compressed when analysed.
     let mut by_id: Vec<Option<usize>> = vec![None; space as usize];
     for (i, &id) in ids.iter().enumerate() {
         by_id[id as usize] = Some(i);
@@ -153,9 +158,9 @@ pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput]) -> Buil
     let blocks: Vec<(String, Vec<u8>)> = by_id
         .par_chunks(BLOCK as usize)
         .map(|block| {
-            let details = block.iter().map(|d| d.map(|i| compress(&serde_json::to_vec(&Detail::of(&docs[i])).expect("details serialize"))));
-            let texts = block.iter().map(|d| d.map(|i| compress_at(docs[i].text.as_bytes(), 3)));
-            let bytes = encode_block(details.chain(texts).map(Option::unwrap_or_default).collect());
+            let details = block.iter().map(|d| d.map_or(&[][..], |i| &analysed[i].detail[..]));
+            let texts = block.iter().map(|d| d.map_or(&[][..], |i| &analysed[i].text[..]));
+            let bytes = encode_block(&details.chain(texts).collect::<Vec<&[u8]>>());
             (file_name('b', &bytes), bytes)
         })
         .collect();
@@ -177,6 +182,80 @@ pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput]) -> Buil
     files.push((MANIFEST.to_string(), serde_json::to_vec(&manifest).expect("manifest serializes")));
     Built { files, counts }
 }
+
+/// What the index keeps of one document between builds: its distinct terms
+/// and its details and text, compressed as published. Analysing (tokenizing
+/// every word, compressing) is most of an index's cost, and an edit changes
+/// one document: the others are taken as they were, by [`DocInput::key`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Analysed {
+    /// The distinct terms, sorted, one after the other.
+    terms: String,
+    /// Where each term ends in `terms`, and whether any of its occurrences
+    /// is "top" (title, summary, tags, categories, authors).
+    ends: Vec<(u32, bool)>,
+    /// The details and the text, each a gzip member of a block.
+    detail: Vec<u8>,
+    text: Vec<u8>,
+}
+
+impl Analysed {
+    /// Analyses `d`, whose text is `text`.
+    pub fn of(d: &DocInput, text: &str) -> Analysed {
+        let (terms, ends) = doc_terms(d, text);
+        Analysed {
+            terms,
+            ends,
+            detail: compress(&serde_json::to_vec(&Detail::of(d)).expect("details serialize")),
+            text: compress_at(text.as_bytes(), 3),
+        }
+    }
+
+    /// The text it was analysed from.
+    pub fn text(&self) -> std::io::Result<String> {
+        String::from_utf8(inflate(&self.text)?).map_err(std::io::Error::other)
+    }
+
+    /// The terms with their "top" bit.
+    fn terms(&self) -> impl Iterator<Item = (&str, bool)> {
+        let mut from = 0;
+        self.ends.iter().map(move |&(end, top)| {
+            let t = &self.terms[from..end as usize];
+            from = end as usize;
+            (t, top)
+        })
+    }
+}
+
+impl DocInput<'_> {
+    /// Everything an [`Analysed`] is a function of: an analysis kept under
+    /// this key is the one [`Analysed::of`] would give.
+    pub fn key(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(&VERSION.to_le_bytes());
+        h.update(&ANALYSIS.to_le_bytes());
+        let mut field = |s: &str| {
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        for s in [self.title, self.url, self.date, self.section, self.section_title, self.summary] {
+            field(s);
+        }
+        // Lists and the thumbnail by their lengths first: no two documents
+        // give the same fields.
+        for list in [&self.authors, &self.tags, &self.categories, &self.thumb.into_iter().collect()] {
+            field(&list.len().to_string());
+            list.iter().for_each(|s| field(s));
+        }
+        h.update(&[self.archived as u8]);
+        h.update(&self.text_id);
+        *h.finalize().as_bytes()
+    }
+}
+
+/// Version of the text analysis: change it with [`analyze`], so that
+/// analyses kept by earlier builds are not reused.
+const ANALYSIS: u32 = 1;
 
 /// What a search page reads first (`manifest.bin`).
 #[derive(Debug, Serialize, Deserialize)]
@@ -344,27 +423,37 @@ pub(super) type TermMap<K, V> = rustc_hash::FxHashMap<K, V>;
 const CHUNK: usize = 1024;
 
 /// Every term with its encoded postings (documents, then top documents).
-/// Documents are analysed in parallel, a chunk at a time in id order, so
-/// lists grow sorted and are kept as gaps (about a byte per posting); terms
-/// are split by hash into one map per thread, merged in parallel.
-fn postings(docs: &[DocInput], ids: &[u32]) -> Vec<(String, Vec<u8>)> {
+/// Documents are taken a chunk at a time in id order, so lists grow sorted
+/// and are kept as gaps (about a byte per posting); terms are split by hash
+/// into one map per thread, merged in parallel.
+fn postings(analysed: &[Analysed], ids: &[u32]) -> Vec<(String, Vec<u8>)> {
     let parts = rayon::current_num_threads().max(1);
-    let mut order: Vec<usize> = (0..docs.len()).collect();
+    let mut order: Vec<usize> = (0..analysed.len()).collect();
     order.sort_by_key(|&i| ids[i]);
     let mut maps: Vec<TermMap<String, (List, List)>> = (0..parts).map(|_| TermMap::default()).collect();
     for chunk in order.chunks(CHUNK) {
-        let analysed: Vec<DocTerms> = chunk.par_iter().map(|&i| doc_terms(&docs[i], parts)).collect();
+        // Each document's terms by part: (term, top) per map.
+        let split: Vec<Vec<Vec<(&str, bool)>>> = chunk
+            .par_iter()
+            .map(|&i| {
+                let mut out: Vec<Vec<(&str, bool)>> = (0..parts).map(|_| vec![]).collect();
+                for (t, top) in analysed[i].terms() {
+                    // The top bits: the maps' own buckets use the low ones.
+                    out[((rustc_hash::FxBuildHasher.hash_one(t) >> 40) % parts as u64) as usize].push((t, top));
+                }
+                out
+            })
+            .collect();
         maps.par_iter_mut().enumerate().for_each(|(p, map)| {
-            for (&i, terms) in chunk.iter().zip(&analysed) {
+            for (&i, terms) in chunk.iter().zip(&split) {
                 let id = ids[i];
-                for &span in &terms.parts[p] {
-                    let t = terms.term(span);
+                for &(t, top) in &terms[p] {
                     let e = match map.get_mut(t) {
                         Some(e) => e,
                         None => map.entry(t.to_string()).or_default(),
                     };
                     e.0.push(id);
-                    if span.2 {
+                    if top {
                         e.1.push(id);
                     }
                 }
@@ -382,23 +471,11 @@ fn postings(docs: &[DocInput], ids: &[u32]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// A document's distinct terms: their bytes one after the other in `buf`,
-/// and per part (by hash) each term's span there and whether any of its
-/// occurrences is "top" (title, summary, tags, categories, authors). One
-/// buffer per document instead of a string per term: analysis allocates
-/// little, and the merge copies a term only the first time it meets it.
-struct DocTerms {
-    buf: String,
-    parts: Vec<Vec<(u32, u32, bool)>>,
-}
-
-impl DocTerms {
-    fn term(&self, (from, to, _): (u32, u32, bool)) -> &str {
-        &self.buf[from as usize..to as usize]
-    }
-}
-
-fn doc_terms(d: &DocInput, parts: usize) -> DocTerms {
+/// A document's distinct terms, sorted, one after the other, with where
+/// each ends and whether any of its occurrences is "top". One buffer per
+/// document instead of a string per term: analysis allocates little, and
+/// the merge copies a term only the first time it meets it.
+fn doc_terms(d: &DocInput, text: &str) -> (String, Vec<(u32, bool)>) {
     let mut buf = String::new();
     let mut spans: Vec<(u32, u32, bool)> = vec![];
     let mut add = |t: &str, top: bool| {
@@ -411,7 +488,7 @@ fn doc_terms(d: &DocInput, parts: usize) -> DocTerms {
     {
         analyze::terms(field, |t| add(t, true));
     }
-    analyze::terms(d.text, |t| add(t, false));
+    analyze::terms(text, |t| add(t, false));
     for (_, letter) in FACETS {
         for (v, _) in d.facet_values(letter) {
             add(&facet_term(letter, v), false);
@@ -419,20 +496,21 @@ fn doc_terms(d: &DocInput, parts: usize) -> DocTerms {
     }
     let text = |&(a, b, _): &(u32, u32, bool)| &buf[a as usize..b as usize];
     spans.sort_unstable_by(|x, y| text(x).cmp(text(y)));
-    let mut out: Vec<Vec<(u32, u32, bool)>> = (0..parts).map(|_| vec![]).collect();
+    let mut terms = String::new();
+    let mut ends = vec![];
     let mut k = 0;
     while k < spans.len() {
-        let mut span = spans[k];
+        let mut top = spans[k].2;
         let mut j = k + 1;
-        while j < spans.len() && text(&spans[j]) == text(&span) {
-            span.2 |= spans[j].2;
+        while j < spans.len() && text(&spans[j]) == text(&spans[k]) {
+            top |= spans[j].2;
             j += 1;
         }
-        // The top bits: the maps' own buckets use the low ones.
-        out[((rustc_hash::FxBuildHasher.hash_one(text(&span)) >> 40) % parts as u64) as usize].push(span);
+        terms.push_str(text(&spans[k]));
+        ends.push((terms.len() as u32, top));
         k = j;
     }
-    DocTerms { buf, parts: out }
+    (terms, ends)
 }
 
 /// Filter values with their document counts and labels.
@@ -554,18 +632,18 @@ fn encode_shard(terms: &[(String, Vec<u8>)]) -> (Vec<u8>, u32) {
 /// `n + 1` offsets (u32) where each member starts and the last ends, then
 /// the members. A block of `k` documents has `2k` members: the details of
 /// each, then the text of each (empty for an id without a document).
-fn encode_block(members: Vec<Vec<u8>>) -> Vec<u8> {
+fn encode_block(members: &[&[u8]]) -> Vec<u8> {
     let header = 4 + 4 * (members.len() + 1);
-    let mut out = Vec::with_capacity(header + members.iter().map(Vec::len).sum::<usize>());
+    let mut out = Vec::with_capacity(header + members.iter().map(|m| m.len()).sum::<usize>());
     out.extend((members.len() as u32).to_le_bytes());
     let mut at = header as u32;
     out.extend(at.to_le_bytes());
-    for m in &members {
+    for m in members {
         at += m.len() as u32;
         out.extend(at.to_le_bytes());
     }
     for m in members {
-        out.extend(m);
+        out.extend_from_slice(m);
     }
     out
 }
@@ -695,8 +773,9 @@ pub mod decode {
 mod tests {
     use super::*;
 
-    fn doc<'a>(key: &'a str, title: &'a str, date: &'a str, text: &'a str) -> DocInput<'a> {
-        DocInput {
+    /// A document and its text.
+    fn doc<'a>(key: &'a str, title: &'a str, date: &'a str, text: &'a str) -> (DocInput<'a>, &'a str) {
+        let doc = DocInput {
             key,
             title,
             url: key,
@@ -709,8 +788,16 @@ mod tests {
             summary: "",
             thumb: None,
             archived: false,
-            text,
-        }
+            text_id: *blake3::hash(text.as_bytes()).as_bytes(),
+        };
+        (doc, text)
+    }
+
+    /// The index of `docs`, each analysed.
+    fn build(site: &str, title: &str, language: &str, docs: &[(DocInput, &str)]) -> Built {
+        let analysed: Vec<Analysed> = docs.iter().map(|(d, text)| Analysed::of(d, text)).collect();
+        let docs: Vec<DocInput> = docs.iter().map(|(d, _)| d.clone()).collect();
+        super::build(site, title, language, &docs, &analysed)
     }
 
     fn all_terms(b: &Built) -> BTreeMap<String, (Vec<u32>, Vec<u32>)> {
@@ -764,10 +851,10 @@ mod tests {
     #[test]
     fn ids_follow_dates_so_a_new_article_renumbers_nothing() {
         let a = [doc("b.md", "B", "2024-01-02", "y"), doc("a.md", "A", "2024-01-01", "x")];
-        let ids = assign_ids(&a);
+        let ids = assign_ids(&a.map(|d| d.0));
         assert_eq!(ids, [1, 0]);
         let b = [doc("b.md", "B", "2024-01-02", "y"), doc("a.md", "A", "2024-01-01", "x"), doc("c.md", "C", "2024-02-01", "z")];
-        assert_eq!(assign_ids(&b), [1, 0, 2]);
+        assert_eq!(assign_ids(&b.map(|d| d.0)), [1, 0, 2]);
     }
 
     #[test]
@@ -775,13 +862,13 @@ mod tests {
         let n = 4000;
         let texts: Vec<String> = (0..n).map(|i| format!("word{i} other{i} third{i} common alpha{} 기사{}", i % 7, i % 13)).collect();
         let keys: Vec<String> = (0..n).map(|i| format!("{i:04}.md")).collect();
-        let docs: Vec<DocInput> = (0..n).map(|i| doc(&keys[i], "T", "2024-01-01", &texts[i])).collect();
+        let docs: Vec<(DocInput, &str)> = (0..n).map(|i| doc(&keys[i], "T", "2024-01-01", &texts[i])).collect();
         let first = build("s", "S", "en", &docs);
         let shards = |b: &Built| b.files.iter().filter(|(p, _)| p.contains("/s-")).map(|(p, _)| p.clone()).collect::<Vec<_>>();
         assert!(shards(&first).len() > 3, "the index is cut into shards: {}", shards(&first).len());
         let edited = "word5 other5 third5 common alpha5 기사5 zebra".to_string();
-        let mut docs2: Vec<DocInput> = (0..n).map(|i| doc(&keys[i], "T", "2024-01-01", &texts[i])).collect();
-        docs2[5].text = &edited;
+        let mut docs2: Vec<(DocInput, &str)> = (0..n).map(|i| doc(&keys[i], "T", "2024-01-01", &texts[i])).collect();
+        docs2[5] = doc(&keys[5], "T", "2024-01-01", &edited);
         let second = build("s", "S", "en", &docs2);
         let (a, b) = (shards(&first), shards(&second));
         let changed = b.iter().filter(|p| !a.contains(p)).count();
@@ -803,7 +890,7 @@ mod tests {
             })
             .collect();
         let keys: Vec<String> = (0..20_000).map(|i| format!("{i}.md")).collect();
-        let docs: Vec<DocInput> = (0..20_000).map(|i| doc(&keys[i], "", "2024-01-01", &texts[i])).collect();
+        let docs: Vec<(DocInput, &str)> = (0..20_000).map(|i| doc(&keys[i], "", "2024-01-01", &texts[i])).collect();
         let b = build("s", "S", "ko", &docs);
         let shards: Vec<&Vec<u8>> = b.files.iter().filter(|(p, _)| p.contains("/s-")).map(|(_, b)| b).collect();
         let (dirs, all): (usize, usize) = shards.iter().map(|b| (decode::head(b), b.len())).fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
@@ -811,7 +898,7 @@ mod tests {
         assert!(dirs * 10 < all, "a lookup reads the directory ({dirs} bytes) and one list, not the shard ({all})");
         // Many distinct words: cut into shards, each directory bounded.
         let texts: Vec<String> = (0..5_000).map(|i| (0..20).map(|k| format!("w{i}x{k}")).collect::<Vec<_>>().join(" ")).collect();
-        let docs: Vec<DocInput> = (0..5_000).map(|i| doc(&keys[i], "", "2024-01-01", &texts[i])).collect();
+        let docs: Vec<(DocInput, &str)> = (0..5_000).map(|i| doc(&keys[i], "", "2024-01-01", &texts[i])).collect();
         let b = build("s", "S", "en", &docs);
         assert!(b.counts[0] > 20, "{} shards", b.counts[0]);
         for (p, bytes) in b.files.iter().filter(|(p, _)| p.contains("/s-")) {

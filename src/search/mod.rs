@@ -5,10 +5,11 @@
 //! export.
 //!
 //! An article's search text comes from the parse that renders it
-//! ([`crate::parse::Markdown::render`]); articles not rendered by a build
-//! take theirs from the text cache (`.gen/<site>.text`), keyed by the
-//! source's hash, so an edit re-renders one article and rewrites the index
-//! without parsing every other body again.
+//! ([`crate::parse::Markdown::render`]). What the index makes of each
+//! article (its terms, its compressed details and text) is kept in the
+//! search cache (`.gen/<site>.search`) under a hash of everything it is a
+//! function of, so an edit analyses one article and rewrites the index
+//! without reading, tokenizing or compressing every other one again.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -20,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::SiteConfig;
-use crate::discover::Hash;
 use crate::model::{Article, SiteModel};
 use crate::parse;
 
@@ -67,15 +67,25 @@ impl<'a> Doc<'a> {
     }
 }
 
-/// The client-side index of a site (see [`index`]), given every article's
-/// text (`texts[i]` of `model.articles[i]`) and the section titles.
-pub fn site_index(site: &SiteConfig, model: &SiteModel, texts: &[String], section_title: &dyn Fn(&str) -> String) -> index::Built {
+/// The client-side index of a site (see [`index`]). Texts of the articles
+/// this build rendered are in `fresh` (by article index); the others are
+/// analysed again only when what the index shows of them changed: their
+/// text then comes from the cache when their source did not change, else
+/// from the source. Returns the index and the cache for the next build.
+pub fn site_index(
+    root: &Path,
+    site: &SiteConfig,
+    model: &SiteModel,
+    chars: usize,
+    section_title: &dyn Fn(&str) -> String,
+    mut fresh: HashMap<usize, String>,
+    mut cache: SearchCache,
+) -> anyhow::Result<(index::Built, SearchCache)> {
     let titles: HashMap<&str, String> = model.articles.iter().map(|a| (a.view.section.as_str(), section_title(&a.view.section))).collect();
     let docs: Vec<index::DocInput> = model
         .articles
         .iter()
-        .zip(texts)
-        .map(|(a, text)| {
+        .map(|a| {
             let v = &a.view;
             index::DocInput {
                 key: &a.rel,
@@ -90,11 +100,51 @@ pub fn site_index(site: &SiteConfig, model: &SiteModel, texts: &[String], sectio
                 summary: &v.summary,
                 thumb: v.image.as_ref().map(|i| i.thumb.as_ref().map_or(i.url.as_str(), |t| t.url.as_str())),
                 archived: a.part != 0,
-                text,
+                text_id: text_id(a, chars),
             }
         })
         .collect();
-    index::build(&site.name, &site.title, &site.language, &docs)
+    let keys: Vec<[u8; 32]> = docs.par_iter().map(index::DocInput::key).collect();
+    // Kept analyses move out of the cache; the rest is analysed below.
+    let kept: Vec<Option<CachedDoc>> = model.articles.iter().map(|a| cache.docs.remove(&a.rel)).collect();
+    let work: Vec<(usize, Option<String>, Option<CachedDoc>)> =
+        kept.into_iter().enumerate().map(|(i, c)| (i, fresh.remove(&i), c)).collect();
+    let analysed: Vec<index::Analysed> = work
+        .into_par_iter()
+        .map(|(i, fresh, cached)| {
+            let a = &model.articles[i];
+            match cached {
+                Some(c) if c.key == keys[i] => Ok(c.analysed),
+                cached => {
+                    let text = match (fresh, cached) {
+                        (Some(text), _) => text,
+                        (None, Some(c)) if c.text_id == docs[i].text_id => c.analysed.text()?,
+                        _ => read_text(root, a, chars)?,
+                    };
+                    Ok(index::Analysed::of(&docs[i], &text))
+                }
+            }
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let built = index::build(&site.name, &site.title, &site.language, &docs, &analysed);
+    let docs = model
+        .articles
+        .iter()
+        .zip(&docs)
+        .zip(keys)
+        .zip(analysed)
+        .map(|(((a, d), key), analysed)| (a.rel.clone(), CachedDoc { key, text_id: d.text_id, analysed }))
+        .collect();
+    Ok((built, SearchCache { docs }))
+}
+
+/// What an article's search text is a function of: its source and how much
+/// of it the index keeps.
+fn text_id(a: &Article, chars: usize) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&a.hash);
+    h.update(&(chars as u64).to_le_bytes());
+    *h.finalize().as_bytes()
 }
 
 /// Plain text of an article's body, read from its source.
@@ -104,68 +154,41 @@ pub fn read_text(root: &Path, a: &Article, limit: usize) -> anyhow::Result<Strin
     Ok(parse::plain_text(split.body, limit))
 }
 
-const TEXT_MAGIC: &[u8; 8] = b"GENTEXTS";
-const TEXT_VERSION: u32 = 2;
+const CACHE_MAGIC: &[u8; 8] = b"GENSERCH";
+const CACHE_VERSION: u32 = 1;
 
-/// Search texts of a site's articles from earlier builds.
+/// What the search index of a site kept of its articles from the last
+/// build (`.gen/<site>.search`): each one's analysis, by source path.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct TextCache {
-    /// Source path (relative to `content/<site>/`) → its text.
-    texts: HashMap<String, CachedText>,
+pub struct SearchCache {
+    docs: HashMap<String, CachedDoc>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct CachedText {
-    /// Hash of the source the text was taken from.
-    source: Hash,
-    /// The `search_body_chars` it was cut to.
-    chars: usize,
-    text: String,
+struct CachedDoc {
+    /// [`index::DocInput::key`] of the document analysed.
+    key: [u8; 32],
+    /// Its [`index::DocInput::text_id`]: the text is still the article's
+    /// when its source did not change.
+    text_id: [u8; 32],
+    analysed: index::Analysed,
 }
 
-impl TextCache {
+impl SearchCache {
     pub fn path(cache_dir: &Path, site: &str) -> PathBuf {
-        cache_dir.join(format!("{site}.text"))
+        cache_dir.join(format!("{site}.search"))
     }
 
     /// The cache, or an empty one when it is missing, damaged or foreign:
-    /// it only saves work, so a bad one costs re-reading some sources.
-    pub fn load(path: &Path) -> TextCache {
-        std::fs::read(path).ok().and_then(|b| crate::cache::open(TEXT_MAGIC, TEXT_VERSION, &b)).unwrap_or_default()
-    }
-
-    pub fn get(&self, a: &Article, chars: usize) -> Option<&str> {
-        self.texts.get(&a.rel).filter(|t| t.source == a.hash && t.chars == chars).map(|t| t.text.as_str())
-    }
-
-    /// The cache for exactly these articles and texts.
-    pub fn of(model: &SiteModel, texts: Vec<String>, chars: usize) -> TextCache {
-        let texts = model.articles.iter().zip(texts).map(|(a, text)| (a.rel.clone(), CachedText { source: a.hash, chars, text })).collect();
-        TextCache { texts }
+    /// it only saves work, so a bad one costs analysing every article again.
+    pub fn load(path: &Path) -> SearchCache {
+        std::fs::read(path).ok().and_then(|b| crate::cache::open(CACHE_MAGIC, CACHE_VERSION, &b)).unwrap_or_default()
     }
 
     /// The file's bytes; the build saves them once the site is published.
     pub fn encode(&self) -> Vec<u8> {
-        crate::cache::seal(TEXT_MAGIC, TEXT_VERSION, self)
+        crate::cache::seal(CACHE_MAGIC, CACHE_VERSION, self)
     }
-}
-
-/// The texts of every article: `fresh` ones (rendered by this build, by
-/// article index) first, then the cache, then the source itself.
-pub fn texts(
-    root: &Path,
-    model: &SiteModel,
-    chars: usize,
-    mut fresh: HashMap<usize, String>,
-    cache: &TextCache,
-) -> anyhow::Result<Vec<String>> {
-    let mut texts: Vec<Option<String>> =
-        (0..model.articles.len()).map(|i| fresh.remove(&i).or_else(|| cache.get(&model.articles[i], chars).map(String::from))).collect();
-    texts.par_iter_mut().enumerate().filter(|(_, t)| t.is_none()).try_for_each(|(i, t)| {
-        *t = Some(read_text(root, &model.articles[i], chars)?);
-        anyhow::Ok(())
-    })?;
-    Ok(texts.into_iter().map(|t| t.expect("every text filled")).collect())
 }
 
 /// Where `gen export search` writes.
@@ -372,14 +395,70 @@ mod tests {
     }
 
     #[test]
-    fn text_cache_round_trips_and_ignores_damage() {
+    fn search_cache_round_trips_and_ignores_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("s.text");
-        let mut c = TextCache::default();
-        c.texts.insert("a.md".into(), CachedText { source: [1; 32], chars: 10, text: "안녕".into() });
+        let p = dir.path().join("s.search");
+        let d = index::DocInput {
+            key: "a.md",
+            title: "인사",
+            url: "/a/",
+            date: "2024-01-01",
+            section: "news",
+            section_title: "News",
+            authors: vec![],
+            tags: vec![],
+            categories: vec![],
+            summary: "",
+            thumb: None,
+            archived: false,
+            text_id: [1; 32],
+        };
+        let mut c = SearchCache::default();
+        c.docs.insert("a.md".into(), CachedDoc { key: d.key(), text_id: d.text_id, analysed: index::Analysed::of(&d, "안녕") });
         std::fs::write(&p, c.encode()).unwrap();
-        assert_eq!(TextCache::load(&p).texts["a.md"].text, "안녕");
+        let loaded = SearchCache::load(&p);
+        assert_eq!(loaded.docs["a.md"].key, d.key());
+        assert_eq!(loaded.docs["a.md"].analysed.text().unwrap(), "안녕");
         std::fs::write(&p, b"garbage").unwrap();
-        assert!(TextCache::load(&p).texts.is_empty());
+        assert!(SearchCache::load(&p).docs.is_empty());
+    }
+
+    #[test]
+    fn a_documents_key_changes_with_every_field_the_index_shows() {
+        let base = index::DocInput {
+            key: "a.md",
+            title: "T",
+            url: "/a/",
+            date: "2024-01-01",
+            section: "news",
+            section_title: "News",
+            authors: vec!["kim"],
+            tags: vec!["x"],
+            categories: vec![],
+            summary: "s",
+            thumb: None,
+            archived: false,
+            text_id: [1; 32],
+        };
+        let k = base.key();
+        let variants: Vec<index::DocInput> = vec![
+            index::DocInput { title: "U", ..base.clone() },
+            index::DocInput { url: "/b/", ..base.clone() },
+            index::DocInput { date: "2024-01-02", ..base.clone() },
+            index::DocInput { section: "opinion", ..base.clone() },
+            index::DocInput { section_title: "뉴스", ..base.clone() },
+            index::DocInput { authors: vec![], ..base.clone() },
+            // A tag moved to the categories is another document.
+            index::DocInput { tags: vec![], categories: vec!["x"], ..base.clone() },
+            index::DocInput { summary: "t", ..base.clone() },
+            index::DocInput { thumb: Some(""), ..base.clone() },
+            index::DocInput { archived: true, ..base.clone() },
+            index::DocInput { text_id: [2; 32], ..base.clone() },
+        ];
+        for v in &variants {
+            assert_ne!(v.key(), k, "{}", v.title);
+        }
+        // The source path only orders documents; the index does not show it.
+        assert_eq!(index::DocInput { key: "b.md", ..base.clone() }.key(), k);
     }
 }
