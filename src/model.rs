@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, FixedOffset};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Archive, SiteConfig};
@@ -183,6 +184,15 @@ pub struct Article {
     pub live_path: String,
 }
 
+/// What a source becomes in the model. (Nearly every one is an article:
+/// boxing it would cost an allocation each.)
+#[allow(clippy::large_enum_variant)]
+enum Made {
+    Article(Article),
+    Moved(Moved),
+    Failed(Diagnostics),
+}
+
 /// An article whose front matter says `moved_to`: not published here; its
 /// URL and aliases redirect to the new place.
 #[derive(Debug, Clone)]
@@ -249,32 +259,43 @@ impl SiteModel {
         images: &HashMap<String, ArticleImages>,
     ) -> Result<SiteModel, Diagnostics> {
         let mut diags = Diagnostics::default();
-        let mut articles = Vec::new();
-        let mut moved = Vec::new();
-        for p in parsed {
-            if !filter.keeps(&p.meta) {
-                continue;
-            }
-            let file = content_dir.join(&p.rel);
-            if p.meta.moved_to.is_some() {
-                let live = expand_permalink(&site.permalink, &section_of(&p.rel), &slugify(&p.meta.slug), &local(site, &p.meta.date));
-                let live = live.trim_start_matches('/').to_string();
-                let mut paths = vec![live.clone()];
-                let part = part_of(site, &local(site, &p.meta.date));
-                if part > 0 {
-                    paths.push(format!("{}/{live}", site.archives[part - 1].path));
+        // Each article is made on its own: in parallel.
+        let made: Vec<Made> = parsed
+            .into_par_iter()
+            .filter(|p| filter.keeps(&p.meta))
+            .map(|p| {
+                let file = content_dir.join(&p.rel);
+                if p.meta.moved_to.is_some() {
+                    let live = expand_permalink(&site.permalink, &section_of(&p.rel), &slugify(&p.meta.slug), &local(site, &p.meta.date));
+                    let live = live.trim_start_matches('/').to_string();
+                    let mut paths = vec![live.clone()];
+                    let part = part_of(site, &local(site, &p.meta.date));
+                    if part > 0 {
+                        paths.push(format!("{}/{live}", site.archives[part - 1].path));
+                    }
+                    return Made::Moved(Moved { file, meta: p.meta, paths });
                 }
-                moved.push(Moved { file, meta: p.meta, paths });
-                continue;
-            }
-            let found = images.get(&p.rel).cloned().unwrap_or_default();
-            match make_article(site, file, p, authors, found) {
-                Ok(a) => articles.push(a),
-                Err(d) => diags.extend(d),
+                let found = images.get(&p.rel).cloned().unwrap_or_default();
+                make_article(site, file, p, authors, found).map_or_else(Made::Failed, Made::Article)
+            })
+            .collect();
+        let mut articles: Vec<Article> = Vec::with_capacity(made.len());
+        let mut moved = Vec::new();
+        for m in made {
+            match m {
+                Made::Article(a) => articles.push(a),
+                Made::Moved(m) => moved.push(m),
+                Made::Failed(d) => diags.extend(d),
             }
         }
-        articles
-            .sort_by(|a, b| b.meta.date.cmp(&a.meta.date).then_with(|| a.meta.title.cmp(&b.meta.title)).then_with(|| a.rel.cmp(&b.rel)));
+        // Newest first. An article is large: sort their places, then move each once.
+        let mut order: Vec<usize> = (0..articles.len()).collect();
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&articles[i], &articles[j]);
+            b.meta.date.cmp(&a.meta.date).then_with(|| a.meta.title.cmp(&b.meta.title)).then_with(|| a.rel.cmp(&b.rel))
+        });
+        let mut slots: Vec<Option<Article>> = articles.into_iter().map(Some).collect();
+        let mut articles: Vec<Article> = order.into_iter().map(|i| slots[i].take().expect("each place once")).collect();
 
         let mut by_path: BTreeMap<&str, &Article> = BTreeMap::new();
         for a in &articles {

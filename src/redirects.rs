@@ -165,12 +165,22 @@ pub fn collect(site: &SiteConfig, model: &SiteModel) -> Result<Vec<Rule>, Diagno
     diags.into_result(rules)
 }
 
-/// A redirect may not hide a page that exists: `pages` are the site-relative
-/// folders of every HTML page (`/`, `/news/a/`), with what produces them.
-pub fn check_pages(rules: &[Rule], pages: &BTreeMap<String, String>) -> Result<(), Diagnostics> {
+/// A redirect may not hide anything published: `published` says what
+/// produces the output at a site-relative path (`news/a/index.html`), and
+/// whether it is an HTML page, whose folder (`/news/a/`) is its URL. Any
+/// file counts also with a trailing `/`: servers and the nginx map treat
+/// `/feed.xml/` and `/feed.xml` alike.
+pub fn check_pages(rules: &[Rule], published: &dyn Fn(&str) -> Option<(String, bool)>) -> Result<(), Diagnostics> {
+    let hidden = |from: &str| -> Option<String> {
+        let rel = from.strip_prefix('/')?;
+        let file = rel.strip_suffix('/').unwrap_or(rel);
+        let folder = rel.ends_with('/') || rel.is_empty();
+        let page = folder.then(|| published(&format!("{rel}index.html")).filter(|(_, page)| *page)).flatten();
+        page.or_else(|| published(file).filter(|_| !file.is_empty())).map(|(what, _)| what)
+    };
     let mut diags = Diagnostics::default();
     for r in rules {
-        if let Some(page) = r.plain_from().and_then(|p| pages.get(p)) {
+        if let Some(page) = r.plain_from().and_then(hidden) {
             diags.push(
                 Diagnostic::new(&r.origin.file, r.origin.line, format!("redirect from {} hides a live page ({page})", r.from))
                     .hint("remove the redirect, or move the page away from that URL"),

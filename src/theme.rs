@@ -21,8 +21,11 @@ pub const REQUIRED: [&str; 7] = ["article.html", "index.html", "section.html", "
 
 pub struct Theme {
     pub name: String,
-    pub tera: Tera,
-    deps: HashMap<String, Hash>,
+    /// Shared with the next load while the templates are the same.
+    pub tera: Arc<Tera>,
+    /// Hash of the templates' names, paths and texts.
+    templates: Hash,
+    deps: Arc<HashMap<String, Hash>>,
     /// `themes/<theme>/static/`, published to every site using the theme.
     pub static_files: Vec<Source>,
     /// `themes/<theme>/i18n/<language>.toml`: the theme's UI strings per language.
@@ -44,8 +47,11 @@ impl Theme {
         self.tera.get_template_names().any(|t| t == template)
     }
 
-    /// Loads `themes/<name>/templates/` with `themes/<name>/sites/<site>/` on top.
-    pub fn load(root: &Path, name: &str, site: Option<&str>) -> Result<Theme, Diagnostics> {
+    /// Loads `themes/<name>/templates/` with `themes/<name>/sites/<site>/`
+    /// on top. The templates of `earlier` (the same theme loaded by an
+    /// earlier build of this process) are reused when every one is as it
+    /// was: parsing them is most of a theme's load.
+    pub fn load(root: &Path, name: &str, site: Option<&str>, earlier: Option<&Theme>) -> Result<Theme, Diagnostics> {
         let dir = theme_dir(root, name)
             .map_err(|e| Diagnostics::one(Diagnostic::new(".gen/builtin", None, format!("cannot write out the built-in theme: {e}"))))?;
         let mut sources: BTreeMap<String, (String, std::path::PathBuf)> = BTreeMap::new();
@@ -80,25 +86,39 @@ impl Theme {
                 );
             }
         }
-        let mut tera = Tera::default();
-        // Tera's default also escapes `/`, which makes every URL unreadable.
-        tera.set_escape_fn(escape_html);
-        // Tera reports which template failed and where; keep its whole chain.
-        if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, (src, _))| (n.as_str(), src.as_str()))) {
-            let (file, msg) = tera_error(&e, &sources, root);
-            diags.push(Diagnostic::new(file, None, msg).hint("fix the template syntax"));
+        let mut h = blake3::Hasher::new();
+        for (rel, (text, path)) in &sources {
+            for part in [rel.as_bytes(), path.as_os_str().as_encoded_bytes(), text.as_bytes()] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
         }
+        let templates = *h.finalize().as_bytes();
+        let (tera, deps) = match earlier.filter(|t| t.templates == templates && diags.is_empty()) {
+            Some(t) => (t.tera.clone(), t.deps.clone()),
+            None => {
+                let mut tera = Tera::default();
+                // Tera's default also escapes `/`, which makes every URL unreadable.
+                tera.set_escape_fn(escape_html);
+                // Tera reports which template failed and where; keep its whole chain.
+                if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, (src, _))| (n.as_str(), src.as_str()))) {
+                    let (file, msg) = tera_error(&e, &sources, root);
+                    diags.push(Diagnostic::new(file, None, msg).hint("fix the template syntax"));
+                }
+                let texts: HashMap<&str, &str> = sources.iter().map(|(n, (s, _))| (n.as_str(), s.as_str())).collect();
+                let deps = texts.keys().map(|n| (n.to_string(), dep_hash(n, &texts, &mut HashSet::new()))).collect();
+                (Arc::new(tera), Arc::new(deps))
+            }
+        };
         let static_files = discover::walk(&dir.join("static"), root).unwrap_or_else(|d| {
             diags.extend(d);
             vec![]
         });
-        let texts: HashMap<&str, &str> = sources.iter().map(|(n, (s, _))| (n.as_str(), s.as_str())).collect();
-        let deps = texts.keys().map(|n| (n.to_string(), dep_hash(n, &texts, &mut HashSet::new()))).collect();
         let strings = load_strings(&dir.join("i18n"), root).unwrap_or_else(|d| {
             diags.extend(d);
             BTreeMap::new()
         });
-        diags.into_result(Theme { name: name.to_string(), tera, deps, static_files, strings })
+        diags.into_result(Theme { name: name.to_string(), tera, templates, deps, static_files, strings })
     }
 
     /// The UI strings for a site: English, then the site's language (its
@@ -271,8 +291,13 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 /// Themes shared across sites: one parse per (theme, overrides) pair.
 #[derive(Default)]
 pub struct Themes {
-    loaded: HashMap<(String, Option<String>), Arc<Theme>>,
+    loaded: HashMap<ThemeKey, Arc<Theme>>,
+    /// What an earlier build of this process loaded, to reuse unchanged templates from.
+    earlier: HashMap<ThemeKey, Arc<Theme>>,
 }
+
+/// A theme and, when it has overrides for one, the site.
+type ThemeKey = (String, Option<String>);
 
 impl Themes {
     pub fn get(&mut self, root: &Path, theme: &str, site: &str) -> Result<Arc<Theme>, Diagnostics> {
@@ -282,15 +307,52 @@ impl Themes {
         if let Some(t) = self.loaded.get(&key) {
             return Ok(t.clone());
         }
-        let t = Arc::new(Theme::load(root, theme, key.1.as_deref())?);
+        let t = Arc::new(Theme::load(root, theme, key.1.as_deref(), self.earlier.get(&key).map(|t| &**t))?);
         self.loaded.insert(key, t.clone());
         Ok(t)
+    }
+
+    /// The themes for the next build of this process: what this one loaded,
+    /// over what earlier ones did.
+    pub fn next(self) -> Themes {
+        let mut earlier = self.earlier;
+        earlier.extend(self.loaded);
+        Themes { loaded: HashMap::new(), earlier }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_load_reuses_the_templates_only_while_they_are_unchanged() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("themes/t/templates");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in REQUIRED {
+            std::fs::write(dir.join(name), format!("{name}: {{{{ x }}}}")).unwrap();
+        }
+        let render =
+            |t: &Theme| t.tera.render("article.html", &tera::Context::from_serialize(serde_json::json!({"x": 1})).unwrap()).unwrap();
+        let first = Theme::load(root.path(), "t", None, None).unwrap();
+        let again = Theme::load(root.path(), "t", None, Some(&first)).unwrap();
+        assert!(Arc::ptr_eq(&first.tera, &again.tera), "unchanged templates are not parsed again");
+        std::fs::write(dir.join("article.html"), "changed {{ x }}").unwrap();
+        let edited = Theme::load(root.path(), "t", None, Some(&again)).unwrap();
+        assert!(!Arc::ptr_eq(&again.tera, &edited.tera));
+        assert_eq!(render(&edited), "changed 1");
+        assert_ne!(edited.template_hash("article.html"), first.template_hash("article.html"));
+        // A site's override is another set of templates.
+        let site = root.path().join("themes/t/sites/s");
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(site.join("article.html"), "changed {{ x }}").unwrap();
+        let overridden = Theme::load(root.path(), "t", Some("s"), Some(&edited)).unwrap();
+        assert!(!Arc::ptr_eq(&edited.tera, &overridden.tera), "same texts, other paths");
+        // A template that no longer parses is an error, not the old templates.
+        std::fs::write(dir.join("index.html"), "{% if %}").unwrap();
+        assert!(Theme::load(root.path(), "t", None, Some(&edited)).is_err());
+    }
 
     #[test]
     fn dependency_hash_follows_extends_and_includes() {

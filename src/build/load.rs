@@ -145,7 +145,7 @@ pub(super) fn discover_site<'s>(
                 .hint("check that the output folder and public/.gen-staging/ are folders gen can write to"),
         )
     })?;
-    let remembered = opts.memory.as_ref().and_then(|m| m.lock().expect("no panics while held").remove(&site.name));
+    let remembered = opts.memory.as_ref().and_then(|m| m.states.lock().expect("no panics while held").remove(&site.name));
     let previous = match remembered.filter(|s| s.output_dir == out_dir) {
         Some(s) => Some((Check::of(&s), Last::Kept(s))),
         None => match cache::load_saved(&cache::state_path(cache_dir, &site.name)) {

@@ -49,6 +49,16 @@ pub use crate::search::EXPORT_DIR;
 /// matters for every rebuild of `gen serve --watch`.
 static MARKDOWN: std::sync::LazyLock<Markdown> = std::sync::LazyLock::new(Markdown::default);
 
+/// What one process keeps between its builds (the preview server): each
+/// site's last state, which saves decoding it from disk on every rebuild,
+/// and the parsed themes, reused while their templates are unchanged. The
+/// state is still written to disk, and read whenever memory has none.
+#[derive(Default)]
+pub struct Memory {
+    pub(crate) states: std::sync::Mutex<HashMap<String, SiteState>>,
+    themes: std::sync::Mutex<Themes>,
+}
+
 #[derive(Clone)]
 pub struct BuildOptions {
     pub root: PathBuf,
@@ -68,10 +78,8 @@ pub struct BuildOptions {
     /// Called with (what, done, total) while rendering pages
     /// ([`RENDERING`]) and encoding images ([`ENCODING`]).
     pub progress: Option<Progress>,
-    /// Build states kept in memory between builds of one process (the
-    /// preview server): saves decoding them from disk on every rebuild. The
-    /// disk copy is still written, and used whenever memory has none.
-    pub memory: Option<Arc<std::sync::Mutex<HashMap<String, SiteState>>>>,
+    /// What builds of one process (the preview server) keep between them.
+    pub memory: Option<Arc<Memory>>,
     /// Replaces every site's `base_url`; `{site}` stands for the site's name
     /// (the preview server uses `http://{site}.localhost:PORT/`). Without
     /// `{site}` and with several sites, each gets `URL/<site>/`.
@@ -343,7 +351,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             }
         }
         if let (Some(m), Some(state)) = (&opts.memory, s.state) {
-            m.lock().expect("no panics while held").insert(s.report.site.clone(), state);
+            m.states.lock().expect("no panics while held").insert(s.report.site.clone(), state);
         }
         s.report.timings_ms.insert("write", ms(t));
         published.push((s.publisher.out_dir().to_path_buf(), s.expected));
@@ -566,8 +574,14 @@ impl Prepared {
 
     /// The selected sites with their themes, parsed once per theme and override set.
     fn sites(&self) -> Result<Vec<SiteWithTheme<'_>>, Diagnostics> {
-        let (opts, mut themes) = (&self.opts, Themes::default());
-        Ok(select_sites(&self.config, &opts.sites)?.into_iter().map(|s| (s, themes.get(&opts.root, &s.theme, &s.name))).collect())
+        let opts = &self.opts;
+        let mut memory = opts.memory.as_ref().map(|m| m.themes.lock().expect("no panics while held"));
+        let mut themes = memory.as_mut().map(|m| std::mem::take(&mut **m)).unwrap_or_default();
+        let sites = select_sites(&self.config, &opts.sites)?.into_iter().map(|s| (s, themes.get(&opts.root, &s.theme, &s.name))).collect();
+        if let Some(mut m) = memory {
+            *m = themes.next();
+        }
+        Ok(sites)
     }
 
     fn shared<'a>(&'a self) -> Shared<'a> {

@@ -178,7 +178,14 @@ pub(super) fn render_site(
         sealed_ns: 0,
     };
     let state_bytes = Some(cache::encode(&new_state));
-    let state = opts.memory.is_some().then_some(new_state);
+    let keep = opts.memory.is_some();
+    if keep {
+        // Freeing a site's model and last state takes milliseconds a
+        // preview rebuild would wait for: another thread does it.
+        drop(stager);
+        std::thread::spawn(move || drop((model, state)));
+    }
+    let state = keep.then_some(new_state);
     Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, text_cache, report })
 }
 
@@ -273,21 +280,9 @@ fn plan_site<'r>(
             (Planned { path, input }, base)
         })
         .unzip();
-    // A redirect must not hide anything published: a page's folder, or any
-    // file, also with a trailing `/` (servers and the nginx map treat
-    // `/feed.xml/` and `/feed.xml` alike).
-    let pages: BTreeMap<String, String> = jobs
-        .iter()
-        .zip(&planned)
-        .filter(|(j, _)| j.kind != render::Kind::Stub)
-        .flat_map(|(j, p)| {
-            let what = j.describe();
-            let folder = p.path.strip_suffix("index.html").filter(|_| j.is_page()).map(|dir| format!("/{dir}"));
-            let file = [format!("/{}", p.path), format!("/{}/", p.path)];
-            folder.into_iter().chain(file).map(move |k| (k, what.clone()))
-        })
-        .collect();
-    redirects::check_pages(redirects, &pages)?;
+    let by_path: HashMap<&str, usize> =
+        planned.iter().enumerate().filter(|(i, _)| jobs[*i].kind != render::Kind::Stub).map(|(i, p)| (p.path.as_str(), i)).collect();
+    redirects::check_pages(redirects, &|path| by_path.get(path).map(|&i| (jobs[i].describe(), jobs[i].is_page())))?;
     check_collisions(&jobs, &planned)?;
     let mut plan = plan::plan(&planned, &state.outputs, |path, rec| stager.intact(path, rec));
     let mut search_index = plan.render.iter().copied().find(|&i| jobs[i].is_deferred());

@@ -184,7 +184,7 @@ impl<'a> Renderer<'a> {
             })
             .collect();
         let view_hashes = model.articles.par_iter().map(|a| json_hash(&a.view)).collect();
-        let mut tera = theme.tera.clone();
+        let mut tera = (*theme.tera).clone();
         let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();
         tera.register_function("asset_url", AssetUrl { urls });
         Renderer {
