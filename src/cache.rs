@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::discover::{Hash, Stamp};
@@ -225,17 +226,54 @@ pub fn load_saved(path: &Path) -> Result<Option<Saved>, CacheError> {
 /// The bytes of a state file (written by the publisher, atomically): its
 /// check, then the state.
 pub fn encode(state: &SiteState) -> Vec<u8> {
-    seal(MAGIC, VERSION, &(Check::of(state), state))
+    // postcard writes a tuple or struct as its fields one after another, so
+    // the large fields, encoded in parallel, concatenate to the whole. (The
+    // pattern names every field: a new one cannot be left out.)
+    let SiteState {
+        output_dir,
+        timezone,
+        settings,
+        valid_until,
+        pages,
+        future,
+        folders,
+        section_pages,
+        sources,
+        outputs,
+        deps,
+        image_sources,
+        sealed_ns: _,
+    } = state;
+    let head = (output_dir, timezone, settings, valid_until, pages, future, folders, section_pages);
+    let parts: [&(dyn erased::Encode + Sync); 6] = [&Check::of(state), &head, sources, outputs, deps, image_sources];
+    let body: Vec<Vec<u8>> = parts.par_iter().map(|p| p.encode()).collect();
+    seal_body(MAGIC, VERSION, &body.concat())
+}
+
+mod erased {
+    /// A value postcard can encode, behind a `dyn`.
+    pub trait Encode {
+        fn encode(&self) -> Vec<u8>;
+    }
+
+    impl<T: serde::Serialize> Encode for T {
+        fn encode(&self) -> Vec<u8> {
+            postcard::to_stdvec(self).expect("serializing plain data cannot fail")
+        }
+    }
 }
 
 /// A cache file: magic, format version, blake3 checksum of the body, body.
 pub fn seal(magic: &[u8; 8], version: u32, value: &impl Serialize) -> Vec<u8> {
-    let body = postcard::to_stdvec(value).expect("serializing plain data cannot fail");
+    seal_body(magic, version, &postcard::to_stdvec(value).expect("serializing plain data cannot fail"))
+}
+
+fn seal_body(magic: &[u8; 8], version: u32, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 44);
     out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(blake3::hash(&body).as_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(blake3::hash(body).as_bytes());
+    out.extend_from_slice(body);
     out
 }
 
@@ -256,6 +294,23 @@ fn verified(bytes: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_encoded_in_parts_is_the_state_encoded_whole() {
+        let front = "---\ntitle: 안녕\ndate: 2024-05-01\ntags: [a, b]\nextra: {k: 1}\n---\nbody";
+        let meta = || crate::parse::parse_meta(front, Path::new("a.md"), "a", chrono_tz::Asia::Seoul).unwrap();
+        let mut st = SiteState { output_dir: "public/s".into(), timezone: "Asia/Seoul".into(), pages: 3, ..Default::default() };
+        st.future.push("content/s/later.md".into());
+        st.section_pages.push("news/_index.md".into());
+        st.outputs.insert("a/index.html".into(), OutputRecord { input: [1; 32], content: [2; 32], stamp: Stamp::default() });
+        st.deps.insert("a/index.html".into(), vec![Dep { source: "content/s/a/p.jpg".into(), rel: "images/ab/cd/x.jpg".into() }]);
+        st.image_sources.insert(
+            "content/s/a/p.jpg".into(),
+            ImageRecord { stamp: Stamp::default(), hash: [4; 32], width: Some(4), height: Some(3), still: Some(true) },
+        );
+        st.sources.insert("a.md".into(), SourceRecord { stamp: Stamp::default(), hash: [3; 32], meta: meta() });
+        assert_eq!(encode(&st), seal(MAGIC, VERSION, &(Check::of(&st), &st)));
+    }
 
     #[test]
     fn round_trip_and_corruption_is_detected() {

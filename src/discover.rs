@@ -61,10 +61,13 @@ impl Stamp {
 
     /// Whether the file that now has this stamp is the one `recorded`
     /// described, in a state sealed at `sealed_ns` (the state file's own
-    /// ctime: every rename that published a file came before it). Equal
-    /// size, mtime and inode, and no change since the later of the two.
+    /// ctime: every rename that published a file came strictly before it).
+    /// Equal size, mtime and inode, and no change since it was recorded or
+    /// before the seal. A change in the seal's own tick of the file
+    /// system's coarse clock may have come after it (as git's "racily
+    /// clean" entries): the file is read again.
     pub fn holds(&self, recorded: &Stamp, sealed_ns: i128) -> bool {
-        self == recorded && self.ctime_ns <= recorded.ctime_ns.max(sealed_ns)
+        self == recorded && (self.ctime_ns <= recorded.ctime_ns || self.ctime_ns < sealed_ns)
     }
 }
 
@@ -328,6 +331,17 @@ pub fn unhex(s: &str) -> Option<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_in_the_seals_own_clock_tick_is_not_trusted() {
+        let recorded = Stamp { size: 5, mtime_ns: 100, ino: 7, ctime_ns: 100 };
+        let now = |ctime_ns| Stamp { ctime_ns, ..recorded };
+        assert!(now(100).holds(&recorded, 0), "unchanged since recorded");
+        assert!(now(150).holds(&recorded, 200), "changed before the seal (a rename that published it)");
+        assert!(!now(200).holds(&recorded, 200), "changed in the seal's tick: maybe after it");
+        assert!(!now(250).holds(&recorded, 200), "changed after the seal");
+        assert!(!Stamp { size: 6, ..now(100) }.holds(&recorded, 200));
+    }
 
     #[test]
     fn restat_finds_known_files_until_a_folder_changes() {

@@ -259,10 +259,17 @@ impl Publisher {
             }
             with_parent(&to, || std::fs::rename(&from, &to)).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", to.display())))?;
         }
+        // The last file published: the state must be sealed after it.
+        let last = match j.moves.last() {
+            Some(_) if whole => crate::discover::changed_ns(&self.out),
+            Some(rel) => crate::discover::changed_ns(&safe_join(&self.out, rel)?),
+            None => 0,
+        };
         let staged = self.staged_state();
         if staged.exists() {
             std::fs::rename(&staged, &self.state_path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.state_path.display())))?;
+            seal_after(&self.state_path, last)?;
             sync_dir(&self.state_path);
         } else if mode == Mode::Commit {
             return Err(io::Error::other(format!("{} vanished before it was installed", staged.display())));
@@ -271,6 +278,24 @@ impl Publisher {
         remove_dir_if_exists(&self.staging)?;
         prune_empty(self.staging.parent().unwrap_or(&self.staging), &self.root)
     }
+}
+
+/// Makes the change time of the state file at `path` later than
+/// `after_ns`. That time seals the stamps the state records
+/// ([`Stamp::holds`]): a file changed in the same tick of the file system's
+/// clock (a few milliseconds) as the seal is read again, so every file this
+/// publish renamed must be strictly before it.
+fn seal_after(path: &Path, after_ns: i128) -> io::Result<()> {
+    // Bounded: a clock that does not move (or went back) costs 50 ms once.
+    for _ in 0..100 {
+        if crate::discover::changed_ns(path) > after_ns {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+        // Setting the same permissions changes nothing but the change time.
+        std::fs::set_permissions(path, std::fs::metadata(path)?.permissions())?;
+    }
+    Ok(())
 }
 
 fn vanished(out: &Path, rel: &str) -> io::Error {
@@ -631,6 +656,26 @@ mod tests {
         assert!(safe_join(root, "/etc/passwd").is_err());
         assert!(safe_join(root, "a/./b").is_ok()); // `.` is dropped by components()
         assert!(safe_join(root, "").is_err());
+    }
+
+    #[test]
+    fn the_state_is_sealed_after_every_file_it_publishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        for round in 0..20 {
+            let (p, _) = open(&out, &state);
+            let names: Vec<String> = (0..5).map(|i| format!("r{round}/{i}.html")).collect();
+            for n in &names {
+                p.stage(n, n.as_bytes()).unwrap();
+            }
+            p.commit(names.clone(), vec![], b"state").unwrap();
+            let sealed = crate::discover::changed_ns(&state);
+            for n in &names {
+                let published = crate::discover::changed_ns(&out.join("s").join(n));
+                assert!(published < sealed, "{n} published at {published}, state sealed at {sealed}");
+            }
+        }
     }
 
     fn open(out: &Path, state: &Path) -> (Publisher, Option<Recovery>) {
