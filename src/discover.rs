@@ -66,9 +66,18 @@ impl Stamp {
     /// before the seal. A change in the seal's own tick of the file
     /// system's coarse clock may have come after it (as git's "racily
     /// clean" entries): the file is read again.
+    /// (On a file system that keeps whole seconds, where the seal cannot be
+    /// made later than what it published, its own second is accepted.)
     pub fn holds(&self, recorded: &Stamp, sealed_ns: i128) -> bool {
-        self == recorded && (self.ctime_ns <= recorded.ctime_ns || self.ctime_ns < sealed_ns)
+        let before_seal = if fine_grained(sealed_ns) { self.ctime_ns < sealed_ns } else { self.ctime_ns <= sealed_ns };
+        self == recorded && (self.ctime_ns <= recorded.ctime_ns || before_seal)
     }
+}
+
+/// Whether a change time has a finer grain than the second (one in a
+/// billion that does falls on a whole second, and is then merely read again).
+pub fn fine_grained(ns: i128) -> bool {
+    ns % 1_000_000_000 != 0
 }
 
 /// When the file at `path` was last changed (its ctime), in nanoseconds;
@@ -341,6 +350,12 @@ mod tests {
         assert!(!now(200).holds(&recorded, 200), "changed in the seal's tick: maybe after it");
         assert!(!now(250).holds(&recorded, 200), "changed after the seal");
         assert!(!Stamp { size: 6, ..now(100) }.holds(&recorded, 200));
+        // Whole seconds (ext3, HFS+, small ext4 inodes): a file published in
+        // the seal's second holds, or it would be published again every build.
+        let second = 1_000_000_000;
+        let recorded = Stamp { ctime_ns: 4 * second, ..recorded };
+        assert!(Stamp { ctime_ns: 5 * second, ..recorded }.holds(&recorded, 5 * second));
+        assert!(!Stamp { ctime_ns: 6 * second, ..recorded }.holds(&recorded, 5 * second));
     }
 
     #[test]

@@ -269,7 +269,7 @@ impl Publisher {
         if staged.exists() {
             std::fs::rename(&staged, &self.state_path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.state_path.display())))?;
-            seal_after(&self.state_path, last)?;
+            seal_after(&self.state_path, last);
             sync_dir(&self.state_path);
         } else if mode == Mode::Commit {
             return Err(io::Error::other(format!("{} vanished before it was installed", staged.display())));
@@ -281,21 +281,28 @@ impl Publisher {
 }
 
 /// Makes the change time of the state file at `path` later than
-/// `after_ns`. That time seals the stamps the state records
-/// ([`Stamp::holds`]): a file changed in the same tick of the file system's
-/// clock (a few milliseconds) as the seal is read again, so every file this
-/// publish renamed must be strictly before it.
-fn seal_after(path: &Path, after_ns: i128) -> io::Result<()> {
+/// `after_ns`, where the file system's clock allows. That time seals the
+/// stamps the state records ([`Stamp::holds`]): a file changed in the same
+/// tick as the seal is read again, so every file this publish renamed must
+/// be strictly before it. Best effort: the publish is complete already.
+fn seal_after(path: &Path, after_ns: i128) {
+    // A file system that keeps whole seconds (or no change times at all) is
+    // not waited for: [`Stamp::holds`] accepts the seal's own second there.
+    if !crate::discover::fine_grained(after_ns) {
+        return;
+    }
     // Bounded: a clock that does not move (or went back) costs 50 ms once.
     for _ in 0..100 {
         if crate::discover::changed_ns(path) > after_ns {
-            break;
+            return;
         }
         std::thread::sleep(std::time::Duration::from_micros(500));
         // Setting the same permissions changes nothing but the change time.
-        std::fs::set_permissions(path, std::fs::metadata(path)?.permissions())?;
+        let touched = std::fs::metadata(path).and_then(|m| std::fs::set_permissions(path, m.permissions()));
+        if touched.is_err() {
+            return;
+        }
     }
-    Ok(())
 }
 
 fn vanished(out: &Path, rel: &str) -> io::Error {

@@ -60,10 +60,13 @@ fn the_search_index_is_right_without_its_cache() {
     let r = Repo::fixture("basic");
     let w = rewritten_after(&r, |r| {
         std::fs::remove_file(r.path(".gen/alpha.search")).unwrap();
+        // The cache an earlier gen kept instead is stale: it goes.
+        r.write(".gen/alpha.text", "old texts");
         r.edit("content/alpha/news/story-3.md", "둘째 문단.", "둘째 문단을 고쳤다.")
     });
     assert!(w.contains(&"alpha/_search/manifest.bin".to_string()), "{w:?}");
     assert!(r.exists(".gen/alpha.search"), "the cache is written again");
+    assert!(!r.exists(".gen/alpha.text"));
     assert_same_as_clean_build(&r);
 }
 

@@ -343,8 +343,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             let done = s.publisher.commit(std::mem::take(&mut s.moves), s.removes, bytes);
             done.with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))
                 .map_err(with_failed)?;
-            if let Some((path, bytes)) = &s.text_cache {
-                // Only a cache: losing it costs reading sources again, so
+            if let Some((path, bytes)) = &s.search_cache {
+                // `<site>.text`, the cache this one replaced, is never read again.
+                std::fs::remove_file(path.with_extension("text")).ok();
+                // Only a cache: losing it costs analysing articles again, so
                 // it is replaced atomically but not synced (a 5 MB sync on
                 // every preview rebuild).
                 crate::write::replace(path, bytes).ok();
@@ -575,9 +577,10 @@ impl Prepared {
     /// The selected sites with their themes, parsed once per theme and override set.
     fn sites(&self) -> Result<Vec<SiteWithTheme<'_>>, Diagnostics> {
         let opts = &self.opts;
+        let selected = select_sites(&self.config, &opts.sites)?;
         let mut memory = opts.memory.as_ref().map(|m| m.themes.lock().expect("no panics while held"));
         let mut themes = memory.as_mut().map(|m| std::mem::take(&mut **m)).unwrap_or_default();
-        let sites = select_sites(&self.config, &opts.sites)?.into_iter().map(|s| (s, themes.get(&opts.root, &s.theme, &s.name))).collect();
+        let sites = selected.into_iter().map(|s| (s, themes.get(&opts.root, &s.theme, &s.name))).collect();
         if let Some(mut m) = memory {
             *m = themes.next();
         }

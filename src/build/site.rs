@@ -42,15 +42,25 @@ pub(super) struct Staged {
     pub(super) expected: Vec<String>,
     /// The new state itself, kept only for [`BuildOptions::memory`].
     pub(super) state: Option<SiteState>,
-    /// The search text cache and its bytes, saved after the commit.
-    pub(super) text_cache: Option<(PathBuf, Vec<u8>)>,
+    /// The search cache and its bytes, saved after the commit.
+    pub(super) search_cache: Option<(PathBuf, Vec<u8>)>,
     pub(super) report: SiteReport,
 }
 
 /// A skipped site: nothing to stage, nothing to commit.
 pub(super) fn unchanged_site(u: Unchanged) -> Staged {
     let Unchanged { state, report, publisher } = u;
-    Staged { links: None, publisher, moves: vec![], removes: vec![], expected: vec![], state, state_bytes: None, text_cache: None, report }
+    Staged {
+        links: None,
+        publisher,
+        moves: vec![],
+        removes: vec![],
+        expected: vec![],
+        state,
+        state_bytes: None,
+        search_cache: None,
+        report,
+    }
 }
 
 pub(super) fn render_site(
@@ -114,7 +124,7 @@ pub(super) fn render_site(
     report.timings_ms.insert("render", ms(t));
 
     let t = Instant::now();
-    let text_cache = match planned.search_index {
+    let search_cache = match planned.search_index {
         Some(i) => Some(stager.settle(index_search(cache_dir, &renderer, &model, &planned, i, &mut rendered, &stager, &mut report))?),
         None => None,
     };
@@ -186,7 +196,7 @@ pub(super) fn render_site(
         std::thread::spawn(move || drop((model, state)));
     }
     let state = keep.then_some(new_state);
-    Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, text_cache, report })
+    Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, search_cache, report })
 }
 
 /// Stages an output's bytes unless the published file already holds
