@@ -115,13 +115,7 @@ pub(super) enum Hashed<'a, T> {
 
 /// A hash as 64 hex digits: as JSON, a tenth of the work of 32 numbers.
 fn hex<S: serde::Serializer>(hash: &&Hash, s: S) -> Result<S::Ok, S::Error> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 64];
-    for (i, b) in hash.iter().enumerate() {
-        out[2 * i] = DIGITS[(b >> 4) as usize];
-        out[2 * i + 1] = DIGITS[(b & 15) as usize];
-    }
-    s.serialize_str(std::str::from_utf8(&out).expect("hex digits are ASCII"))
+    s.serialize_str(&crate::discover::hex(hash))
 }
 
 #[derive(Serialize)]

@@ -770,11 +770,11 @@ pub mod decode {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A document and its text.
-    fn doc<'a>(key: &'a str, title: &'a str, date: &'a str, text: &'a str) -> (DocInput<'a>, &'a str) {
+    pub(in crate::search) fn doc<'a>(key: &'a str, title: &'a str, date: &'a str, text: &'a str) -> (DocInput<'a>, &'a str) {
         let doc = DocInput {
             key,
             title,

@@ -398,23 +398,9 @@ mod tests {
     fn search_cache_round_trips_and_ignores_damage() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.search");
-        let d = index::DocInput {
-            key: "a.md",
-            title: "인사",
-            url: "/a/",
-            date: "2024-01-01",
-            section: "news",
-            section_title: "News",
-            authors: vec![],
-            tags: vec![],
-            categories: vec![],
-            summary: "",
-            thumb: None,
-            archived: false,
-            text_id: [1; 32],
-        };
+        let (d, text) = index::tests::doc("a.md", "인사", "2024-01-01", "안녕");
         let mut c = SearchCache::default();
-        c.docs.insert("a.md".into(), CachedDoc { key: d.key(), text_id: d.text_id, analysed: index::Analysed::of(&d, "안녕") });
+        c.docs.insert("a.md".into(), CachedDoc { key: d.key(), text_id: d.text_id, analysed: index::Analysed::of(&d, text) });
         std::fs::write(&p, c.encode()).unwrap();
         let loaded = SearchCache::load(&p);
         assert_eq!(loaded.docs["a.md"].key, d.key());
@@ -425,21 +411,8 @@ mod tests {
 
     #[test]
     fn a_documents_key_changes_with_every_field_the_index_shows() {
-        let base = index::DocInput {
-            key: "a.md",
-            title: "T",
-            url: "/a/",
-            date: "2024-01-01",
-            section: "news",
-            section_title: "News",
-            authors: vec!["kim"],
-            tags: vec!["x"],
-            categories: vec![],
-            summary: "s",
-            thumb: None,
-            archived: false,
-            text_id: [1; 32],
-        };
+        let (base, _) = index::tests::doc("a.md", "T", "2024-01-01", "x");
+        let base = index::DocInput { summary: "s", ..base };
         let k = base.key();
         let variants: Vec<index::DocInput> = vec![
             index::DocInput { title: "U", ..base.clone() },
@@ -449,7 +422,7 @@ mod tests {
             index::DocInput { section_title: "뉴스", ..base.clone() },
             index::DocInput { authors: vec![], ..base.clone() },
             // A tag moved to the categories is another document.
-            index::DocInput { tags: vec![], categories: vec!["x"], ..base.clone() },
+            index::DocInput { tags: vec![], categories: base.tags.clone(), ..base.clone() },
             index::DocInput { summary: "t", ..base.clone() },
             index::DocInput { thumb: Some(""), ..base.clone() },
             index::DocInput { archived: true, ..base.clone() },
