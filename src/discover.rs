@@ -96,7 +96,15 @@ pub struct Tree {
     dir: Option<std::fs::File>,
     /// When the state whose stamps [`Tree::holds`] checks was sealed.
     sealed_ns: i128,
+    /// Paths (relative to `root`) that may have changed; any other holds
+    /// unchecked ([`Tree::trusting`]).
+    trust: Option<Changed>,
 }
+
+/// What the preview's watcher saw change since the build that made a state
+/// kept in memory: `/`-separated paths. Every other file is as that state
+/// recorded it, so the next build need not stat it.
+pub type Changed = std::sync::Arc<std::collections::HashSet<String>>;
 
 /// What [`Tree::stat`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +122,15 @@ impl Tree {
             #[cfg(unix)]
             dir: std::fs::File::open(root).ok(),
             sealed_ns: 0,
+            trust: None,
         }
+    }
+
+    /// With `Some`, [`Tree::holds`] checks only the paths `changed` names:
+    /// the rest are taken as recorded (the preview's own output, or inputs
+    /// a watcher reports on).
+    pub fn trusting(self, changed: Option<Changed>) -> Tree {
+        Tree { trust: changed, ..self }
     }
 
     /// Stamps checked by [`Tree::holds`] come from a state sealed at `ns`.
@@ -124,6 +140,9 @@ impl Tree {
 
     /// Whether the file at `rel` is still the one `recorded` describes.
     pub fn holds(&self, rel: &str, recorded: &Stamp) -> bool {
+        if self.trust.as_ref().is_some_and(|c| !c.contains(rel)) {
+            return true;
+        }
         self.stamp(rel).is_some_and(|s| s.holds(recorded, self.sealed_ns))
     }
 
@@ -306,6 +325,27 @@ pub fn restat(root: &Path, folders: &[Folder], files: &[&str]) -> Option<Vec<Sou
             _ => None,
         })
         .collect()
+}
+
+/// [`restat`] when a watcher names what changed: the files `named` and
+/// `always` are stat'ed, every other known file keeps its recorded stamp.
+/// `None` when a named or `always` file is no longer a file.
+pub fn restat_named(
+    root: &Path,
+    known: &std::collections::HashMap<String, Stamp>,
+    always: &[String],
+    named: &std::collections::HashSet<&str>,
+) -> Option<Vec<Source>> {
+    let tree = Tree::open(root);
+    let stat = |rel: &str| match tree.stat(rel, false)? {
+        (stamp, Kind::File) => Some(Source { rel: rel.to_string(), stamp, path: root.join(rel) }),
+        _ => None,
+    };
+    let recorded = known.iter().map(|(rel, stamp)| match named.contains(rel.as_str()) {
+        true => stat(rel),
+        false => Some(Source { rel: rel.clone(), stamp: *stamp, path: root.join(rel) }),
+    });
+    recorded.chain(always.iter().map(|rel| stat(rel))).collect()
 }
 
 /// `path` relative to the repository root for messages.

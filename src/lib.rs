@@ -12,6 +12,7 @@ pub(crate) mod cache;
 pub mod check;
 pub(crate) mod config;
 pub mod diag;
+pub(crate) mod digest;
 pub(crate) mod discover;
 pub(crate) mod embed;
 pub(crate) mod images;

@@ -90,7 +90,7 @@ impl Filter {
 }
 
 /// An article's cover image, resolved before the model is built.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cover {
     pub view: ImageView,
     /// A local image, published with the article (`None` for an external URL).
@@ -99,7 +99,7 @@ pub struct Cover {
 
 /// An image the article publishes for its old URLs alone (`image_aliases:`):
 /// each old path redirects to the image's published path.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Aliased {
     pub image: Addressed,
     /// Old site paths, e.g. `/wp-content/uploads/2023/12/a-800x450.jpg`.
@@ -113,13 +113,14 @@ pub struct ArticleImages {
     pub aliased: Vec<Aliased>,
 }
 
-/// A parsed source handed to the model.
-#[derive(Debug, Clone)]
-pub struct Parsed {
+/// A parsed source handed to the model (borrowed from the build state: an
+/// article made again takes a copy).
+#[derive(Debug, Clone, Copy)]
+pub struct Parsed<'a> {
     /// Path relative to `content/<site>/`, `/`-separated.
-    pub rel: String,
+    pub rel: &'a str,
     pub hash: Hash,
-    pub meta: Meta,
+    pub meta: &'a Meta,
 }
 
 /// Link to a taxonomy term or an author, as templates see it.
@@ -173,6 +174,8 @@ pub struct Article {
     /// Output folder relative to the site root, e.g. `news/a/`.
     pub path: String,
     pub view: PageView,
+    /// Hash of `view` serialized: what a list page's input hash takes for it.
+    pub view_hash: Hash,
     /// A local cover image, published with the article.
     pub cover: Option<Addressed>,
     /// Images published for their old URLs (`image_aliases:`).
@@ -201,6 +204,52 @@ pub struct Moved {
     pub meta: Meta,
     /// Site-relative paths it had: on the live site and, if archived, in the archive.
     pub paths: Vec<String>,
+}
+
+/// The articles of a site's last build in this process (the preview),
+/// reused while what each is made of is unchanged: its source's bytes, its
+/// images, the site's settings and the authors. A rebuild after one edit
+/// makes one article instead of every one.
+#[derive(Default)]
+pub struct Earlier {
+    /// [`made_with`] of the build that made them.
+    key: Hash,
+    articles: HashMap<String, Article>,
+}
+
+/// What every article of a site is made with besides its source and
+/// images: the key of [`Earlier`].
+pub fn made_with(site: &SiteConfig, authors: &Authors) -> Hash {
+    crate::digest::of(&(site, authors))
+}
+
+impl SiteModel {
+    /// The model's articles kept for the next build with the same `key`
+    /// ([`made_with`]). Pages are left out: their view is trimmed after
+    /// they are made ([`SiteModel::build`]).
+    pub fn into_earlier(self, key: Hash) -> Earlier {
+        let articles = self.articles.into_iter().filter(|a| a.meta.kind == Kind::Article).map(|a| (a.rel.clone(), a)).collect();
+        Earlier { key, articles }
+    }
+}
+
+impl Earlier {
+    /// These articles if they were made with `key`, else none.
+    pub fn made_with(self, key: Hash) -> Earlier {
+        if self.key == key { self } else { Earlier::default() }
+    }
+
+    /// The article made for `p` last time, if it is still what `p` and
+    /// `images` make.
+    fn take(&mut self, p: &Parsed, images: Option<&ArticleImages>) -> Option<Article> {
+        let a = self.articles.remove(p.rel).filter(|a| a.hash == p.hash)?;
+        let cover = images.and_then(|i| i.cover.as_ref());
+        let aliased = images.map(|i| i.aliased.as_slice()).unwrap_or_default();
+        let same = a.view.image.as_ref() == cover.map(|c| &c.view)
+            && a.cover.as_ref() == cover.and_then(|c| c.local.as_ref())
+            && a.aliased.as_slice() == aliased;
+        same.then_some(a)
+    }
 }
 
 /// A browsable part of a site: the live site, or one year archive with its
@@ -257,25 +306,38 @@ impl SiteModel {
         authors: &Authors,
         filter: Filter,
         images: &HashMap<String, ArticleImages>,
+        mut earlier: Earlier,
     ) -> Result<SiteModel, Diagnostics> {
         let mut diags = Diagnostics::default();
+        let parsed: Vec<(Parsed, Option<Article>)> = parsed
+            .into_iter()
+            .filter(|p| filter.keeps(p.meta))
+            .map(|p| {
+                let kept = earlier.take(&p, images.get(p.rel));
+                (p, kept)
+            })
+            .collect();
+        // What was dropped is freed while the rest is made.
+        rayon::spawn(move || drop(earlier));
         // Each article is made on its own: in parallel.
         let made: Vec<Made> = parsed
             .into_par_iter()
-            .filter(|p| filter.keeps(&p.meta))
-            .map(|p| {
-                let file = content_dir.join(&p.rel);
+            .map(|(p, kept)| {
+                if let Some(a) = kept {
+                    return Made::Article(a);
+                }
+                let file = content_dir.join(p.rel);
                 if p.meta.moved_to.is_some() {
-                    let live = expand_permalink(&site.permalink, &section_of(&p.rel), &slugify(&p.meta.slug), &local(site, &p.meta.date));
+                    let live = expand_permalink(&site.permalink, &section_of(p.rel), &slugify(&p.meta.slug), &local(site, &p.meta.date));
                     let live = live.trim_start_matches('/').to_string();
                     let mut paths = vec![live.clone()];
                     let part = part_of(site, &local(site, &p.meta.date));
                     if part > 0 {
                         paths.push(format!("{}/{live}", site.archives[part - 1].path));
                     }
-                    return Made::Moved(Moved { file, meta: p.meta, paths });
+                    return Made::Moved(Moved { file, meta: p.meta.clone(), paths });
                 }
-                let found = images.get(&p.rel).cloned().unwrap_or_default();
+                let found = images.get(p.rel).cloned().unwrap_or_default();
                 make_article(site, file, p, authors, found).map_or_else(Made::Failed, Made::Article)
             })
             .collect();
@@ -345,6 +407,7 @@ impl SiteModel {
             a.view.tags.retain(|t| live[0].terms.contains_key(&t.slug));
             a.view.categories.retain(|t| live[1].terms.contains_key(&t.slug));
             a.view.series = a.view.series.take().filter(|s| live[2].terms.contains_key(&s.slug));
+            a.view_hash = crate::digest::of(&a.view);
         }
         diags.into_result(SiteModel { articles, parts, section_pos, moved })
     }
@@ -381,8 +444,8 @@ pub fn part_of(site: &SiteConfig, date: &DateTime<FixedOffset>) -> usize {
 fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, images: ArticleImages) -> Result<Article, Diagnostics> {
     let ArticleImages { cover, aliased } = images;
     let mut diags = Diagnostics::default();
-    let meta = &p.meta;
-    let section = section_of(&p.rel);
+    let meta = p.meta;
+    let section = section_of(p.rel);
     let slug = slugify(&meta.slug);
     if slug.is_empty() {
         diags.push(
@@ -392,7 +455,7 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
     }
     let url_path = match meta.kind {
         Kind::Article => expand_permalink(&site.permalink, &section, &slug, &local(site, &meta.date)),
-        Kind::Page => page_path(&p.rel, &slug),
+        Kind::Page => page_path(p.rel, &slug),
     };
     let live_path = url_path.trim_start_matches('/').to_string();
     // A page is not news of its year: it stays on the live site.
@@ -456,7 +519,9 @@ fn make_article(site: &SiteConfig, file: PathBuf, p: Parsed, authors: &Authors, 
         extra: meta.extra.clone(),
     };
     let cover = cover.and_then(|c| c.local);
-    diags.into_result(Article { rel: p.rel, file, hash: p.hash, meta: p.meta, path, view, cover, aliased, part, live_path })
+    let view_hash = crate::digest::of(&view);
+    let (rel, meta) = (p.rel.to_string(), p.meta.clone());
+    diags.into_result(Article { rel, file, hash: p.hash, meta, path, view, view_hash, cover, aliased, part, live_path })
 }
 
 /// A page's path: its folders under the site, then its slug

@@ -1,4 +1,4 @@
-use crate::util::{Repo, assert_same_as_clean_build, changed, png};
+use crate::util::{Repo, assert_same_as_clean_build, changed, png, preview_options};
 
 /// Build, change, build: returns the output paths rewritten by the second build.
 fn rewritten_after(r: &Repo, change: impl FnOnce(&Repo)) -> Vec<String> {
@@ -275,9 +275,7 @@ fn moving_an_article_to_another_section() {
 #[test]
 fn states_kept_in_memory_give_the_same_builds() {
     let r = Repo::fixture("basic");
-    let mut opts = gensite::build::BuildOptions::new(r.root());
-    opts.now = chrono::DateTime::from_timestamp(1_735_689_600, 0).unwrap().fixed_offset();
-    opts.memory = Some(Default::default());
+    let opts = preview_options(&r);
     gensite::build::build(&opts).unwrap();
     r.edit("content/alpha/news/story-2.md", "title: 기사 2", "title: 기사 둘");
     let edited = gensite::build::build(&opts).unwrap();
@@ -285,6 +283,61 @@ fn states_kept_in_memory_give_the_same_builds() {
     assert!(alpha.pages_rendered > 0 && alpha.pages_rendered < alpha.pages, "{alpha:?}");
     let again = gensite::build::build(&opts).unwrap();
     assert!(again.sites.iter().all(|s| s.files_written == 0 && s.pages_rendered == 0), "{again:?}");
+    assert_same_as_clean_build(&r);
+}
+
+/// The preview's watcher names what changed: a site whose state is kept in
+/// memory stats only those files (an edit it does not name is not seen),
+/// walks when it names a file the state does not know, and checks every
+/// file again after a build of the site failed.
+#[test]
+fn the_preview_reads_only_what_the_watcher_names() {
+    let r = Repo::fixture("basic");
+    let mut opts = preview_options(&r);
+    gensite::build::build(&opts).unwrap();
+    let named = |paths: &[&str]| Some(std::sync::Arc::new(paths.iter().map(|p| p.to_string()).collect()));
+    let page = |rel: &str| r.read(&format!("public/alpha/news/{rel}/index.html"));
+
+    r.edit("content/alpha/news/story-2.md", "title: 기사 2", "title: 기사 둘");
+    r.edit("content/alpha/news/story-3.md", "title: 기사 3", "title: 기사 셋");
+    opts.changed = named(&["content/alpha/news/story-2.md"]);
+    gensite::build::build(&opts).unwrap();
+    assert!(page("story-2").contains("기사 둘"));
+    assert!(page("story-3").contains("기사 3"), "a file the watcher did not name is taken as it was");
+    opts.changed = named(&["content/alpha/news/story-3.md"]);
+    gensite::build::build(&opts).unwrap();
+    assert!(page("story-3").contains("기사 셋"));
+
+    r.write("content/alpha/news/added.md", "---\ntitle: 새 기사\ndate: 2024-03-01\n---\n\n본문.\n");
+    opts.changed = named(&["content/alpha/news/added.md"]);
+    gensite::build::build(&opts).unwrap();
+    assert!(page("added").contains("새 기사"), "a file the state does not know: the site is walked");
+    r.remove("content/alpha/news/added.md");
+    opts.changed = named(&["content/alpha/news/added.md"]);
+    gensite::build::build(&opts).unwrap();
+    assert!(!r.exists("public/alpha/news/added/index.html"));
+
+    // A cover replaced in place: the article is made again (its source is
+    // the same), so every list showing the cover shows the new one.
+    r.edit("content/alpha/news/first-story/index.md", "series: 연재\n", "series: 연재\nimage: photo.png\n");
+    opts.changed = named(&["content/alpha/news/first-story/index.md"]);
+    gensite::build::build(&opts).unwrap();
+    r.write_bytes("content/alpha/news/first-story/photo.png", &png(12, 9, "replaced"));
+    opts.changed = named(&["content/alpha/news/first-story/photo.png"]);
+    gensite::build::build(&opts).unwrap();
+    let new_cover = blake3::hash(&png(12, 9, "replaced")).to_hex().to_string();
+    assert!(r.read("public/alpha/index.html").contains(&new_cover), "the front page shows the new cover");
+
+    let story_4 = r.read("content/alpha/news/story-4.md");
+    r.write("content/alpha/news/story-4.md", "---\ntitle: [broken\n---\n");
+    opts.changed = named(&["content/alpha/news/story-4.md"]);
+    assert!(gensite::build::build(&opts).is_err());
+    r.edit("content/alpha/news/story-3.md", "title: 기사 셋", "title: 기사 넷");
+    r.write("content/alpha/news/story-4.md", &story_4);
+    opts.changed = named(&[]);
+    gensite::build::build(&opts).unwrap();
+    assert!(page("story-3").contains("기사 넷"), "after a failed build every file is checked");
+    opts.changed = None;
     assert_same_as_clean_build(&r);
 }
 

@@ -175,6 +175,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The output of the builds so far, byte for byte the same as a clean build's.
+/// Library build options for `r` as the preview builds: states kept in
+/// memory, and the tests' clock (2025-01-01).
+pub fn preview_options(r: &Repo) -> gensite::build::BuildOptions {
+    let mut opts = gensite::build::BuildOptions::new(r.root());
+    opts.now = chrono::DateTime::from_timestamp(1_735_689_600, 0).unwrap().fixed_offset();
+    opts.memory = Some(Default::default());
+    opts
+}
+
 pub fn assert_same_as_clean_build(r: &Repo) {
     r.ok(&["build", "--clean", "--output", "clean-out", "--cache", ".gen-clean"]);
     let inc: BTreeMap<String, Vec<u8>> = r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect();

@@ -28,6 +28,8 @@ pub(super) struct Loaded {
     pub(super) site: SiteConfig,
     pub(super) theme: Arc<Theme>,
     pub(super) model: SiteModel,
+    /// What the model's articles were made with ([`model::made_with`]).
+    pub(super) model_key: Hash,
     pub(super) state: SiteState,
     pub(super) sources: BTreeMap<String, SourceRecord>,
     pub(super) catalog: Catalog,
@@ -46,6 +48,8 @@ pub(super) struct Loaded {
     pub(super) sections: BTreeMap<String, model::SectionPage>,
     /// `default_image`: a web URL as written, or a local image, published.
     pub(super) default_image: Option<Cover>,
+    /// [`Discovered::trust`].
+    pub(super) trust: Option<discover::Changed>,
 }
 
 /// What every site's loading shares.
@@ -90,12 +94,15 @@ pub(super) struct Discovered<'s> {
     /// The state cannot be trusted for skipping (`--clean`, a dropped journal).
     pub(super) fresh: bool,
     pub(super) walked_at: std::time::SystemTime,
+    /// What may have changed since a state kept in memory
+    /// ([`BuildOptions::changed`]); `None`: check every file.
+    pub(super) trust: Option<discover::Changed>,
 }
 
 impl Discovered<'_> {
     /// Every input is as the last build left it: the site can be skipped.
     pub(super) fn unchanged(&self, now: DateTime<FixedOffset>, root: &Path) -> bool {
-        !self.fresh && self.diags.is_empty() && unchanged(&self.check, self.settings, &self.sources, root, now)
+        !self.fresh && self.diags.is_empty() && unchanged(&self.check, self.settings, &self.sources, root, now, self.trust.as_ref())
     }
 
     /// `keep`: the state is wanted in memory.
@@ -182,7 +189,21 @@ pub(super) fn discover_site<'s>(
     let mut diags = Diagnostics::default();
     let is_article = |rel: &str| rel.ends_with(".md") && !rel.starts_with("assets/");
     let known: Vec<&str> = check.sources.keys().chain(&check.section_pages).map(String::as_str).collect();
-    let (sources, folders) = match discover::restat(&content_dir, &check.folders, &known) {
+    // A state kept in memory, with the watcher's word on what changed since:
+    // only the sources it names are stat'ed, unless it names one the state
+    // does not know (a new file or folder), which needs a walk.
+    let trust = opts.changed.clone().filter(|_| matches!(last, Some(Last::Kept(_))));
+    let quick = trust.as_ref().and_then(|changed| {
+        let prefix = format!("{}/", content_rel.to_string_lossy().replace('\\', "/"));
+        let named: std::collections::HashSet<&str> = changed.iter().filter_map(|p| p.strip_prefix(&prefix)).collect();
+        let unknown = named.iter().any(|rel| is_article(rel) && !check.sources.contains_key(*rel));
+        (!check.folders.is_empty() && !unknown).then_some(named)
+    });
+    let restated = match &quick {
+        Some(named) => discover::restat_named(&content_dir, &check.sources, &check.section_pages, named),
+        None => discover::restat(&content_dir, &check.folders, &known),
+    };
+    let (sources, folders) = match restated {
         Some(sources) => (sources, check.folders.clone()),
         None => discover::walk_tree(&content_dir, root, is_article, true).unwrap_or_else(|d| {
             diags.extend(d);
@@ -217,7 +238,7 @@ pub(super) fn discover_site<'s>(
     // What every page's images depend on besides their bytes: which
     // images the site's assets/ holds and how images are published.
     let image_settings = (&site.images, &site.images_url, site.image_shards, site.hard_links, &site_images);
-    let asset_images = discover::hash_bytes(serde_json::to_string(&image_settings).expect("plain data serializes").as_bytes());
+    let asset_images = crate::digest::of(&image_settings);
     let settings = match (&theme, &assets) {
         (Ok(theme), Ok(assets)) => settings_hash(opts, site, theme, assets, authors, &sections, asset_images),
         _ => [0; 32],
@@ -240,6 +261,7 @@ pub(super) fn discover_site<'s>(
         owned,
         fresh,
         walked_at,
+        trust,
     })
 }
 
@@ -265,6 +287,7 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
         publisher,
         owned,
         walked_at,
+        trust,
         ..
     } = d;
     let content_rel = Path::new("content").join(&site.name);
@@ -289,7 +312,8 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
     report.timings_ms.insert("parse", ms(t));
 
     let t = Instant::now();
-    let catalog = Catalog::new(root, site.image_shards, site.images.clone(), std::mem::take(&mut state.image_sources), state.sealed_ns);
+    let catalog = Catalog::new(root, site.image_shards, site.images.clone(), std::mem::take(&mut state.image_sources), state.sealed_ns)
+        .trusting(trust.clone());
     let images = resolve_images(site, &content_rel, &records, filter, &catalog).unwrap_or_else(|d| {
         diags.extend(d);
         HashMap::new()
@@ -307,8 +331,11 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
         .filter(|(_, r)| !filter.future && r.meta.date > filter.now && (!r.meta.draft || filter.drafts))
         .map(|(rel, _)| content_rel.join(rel).display().to_string())
         .collect();
-    let parsed = records.iter().map(|(rel, r)| Parsed { rel: rel.clone(), hash: r.hash, meta: r.meta.clone() }).collect();
-    let model = SiteModel::build(site, &content_rel, parsed, authors, filter, &images);
+    let parsed = records.iter().map(|(rel, r)| Parsed { rel, hash: r.hash, meta: &r.meta }).collect();
+    let model_key = model::made_with(site, authors);
+    let earlier = opts.memory.as_ref().and_then(|m| m.models.lock().expect("no panics while held").remove(&site.name));
+    let earlier = earlier.map(|e| e.made_with(model_key)).unwrap_or_default();
+    let model = SiteModel::build(site, &content_rel, parsed, authors, filter, &images, earlier);
     report.timings_ms.insert("model", ms(t));
     let model = model.map_err(|d| diags.extend(d));
     let rules = match &model {
@@ -320,6 +347,7 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
             site: site.clone(),
             theme,
             model,
+            model_key,
             state,
             sources: records,
             catalog,
@@ -335,6 +363,7 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
             owned,
             sections,
             default_image,
+            trust,
         }),
         _ => Err(diags),
     }
@@ -353,7 +382,7 @@ pub(super) fn settings_hash(
     let mut h = blake3::Hasher::new();
     h.update(render::RENDER_VERSION.as_bytes());
     h.update(&[opts.drafts as u8, opts.future as u8, opts.minify as u8]);
-    h.update(serde_json::to_string(&(site, authors, sections)).expect("plain data serializes").as_bytes());
+    crate::digest::feed(&mut h, &(site, authors, sections));
     h.update(&asset_images);
     h.update(&theme.hash());
     h.update(&assets.hash);
@@ -367,17 +396,25 @@ pub(super) fn settings_hash(
 /// sources and image sources with the same stamps (the shortcut every
 /// build takes for a single file, here for all at once), no date passed that
 /// changes what is published, and every output in place.
-pub(super) fn unchanged(check: &Check, settings: Hash, sources: &[Source], root: &Path, now: DateTime<FixedOffset>) -> bool {
+pub(super) fn unchanged(
+    check: &Check,
+    settings: Hash,
+    sources: &[Source],
+    root: &Path,
+    now: DateTime<FixedOffset>,
+    trust: Option<&discover::Changed>,
+) -> bool {
     check.settings == settings
         && check.valid_until.is_none_or(|t| now.timestamp() < t)
         && sources.len() == check.sources.len()
         && sources.iter().all(|s| check.sources.get(&s.rel).is_some_and(|r| s.stamp.holds(r, check.sealed_ns)))
         && {
-            let repo = discover::Tree::open(root).sealed_at(check.sealed_ns);
+            let repo = discover::Tree::open(root).sealed_at(check.sealed_ns).trusting(trust.cloned());
             check.image_sources.par_iter().all(|(path, stamp)| repo.holds(path, stamp))
         }
         && {
-            let out = discover::Tree::open(&check.output_dir).sealed_at(check.sealed_ns);
+            // The preview's output is written by the preview alone.
+            let out = discover::Tree::open(&check.output_dir).sealed_at(check.sealed_ns).trusting(trust.map(|_| Default::default()));
             check.outputs.par_iter().all(|(path, stamp)| out.holds(path, stamp))
         }
 }

@@ -51,12 +51,23 @@ static MARKDOWN: std::sync::LazyLock<Markdown> = std::sync::LazyLock::new(Markdo
 
 /// What one process keeps between its builds (the preview server): each
 /// site's last state, which saves decoding it from disk on every rebuild,
-/// and the parsed themes, reused while their templates are unchanged. The
+/// the parsed themes, reused while their templates are unchanged, and the
+/// articles of each site's model, reused while their sources are. The
 /// state is still written to disk, and read whenever memory has none.
 #[derive(Default)]
 pub struct Memory {
     pub(crate) states: std::sync::Mutex<HashMap<String, SiteState>>,
     themes: std::sync::Mutex<Themes>,
+    /// Each site's articles, for [`model::SiteModel::build`] to reuse.
+    models: std::sync::Mutex<HashMap<String, model::Earlier>>,
+}
+
+impl Memory {
+    /// Drops every kept state: the next build reads the saved ones and
+    /// checks every file against them.
+    pub fn forget(&self) {
+        self.states.lock().expect("no panics while held").clear();
+    }
 }
 
 #[derive(Clone)]
@@ -105,6 +116,11 @@ pub struct BuildOptions {
     /// Encode and store only this shard's variants, and publish nothing
     /// (`gen build --shard I/N`, one of N machines).
     pub shard: Option<Shard>,
+    /// The preview's watcher: the repository-relative paths that changed
+    /// since the last build. A site whose state is kept in [`Memory`]
+    /// stats only these (and trusts its own output); `None` (the first
+    /// build, or events were lost) checks every file.
+    pub changed: Option<crate::discover::Changed>,
     /// Publish no site when any fails. By default every site that built
     /// is published and a failing one keeps its previous output
     /// ([`SitesFailed`]): one desk's typo does not hold back the others.
@@ -133,6 +149,7 @@ impl BuildOptions {
             cache_remote: None,
             cache_remote_required: false,
             shard: None,
+            changed: None,
             all_or_nothing: false,
         }
     }

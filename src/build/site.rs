@@ -75,6 +75,7 @@ pub(super) fn render_site(
         site,
         theme,
         model,
+        model_key,
         state,
         sources,
         catalog,
@@ -90,6 +91,7 @@ pub(super) fn render_site(
         owned,
         sections,
         default_image,
+        trust,
     } = l;
     let inputs = SiteInputs {
         site: &site,
@@ -103,18 +105,19 @@ pub(super) fn render_site(
         asset_images,
         now: opts.now,
     };
+    let t = Instant::now();
     let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify);
     let failures = WriteFailures::default();
     let stager = Stager {
         publisher: &publisher,
         previous: &state.outputs,
-        out: discover::Tree::open(publisher.out_dir()).sealed_at(state.sealed_ns),
+        // The preview's output is written by the preview alone.
+        out: discover::Tree::open(publisher.out_dir()).sealed_at(state.sealed_ns).trusting(trust.map(|_| Default::default())),
         failures: &failures,
     };
     // Whatever fails from here on, nothing staged is left behind
     // (`Stager::settle`).
 
-    let t = Instant::now();
     let planned = stager.settle(plan_site(&renderer, &state, &catalog, &redirects, &stager, opts.defer_search))?;
     report.search_deferred = planned.search_deferred;
     report.timings_ms.insert("plan", ms(t));
@@ -175,7 +178,9 @@ pub(super) fn render_site(
         output_dir: state.output_dir.clone(),
         timezone: site.timezone.map(|t| t.name().to_string()).unwrap_or_default(),
         settings,
-        valid_until,
+        // A search index left out of date (`defer_search`) must be made by
+        // the next build even when no file changes before it.
+        valid_until: if report.search_deferred { Some(i64::MIN) } else { valid_until },
         pages: report.pages,
         future: report.future.clone(),
         folders,
@@ -187,13 +192,21 @@ pub(super) fn render_site(
         // Known once the state file is written (read at the next build).
         sealed_ns: 0,
     };
+    let t = Instant::now();
     let state_bytes = Some(cache::encode(&new_state));
+    report.timings_ms.insert("state", ms(t));
     let keep = opts.memory.is_some();
-    if keep {
-        // Freeing a site's model and last state takes milliseconds a
-        // preview rebuild would wait for: another thread does it.
+    if let Some(memory) = opts.memory.clone() {
+        // Freeing the last state and keeping the model's articles take
+        // milliseconds a preview rebuild would wait for: another thread
+        // does it.
         drop(stager);
-        std::thread::spawn(move || drop((model, state)));
+        let name = site.name.clone();
+        std::thread::spawn(move || {
+            drop(state);
+            let earlier = model.into_earlier(model_key);
+            memory.models.lock().expect("no panics while held").insert(name, earlier);
+        });
     }
     let state = keep.then_some(new_state);
     Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, search_cache, report })

@@ -147,12 +147,20 @@ pub struct Catalog {
     previous: HashMap<String, ImageRecord>,
     sealed_ns: i128,
     current: Mutex<HashMap<String, ImageRecord>>,
+    /// What may have changed since `previous` ([`Catalog::trusting`]).
+    trust: Option<discover::Changed>,
 }
 
 impl Catalog {
     /// `previous` holds the records of a state sealed at `sealed_ns` ([`Stamp::holds`]).
     pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: HashMap<String, ImageRecord>, sealed_ns: i128) -> Catalog {
-        Catalog { root: root.to_path_buf(), shards, settings, previous, sealed_ns, current: Mutex::default() }
+        Catalog { root: root.to_path_buf(), shards, settings, previous, sealed_ns, current: Mutex::default(), trust: None }
+    }
+
+    /// Takes every previous record as current unless `changed` names its
+    /// source ([`discover::Changed`]): no stat per image.
+    pub fn trusting(self, changed: Option<discover::Changed>) -> Catalog {
+        Catalog { trust: changed, ..self }
     }
 
     fn addressed(&self, source: String, ext: &str, record: ImageRecord) -> Addressed {
@@ -181,11 +189,16 @@ impl Catalog {
         if let Some(record) = self.current.lock().expect("no panics while held").get(key).copied() {
             return Ok(record);
         }
-        let full = self.root.join(source);
-        let stamp = Stamp::of(&std::fs::metadata(&full)?);
         // Variants need the decoder's reading of the header (orientation,
         // animation); a record read without one (resizing was off) is read again.
         let decode = variants::Format::of_source(&extension(source)).is_some() && self.settings.resize;
+        let trusted = self.trust.as_ref().is_some_and(|c| !c.contains(key));
+        if let Some(r) = self.previous.get(key).copied().filter(|r| trusted && r.still.is_some() == decode) {
+            self.current.lock().expect("no panics while held").insert(key.to_string(), r);
+            return Ok(r);
+        }
+        let full = self.root.join(source);
+        let stamp = Stamp::of(&std::fs::metadata(&full)?);
         let record = match self.previous.get(key).copied().filter(|r| stamp.holds(&r.stamp, self.sealed_ns) && r.still.is_some() == decode)
         {
             Some(r) => r,

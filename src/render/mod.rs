@@ -24,12 +24,12 @@ use std::sync::{LazyLock, OnceLock};
 
 use chrono::{DateTime, FixedOffset};
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::assets::{AssetUrl, Assets};
 use crate::config::SiteConfig;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::digest;
 use crate::discover::Hash;
 use crate::images::{self, Addressed, Catalog, ImageUrls as _};
 use crate::model::{Article, SiteModel};
@@ -60,8 +60,6 @@ pub struct Renderer<'a> {
     tera: tera::Tera,
     /// `site` for the pages of each part (live site, archives).
     site_views: Vec<SiteView<'a>>,
-    /// Hash of each article's serialized [`PageView`].
-    view_hashes: Vec<Hash>,
     /// Hash of each part's serialized [`SiteView`].
     site_view_hashes: Vec<Hash>,
     /// The build's clock (the news sitemap's 48 hours end here).
@@ -178,12 +176,11 @@ impl<'a> Renderer<'a> {
             .iter()
             .map(|v| {
                 let mut h = blake3::Hasher::new();
-                h.update(&json_hash(v));
+                h.update(&digest::of(v));
                 h.update(&asset_images);
                 *h.finalize().as_bytes()
             })
             .collect();
-        let view_hashes = model.articles.par_iter().map(|a| json_hash(&a.view)).collect();
         let mut tera = (*theme.tera).clone();
         let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();
         tera.register_function("asset_url", AssetUrl { urls });
@@ -201,7 +198,6 @@ impl<'a> Renderer<'a> {
             archives,
             tera,
             site_views,
-            view_hashes,
             site_view_hashes,
             now,
             sitemap: OnceLock::new(),
@@ -227,12 +223,12 @@ impl<'a> Renderer<'a> {
                 // The body's search text is rendered with the article.
                 h.update(&self.text_chars().to_le_bytes());
                 h.update(self.site.schema_type.as_bytes());
-                hash_json(&mut h, &self.article_ctx(*i, "", true));
+                digest::feed(&mut h, &self.article_ctx(*i, "", true));
             }
-            Make::Page(_, ctx) => hash_json(&mut h, &self.page_ctx(ctx, true)),
+            Make::Page(_, ctx) => digest::feed(&mut h, &self.page_ctx(ctx, true)),
             Make::Data(d) => match d {
-                DataCtx::Rss | DataCtx::Atom => hash_json(&mut h, &self.feed()),
-                DataCtx::Sitemap(k) => hash_json(&mut h, &self.sitemap_part(*k)),
+                DataCtx::Rss | DataCtx::Atom => digest::feed(&mut h, &self.feed()),
+                DataCtx::Sitemap(k) => digest::feed(&mut h, &self.sitemap_part(*k)),
             },
             Make::Bytes(bytes) => {
                 h.update(bytes);
@@ -355,10 +351,10 @@ impl<'a> Renderer<'a> {
         h.update(&self.text_chars().to_le_bytes());
         h.update(&crate::search::index::VERSION.to_le_bytes());
         let titles: Vec<(&String, &String)> = self.sections.iter().map(|(k, s)| (k, &s.title)).collect();
-        hash_json(h, &(&self.site.name, &self.site.title, &self.site.language, titles));
-        for (a, view) in self.model.articles.iter().zip(&self.view_hashes) {
+        digest::feed(h, &(&self.site.name, &self.site.title, &self.site.language, titles));
+        for a in &self.model.articles {
             h.update(&a.hash);
-            h.update(view);
+            h.update(&a.view_hash);
             h.update(&(a.part as u64).to_le_bytes());
         }
     }
@@ -383,31 +379,6 @@ impl<'a> Renderer<'a> {
 
 /// Serializes `value` into the hasher through a buffer: serde_json writes
 /// many tiny pieces, and blake3 is several times faster fed in large ones.
-fn hash_json(h: &mut blake3::Hasher, value: &impl Serialize) {
-    let mut w = std::io::BufWriter::with_capacity(16 * 1024, HashWriter(h));
-    serde_json::to_writer(&mut w, value).expect("hashing cannot fail");
-    std::io::Write::flush(&mut w).expect("hashing cannot fail");
-}
-
-fn json_hash(value: &impl Serialize) -> Hash {
-    let mut h = blake3::Hasher::new();
-    hash_json(&mut h, value);
-    *h.finalize().as_bytes()
-}
-
-/// Feeds bytes into a hasher.
-struct HashWriter<'h>(&'h mut blake3::Hasher);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,15 +153,18 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
     let _watcher = if opts.watch {
         let (build, live) = (opts.build.clone(), live.clone());
         let root = root.canonicalize().unwrap_or(root);
-        Some(watch::start(&root.clone(), move |paths, since| {
+        Some(watch::start(&root.clone(), move |watch::Burst { paths, since, complete }| {
             // Read the site names again: sites.toml may have changed.
             let known: Vec<String> = Config::load(&root).map(|c| c.sites.into_iter().map(|s| s.name).collect()).unwrap_or_default();
             let Some(sites) = watch::sites_for(&root, &paths, &build.sites, &known) else { return };
             // Pages first: the search indexes follow in a second build, so
-            // an edit is on screen without waiting for them.
-            let opts = BuildOptions { sites, defer_search: true, ..build.clone() };
+            // an edit is on screen without waiting for them. Each site built
+            // from memory stats only what the watcher named (every file when
+            // it lost events); the second build follows the first at once.
+            let changed = complete.then(|| watch::relative(&root, &paths));
+            let opts = BuildOptions { sites, defer_search: true, changed, ..build.clone() };
             if rebuild(&opts, &live, Some((since, paths.len())), watch::only_stylesheets(&paths)) {
-                rebuild(&BuildOptions { defer_search: false, ..opts }, &live, None, false);
+                rebuild(&BuildOptions { defer_search: false, changed: Some(Arc::default()), ..opts }, &live, None, false);
             }
             live.lock().sites = served_sites(&build);
         })?)
@@ -234,6 +237,11 @@ fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, 
             stale
         }
         Err(e) => {
+            // What the next build finds is checked file by file: a failure
+            // may have left the output short of what memory says it holds.
+            if let Some(m) = &opts.memory {
+                m.forget();
+            }
             let text = match e.downcast_ref::<crate::diag::Diagnostics>() {
                 Some(d) => d.to_string(),
                 None => format!("{e:#}"),

@@ -18,10 +18,24 @@ const DEBOUNCE: Duration = Duration::from_millis(15);
 /// Watches until dropped.
 pub(super) type Watcher = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
 
-pub(super) fn start(root: &Path, mut on_change: impl FnMut(Vec<PathBuf>, Instant) + Send + 'static) -> anyhow::Result<Watcher> {
+/// A burst of changes: the paths that matter, when the first came, and
+/// whether they are all that changed since the last burst (`false` when
+/// the watcher lost events: its queue overflowed, or it failed).
+pub(super) struct Burst {
+    pub(super) paths: Vec<PathBuf>,
+    pub(super) since: Instant,
+    pub(super) complete: bool,
+}
+
+pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'static) -> anyhow::Result<Watcher> {
     let filter_root = root.to_path_buf();
+    let mut lost = false;
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let Ok(events) = result else { return };
+        let Ok(events) = result else {
+            lost = true;
+            return;
+        };
+        lost |= events.iter().any(|e| e.need_rescan());
         // Reads (ours included, while building) are not changes.
         let events: Vec<_> = events.into_iter().filter(|e| !matches!(e.kind, EventKind::Access(_))).collect();
         let Some(first) = events.iter().map(|e| e.time).min() else { return };
@@ -29,7 +43,7 @@ pub(super) fn start(root: &Path, mut on_change: impl FnMut(Vec<PathBuf>, Instant
         paths.sort();
         paths.dedup();
         if !paths.is_empty() {
-            on_change(paths, first);
+            on_change(Burst { paths, since: first, complete: !std::mem::take(&mut lost) });
         }
     })?;
     for dir in ["content", "themes", "assets"] {
@@ -77,6 +91,12 @@ pub(super) fn sites_for(root: &Path, paths: &[PathBuf], selected: &[String], kno
         sites.retain(|s| selected.contains(s));
     }
     (!sites.is_empty()).then_some(sites)
+}
+
+/// The paths relative to `root`, `/`-separated, as build states name files.
+pub(super) fn relative(root: &Path, paths: &[PathBuf]) -> crate::discover::Changed {
+    let rel = |p: &PathBuf| p.strip_prefix(root).ok().map(|r| r.to_string_lossy().replace('\\', "/"));
+    std::sync::Arc::new(paths.iter().filter_map(rel).collect())
 }
 
 /// Only stylesheets changed: open pages can swap them without a reload,
