@@ -106,6 +106,17 @@ pub struct Tree {
 /// recorded it, so the next build need not stat it.
 pub type Changed = std::sync::Arc<std::collections::HashSet<String>>;
 
+/// Whether `changed` names `rel` or a folder it is in (a folder moved or
+/// replaced names only itself, not the files in it). Files whose path a
+/// watcher does not report (a hidden folder, an editor's name) are always
+/// taken as changed.
+pub fn names(changed: &Changed, rel: &str) -> bool {
+    if rel.split('/').any(is_ignored_name) {
+        return true;
+    }
+    !changed.is_empty() && (changed.contains(rel) || rel.match_indices('/').any(|(i, _)| changed.contains(&rel[..i])))
+}
+
 /// What [`Tree::stat`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -140,7 +151,7 @@ impl Tree {
 
     /// Whether the file at `rel` is still the one `recorded` describes.
     pub fn holds(&self, rel: &str, recorded: &Stamp) -> bool {
-        if self.trust.as_ref().is_some_and(|c| !c.contains(rel)) {
+        if self.trust.as_ref().is_some_and(|c| !names(c, rel)) {
             return true;
         }
         self.stamp(rel).is_some_and(|s| s.holds(recorded, self.sealed_ns))
@@ -402,6 +413,16 @@ mod tests {
         let recorded = Stamp { ctime_ns: 4 * second, ..recorded };
         assert!(Stamp { ctime_ns: 5 * second, ..recorded }.holds(&recorded, 5 * second));
         assert!(!Stamp { ctime_ns: 6 * second, ..recorded }.holds(&recorded, 5 * second));
+    }
+
+    #[test]
+    fn a_file_counts_as_named_when_its_folder_is_and_a_hidden_one_always() {
+        let changed: Changed = std::sync::Arc::new(["content/a/photos".to_string(), "content/a/x.md".to_string()].into());
+        assert!(names(&changed, "content/a/x.md"));
+        assert!(names(&changed, "content/a/photos/1.jpg"), "a folder moved or replaced names what is in it");
+        assert!(!names(&changed, "content/a/photos2/1.jpg") && !names(&changed, "content/a/y.md"));
+        assert!(names(&changed, "content/a/.hidden/1.jpg"), "the watcher reports nothing under a hidden folder");
+        assert!(!names(&Changed::default(), "index.html") && names(&Changed::default(), "#draft.md"));
     }
 
     #[test]

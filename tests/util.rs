@@ -174,7 +174,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The output of the builds so far, byte for byte the same as a clean build's.
 /// Library build options for `r` as the preview builds: states kept in
 /// memory, and the tests' clock (2025-01-01).
 pub fn preview_options(r: &Repo) -> gensite::build::BuildOptions {
@@ -184,6 +183,7 @@ pub fn preview_options(r: &Repo) -> gensite::build::BuildOptions {
     opts
 }
 
+/// The output of the builds so far, byte for byte the same as a clean build's.
 pub fn assert_same_as_clean_build(r: &Repo) {
     r.ok(&["build", "--clean", "--output", "clean-out", "--cache", ".gen-clean"]);
     let inc: BTreeMap<String, Vec<u8>> = r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect();

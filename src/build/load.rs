@@ -190,14 +190,18 @@ pub(super) fn discover_site<'s>(
     let is_article = |rel: &str| rel.ends_with(".md") && !rel.starts_with("assets/");
     let known: Vec<&str> = check.sources.keys().chain(&check.section_pages).map(String::as_str).collect();
     // A state kept in memory, with the watcher's word on what changed since:
-    // only the sources it names are stat'ed, unless it names one the state
-    // does not know (a new file or folder), which needs a walk.
-    let trust = opts.changed.clone().filter(|_| matches!(last, Some(Last::Kept(_))));
+    // only the sources it names are stat'ed, unless it names anything else
+    // under the site (a new file, a folder moved, an image), when the known
+    // folders are checked as usual and walked if they changed.
+    // (Only while the state file is the one this process sealed: a second
+    // preview of the same repository shares its folders.)
+    let ours = matches!(&last, Some(Last::Kept(s)) if s.sealed_ns != 0 && s.sealed_ns == check.sealed_ns);
+    let trust = opts.changed.clone().filter(|_| ours);
     let quick = trust.as_ref().and_then(|changed| {
         let prefix = format!("{}/", content_rel.to_string_lossy().replace('\\', "/"));
         let named: std::collections::HashSet<&str> = changed.iter().filter_map(|p| p.strip_prefix(&prefix)).collect();
-        let unknown = named.iter().any(|rel| is_article(rel) && !check.sources.contains_key(*rel));
-        (!check.folders.is_empty() && !unknown).then_some(named)
+        let known = |rel: &str| check.sources.contains_key(rel) || check.section_pages.iter().any(|s| s == rel);
+        (!check.folders.is_empty() && named.iter().all(|rel| known(rel))).then_some(named)
     });
     let restated = match &quick {
         Some(named) => discover::restat_named(&content_dir, &check.sources, &check.section_pages, named),

@@ -369,7 +369,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                 crate::write::replace(path, bytes).ok();
             }
         }
-        if let (Some(m), Some(state)) = (&opts.memory, s.state) {
+        if let (Some(m), Some(mut state)) = (&opts.memory, s.state) {
+            // The seal it is kept with tells the next build whether another
+            // process wrote the state (and the output) since.
+            state.sealed_ns = crate::discover::changed_ns(&cache::state_path(&prepared.cache_dir, &s.report.site));
             m.states.lock().expect("no panics while held").insert(s.report.site.clone(), state);
         }
         s.report.timings_ms.insert("write", ms(t));

@@ -192,7 +192,7 @@ impl Catalog {
         // Variants need the decoder's reading of the header (orientation,
         // animation); a record read without one (resizing was off) is read again.
         let decode = variants::Format::of_source(&extension(source)).is_some() && self.settings.resize;
-        let trusted = self.trust.as_ref().is_some_and(|c| !c.contains(key));
+        let trusted = self.trust.as_ref().is_some_and(|c| !discover::names(c, key));
         if let Some(r) = self.previous.get(key).copied().filter(|r| trusted && r.still.is_some() == decode) {
             self.current.lock().expect("no panics while held").insert(key.to_string(), r);
             return Ok(r);

@@ -377,8 +377,6 @@ impl<'a> Renderer<'a> {
     }
 }
 
-/// Serializes `value` into the hasher through a buffer: serde_json writes
-/// many tiny pieces, and blake3 is several times faster fed in large ones.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,7 +156,14 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
         Some(watch::start(&root.clone(), move |watch::Burst { paths, since, complete }| {
             // Read the site names again: sites.toml may have changed.
             let known: Vec<String> = Config::load(&root).map(|c| c.sites.into_iter().map(|s| s.name).collect()).unwrap_or_default();
-            let Some(sites) = watch::sites_for(&root, &paths, &build.sites, &known) else { return };
+            let Some(sites) = watch::sites_for(&root, &paths, &build.sites, &known) else {
+                // No build for these paths (none under a site, or sites.toml
+                // unreadable mid-save): the next one checks every file.
+                if let Some(m) = &build.memory {
+                    m.forget();
+                }
+                return;
+            };
             // Pages first: the search indexes follow in a second build, so
             // an edit is on screen without waiting for them. Each site built
             // from memory stats only what the watcher named (every file when

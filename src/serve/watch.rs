@@ -29,7 +29,9 @@ pub(super) struct Burst {
 
 pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'static) -> anyhow::Result<Watcher> {
     let filter_root = root.to_path_buf();
-    let mut lost = false;
+    // The first build ran before the watcher started: what changed while
+    // it ran is unknown, so the first burst checks every file.
+    let mut lost = true;
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
         let Ok(events) = result else {
             lost = true;
