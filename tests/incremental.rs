@@ -1,4 +1,4 @@
-use crate::util::{Repo, assert_same_as_clean_build, changed, png, preview_options};
+use crate::util::{Repo, assert_same_as_clean_build, changed, copy_dir, png, preview_options};
 
 /// Build, change, build: returns the output paths rewritten by the second build.
 fn rewritten_after(r: &Repo, change: impl FnOnce(&Repo)) -> Vec<String> {
@@ -327,6 +327,18 @@ fn the_preview_reads_only_what_the_watcher_names() {
     opts.changed = named(&["content/alpha/opinion", "content/alpha/views"]);
     gensite::build::build(&opts).unwrap();
     assert!(r.exists("public/alpha/views/column/index.html") && !r.exists("public/alpha/opinion/column/index.html"));
+
+    // The site's folder replaced as a whole: only the folder is named.
+    r.age();
+    opts.changed = None;
+    gensite::build::build(&opts).unwrap();
+    std::fs::rename(r.path("content/alpha"), r.path("alpha-old")).unwrap();
+    copy_dir(&r.path("alpha-old"), &r.path("content/alpha"));
+    r.edit("content/alpha/views/column.md", "\n---\n", "\n---\nreplaced folder\n\n");
+    std::fs::remove_dir_all(r.path("alpha-old")).unwrap();
+    opts.changed = named(&["content/alpha"]);
+    gensite::build::build(&opts).unwrap();
+    assert!(r.read("public/alpha/views/column/index.html").contains("replaced folder"));
 
     // A cover replaced in place: the article is made again (its source is
     // the same), so every list showing the cover shows the new one.

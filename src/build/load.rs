@@ -201,7 +201,9 @@ pub(super) fn discover_site<'s>(
         let prefix = format!("{}/", content_rel.to_string_lossy().replace('\\', "/"));
         let named: std::collections::HashSet<&str> = changed.iter().filter_map(|p| p.strip_prefix(&prefix)).collect();
         let known = |rel: &str| check.sources.contains_key(rel) || check.section_pages.iter().any(|s| s == rel);
-        (!check.folders.is_empty() && named.iter().all(|rel| known(rel))).then_some(named)
+        // The site's folder itself, or `content/`, replaced: nothing in it is named.
+        let replaced = changed.iter().any(|p| prefix.starts_with(&format!("{p}/")));
+        (!check.folders.is_empty() && !replaced && named.iter().all(|rel| known(rel))).then_some(named)
     });
     let restated = match &quick {
         Some(named) => discover::restat_named(&content_dir, &check.sources, &check.section_pages, named),

@@ -168,6 +168,11 @@ pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
             // an edit is on screen without waiting for them. Each site built
             // from memory stats only what the watcher named (every file when
             // it lost events); the second build follows the first at once.
+            // Events lost (or the first burst) may concern any site: every
+            // kept state is checked file by file when its site next builds.
+            if !complete && let Some(m) = &build.memory {
+                m.forget();
+            }
             let changed = complete.then(|| watch::relative(&root, &paths));
             let opts = BuildOptions { sites, defer_search: true, changed, ..build.clone() };
             if rebuild(&opts, &live, Some((since, paths.len())), watch::only_stylesheets(&paths)) {
