@@ -191,7 +191,7 @@ pub struct Article {
 /// boxing it would cost an allocation each.)
 #[allow(clippy::large_enum_variant)]
 enum Made {
-    Article(Article),
+    Article(Box<Article>),
     Moved(Moved),
     Failed(Diagnostics),
 }
@@ -214,7 +214,7 @@ pub struct Moved {
 pub struct Earlier {
     /// [`made_with`] of the build that made them.
     key: Hash,
-    articles: HashMap<String, Article>,
+    articles: HashMap<String, Box<Article>>,
 }
 
 /// What every article of a site is made with besides its source and
@@ -241,7 +241,7 @@ impl Earlier {
 
     /// The article made for `p` last time, if it is still what `p` and
     /// `images` make.
-    fn take(&mut self, p: &Parsed, images: Option<&ArticleImages>) -> Option<Article> {
+    fn take(&mut self, p: &Parsed, images: Option<&ArticleImages>) -> Option<Box<Article>> {
         let a = self.articles.remove(p.rel).filter(|a| a.hash == p.hash)?;
         let cover = images.and_then(|i| i.cover.as_ref());
         let aliased = images.map(|i| i.aliased.as_slice()).unwrap_or_default();
@@ -288,7 +288,11 @@ pub const TAXONOMIES: [&str; 3] = ["tags", "categories", "series"];
 #[derive(Debug)]
 pub struct SiteModel {
     /// Newest first; ties broken by title and path so output never depends on walk order.
-    pub articles: Vec<Article>,
+    /// Boxed: an article is large, and keeping, sorting and handing them
+    /// on between preview builds moved each several times (a sixth of the
+    /// model stage, in memmove).
+    #[allow(clippy::vec_box, reason = "articles move between Vecs and maps; a Box moves as a pointer")]
+    pub articles: Vec<Box<Article>>,
     /// The live site first, then each archive, oldest last.
     pub parts: Vec<Part>,
     /// Each article's position in its section's list (within its part);
@@ -309,7 +313,7 @@ impl SiteModel {
         mut earlier: Earlier,
     ) -> Result<SiteModel, Diagnostics> {
         let mut diags = Diagnostics::default();
-        let parsed: Vec<(Parsed, Option<Article>)> = parsed
+        let parsed: Vec<(Parsed, Option<Box<Article>>)> = parsed
             .into_iter()
             .filter(|p| filter.keeps(p.meta))
             .map(|p| {
@@ -338,10 +342,10 @@ impl SiteModel {
                     return Made::Moved(Moved { file, meta: p.meta.clone(), paths });
                 }
                 let found = images.get(p.rel).cloned().unwrap_or_default();
-                make_article(site, file, p, authors, found).map_or_else(Made::Failed, Made::Article)
+                make_article(site, file, p, authors, found).map_or_else(Made::Failed, |a| Made::Article(Box::new(a)))
             })
             .collect();
-        let mut articles: Vec<Article> = Vec::with_capacity(made.len());
+        let mut articles: Vec<Box<Article>> = Vec::with_capacity(made.len());
         let mut moved = Vec::new();
         for m in made {
             match m {
@@ -350,14 +354,9 @@ impl SiteModel {
                 Made::Failed(d) => diags.extend(d),
             }
         }
-        // Newest first. An article is large: sort their places, then move each once.
-        let mut order: Vec<usize> = (0..articles.len()).collect();
-        order.sort_by(|&i, &j| {
-            let (a, b) = (&articles[i], &articles[j]);
-            b.meta.date.cmp(&a.meta.date).then_with(|| a.meta.title.cmp(&b.meta.title)).then_with(|| a.rel.cmp(&b.rel))
-        });
-        let mut slots: Vec<Option<Article>> = articles.into_iter().map(Some).collect();
-        let mut articles: Vec<Article> = order.into_iter().map(|i| slots[i].take().expect("each place once")).collect();
+        // Newest first.
+        articles
+            .sort_by(|a, b| b.meta.date.cmp(&a.meta.date).then_with(|| a.meta.title.cmp(&b.meta.title)).then_with(|| a.rel.cmp(&b.rel)));
 
         let mut by_path: BTreeMap<&str, &Article> = BTreeMap::new();
         for a in &articles {

@@ -46,6 +46,10 @@ struct Journal {
     /// renaming the staging folder.
     #[serde(default)]
     tree: bool,
+    /// The state is saved after the publish ([`Publisher::commit`] without
+    /// one): there is no staged state to install.
+    #[serde(default)]
+    state_later: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -117,7 +121,7 @@ impl Publisher {
         // A complete journal is the commit point: finish the job.
         let (moved, why) = match serde_json::from_slice::<Journal>(&bytes) {
             Ok(j) => match self.apply(&j, Mode::Replay) {
-                Ok(()) => return Ok(None),
+                Ok(_) => return Ok(None),
                 Err(e) => (j.moves, e.to_string()),
             },
             Err(e) => (vec![], format!("not a journal of this gen: {e}")),
@@ -193,20 +197,28 @@ impl Publisher {
     /// `state` (the encoded cache). Fails before the commit point, leaving
     /// the output as it was, when a staged file vanished or the state
     /// cannot be installed.
-    pub fn commit(&self, moves: Vec<String>, removes: Vec<String>, state: &[u8]) -> io::Result<()> {
+    ///
+    /// Without `state` (the preview, whose output and state no other
+    /// process reads) the old state file is removed before the publish and
+    /// nothing is synced: the caller saves the new state afterwards with
+    /// [`save_state`], given the time this returns. A crash in between
+    /// leaves no state, and the next build renders the site afresh.
+    pub fn commit(&self, moves: Vec<String>, removes: Vec<String>, state: Option<&[u8]>) -> io::Result<i128> {
         if moves.is_empty() && removes.is_empty() {
             // Nothing to publish: the output folder is not written at all.
-            return write_atomic(&self.state_path, state);
+            return state.map_or(Ok(()), |s| write_atomic(&self.state_path, s)).map(|()| 0);
         }
         let staged_state = self.staged_state();
-        let journal = Journal { moves, removes, tree: self.tree };
+        let journal = Journal { moves, removes, tree: self.tree, state_later: state.is_none() };
+        let journal_bytes = serde_json::to_vec(&journal).map_err(io::Error::other)?;
         let prepared = if std::fs::symlink_metadata(&self.state_path).is_ok_and(|m| m.is_dir()) {
             Err(io::Error::other(format!("{} is a folder, not a gen state file: remove it", self.state_path.display())))
         } else if let Some(rel) = journal.moves.iter().find(|rel| self.staged(rel).is_ok_and(|p| !p.exists())) {
             Err(vanished(&self.out, rel))
+        } else if let Some(state) = state {
+            write_durable(&staged_state, state).and_then(|()| write_atomic(&self.journal, &journal_bytes))
         } else {
-            write_durable(&staged_state, state)
-                .and_then(|()| write_atomic(&self.journal, &serde_json::to_vec(&journal).map_err(io::Error::other)?))
+            remove_file_if_exists(&self.state_path).and_then(|()| replace(&self.journal, &journal_bytes))
         };
         // Before the commit point nothing is published: clean up, and the
         // output stays as it was.
@@ -218,8 +230,9 @@ impl Publisher {
         self.apply(&journal, Mode::Commit)
     }
 
-    /// Idempotent in [`Mode::Replay`]: a file already moved or removed is skipped.
-    fn apply(&self, j: &Journal, mode: Mode) -> io::Result<()> {
+    /// Idempotent in [`Mode::Replay`]: a file already moved or removed is
+    /// skipped. Returns the change time of the last file published.
+    fn apply(&self, j: &Journal, mode: Mode) -> io::Result<i128> {
         // Removals first: a file that turns into a folder (or back) frees
         // its name before the move that needs it.
         for rel in &j.removes {
@@ -266,7 +279,9 @@ impl Publisher {
             None => 0,
         };
         let staged = self.staged_state();
-        if staged.exists() {
+        if j.state_later {
+            // Saved by the caller ([`save_state`]).
+        } else if staged.exists() {
             std::fs::rename(&staged, &self.state_path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.state_path.display())))?;
             seal_after(&self.state_path, last);
@@ -276,8 +291,17 @@ impl Publisher {
         }
         remove_file_if_exists(&self.journal)?;
         remove_dir_if_exists(&self.staging)?;
-        prune_empty(self.staging.parent().unwrap_or(&self.staging), &self.root)
+        prune_empty(self.staging.parent().unwrap_or(&self.staging), &self.root)?;
+        Ok(last)
     }
+}
+
+/// Saves a state after [`Publisher::commit`] published without one: not
+/// synced, and sealed after `published_ns` (what the commit returned).
+pub fn save_state(path: &Path, bytes: &[u8], published_ns: i128) -> io::Result<()> {
+    replace(path, bytes)?;
+    seal_after(path, published_ns);
+    Ok(())
 }
 
 /// Makes the change time of the state file at `path` later than
@@ -676,13 +700,46 @@ mod tests {
             for n in &names {
                 p.stage(n, n.as_bytes()).unwrap();
             }
-            p.commit(names.clone(), vec![], b"state").unwrap();
+            p.commit(names.clone(), vec![], Some(&b"state"[..])).unwrap();
             let sealed = crate::discover::changed_ns(&state);
             for n in &names {
                 let published = crate::discover::changed_ns(&out.join("s").join(n));
                 assert!(published < sealed, "{n} published at {published}, state sealed at {sealed}");
             }
         }
+    }
+
+    /// The preview publishes first and saves its state after: the old
+    /// state is gone before anything moves, so a process that dies in
+    /// between leaves none (the next build renders afresh), never one
+    /// that describes the output before the publish.
+    #[test]
+    fn a_state_saved_after_the_publish_is_gone_until_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let state = dir.path().join("cache/s.state");
+        let (p, _) = open(&out, &state);
+        p.stage("a.html", b"one").unwrap();
+        p.commit(vec!["a.html".into()], vec![], Some(&b"old state"[..])).unwrap();
+        let (p, _) = open(&out, &state);
+        p.stage("a.html", b"two").unwrap();
+        let published = p.commit(vec!["a.html".into()], vec![], None).unwrap();
+        assert!(!state.exists(), "the old state describes the old output");
+        assert_eq!(std::fs::read(out.join("s/a.html")).unwrap(), b"two");
+        save_state(&state, b"new state", published).unwrap();
+        assert_eq!(std::fs::read(&state).unwrap(), b"new state");
+        assert!(crate::discover::changed_ns(&state) > crate::discover::changed_ns(&out.join("s/a.html")));
+
+        // Died after the commit point: the next open finishes the moves and installs no state.
+        let (p, _) = open(&out, &state);
+        p.stage("b.html", b"three").unwrap();
+        std::fs::remove_file(&state).unwrap();
+        let j = Journal { moves: vec!["b.html".into()], removes: vec![], tree: p.tree, state_later: true };
+        std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
+        let (_, recovery) = open(&out, &state);
+        assert!(recovery.is_none());
+        assert_eq!(std::fs::read(out.join("s/b.html")).unwrap(), b"three");
+        assert!(!state.exists() && !out.join(".gen-staging/s.journal").exists());
     }
 
     fn open(out: &Path, state: &Path) -> (Publisher, Option<Recovery>) {
@@ -701,7 +758,7 @@ mod tests {
         // Write the journal by hand, as if the process died right after the commit point.
         std::fs::create_dir_all(state.parent().unwrap()).unwrap();
         std::fs::write(state.with_extension("state.new"), b"state").unwrap();
-        let j = Journal { moves: vec!["a/index.html".into()], removes: vec!["old.html".into()], tree: p.tree };
+        let j = Journal { moves: vec!["a/index.html".into()], removes: vec!["old.html".into()], tree: p.tree, state_later: false };
         std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
 
         let (_, recovery) = open(&out, &state);
@@ -722,7 +779,7 @@ mod tests {
         p.stage("robots.txt", b"r").unwrap();
         // Staged as the tree it will be.
         assert_eq!(std::fs::read(out.join(".gen-staging/s/a/index.html")).unwrap(), b"a");
-        p.commit(vec!["a/index.html".into(), "robots.txt".into()], vec![], b"state").unwrap();
+        p.commit(vec!["a/index.html".into(), "robots.txt".into()], vec![], Some(&b"state"[..])).unwrap();
         assert_eq!(std::fs::read(out.join("s/a/index.html")).unwrap(), b"a");
         assert_eq!(std::fs::read(out.join("s/robots.txt")).unwrap(), b"r");
         assert!(!out.join(".gen-staging").exists());
@@ -731,7 +788,7 @@ mod tests {
         let (p, _) = open(&out, &state);
         p.stage("b.html", b"b").unwrap();
         assert!(!out.join(".gen-staging/s/b.html").exists());
-        p.commit(vec!["b.html".into()], vec!["robots.txt".into()], b"state 2").unwrap();
+        p.commit(vec!["b.html".into()], vec!["robots.txt".into()], Some(&b"state 2"[..])).unwrap();
         assert_eq!(std::fs::read(out.join("s/b.html")).unwrap(), b"b");
         assert!(!out.join("s/robots.txt").exists() && out.join("s/a/index.html").exists());
     }
@@ -746,7 +803,7 @@ mod tests {
             p.stage("a/index.html", b"a").unwrap();
             std::fs::create_dir_all(state.parent().unwrap()).unwrap();
             std::fs::write(state.with_extension("state.new"), b"state").unwrap();
-            let j = Journal { moves: vec!["a/index.html".into()], removes: vec![], tree: true };
+            let j = Journal { moves: vec!["a/index.html".into()], removes: vec![], tree: true, state_later: false };
             std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
             if renamed {
                 std::fs::rename(out.join(".gen-staging/s"), out.join("s")).unwrap();
@@ -806,7 +863,7 @@ mod tests {
         p.stage("feed.xml/index.html", b"stub").unwrap();
         std::fs::create_dir_all(out.join("s")).unwrap();
         std::fs::write(out.join("s/feed.xml"), b"<rss/>").unwrap();
-        let j = Journal { moves: vec!["feed.xml/index.html".into()], removes: vec![], tree: p.tree };
+        let j = Journal { moves: vec!["feed.xml/index.html".into()], removes: vec![], tree: p.tree, state_later: false };
         std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
         let (_, recovery) = open(&out, &state);
         let recovery = recovery.expect("reported");
@@ -824,7 +881,7 @@ mod tests {
         let state = dir.path().join("cache/s.state");
         std::fs::create_dir_all(out.join("s")).unwrap();
         let (p, _) = open(&out, &state);
-        p.commit(vec![], vec![], b"state").unwrap();
+        p.commit(vec![], vec![], Some(&b"state"[..])).unwrap();
         assert_eq!(std::fs::read(&state).unwrap(), b"state");
         assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "only the site folder");
         assert!(!state.with_extension("state.tmp").exists());
@@ -839,7 +896,7 @@ mod tests {
         p.stage("a.html", b"a").unwrap();
         p.stage("b.html", b"b").unwrap();
         std::fs::remove_file(p.staged("b.html").unwrap()).unwrap();
-        let err = p.commit(vec!["a.html".into(), "b.html".into()], vec![], b"state").unwrap_err();
+        let err = p.commit(vec!["a.html".into(), "b.html".into()], vec![], Some(&b"state"[..])).unwrap_err();
         assert!(err.to_string().contains("vanished"), "{err}");
         assert!(!out.join("s/a.html").exists() && !state.exists());
         assert!(!out.join(".gen-staging").exists(), "staging cleaned");
@@ -853,7 +910,7 @@ mod tests {
         std::fs::create_dir_all(&state).unwrap();
         let (p, _) = open(&out, &state);
         p.stage("a.html", b"a").unwrap();
-        let err = p.commit(vec!["a.html".into()], vec![], b"state").unwrap_err();
+        let err = p.commit(vec!["a.html".into()], vec![], Some(&b"state"[..])).unwrap_err();
         assert!(err.to_string().contains("is a folder"), "{err}");
         assert!(!out.join("s/a.html").exists());
     }
@@ -908,7 +965,7 @@ mod tests {
         let (p, _) = open(&out, &state);
         assert!(p.conflicts(&["robots.txt".to_string()], &[], |_| true).is_empty());
         p.stage("robots.txt", b"User-agent: *").unwrap();
-        p.commit(vec!["robots.txt".into()], vec![], b"state").unwrap();
+        p.commit(vec!["robots.txt".into()], vec![], Some(&b"state"[..])).unwrap();
         assert_eq!(std::fs::read(out.join("s/robots.txt")).unwrap(), b"User-agent: *");
     }
 
@@ -921,7 +978,7 @@ mod tests {
         std::fs::create_dir_all(out.join("s")).unwrap();
         std::fs::write(out.join("s/x"), b"file").unwrap();
         std::fs::create_dir_all(out.join(".gen-staging")).unwrap();
-        let j = Journal { moves: vec!["x".into()], removes: vec!["x/index.html".into()], tree: false };
+        let j = Journal { moves: vec!["x".into()], removes: vec!["x/index.html".into()], tree: false, state_later: false };
         std::fs::write(out.join(".gen-staging/s.journal"), serde_json::to_vec(&j).unwrap()).unwrap();
         let (_, recovery) = open(&out, &state);
         assert!(recovery.is_none(), "replayed");
@@ -937,7 +994,7 @@ mod tests {
         std::fs::write(out.join("s/logo"), b"file").unwrap();
         let (p, _) = open(&out, &state);
         p.stage("logo/index.svg", b"svg").unwrap();
-        p.commit(vec!["logo/index.svg".into()], vec!["logo".into()], b"state").unwrap();
+        p.commit(vec!["logo/index.svg".into()], vec!["logo".into()], Some(&b"state"[..])).unwrap();
         assert_eq!(std::fs::read(out.join("s/logo/index.svg")).unwrap(), b"svg");
     }
 }

@@ -37,7 +37,7 @@ use crate::theme::{Theme, Themes};
 mod load;
 mod site;
 use load::{Shared, discover_site, load_site};
-use site::{Staged, render_site, unchanged_site};
+use site::{NewState, Staged, render_site, unchanged_site};
 
 pub use crate::images::publish::{ImageReport, Shard, VARIANTS_DIR};
 pub use crate::images::store::RemoteReport;
@@ -53,20 +53,52 @@ static MARKDOWN: std::sync::LazyLock<Markdown> = std::sync::LazyLock::new(Markdo
 /// site's last state, which saves decoding it from disk on every rebuild,
 /// the parsed themes, reused while their templates are unchanged, and the
 /// articles of each site's model, reused while their sources are. The
-/// state is still written to disk, and read whenever memory has none.
+/// state is still written to disk (after the publish, on another thread),
+/// and read whenever memory has none.
 #[derive(Default)]
 pub struct Memory {
     pub(crate) states: std::sync::Mutex<HashMap<String, SiteState>>,
     themes: std::sync::Mutex<Themes>,
     /// Each site's articles, for [`model::SiteModel::build`] to reuse.
     models: std::sync::Mutex<HashMap<String, model::Earlier>>,
+    /// States being saved ([`Memory::save_later`]).
+    saving: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Memory {
     /// Drops every kept state: the next build reads the saved ones and
     /// checks every file against them.
     pub fn forget(&self) {
+        self.settle();
         self.states.lock().expect("no panics while held").clear();
+    }
+
+    /// Saves a site's new state at `path` on another thread, and keeps it
+    /// once it is saved, sealed after `published_ns`
+    /// ([`crate::write::save_state`]). A state that cannot be saved is
+    /// not kept: the next build of this process reads the disk, finds no
+    /// state, and renders the site afresh.
+    fn save_later(self: &Arc<Self>, lock: Arc<cache::Lock>, site: String, path: PathBuf, mut state: SiteState, published_ns: i128) {
+        let memory = self.clone();
+        let saving = std::thread::spawn(move || {
+            let _lock = lock;
+            match crate::write::save_state(&path, &cache::encode(&state), published_ns) {
+                Ok(()) => {
+                    state.sealed_ns = crate::discover::changed_ns(&path);
+                    memory.states.lock().expect("no panics while held").insert(site, state);
+                }
+                Err(e) => eprintln!("warning: {site}: cannot save the build state {}: {e}", path.display()),
+            }
+        });
+        self.saving.lock().expect("no panics while held").push(saving);
+    }
+
+    /// Waits until every state being saved is saved (and kept).
+    fn settle(&self) {
+        let saving = std::mem::take(&mut *self.saving.lock().expect("no panics while held"));
+        for s in saving {
+            s.join().ok();
+        }
     }
 }
 
@@ -267,6 +299,10 @@ pub struct BuildReport {
 
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let started = Instant::now();
+    // The last build's states are saved (and their lock released) first.
+    if let Some(m) = &opts.memory {
+        m.settle();
+    }
     let prepared = Prepared::new(opts)?;
     let sites = prepared.sites()?;
 
@@ -355,11 +391,29 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let mut published = Vec::new();
     for mut s in staged {
         let t = Instant::now();
-        if let Some(bytes) = &s.state_bytes {
+        let state_path = cache::state_path(&prepared.cache_dir, &s.report.site);
+        let (bytes, later) = match s.state {
+            NewState::Unchanged(kept) => {
+                if let (Some(m), Some(mut state)) = (&opts.memory, kept) {
+                    // The seal it is kept with tells the next build whether another
+                    // process wrote the state (and the output) since.
+                    state.sealed_ns = crate::discover::changed_ns(&state_path);
+                    m.states.lock().expect("no panics while held").insert(s.report.site.clone(), state);
+                }
+                (None, None)
+            }
+            NewState::Encoded(bytes) => (Some(bytes), None),
+            NewState::Later(state) => (None, Some(state)),
+        };
+        if bytes.is_some() || later.is_some() {
             let out = s.publisher.out_dir().display().to_string();
-            let done = s.publisher.commit(std::mem::take(&mut s.moves), s.removes, bytes);
-            done.with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))
+            let done = s.publisher.commit(std::mem::take(&mut s.moves), s.removes, bytes.as_deref());
+            let published_ns = done
+                .with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))
                 .map_err(with_failed)?;
+            if let (Some(m), Some(state)) = (&opts.memory, later) {
+                m.save_later(prepared.lock.clone(), s.report.site.clone(), state_path, state, published_ns);
+            }
             if let Some((path, bytes)) = &s.search_cache {
                 // `<site>.text`, the cache this one replaced, is never read again.
                 std::fs::remove_file(path.with_extension("text")).ok();
@@ -368,12 +422,6 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                 // every preview rebuild).
                 crate::write::replace(path, bytes).ok();
             }
-        }
-        if let (Some(m), Some(mut state)) = (&opts.memory, s.state) {
-            // The seal it is kept with tells the next build whether another
-            // process wrote the state (and the output) since.
-            state.sealed_ns = crate::discover::changed_ns(&cache::state_path(&prepared.cache_dir, &s.report.site));
-            m.states.lock().expect("no panics while held").insert(s.report.site.clone(), state);
         }
         s.report.timings_ms.insert("write", ms(t));
         published.push((s.publisher.out_dir().to_path_buf(), s.expected));
@@ -541,7 +589,8 @@ type SiteWithTheme<'a> = (&'a SiteConfig, Result<Arc<Theme>, Diagnostics>);
 
 /// Stage 1: configuration, authors and shared assets, read once.
 struct Prepared {
-    _lock: cache::Lock,
+    /// Held until the build's states are saved ([`Memory::save_later`]).
+    lock: Arc<cache::Lock>,
     opts: BuildOptions,
     config: Config,
     cache_dir: PathBuf,
@@ -591,7 +640,7 @@ impl Prepared {
         let authors = load_authors(root)?;
         // `assets/` is shared by every site: walked once (its images are never stat'ed).
         let repo_assets = assets::walk_assets_dir(&root.join("assets"), root)?;
-        Ok(Prepared { _lock: lock, opts: opts.clone(), config, cache_dir, authors, repo_assets })
+        Ok(Prepared { lock: Arc::new(lock), opts: opts.clone(), config, cache_dir, authors, repo_assets })
     }
 
     /// The selected sites with their themes, parsed once per theme and override set.

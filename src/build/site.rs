@@ -32,16 +32,13 @@ use crate::write::{Publisher, WriteFailures};
 pub(super) struct Staged {
     /// With `--check`: the site's files and its articles' links.
     pub(super) links: Option<check::SiteLinks>,
-    /// The new state, encoded; `None` for a skipped site (nothing to commit).
-    pub(super) state_bytes: Option<Vec<u8>>,
+    pub(super) state: NewState,
     pub(super) publisher: Publisher,
     pub(super) moves: Vec<String>,
     pub(super) removes: Vec<String>,
-    /// Every output the site has after the commit, checked once all sites
-    /// are published.
+    /// The outputs checked once all sites are published: every one the
+    /// site has, or in the preview's own output those it wrote.
     pub(super) expected: Vec<String>,
-    /// The new state itself, kept only for [`BuildOptions::memory`].
-    pub(super) state: Option<SiteState>,
     /// The search cache and its bytes, saved after the commit.
     pub(super) search_cache: Option<(PathBuf, Vec<u8>)>,
     pub(super) report: SiteReport,
@@ -56,8 +53,7 @@ pub(super) fn unchanged_site(u: Unchanged) -> Staged {
         moves: vec![],
         removes: vec![],
         expected: vec![],
-        state,
-        state_bytes: None,
+        state: NewState::Unchanged(state),
         search_cache: None,
         report,
     }
@@ -112,7 +108,7 @@ pub(super) fn render_site(
         publisher: &publisher,
         previous: &state.outputs,
         // The preview's output is written by the preview alone.
-        out: discover::Tree::open(publisher.out_dir()).sealed_at(state.sealed_ns).trusting(trust.map(|_| Default::default())),
+        out: discover::Tree::open(publisher.out_dir()).sealed_at(state.sealed_ns).trusting(trust.as_ref().map(|_| Default::default())),
         failures: &failures,
     };
     // Whatever fails from here on, nothing staged is left behind
@@ -170,7 +166,7 @@ pub(super) fn render_site(
     report.pages = planned.jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
     report.changed = moves.iter().chain(&removes).cloned().collect();
-    let expected: Vec<String> = outputs.keys().cloned().collect();
+    let expected: Vec<String> = if trust.is_some() { moves.clone() } else { outputs.keys().cloned().collect() };
     drop(renderer);
     // The full path runs only when some input differs from the saved state
     // (or skipping was not allowed): the state is always written.
@@ -192,24 +188,39 @@ pub(super) fn render_site(
         // Known once the state file is written (read at the next build).
         sealed_ns: 0,
     };
-    let t = Instant::now();
-    let state_bytes = Some(cache::encode(&new_state));
-    report.timings_ms.insert("state", ms(t));
-    let keep = opts.memory.is_some();
-    if let Some(memory) = opts.memory.clone() {
-        // Freeing the last state and keeping the model's articles take
-        // milliseconds a preview rebuild would wait for: another thread
-        // does it.
-        drop(stager);
-        let name = site.name.clone();
-        std::thread::spawn(move || {
-            drop(state);
-            let earlier = model.into_earlier(model_key);
-            memory.models.lock().expect("no panics while held").insert(name, earlier);
-        });
-    }
-    let state = keep.then_some(new_state);
-    Ok(Staged { links, publisher, moves, removes, expected, state, state_bytes, search_cache, report })
+    let saved = match opts.memory.clone() {
+        Some(memory) => {
+            // Freeing the last state and keeping the model's articles take
+            // milliseconds a preview rebuild would wait for: another thread
+            // does it.
+            drop(stager);
+            let name = site.name.clone();
+            std::thread::spawn(move || {
+                drop(state);
+                let earlier = model.into_earlier(model_key);
+                memory.models.lock().expect("no panics while held").insert(name, earlier);
+            });
+            NewState::Later(new_state)
+        }
+        None => {
+            let t = Instant::now();
+            let bytes = cache::encode(&new_state);
+            report.timings_ms.insert("state", ms(t));
+            NewState::Encoded(bytes)
+        }
+    };
+    Ok(Staged { links, publisher, moves, removes, expected, state: saved, search_cache, report })
+}
+
+/// A site's new state, as the commit saves it.
+pub(super) enum NewState {
+    /// A skipped site: nothing to commit. Its state, when the process keeps them.
+    Unchanged(Option<SiteState>),
+    /// Installed by the commit.
+    Encoded(Vec<u8>),
+    /// The preview's: saved after the publish, on another thread (encoding
+    /// it takes milliseconds the edit would wait for), then kept.
+    Later(SiteState),
 }
 
 /// Stages an output's bytes unless the published file already holds

@@ -535,7 +535,7 @@ impl SharedImages {
             let known: BTreeSet<String> = deps.iter().map(|d| d.rel.clone()).collect();
             deps.extend(rels.iter().filter(|r| !known.contains(*r)).map(|rel| Dep { source: String::new(), rel: rel.clone() }));
         }
-        let done = self.publisher.commit(moves, vec![], &cache::encode(&state));
+        let done = self.publisher.commit(moves, vec![], Some(&cache::encode(&state))).map(drop);
         done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot publish the shared images: {e}"))))
     }
 
@@ -573,7 +573,7 @@ impl SharedImages {
             return Err(diags);
         }
         let state = SiteState { output_dir: out_dir.to_path_buf(), outputs, deps, ..Default::default() };
-        let done = self.publisher.commit(vec![], removes, &cache::encode(&state));
+        let done = self.publisher.commit(vec![], removes, Some(&cache::encode(&state))).map(drop);
         done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot remove unused shared images: {e}"))))
     }
 }

@@ -133,7 +133,7 @@ impl Renderer<'_> {
         self.model.parts[0]
             .all
             .iter()
-            .map(|&i| &self.model.articles[i])
+            .map(|&i| &*self.model.articles[i])
             .filter(move |a| a.meta.date >= since && a.meta.date <= self.now)
             .take(NEWS_MAX_URLS)
     }

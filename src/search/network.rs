@@ -231,7 +231,7 @@ pub fn publish(
     let removes: Vec<String> = previous.files.keys().filter(|k| !records.contains_key(*k)).cloned().collect();
     report.files_written = moves.len();
     let state = crate::cache::seal(MAGIC, STATE_VERSION, &State { input, files: records });
-    publisher.commit(moves, removes, &state).with_context(|| format!("publishing {}", out_dir.display()))?;
+    publisher.commit(moves, removes, Some(&state)).with_context(|| format!("publishing {}", out_dir.display()))?;
     Ok(report)
 }
 
