@@ -14,7 +14,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::discover::{Hash, Stamp};
-use crate::images::ImageRecord;
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
@@ -67,7 +66,7 @@ pub struct SiteState {
     /// their sources are part of the article's input hash.
     pub deps: BTreeMap<String, Vec<Dep>>,
     /// Image sources by repo-relative path: stamp, hash and size.
-    pub image_sources: HashMap<String, ImageRecord>,
+    pub image_sources: crate::images::Records,
     /// As [`Check::sealed_ns`]: when the file holding this state was sealed.
     #[serde(skip)]
     pub sealed_ns: i128,
@@ -294,6 +293,7 @@ fn verified(bytes: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::images::ImageRecord;
 
     #[test]
     fn a_state_encoded_in_parts_is_the_state_encoded_whole() {

@@ -1,4 +1,5 @@
 use crate::util::{Repo, assert_same_as_clean_build, changed, copy_dir, png, preview_options};
+use std::collections::BTreeMap;
 
 /// Build, change, build: returns the output paths rewritten by the second build.
 fn rewritten_after(r: &Repo, change: impl FnOnce(&Repo)) -> Vec<String> {
@@ -283,6 +284,31 @@ fn states_kept_in_memory_give_the_same_builds() {
     assert!(alpha.pages_rendered > 0 && alpha.pages_rendered < alpha.pages, "{alpha:?}");
     let again = gensite::build::build(&opts).unwrap();
     assert!(again.sites.iter().all(|s| s.files_written == 0 && s.pages_rendered == 0), "{again:?}");
+    assert_same_as_clean_build(&r);
+}
+
+/// The preview keeps each output's input hash and hashes again only the
+/// outputs that show an article that changed: an edited title still
+/// reaches the pages that link to it (its neighbours, its series, the
+/// lists), and nothing else is rendered. (Debug builds also check every
+/// kept hash against a new one.)
+#[test]
+fn kept_input_hashes_still_render_every_page_that_shows_an_edit() {
+    let r = Repo::fixture("basic");
+    let opts = preview_options(&r);
+    gensite::build::build(&opts).unwrap();
+    let bytes = || r.snapshot("public").into_iter().map(|(k, (_, b))| (k, b)).collect::<BTreeMap<_, _>>();
+    let before = bytes();
+    r.edit("content/alpha/news/story-3.md", "title: 기사 3", "title: 기사 셋");
+    let report = gensite::build::build(&opts).unwrap();
+    let alpha = report.sites.iter().find(|s| s.site == "alpha").unwrap();
+    assert!(alpha.pages_rendered > 0 && alpha.pages_rendered < alpha.pages, "{alpha:?}");
+    let shows = |rel: &str| r.read(&format!("public/alpha/{rel}")).contains("기사 셋");
+    assert!(shows("news/story-3/index.html") && shows("news/story-2/index.html") && shows("news/story-4/index.html"));
+    assert!(shows("news/index.html") && shows("index.html"));
+    r.edit("content/alpha/news/story-3.md", "title: 기사 셋", "title: 기사 3");
+    gensite::build::build(&opts).unwrap();
+    assert!(before == bytes(), "back as it was");
     assert_same_as_clean_build(&r);
 }
 

@@ -334,7 +334,10 @@ fn a_corrupt_or_truncated_object_is_encoded_again_and_replaced() {
 #[test]
 fn a_store_that_stops_mid_build_costs_one_warning_and_fails_a_build_that_requires_it() {
     let mut weed = Weed::start();
-    let (r, plain) = repo_with_plain_build(10);
+    // Enough photos that the build is still uploading when the test has
+    // seen the first upload and stopped the store (with 10, a loaded
+    // machine once saw every upload land first).
+    let (r, plain) = repo_with_plain_build(20);
     let url = weed.url();
     // Killed once the store holds a first variant of this build (gen
     // writes each variant to its local cache, then uploads it).

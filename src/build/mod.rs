@@ -51,8 +51,9 @@ static MARKDOWN: std::sync::LazyLock<Markdown> = std::sync::LazyLock::new(Markdo
 
 /// What one process keeps between its builds (the preview server): each
 /// site's last state, which saves decoding it from disk on every rebuild,
-/// the parsed themes, reused while their templates are unchanged, and the
-/// articles of each site's model, reused while their sources are. The
+/// the parsed themes, reused while their templates are unchanged, the
+/// articles of each site's model, reused while their sources are, and the
+/// input hashes of its outputs, reused while nothing they show changed. The
 /// state is still written to disk (after the publish, on another thread),
 /// and read whenever memory has none.
 #[derive(Default)]
@@ -61,6 +62,8 @@ pub struct Memory {
     themes: std::sync::Mutex<Themes>,
     /// Each site's articles, for [`model::SiteModel::build`] to reuse.
     models: std::sync::Mutex<HashMap<String, model::Earlier>>,
+    /// Each site's last input hashes, for the next build to reuse.
+    bases: std::sync::Mutex<HashMap<String, crate::render::Bases>>,
     /// States being saved ([`Memory::save_later`]).
     saving: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }

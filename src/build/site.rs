@@ -114,7 +114,8 @@ pub(super) fn render_site(
     // Whatever fails from here on, nothing staged is left behind
     // (`Stager::settle`).
 
-    let planned = stager.settle(plan_site(&renderer, &state, &catalog, &redirects, &stager, opts.defer_search))?;
+    let last = opts.memory.as_ref().and_then(|m| m.bases.lock().expect("no panics while held").remove(&site.name));
+    let planned = stager.settle(plan_site(&renderer, &state, &catalog, &redirects, &stager, opts.defer_search, last))?;
     report.search_deferred = planned.search_deferred;
     report.timings_ms.insert("plan", ms(t));
 
@@ -167,6 +168,7 @@ pub(super) fn render_site(
     report.files_removed = removes.len();
     report.changed = moves.iter().chain(&removes).cloned().collect();
     let expected: Vec<String> = if trust.is_some() { moves.clone() } else { outputs.keys().cloned().collect() };
+    let bases = planned.bases;
     drop(renderer);
     // The full path runs only when some input differs from the saved state
     // (or skipping was not allowed): the state is always written.
@@ -194,6 +196,7 @@ pub(super) fn render_site(
             // milliseconds a preview rebuild would wait for: another thread
             // does it.
             drop(stager);
+            memory.bases.lock().expect("no panics while held").insert(site.name.clone(), bases);
             let name = site.name.clone();
             std::thread::spawn(move || {
                 drop(state);
@@ -274,7 +277,7 @@ struct Planning<'r> {
     planned: Vec<Planned>,
     /// Input hashes without images; an article's planned input adds the
     /// current hashes of the images it published last time.
-    bases: Vec<Hash>,
+    bases: render::Bases,
     plan: plan::Plan,
     /// The search index's job, rendered after the articles.
     search_index: Option<usize>,
@@ -300,21 +303,23 @@ fn plan_site<'r>(
     redirects: &[Rule],
     stager: &Stager,
     defer_search: bool,
+    last: Option<render::Bases>,
 ) -> Result<Planning<'r>, Diagnostics> {
     let jobs = renderer.outputs();
-    let (planned, bases): (Vec<Planned>, Vec<Hash>) = jobs
+    let bases = renderer.input_hashes(&jobs, last);
+    let planned: Vec<Planned> = jobs
         .par_iter()
-        .map(|j| {
+        .zip(&bases.bases)
+        .map(|(j, &base)| {
             let path = j.path.clone();
-            let base = renderer.input_hash(j);
             let input = match state.deps.get(&path) {
                 Some(deps) => render::with_images(base, deps.iter().map(|d| catalog.current_hash(&d.source))),
                 None => base,
             };
-            (Planned { path, input }, base)
+            Planned { path, input }
         })
-        .unzip();
-    let by_path: HashMap<&str, usize> =
+        .collect();
+    let by_path: rustc_hash::FxHashMap<&str, usize> =
         planned.iter().enumerate().filter(|(i, _)| jobs[*i].kind != render::Kind::Stub).map(|(i, p)| (p.path.as_str(), i)).collect();
     redirects::check_pages(redirects, &|path| by_path.get(path).map(|&i| (jobs[i].describe(), jobs[i].is_page())))?;
     check_collisions(&jobs, &planned)?;
@@ -361,7 +366,7 @@ fn render_planned(
         .map(|&i| {
             let rendered = renderer.render(&jobs[i])?;
             let path = &planned[i].path;
-            let input = render::with_images(bases[i], rendered.images.iter().map(|a| a.record.hash));
+            let input = render::with_images(bases.bases[i], rendered.images.iter().map(|a| a.record.hash));
             let (record, written) = stager.stage(path, input, &rendered.bytes)?;
             if let Some(p) = &opts.progress {
                 p(RENDERING, done.fetch_add(1, Ordering::Relaxed) + 1, total);
@@ -634,7 +639,7 @@ pub(super) struct Published {
 pub(super) fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(), Diagnostics> {
     let describe = |k: usize| jobs[k].describe();
     let file_of = |i: usize, j: usize| jobs[i].origin.or(jobs[j].origin).map(Path::to_path_buf).unwrap_or_else(|| "sites.toml".into());
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut seen: rustc_hash::FxHashMap<&str, usize> = Default::default();
     let mut diags = Diagnostics::default();
     for (i, p) in planned.iter().enumerate() {
         if let Some(first) = seen.insert(&p.path, i) {

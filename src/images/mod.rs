@@ -13,7 +13,6 @@ pub(crate) mod remote;
 pub(crate) mod store;
 pub(crate) mod variants;
 
-use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -137,6 +136,10 @@ impl Default for Shards {
     }
 }
 
+/// Image records by repository-relative source path (a fast hash: the
+/// preview looks up every article's images on every build).
+pub type Records = rustc_hash::FxHashMap<String, ImageRecord>;
+
 /// Every image source a site's build has addressed, shared by all render
 /// threads. Sources are re-hashed only when their stamp changed since the
 /// previous build.
@@ -144,16 +147,16 @@ pub struct Catalog {
     root: PathBuf,
     shards: Shards,
     settings: ImageSettings,
-    previous: HashMap<String, ImageRecord>,
+    previous: Records,
     sealed_ns: i128,
-    current: Mutex<HashMap<String, ImageRecord>>,
+    current: Mutex<Records>,
     /// What may have changed since `previous` ([`Catalog::trusting`]).
     trust: Option<discover::Changed>,
 }
 
 impl Catalog {
     /// `previous` holds the records of a state sealed at `sealed_ns` ([`Stamp::holds`]).
-    pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: HashMap<String, ImageRecord>, sealed_ns: i128) -> Catalog {
+    pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: Records, sealed_ns: i128) -> Catalog {
         Catalog { root: root.to_path_buf(), shards, settings, previous, sealed_ns, current: Mutex::default(), trust: None }
     }
 
@@ -241,7 +244,7 @@ impl Catalog {
     }
 
     /// What the next build's catalog starts from.
-    pub fn into_records(self) -> HashMap<String, ImageRecord> {
+    pub fn into_records(self) -> Records {
         self.current.into_inner().expect("no panics while held")
     }
 
@@ -441,6 +444,7 @@ pub fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn external_references_are_recognised() {

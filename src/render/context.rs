@@ -6,9 +6,10 @@
 
 use serde::Serialize;
 
-use super::outputs::{self, ListKind, ListPage, PageCtx, page_dir};
+use super::outputs::{self, ListKind, ListPage, Make, PageCtx, page_dir};
 use super::{Renderer, SEARCH_INDEX, SYNTAX_CSS_PATH};
 use crate::config::SiteConfig;
+use crate::digest;
 use crate::discover::Hash;
 use crate::model::{AuthorRef, PageView, SectionPage, SiteModel, TermRef};
 use crate::theme::Theme;
@@ -264,6 +265,98 @@ pub(super) fn site_views<'a>(
 }
 
 impl Renderer<'_> {
+    /// The hash of everything the contexts below read, for their input
+    /// hashes, other than each article's source and view hash: the build's
+    /// settings, the theme, `site`, the outputs and which articles each
+    /// lists, every list of the model. While it is the same,
+    /// [`Renderer::reads_changed`] says which outputs must hash again.
+    pub(super) fn structure(&self, jobs: &[outputs::Output]) -> Hash {
+        let mut h = blake3::Hasher::new();
+        h.update(super::RENDER_VERSION.as_bytes());
+        h.update(&[self.minify as u8]);
+        h.update(&self.theme.hash());
+        h.update(&self.assets.hash);
+        for v in &self.site_view_hashes {
+            h.update(v);
+        }
+        digest::feed(&mut h, &(self.site, self.sections, &self.archives));
+        let m = self.model;
+        for a in &m.articles {
+            digest::feed(&mut h, &(&a.rel, a.part));
+        }
+        digest::feed(&mut h, &m.section_pos);
+        for p in &m.parts {
+            digest::feed(&mut h, &(&p.prefix, &p.all, &p.sections, &p.authors));
+            for t in &p.taxonomies {
+                for (slug, term) in &t.terms {
+                    digest::feed(&mut h, &(t.name, slug, &term.name, &term.articles));
+                }
+            }
+        }
+        for o in jobs {
+            h.update(o.path.as_bytes());
+            match &o.make {
+                Make::Article(i) => digest::feed(&mut h, &(0u8, i)),
+                Make::Page(t, PageCtx::List(l)) => {
+                    let kind = match l.kind {
+                        ListKind::Home => (0, "", ""),
+                        ListKind::Section(s) => (1, s, ""),
+                        ListKind::Term { taxonomy, slug } => (2, crate::model::TAXONOMIES[taxonomy], slug),
+                        ListKind::Author(a) => (3, a, ""),
+                    };
+                    digest::feed(&mut h, &(1u8, t, l.part, kind, &l.base, l.items, l.number, l.total));
+                }
+                Make::Page(t, PageCtx::Taxonomy { part, index }) => digest::feed(&mut h, &(2u8, t, part, index)),
+                Make::Page(t, _) => digest::feed(&mut h, &(3u8, t)),
+                // Hashed again on every build ([`Renderer::reads_changed`]).
+                Make::Data(_) | Make::Bytes(_) | Make::Asset(_) | Make::SearchIndex => digest::feed(&mut h, &4u8),
+            }
+        }
+        *h.finalize().as_bytes()
+    }
+
+    /// Whether the context of `o`, as its input hash covers it, reads an
+    /// article `changed` marks (by index), in a site whose
+    /// [`Renderer::structure`] is the same as when `changed` was taken.
+    /// Kept next to the contexts: whatever they read of an article must
+    /// be counted here. Feeds, sitemaps, the search index and files are
+    /// hashed again on every build.
+    pub(super) fn reads_changed(&self, o: &outputs::Output, changed: &[bool]) -> bool {
+        let m = self.model;
+        let any = |list: &[usize]| list.iter().any(|&j| changed[j]);
+        match &o.make {
+            // article_ctx: the article, its neighbours in its section, its series.
+            Make::Article(i) => {
+                let a = &m.articles[*i];
+                let part = &m.parts[a.part];
+                let near = match (m.section_pos[*i], part.sections.get(&a.view.section)) {
+                    (Some(p), Some(list)) => &list[p.saturating_sub(1)..(p + 2).min(list.len())],
+                    _ => &[],
+                };
+                let series = a.view.series.as_ref().and_then(|s| part.taxonomies[2].terms.get(&s.slug));
+                changed[*i] || any(near) || series.is_some_and(|t| any(&t.articles))
+            }
+            // list_ctx: the items; a term's or author's page also reads the
+            // first article of the term or author; the home page's first
+            // page, every section's newest.
+            Make::Page(_, PageCtx::List(l)) => {
+                let part = &m.parts[l.part];
+                let first = match l.kind {
+                    ListKind::Term { taxonomy, slug } => part.taxonomies[taxonomy].terms.get(slug).and_then(|t| t.articles.first()),
+                    ListKind::Author(key) => part.authors.get(key).and_then(|a| a.1.first()),
+                    ListKind::Home | ListKind::Section(_) => None,
+                };
+                let home = matches!(l.kind, ListKind::Home)
+                    && l.number == 1
+                    && part.sections.values().any(|list| any(&list[..self.site.home.per_section.min(list.len())]));
+                any(l.items) || first.is_some_and(|&j| changed[j]) || home
+            }
+            // The site, the archives and the terms' names and counts only.
+            Make::Page(..) => false,
+            Make::Data(_) | Make::Bytes(_) | Make::Asset(_) | Make::SearchIndex => true,
+        }
+    }
+
     /// The context of a template page, or with `for_hash` what its input hash covers.
     pub(super) fn page_ctx<'b>(&'b self, ctx: &'b PageCtx<'b>, for_hash: bool) -> AnyCtx<'b> {
         match ctx {

@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::{LazyLock, OnceLock};
 
 use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
 
 use serde::Serialize;
 
@@ -147,6 +148,18 @@ pub fn with_images(base: Hash, image_hashes: impl IntoIterator<Item = Hash>) -> 
     h.map(|h| *h.finalize().as_bytes()).unwrap_or(base)
 }
 
+/// The input hashes of a site's outputs before images, with what they
+/// were computed from ([`Renderer::input_hashes`]).
+pub struct Bases {
+    /// Everything contexts read besides the articles' own hashes
+    /// ([`Renderer::structure`]).
+    structure: Hash,
+    /// Each article's source and view hash, by index.
+    articles: Vec<(Hash, Hash)>,
+    /// By output, in [`Renderer::outputs`] order.
+    pub bases: Vec<Hash>,
+}
+
 /// One site's loaded inputs, as the render stage receives them.
 pub struct SiteInputs<'a> {
     pub site: &'a SiteConfig,
@@ -240,6 +253,34 @@ impl<'a> Renderer<'a> {
             Make::SearchIndex => self.hash_search_index(&mut h),
         }
         *h.finalize().as_bytes()
+    }
+
+    /// The input hash before images ([`Renderer::input_hash`]) of each of
+    /// `jobs`. With the last build's (the preview keeps them), an output
+    /// whose context reads no article that changed since, in a site of the
+    /// same structure, keeps its hash without building its context again.
+    pub fn input_hashes(&self, jobs: &[Output], last: Option<Bases>) -> Bases {
+        let structure = self.structure(jobs);
+        let articles: Vec<(Hash, Hash)> = self.model.articles.iter().map(|a| (a.hash, a.view_hash)).collect();
+        let last = last.filter(|l| l.structure == structure && l.articles.len() == articles.len() && l.bases.len() == jobs.len());
+        let bases = match last {
+            None => jobs.par_iter().map(|j| self.input_hash(j)).collect(),
+            Some(last) => {
+                let changed: Vec<bool> = articles.iter().zip(&last.articles).map(|(now, then)| now != then).collect();
+                jobs.par_iter()
+                    .zip(&last.bases)
+                    .map(|(j, &base)| {
+                        if self.reads_changed(j, &changed) {
+                            return self.input_hash(j);
+                        }
+                        // Every debug build (the tests) checks what was kept.
+                        debug_assert_eq!(base, self.input_hash(j), "/{} kept an input hash that is out of date", j.path);
+                        base
+                    })
+                    .collect()
+            }
+        };
+        Bases { structure, articles, bases }
     }
 
     /// Produces the output bytes of `o`.
