@@ -199,10 +199,12 @@ impl Publisher {
     /// cannot be installed.
     ///
     /// Without `state` (the preview, whose output and state no other
-    /// process reads) the old state file is removed before the publish and
-    /// nothing is synced: the caller saves the new state afterwards with
-    /// [`save_state`], given the time this returns. A crash in between
-    /// leaves no state, and the next build renders the site afresh.
+    /// process reads) nothing is synced, and when there is anything to
+    /// publish the old state file is removed first (also when the commit
+    /// then fails): the caller saves the new state afterwards with
+    /// [`save_state`], given the time this returns. A build that finds no
+    /// state renders the site afresh and, in the preview, owns every file
+    /// in its output folder (`build::load`).
     pub fn commit(&self, moves: Vec<String>, removes: Vec<String>, state: Option<&[u8]>) -> io::Result<i128> {
         if moves.is_empty() && removes.is_empty() {
             // Nothing to publish: the output folder is not written at all.

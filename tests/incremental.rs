@@ -312,6 +312,34 @@ fn kept_input_hashes_still_render_every_page_that_shows_an_edit() {
     assert_same_as_clean_build(&r);
 }
 
+/// The preview saves its state after publishing, so a preview stopped in
+/// between leaves none: the next one renders the site afresh and removes
+/// from its own output whatever it no longer publishes. And its output
+/// folder removed as a whole is published whole again, though the watcher
+/// named only an edit.
+#[test]
+fn a_preview_without_its_state_or_its_output_folder_publishes_the_site_whole() {
+    let r = Repo::fixture("basic");
+    let opts = preview_options(&r);
+    gensite::build::build(&opts).unwrap();
+    gensite::build::build(&opts).unwrap(); // waits for the first state to be saved
+    std::fs::remove_file(r.path(".gen/alpha.state")).unwrap();
+    r.remove("content/alpha/opinion/column.md");
+    let mut restarted = preview_options(&r);
+    let report = gensite::build::build(&restarted).unwrap();
+    assert!(!r.exists("public/alpha/opinion/column/index.html"), "a page no longer published is removed");
+    assert!(report.sites.iter().flat_map(|s| &s.warnings).all(|w| !w.contains("had no build state")), "{report:?}");
+
+    // (One process: its next build waits for the state it is saving.)
+    gensite::build::build(&restarted).unwrap();
+    std::fs::remove_dir_all(r.path("public/alpha")).unwrap();
+    r.edit("content/alpha/news/story-2.md", "title: 기사 2", "title: 기사 둘");
+    restarted.changed = Some(std::sync::Arc::new(["content/alpha/news/story-2.md".to_string()].into()));
+    gensite::build::build(&restarted).unwrap();
+    assert!(r.read("public/alpha/news/story-2/index.html").contains("기사 둘"));
+    assert_same_as_clean_build(&r);
+}
+
 /// The preview's watcher names what changed: a site whose state is kept in
 /// memory stats only those files (an edit it does not name is not seen),
 /// walks when it names a file the state does not know, and checks every

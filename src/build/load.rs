@@ -167,10 +167,17 @@ pub(super) fn discover_site<'s>(
     // A journal that could not be replayed left the output half-published:
     // render everything, as `--clean` does, and own what it published.
     let fresh = opts.clean || recovery.is_some();
-    let owned = previous.as_ref().map(|(check, _)| {
-        let moved = recovery.iter().flat_map(|r| r.moved.iter().cloned());
-        check.outputs.iter().map(|(rel, _)| rel.clone()).chain(moved).collect::<BTreeSet<String>>()
-    });
+    let owned = match &previous {
+        Some((check, _)) => {
+            let moved = recovery.iter().flat_map(|r| r.moved.iter().cloned());
+            Some(check.outputs.iter().map(|(rel, _)| rel.clone()).chain(moved).collect::<BTreeSet<String>>())
+        }
+        // The preview's output folder is its own: without a state (none
+        // saved yet, or the preview stopped before it saved one) every file
+        // in it is owned, so whatever this build does not publish goes.
+        None if opts.memory.is_some() => Some(files_in(&out_dir)),
+        None => None,
+    };
     if let Some(r) = recovery {
         report.warnings.push(r.warning);
     }
@@ -196,7 +203,9 @@ pub(super) fn discover_site<'s>(
     // (Only while the state file is the one this process sealed: a second
     // preview of the same repository shares its folders.)
     let ours = matches!(&last, Some(Last::Kept(s)) if s.sealed_ns != 0 && s.sealed_ns == check.sealed_ns);
-    let trust = opts.changed.clone().filter(|_| ours);
+    // (And only while its output folder is there: a folder removed as a
+    // whole is published anew, with every file, not only those changed.)
+    let trust = opts.changed.clone().filter(|_| ours && check.output_dir.is_dir());
     let quick = trust.as_ref().and_then(|changed| {
         let prefix = format!("{}/", content_rel.to_string_lossy().replace('\\', "/"));
         let named: std::collections::HashSet<&str> = changed.iter().filter_map(|p| p.strip_prefix(&prefix)).collect();
@@ -396,6 +405,16 @@ pub(super) fn settings_hash(
         h.update(&a.hash);
     }
     *h.finalize().as_bytes()
+}
+
+/// Every file below `dir`, as `/`-separated relative paths.
+fn files_in(dir: &Path) -> BTreeSet<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| e.path().strip_prefix(dir).ok().map(|rel| rel.to_string_lossy().replace('\\', "/")))
+        .collect()
 }
 
 /// Whether the last build's output still stands: same settings, the same

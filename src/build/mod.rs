@@ -414,7 +414,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             let published_ns = done
                 .with_context(|| format!("publishing {out} (sites published before it in this build are complete)"))
                 .map_err(with_failed)?;
-            if let (Some(m), Some(state)) = (&opts.memory, later) {
+            if let Some(state) = later {
+                let m = opts.memory.as_ref().expect("a state saved later is kept in memory");
                 m.save_later(prepared.lock.clone(), s.report.site.clone(), state_path, state, published_ns);
             }
             if let Some((path, bytes)) = &s.search_cache {

@@ -36,8 +36,8 @@ pub(super) struct Staged {
     pub(super) publisher: Publisher,
     pub(super) moves: Vec<String>,
     pub(super) removes: Vec<String>,
-    /// The outputs checked once all sites are published: every one the
-    /// site has, or in the preview's own output those it wrote.
+    /// Every output the site has after the commit, checked once all sites
+    /// are published.
     pub(super) expected: Vec<String>,
     /// The search cache and its bytes, saved after the commit.
     pub(super) search_cache: Option<(PathBuf, Vec<u8>)>,
@@ -108,13 +108,14 @@ pub(super) fn render_site(
         publisher: &publisher,
         previous: &state.outputs,
         // The preview's output is written by the preview alone.
-        out: discover::Tree::open(publisher.out_dir()).sealed_at(state.sealed_ns).trusting(trust.as_ref().map(|_| Default::default())),
+        out: discover::Tree::open(publisher.out_dir()).sealed_at(state.sealed_ns).trusting(trust.map(|_| Default::default())),
         failures: &failures,
     };
     // Whatever fails from here on, nothing staged is left behind
     // (`Stager::settle`).
 
-    let last = opts.memory.as_ref().and_then(|m| m.bases.lock().expect("no panics while held").remove(&site.name));
+    // The preview keeps the input hashes for its next build.
+    let last = opts.memory.as_ref().map(|m| m.bases.lock().expect("no panics while held").remove(&site.name));
     let planned = stager.settle(plan_site(&renderer, &state, &catalog, &redirects, &stager, opts.defer_search, last))?;
     report.search_deferred = planned.search_deferred;
     report.timings_ms.insert("plan", ms(t));
@@ -167,7 +168,7 @@ pub(super) fn render_site(
     report.pages = planned.jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
     report.changed = moves.iter().chain(&removes).cloned().collect();
-    let expected: Vec<String> = if trust.is_some() { moves.clone() } else { outputs.keys().cloned().collect() };
+    let expected: Vec<String> = outputs.keys().cloned().collect();
     let bases = planned.bases;
     drop(renderer);
     // The full path runs only when some input differs from the saved state
@@ -303,7 +304,7 @@ fn plan_site<'r>(
     redirects: &[Rule],
     stager: &Stager,
     defer_search: bool,
-    last: Option<render::Bases>,
+    last: Option<Option<render::Bases>>,
 ) -> Result<Planning<'r>, Diagnostics> {
     let jobs = renderer.outputs();
     let bases = renderer.input_hashes(&jobs, last);

@@ -294,7 +294,7 @@ impl Renderer<'_> {
             }
         }
         for o in jobs {
-            h.update(o.path.as_bytes());
+            digest::feed(&mut h, &o.path);
             match &o.make {
                 Make::Article(i) => digest::feed(&mut h, &(0u8, i)),
                 Make::Page(t, PageCtx::List(l)) => {

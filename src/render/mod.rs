@@ -256,10 +256,15 @@ impl<'a> Renderer<'a> {
     }
 
     /// The input hash before images ([`Renderer::input_hash`]) of each of
-    /// `jobs`. With the last build's (the preview keeps them), an output
-    /// whose context reads no article that changed since, in a site of the
-    /// same structure, keeps its hash without building its context again.
-    pub fn input_hashes(&self, jobs: &[Output], last: Option<Bases>) -> Bases {
+    /// `jobs`. `last`: `None` when the hashes are not kept (only then is
+    /// what they were computed from left out); else the last build's, if
+    /// any. An output whose context reads no article that changed since,
+    /// in a site of the same structure, keeps its hash without building
+    /// its context again.
+    pub fn input_hashes(&self, jobs: &[Output], last: Option<Option<Bases>>) -> Bases {
+        let Some(last) = last else {
+            return Bases { structure: [0; 32], articles: vec![], bases: jobs.par_iter().map(|j| self.input_hash(j)).collect() };
+        };
         let structure = self.structure(jobs);
         let articles: Vec<(Hash, Hash)> = self.model.articles.iter().map(|a| (a.hash, a.view_hash)).collect();
         let last = last.filter(|l| l.structure == structure && l.articles.len() == articles.len() && l.bases.len() == jobs.len());
