@@ -104,7 +104,7 @@ pub struct Tree {
 /// What the preview's watcher saw change since the build that made a state
 /// kept in memory: `/`-separated paths. Every other file is as that state
 /// recorded it, so the next build need not stat it.
-pub type Changed = std::sync::Arc<std::collections::HashSet<String>>;
+pub type Changed = std::sync::Arc<rustc_hash::FxHashSet<String>>;
 
 /// Whether `changed` names `rel` or a folder it is in (a folder moved or
 /// replaced names only itself, not the files in it). Files whose path a
@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn a_file_counts_as_named_when_its_folder_is_and_a_hidden_one_always() {
-        let changed: Changed = std::sync::Arc::new(["content/a/photos".to_string(), "content/a/x.md".to_string()].into());
+        let changed: Changed = std::sync::Arc::new(["content/a/photos".to_string(), "content/a/x.md".to_string()].into_iter().collect());
         assert!(names(&changed, "content/a/x.md"));
         assert!(names(&changed, "content/a/photos/1.jpg"), "a folder moved or replaced names what is in it");
         assert!(!names(&changed, "content/a/photos2/1.jpg") && !names(&changed, "content/a/y.md"));

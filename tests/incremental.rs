@@ -334,7 +334,7 @@ fn a_preview_without_its_state_or_its_output_folder_publishes_the_site_whole() {
     gensite::build::build(&restarted).unwrap();
     std::fs::remove_dir_all(r.path("public/alpha")).unwrap();
     r.edit("content/alpha/news/story-2.md", "title: 기사 2", "title: 기사 둘");
-    restarted.changed = Some(std::sync::Arc::new(["content/alpha/news/story-2.md".to_string()].into()));
+    restarted.changed = Some(std::sync::Arc::new(["content/alpha/news/story-2.md".to_string()].into_iter().collect()));
     gensite::build::build(&restarted).unwrap();
     assert!(r.read("public/alpha/news/story-2/index.html").contains("기사 둘"));
     assert_same_as_clean_build(&r);

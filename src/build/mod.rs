@@ -37,7 +37,7 @@ use crate::theme::{Theme, Themes};
 mod load;
 mod site;
 use load::{Shared, discover_site, load_site};
-use site::{NewState, Staged, render_site, unchanged_site};
+use site::{Expected, NewState, Staged, render_site, unchanged_site};
 
 pub use crate::images::publish::{ImageReport, Shard, VARIANTS_DIR};
 pub use crate::images::store::RemoteReport;
@@ -454,7 +454,21 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
     // A build must not succeed with files missing: the output folder, or
     // part of it, removed while the build ran. The next build restores them.
+    // (A preview that trusts its own output checks the files it moved, and
+    // that its folder is still the one the build began with.)
     for (out, expected) in published {
+        let expected = match expected {
+            Expected::All(files) => files,
+            Expected::Moved(files, folder) => {
+                if folder.is_none() || Expected::folder(&out) != folder {
+                    return Err(with_failed(anyhow::anyhow!(
+                        "{} was removed or replaced during the build: build again to publish it whole",
+                        out.display()
+                    )));
+                }
+                files
+            }
+        };
         let tree = crate::discover::Tree::open(&out);
         let missing: Vec<&String> = expected.par_iter().filter(|rel| tree.stat(rel, false).is_none()).collect();
         if let Some(first) = missing.first() {

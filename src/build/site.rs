@@ -36,12 +36,32 @@ pub(super) struct Staged {
     pub(super) publisher: Publisher,
     pub(super) moves: Vec<String>,
     pub(super) removes: Vec<String>,
-    /// Every output the site has after the commit, checked once all sites
-    /// are published.
-    pub(super) expected: Vec<String>,
+    /// What is checked once all sites are published.
+    pub(super) expected: Expected,
     /// The search cache and its bytes, saved after the commit.
     pub(super) search_cache: Option<(PathBuf, Vec<u8>)>,
     pub(super) report: SiteReport,
+}
+
+/// The files a site must have after the commit.
+pub(super) enum Expected {
+    /// Every output the site has.
+    All(Vec<String>),
+    /// A preview trusting its own output: the files this commit moved, in
+    /// the output folder that was there when the build began (its inode;
+    /// `None` when it was gone already). A folder removed while the build
+    /// ran is then noticed without a stat per output.
+    Moved(Vec<String>, Option<u64>),
+}
+
+impl Expected {
+    /// The inode of a site's output folder; `None` when it is not a folder.
+    pub(super) fn folder(out: &Path) -> Option<u64> {
+        match discover::Tree::open(out).stat("", true)? {
+            (stamp, discover::Kind::Dir) => Some(stamp.ino),
+            _ => None,
+        }
+    }
 }
 
 /// A skipped site: nothing to stage, nothing to commit.
@@ -52,7 +72,7 @@ pub(super) fn unchanged_site(u: Unchanged) -> Staged {
         publisher,
         moves: vec![],
         removes: vec![],
-        expected: vec![],
+        expected: Expected::All(vec![]),
         state: NewState::Unchanged(state),
         search_cache: None,
         report,
@@ -102,6 +122,7 @@ pub(super) fn render_site(
         now: opts.now,
     };
     let t = Instant::now();
+    let folder = trust.as_ref().map(|_| Expected::folder(publisher.out_dir()));
     let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify);
     let failures = WriteFailures::default();
     let stager = Stager {
@@ -168,7 +189,10 @@ pub(super) fn render_site(
     report.pages = planned.jobs.iter().filter(|j| j.is_page()).count();
     report.files_removed = removes.len();
     report.changed = moves.iter().chain(&removes).cloned().collect();
-    let expected: Vec<String> = outputs.keys().cloned().collect();
+    let expected = match folder {
+        Some(folder) => Expected::Moved(moves.clone(), folder),
+        None => Expected::All(outputs.keys().cloned().collect()),
+    };
     let bases = planned.bases;
     drop(renderer);
     // The full path runs only when some input differs from the saved state

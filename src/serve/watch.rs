@@ -1,22 +1,26 @@
 //! Watching the inputs: `content/`, `themes/`, `assets/` and `sites.toml`.
-//! Each burst of changes (debounced by `notify-debouncer-full`) is handed
-//! to a callback as the paths that matter, with the moment the first came.
+//! Each burst of changes (events until a short quiet time) is handed to a
+//! callback as the paths that matter, with the moment the first came.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use crate::discover;
 
 /// Quiet time that ends a burst: an editor's save is several events within
-/// a few milliseconds (write, rename, chmod).
-const DEBOUNCE: Duration = Duration::from_millis(15);
+/// a millisecond or two (write, rename, chmod). Every millisecond here is
+/// one the writer waits for the page.
+const QUIET: Duration = Duration::from_millis(5);
 
-/// Watches until dropped.
-pub(super) type Watcher = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
+/// A burst that never goes quiet (a tool writing on and on) is built anyway.
+const LONGEST: Duration = Duration::from_millis(500);
+
+/// Watches until dropped (its thread then ends).
+pub(super) type Watcher = notify::RecommendedWatcher;
 
 /// A burst of changes: the paths that matter, when the first came, and
 /// whether they are all that changed since the last burst (`false` when
@@ -28,35 +32,68 @@ pub(super) struct Burst {
 }
 
 pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'static) -> anyhow::Result<Watcher> {
-    let filter_root = root.to_path_buf();
-    // The first build ran before the watcher started: what changed while
-    // it ran is unknown, so the first burst checks every file.
-    let mut lost = true;
-    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let Ok(events) = result else {
-            lost = true;
-            return;
-        };
-        lost |= events.iter().any(|e| e.need_rescan());
-        // Reads (ours included, while building) are not changes.
-        let events: Vec<_> = events.into_iter().filter(|e| !matches!(e.kind, EventKind::Access(_))).collect();
-        let Some(first) = events.iter().map(|e| e.time).min() else { return };
-        let mut paths: Vec<PathBuf> = events.into_iter().flat_map(|e| e.event.paths).filter(|p| is_relevant(&filter_root, p)).collect();
-        paths.sort();
-        paths.dedup();
-        if !paths.is_empty() {
-            on_change(Burst { paths, since: first, complete: !std::mem::take(&mut lost) });
-        }
-    })?;
+    let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(tx)?;
     for dir in ["content", "themes", "assets"] {
         let path = root.join(dir);
         if path.is_dir() {
-            debouncer.watch(&path, RecursiveMode::Recursive).with_context(|| format!("watching {}", path.display()))?;
+            watcher.watch(&path, RecursiveMode::Recursive).with_context(|| format!("watching {}", path.display()))?;
         }
     }
     // sites.toml is often replaced (write to temp, rename): watch its folder.
-    debouncer.watch(root, RecursiveMode::NonRecursive).with_context(|| format!("watching {}", root.display()))?;
-    Ok(debouncer)
+    watcher.watch(root, RecursiveMode::NonRecursive).with_context(|| format!("watching {}", root.display()))?;
+    let filter_root = root.to_path_buf();
+    std::thread::spawn(move || {
+        // The first build ran before the watcher started: what changed while
+        // it ran is unknown, so the first burst checks every file.
+        let mut lost = true;
+        // Waits for a first change without waking up in between; ends when
+        // the watcher is dropped.
+        while let Ok(first) = rx.recv() {
+            if is_read(&first) {
+                continue;
+            }
+            let since = Instant::now();
+            let mut events = vec![first];
+            let mut quiet_at = since + QUIET;
+            loop {
+                let until = quiet_at.min(since + LONGEST);
+                match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                    Ok(e) if is_read(&e) => {}
+                    Ok(e) => {
+                        events.push(e);
+                        quiet_at = Instant::now() + QUIET;
+                    }
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if Instant::now() >= until {
+                    break;
+                }
+            }
+            let mut paths: Vec<PathBuf> = Vec::new();
+            for e in events {
+                match e {
+                    Ok(e) => {
+                        lost |= e.need_rescan();
+                        paths.extend(e.paths.into_iter().filter(|p| is_relevant(&filter_root, p)));
+                    }
+                    Err(_) => lost = true,
+                }
+            }
+            paths.sort();
+            paths.dedup();
+            if !paths.is_empty() {
+                on_change(Burst { paths, since, complete: !std::mem::take(&mut lost) });
+            }
+        }
+    });
+    Ok(watcher)
+}
+
+/// Reads (ours included, while building) are not changes.
+fn is_read(e: &notify::Result<notify::Event>) -> bool {
+    matches!(e, Ok(e) if matches!(e.kind, EventKind::Access(_)) && !e.need_rescan())
 }
 
 /// Editor temp files and anything outside the inputs do not trigger builds.
@@ -138,6 +175,28 @@ mod tests {
         assert!(!is_relevant(root, &root.join(".gen/serve/public/daily/index.html")));
         assert!(!is_relevant(root, &root.join("public/daily/index.html")));
         assert!(!is_relevant(root, &root.join("README.md")));
+    }
+
+    #[test]
+    fn a_save_by_rename_is_one_burst_and_reads_are_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("content/daily")).unwrap();
+        std::fs::write(root.join("content/daily/old.md"), "old").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _watcher = start(&root, move |b| tx.send(b).unwrap()).unwrap();
+        // Reads first: a burst from them would come before the save's.
+        std::fs::read(root.join("content/daily/old.md")).unwrap();
+        // As editors save: a temporary file, written, renamed over the article.
+        std::fs::write(root.join("content/daily/a.md.tmp"), "new").unwrap();
+        std::fs::rename(root.join("content/daily/a.md.tmp"), root.join("content/daily/a.md")).unwrap();
+        let burst = rx.recv_timeout(Duration::from_secs(30)).expect("a burst for the save");
+        assert_eq!(burst.paths, vec![root.join("content/daily/a.md")]);
+        assert!(!burst.complete, "the first burst checks every file");
+        std::fs::write(root.join("content/daily/b.md"), "b").unwrap();
+        let burst = rx.recv_timeout(Duration::from_secs(30)).expect("a burst for the next write");
+        assert_eq!(burst.paths, vec![root.join("content/daily/b.md")]);
+        assert!(burst.complete);
     }
 
     #[test]
