@@ -340,6 +340,39 @@ fn a_preview_without_its_state_or_its_output_folder_publishes_the_site_whole() {
     assert_same_as_clean_build(&r);
 }
 
+/// A preview trusts its own output: a build checks at its end only the
+/// files it moved, and the rest once it has saved the state. Files removed
+/// from its output between builds (a folder of it, or the whole site's,
+/// replaced by an empty one) are restored by the build after the next.
+#[test]
+fn files_removed_from_a_previews_output_are_restored_by_the_build_after() {
+    let r = Repo::fixture("basic");
+    let mut opts = preview_options(&r);
+    let named = |paths: &[&str]| Some(std::sync::Arc::new(paths.iter().map(|p| p.to_string()).collect()));
+    gensite::build::build(&opts).unwrap();
+    opts.changed = named(&[]);
+    gensite::build::build(&opts).unwrap();
+
+    std::fs::remove_dir_all(r.path("public/alpha/opinion")).unwrap();
+    r.edit("content/alpha/news/story-2.md", "title: 기사 2", "title: 기사 둘");
+    opts.changed = named(&["content/alpha/news/story-2.md"]);
+    gensite::build::build(&opts).unwrap();
+    assert!(r.read("public/alpha/news/story-2/index.html").contains("기사 둘"));
+    opts.changed = named(&[]);
+    gensite::build::build(&opts).unwrap();
+    assert_same_as_clean_build(&r);
+
+    std::fs::remove_dir_all(r.path("public/alpha")).unwrap();
+    std::fs::create_dir(r.path("public/alpha")).unwrap();
+    r.edit("content/alpha/news/story-3.md", "title: 기사 3", "title: 기사 셋");
+    opts.changed = named(&["content/alpha/news/story-3.md"]);
+    gensite::build::build(&opts).unwrap();
+    assert!(r.read("public/alpha/news/story-3/index.html").contains("기사 셋"));
+    opts.changed = named(&[]);
+    gensite::build::build(&opts).unwrap();
+    assert_same_as_clean_build(&r);
+}
+
 /// The preview's watcher names what changed: a site whose state is kept in
 /// memory stats only those files (an edit it does not name is not seen),
 /// walks when it names a file the state does not know, and checks every

@@ -80,18 +80,37 @@ impl Memory {
     /// once it is saved, sealed after `published_ns`
     /// ([`crate::write::save_state`]). A state that cannot be saved is
     /// not kept: the next build of this process reads the disk, finds no
-    /// state, and renders the site afresh.
-    fn save_later(self: &Arc<Self>, lock: Arc<cache::Lock>, site: String, path: PathBuf, mut state: SiteState, published_ns: i128) {
+    /// state, and renders the site afresh. With `check_outputs` (a build
+    /// that checked at its end only the files it moved), every output is
+    /// checked there too, and a state whose output lost files is not kept:
+    /// the next build checks every file and restores them.
+    fn save_later(
+        self: &Arc<Self>,
+        lock: Arc<cache::Lock>,
+        site: String,
+        path: PathBuf,
+        mut state: SiteState,
+        published_ns: i128,
+        check_outputs: bool,
+    ) {
         let memory = self.clone();
         let saving = std::thread::spawn(move || {
             let _lock = lock;
-            match crate::write::save_state(&path, &cache::encode(&state), published_ns) {
-                Ok(()) => {
-                    state.sealed_ns = crate::discover::changed_ns(&path);
-                    memory.states.lock().expect("no panics while held").insert(site, state);
-                }
-                Err(e) => eprintln!("warning: {site}: cannot save the build state {}: {e}", path.display()),
+            if let Err(e) = crate::write::save_state(&path, &cache::encode(&state), published_ns) {
+                eprintln!("warning: {site}: cannot save the build state {}: {e}", path.display());
+                return;
             }
+            let out = crate::discover::Tree::open(&state.output_dir);
+            let missing = check_outputs.then(|| state.outputs.keys().find(|rel| out.stat(rel, false).is_none())).flatten();
+            if let Some(rel) = missing {
+                eprintln!(
+                    "warning: {site}: {} went missing from the preview's output: the next build restores it",
+                    state.output_dir.join(rel).display()
+                );
+                return;
+            }
+            state.sealed_ns = crate::discover::changed_ns(&path);
+            memory.states.lock().expect("no panics while held").insert(site, state);
         });
         self.saving.lock().expect("no panics while held").push(saving);
     }
@@ -416,7 +435,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                 .map_err(with_failed)?;
             if let Some(state) = later {
                 let m = opts.memory.as_ref().expect("a state saved later is kept in memory");
-                m.save_later(prepared.lock.clone(), s.report.site.clone(), state_path, state, published_ns);
+                let trusted = matches!(s.expected, Expected::Moved(..));
+                m.save_later(prepared.lock.clone(), s.report.site.clone(), state_path, state, published_ns, trusted);
             }
             if let Some((path, bytes)) = &s.search_cache {
                 // `<site>.text`, the cache this one replaced, is never read again.
@@ -455,7 +475,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // A build must not succeed with files missing: the output folder, or
     // part of it, removed while the build ran. The next build restores them.
     // (A preview that trusts its own output checks the files it moved, and
-    // that its folder is still the one the build began with.)
+    // that its folder is still the one the build began with; the rest once
+    // it has saved the state, off the edit's path: `Memory::save_later`.)
     for (out, expected) in published {
         let expected = match expected {
             Expected::All(files) => files,

@@ -1,6 +1,7 @@
 //! Watching the inputs: `content/`, `themes/`, `assets/` and `sites.toml`.
 //! Each burst of changes (events until a short quiet time) is handed to a
 //! callback as the paths that matter, with the moment the first came.
+//! Events for anything else (reads, editor files) are dropped as they come.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::RecvTimeoutError;
@@ -32,8 +33,12 @@ pub(super) struct Burst {
 }
 
 pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'static) -> anyhow::Result<Watcher> {
-    let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = notify::recommended_watcher(tx)?;
+    // Each event with the moment it came (a burst may wait in the queue
+    // while a build runs).
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, notify::Result<notify::Event>)>();
+    let mut watcher = notify::recommended_watcher(move |e| {
+        tx.send((Instant::now(), e)).ok();
+    })?;
     for dir in ["content", "themes", "assets"] {
         let path = root.join(dir);
         if path.is_dir() {
@@ -49,25 +54,26 @@ pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'stat
         let mut lost = true;
         // Waits for a first change without waking up in between; ends when
         // the watcher is dropped.
-        while let Ok(first) = rx.recv() {
-            if is_read(&first) {
+        while let Ok((since, first)) = rx.recv() {
+            if !matters(&filter_root, &first) {
                 continue;
             }
-            let since = Instant::now();
             let mut events = vec![first];
             let mut quiet_at = since + QUIET;
+            // (From now: events queued while a build ran are taken at once.)
+            let longest = Instant::now() + LONGEST;
             loop {
-                let until = quiet_at.min(since + LONGEST);
+                let until = quiet_at.min(longest);
                 match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                    Ok(e) if is_read(&e) => {}
-                    Ok(e) => {
+                    Ok((_, e)) if !matters(&filter_root, &e) => {}
+                    Ok((at, e)) => {
                         events.push(e);
-                        quiet_at = Instant::now() + QUIET;
+                        quiet_at = at + QUIET;
                     }
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
-                if Instant::now() >= until {
+                if Instant::now() >= longest {
                     break;
                 }
             }
@@ -91,9 +97,15 @@ pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'stat
     Ok(watcher)
 }
 
-/// Reads (ours included, while building) are not changes.
-fn is_read(e: &notify::Result<notify::Event>) -> bool {
-    matches!(e, Ok(e) if matches!(e.kind, EventKind::Access(_)) && !e.need_rescan())
+/// Whether an event starts or prolongs a burst: a change of an input, or
+/// word that events were lost. Reads (ours included, while building) and
+/// writes elsewhere (editor files, a `.git` folder) neither start nor
+/// delay one.
+fn matters(root: &Path, e: &notify::Result<notify::Event>) -> bool {
+    match e {
+        Ok(e) => e.need_rescan() || !matches!(e.kind, EventKind::Access(_)) && e.paths.iter().any(|p| is_relevant(root, p)),
+        Err(_) => true,
+    }
 }
 
 /// Editor temp files and anything outside the inputs do not trigger builds.
