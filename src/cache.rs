@@ -225,6 +225,11 @@ pub fn load_saved(path: &Path) -> Result<Option<Saved>, CacheError> {
 /// The bytes of a state file (written by the publisher, atomically): its
 /// check, then the state.
 pub fn encode(state: &SiteState) -> Vec<u8> {
+    encode_checked(&Check::of(state), state)
+}
+
+/// [`encode`] with the state's check made already ([`Check::of`]).
+pub fn encode_checked(check: &Check, state: &SiteState) -> Vec<u8> {
     // postcard writes a tuple or struct as its fields one after another, so
     // the large fields, encoded in parallel, concatenate to the whole. (The
     // pattern names every field: a new one cannot be left out.)
@@ -244,7 +249,7 @@ pub fn encode(state: &SiteState) -> Vec<u8> {
         sealed_ns: _,
     } = state;
     let head = (output_dir, timezone, settings, valid_until, pages, future, folders, section_pages);
-    let parts: [&(dyn erased::Encode + Sync); 6] = [&Check::of(state), &head, sources, outputs, deps, image_sources];
+    let parts: [&(dyn erased::Encode + Sync); 6] = [check, &head, sources, outputs, deps, image_sources];
     let body: Vec<Vec<u8>> = parts.par_iter().map(|p| p.encode()).collect();
     seal_body(MAGIC, VERSION, &body.concat())
 }

@@ -15,9 +15,28 @@ use crate::discover::Hash;
 
 /// Feeds `value` into `h`.
 pub fn feed(h: &mut blake3::Hasher, value: &impl Serialize) {
-    let mut d = Digest { buf: Vec::with_capacity(1024), h };
-    value.serialize(&mut d).expect("hashing cannot fail");
-    d.h.update(&d.buf);
+    Feeder::new(h).feed(value);
+}
+
+/// Feeds many values into one hasher through one buffer: [`feed`] per
+/// value allocates a buffer and hands the hasher a few bytes each time.
+pub struct Feeder<'h>(Digest<'h>);
+
+impl<'h> Feeder<'h> {
+    pub fn new(h: &'h mut blake3::Hasher) -> Feeder<'h> {
+        Feeder(Digest { buf: Vec::with_capacity(1024), h })
+    }
+
+    /// Feeds `value` as [`feed`] does.
+    pub fn feed(&mut self, value: &impl Serialize) {
+        value.serialize(&mut self.0).expect("hashing cannot fail");
+    }
+}
+
+impl Drop for Feeder<'_> {
+    fn drop(&mut self) {
+        self.0.h.update(&self.0.buf);
+    }
 }
 
 /// The hash of `value`.

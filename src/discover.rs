@@ -167,6 +167,12 @@ impl Tree {
         self.stat(rel, true).map(|(stamp, _)| stamp)
     }
 
+    /// Whether `rel` is gone: a published file (or a link gen made) that
+    /// is no longer there.
+    pub fn lacks(&self, rel: &str) -> bool {
+        self.stat(rel, false).is_none()
+    }
+
     /// Stamp and kind of `rel` (`""` is the root itself).
     pub fn stat(&self, rel: &str, follow: bool) -> Option<(Stamp, Kind)> {
         #[cfg(unix)]

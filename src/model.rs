@@ -191,7 +191,8 @@ pub struct Article {
 #[allow(clippy::large_enum_variant, reason = "a moved article is rare; the article, the common case, is boxed")]
 enum Made {
     Article(Box<Article>),
-    Moved(Moved),
+    // (Boxed: every article's result is moved through a vector of these.)
+    Moved(Box<Moved>),
     Failed(Diagnostics),
 }
 
@@ -213,7 +214,7 @@ pub struct Moved {
 pub struct Earlier {
     /// [`made_with`] of the build that made them.
     key: Hash,
-    articles: HashMap<String, Box<Article>>,
+    articles: rustc_hash::FxHashMap<String, Box<Article>>,
 }
 
 /// What every article of a site is made with besides its source and
@@ -338,7 +339,7 @@ impl SiteModel {
                     if part > 0 {
                         paths.push(format!("{}/{live}", site.archives[part - 1].path));
                     }
-                    return Made::Moved(Moved { file, meta: p.meta.clone(), paths });
+                    return Made::Moved(Box::new(Moved { file, meta: p.meta.clone(), paths }));
                 }
                 let found = images.get(p.rel).cloned().unwrap_or_default();
                 make_article(site, file, p, authors, found).map_or_else(Made::Failed, |a| Made::Article(Box::new(a)))
@@ -349,7 +350,7 @@ impl SiteModel {
         for m in made {
             match m {
                 Made::Article(a) => articles.push(a),
-                Made::Moved(m) => moved.push(m),
+                Made::Moved(m) => moved.push(*m),
                 Made::Failed(d) => diags.extend(d),
             }
         }
@@ -382,21 +383,32 @@ impl SiteModel {
             }
             let part = &mut parts[a.part];
             part.all.push(i);
-            let list = part.sections.entry(a.view.section.clone()).or_default();
+            let v = &a.view;
+            // (Keys are copied only for a list's first article: the preview
+            // makes these lists on every rebuild.)
+            let list = match part.sections.get_mut(&v.section) {
+                Some(list) => list,
+                None => part.sections.entry(v.section.clone()).or_default(),
+            };
             section_pos.push(Some(list.len()));
             list.push(i);
-            let v = &a.view;
-            for (tax, refs) in part.taxonomies.iter_mut().zip([&v.tags, &v.categories, &v.series.iter().cloned().collect::<Vec<_>>()]) {
+            for (tax, refs) in part.taxonomies.iter_mut().zip([&v.tags[..], &v.categories[..], v.series.as_slice()]) {
                 for r in refs {
-                    tax.terms
-                        .entry(r.slug.clone())
-                        .or_insert_with(|| Term { name: r.name.clone(), slug: r.slug.clone(), articles: vec![] })
-                        .articles
-                        .push(i);
+                    match tax.terms.get_mut(&r.slug) {
+                        Some(term) => term.articles.push(i),
+                        None => {
+                            tax.terms.insert(r.slug.clone(), Term { name: r.name.clone(), slug: r.slug.clone(), articles: vec![i] });
+                        }
+                    }
                 }
             }
             for r in &v.authors {
-                part.authors.entry(r.key.clone()).or_insert_with(|| (r.author.clone(), vec![])).1.push(i);
+                match part.authors.get_mut(&r.key) {
+                    Some((_, list)) => list.push(i),
+                    None => {
+                        part.authors.insert(r.key.clone(), (r.author.clone(), vec![i]));
+                    }
+                }
             }
         }
         // A page is on no term page: it links only to terms that have one.

@@ -353,24 +353,24 @@ fn files_removed_from_a_previews_output_are_restored_by_the_build_after() {
     opts.changed = named(&[]);
     gensite::build::build(&opts).unwrap();
 
-    std::fs::remove_dir_all(r.path("public/alpha/opinion")).unwrap();
-    r.edit("content/alpha/news/story-2.md", "title: 기사 2", "title: 기사 둘");
-    opts.changed = named(&["content/alpha/news/story-2.md"]);
-    gensite::build::build(&opts).unwrap();
-    assert!(r.read("public/alpha/news/story-2/index.html").contains("기사 둘"));
-    opts.changed = named(&[]);
-    gensite::build::build(&opts).unwrap();
-    assert_same_as_clean_build(&r);
-
-    std::fs::remove_dir_all(r.path("public/alpha")).unwrap();
-    std::fs::create_dir(r.path("public/alpha")).unwrap();
-    r.edit("content/alpha/news/story-3.md", "title: 기사 3", "title: 기사 셋");
-    opts.changed = named(&["content/alpha/news/story-3.md"]);
-    gensite::build::build(&opts).unwrap();
-    assert!(r.read("public/alpha/news/story-3/index.html").contains("기사 셋"));
-    opts.changed = named(&[]);
-    gensite::build::build(&opts).unwrap();
-    assert_same_as_clean_build(&r);
+    // Part of the output removed; the site's folder replaced by an empty one.
+    let part_removed = || std::fs::remove_dir_all(r.path("public/alpha/opinion")).unwrap();
+    let folder_replaced = || {
+        std::fs::remove_dir_all(r.path("public/alpha")).unwrap();
+        std::fs::create_dir(r.path("public/alpha")).unwrap();
+    };
+    let damages: [(&str, &str, &dyn Fn()); 2] = [("2", "둘", &part_removed), ("3", "셋", &folder_replaced)];
+    for (n, word, damage) in damages {
+        damage();
+        let article = format!("content/alpha/news/story-{n}.md");
+        r.edit(&article, &format!("title: 기사 {n}"), &format!("title: 기사 {word}"));
+        opts.changed = named(&[&article]);
+        gensite::build::build(&opts).unwrap();
+        assert!(r.read(&format!("public/alpha/news/story-{n}/index.html")).contains(&format!("기사 {word}")));
+        opts.changed = named(&[]);
+        gensite::build::build(&opts).unwrap();
+        assert_same_as_clean_build(&r);
+    }
 }
 
 /// The preview's watcher names what changed: a site whose state is kept in

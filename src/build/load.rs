@@ -65,7 +65,7 @@ pub(super) struct Shared<'a> {
 /// A site every input of which is as the last build left it: nothing to do.
 pub(super) struct Unchanged {
     /// Its state, when it is kept in memory.
-    pub(super) state: Option<SiteState>,
+    pub(super) state: Option<super::Kept>,
     pub(super) report: SiteReport,
     pub(super) publisher: Publisher,
 }
@@ -110,8 +110,8 @@ impl Discovered<'_> {
         let Discovered { mut report, check, last, publisher, .. } = self;
         report.pages = check.pages;
         report.pages_unchanged = check.pages;
-        report.future = check.future;
-        let state = last.filter(|_| keep).and_then(|l| l.state(&mut report));
+        report.future = check.future.clone();
+        let state = last.filter(|_| keep).and_then(|l| l.state(&mut report)).map(|state| super::Kept { check, state });
         Unchanged { state, report, publisher }
     }
 }
@@ -153,8 +153,8 @@ pub(super) fn discover_site<'s>(
         )
     })?;
     let remembered = opts.memory.as_ref().and_then(|m| m.states.lock().expect("no panics while held").remove(&site.name));
-    let previous = match remembered.filter(|s| s.output_dir == out_dir) {
-        Some(s) => Some((Check::of(&s), Last::Kept(s))),
+    let previous = match remembered.filter(|k| k.state.output_dir == out_dir) {
+        Some(super::Kept { check, state }) => Some((check, Last::Kept(state))),
         None => match cache::load_saved(&cache::state_path(cache_dir, &site.name)) {
             Ok(Some(mut s)) if s.check.output_dir == out_dir => Some((std::mem::take(&mut s.check), Last::Saved(s))),
             Ok(_) => None,

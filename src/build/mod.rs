@@ -58,7 +58,7 @@ static MARKDOWN: std::sync::LazyLock<Markdown> = std::sync::LazyLock::new(Markdo
 /// and read whenever memory has none.
 #[derive(Default)]
 pub struct Memory {
-    pub(crate) states: std::sync::Mutex<HashMap<String, SiteState>>,
+    pub(crate) states: std::sync::Mutex<HashMap<String, Kept>>,
     themes: std::sync::Mutex<Themes>,
     /// Each site's articles, for [`model::SiteModel::build`] to reuse.
     models: std::sync::Mutex<HashMap<String, model::Earlier>>,
@@ -66,6 +66,23 @@ pub struct Memory {
     bases: std::sync::Mutex<HashMap<String, crate::render::Bases>>,
     /// States being saved ([`Memory::save_later`]).
     saving: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// A site's state kept in memory, with its [`cache::Check`]: made on the
+/// thread that saves the state, so the next build does not copy every
+/// path of the state to make it.
+pub(crate) struct Kept {
+    pub(crate) check: cache::Check,
+    pub(crate) state: SiteState,
+}
+
+impl Kept {
+    /// Kept as sealed at `ns` ([`crate::discover::Stamp::holds`]).
+    fn sealed(mut self, ns: i128) -> Kept {
+        self.check.sealed_ns = ns;
+        self.state.sealed_ns = ns;
+        self
+    }
 }
 
 impl Memory {
@@ -89,19 +106,24 @@ impl Memory {
         lock: Arc<cache::Lock>,
         site: String,
         path: PathBuf,
-        mut state: SiteState,
+        state: SiteState,
         published_ns: i128,
         check_outputs: bool,
     ) {
         let memory = self.clone();
         let saving = std::thread::spawn(move || {
             let _lock = lock;
-            if let Err(e) = crate::write::save_state(&path, &cache::encode(&state), published_ns) {
+            let check = cache::Check::of(&state);
+            if let Err(e) = crate::write::save_state(&path, &cache::encode_checked(&check, &state), published_ns) {
                 eprintln!("warning: {site}: cannot save the build state {}: {e}", path.display());
                 return;
             }
-            let out = crate::discover::Tree::open(&state.output_dir);
-            let missing = check_outputs.then(|| state.outputs.keys().find(|rel| out.stat(rel, false).is_none())).flatten();
+            let missing = check_outputs
+                .then(|| {
+                    let out = crate::discover::Tree::open(&state.output_dir);
+                    state.outputs.keys().find(|rel| out.lacks(rel))
+                })
+                .flatten();
             if let Some(rel) = missing {
                 eprintln!(
                     "warning: {site}: {} went missing from the preview's output: the next build restores it",
@@ -109,8 +131,8 @@ impl Memory {
                 );
                 return;
             }
-            state.sealed_ns = crate::discover::changed_ns(&path);
-            memory.states.lock().expect("no panics while held").insert(site, state);
+            let kept = Kept { check, state }.sealed(crate::discover::changed_ns(&path));
+            memory.states.lock().expect("no panics while held").insert(site, kept);
         });
         self.saving.lock().expect("no panics while held").push(saving);
     }
@@ -416,16 +438,16 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         let state_path = cache::state_path(&prepared.cache_dir, &s.report.site);
         let (bytes, later) = match s.state {
             NewState::Unchanged(kept) => {
-                if let (Some(m), Some(mut state)) = (&opts.memory, kept) {
+                if let (Some(m), Some(kept)) = (&opts.memory, kept) {
                     // The seal it is kept with tells the next build whether another
                     // process wrote the state (and the output) since.
-                    state.sealed_ns = crate::discover::changed_ns(&state_path);
-                    m.states.lock().expect("no panics while held").insert(s.report.site.clone(), state);
+                    let kept = (*kept).sealed(crate::discover::changed_ns(&state_path));
+                    m.states.lock().expect("no panics while held").insert(s.report.site.clone(), kept);
                 }
                 (None, None)
             }
             NewState::Encoded(bytes) => (Some(bytes), None),
-            NewState::Later(state) => (None, Some(state)),
+            NewState::Later(state) => (None, Some(*state)),
         };
         if bytes.is_some() || later.is_some() {
             let out = s.publisher.out_dir().display().to_string();
@@ -491,7 +513,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             }
         };
         let tree = crate::discover::Tree::open(&out);
-        let missing: Vec<&String> = expected.par_iter().filter(|rel| tree.stat(rel, false).is_none()).collect();
+        let missing: Vec<&String> = expected.par_iter().filter(|rel| tree.lacks(rel)).collect();
         if let Some(first) = missing.first() {
             return Err(with_failed(anyhow::anyhow!(
                 "{} published file{} of {} went missing during the build (first: {}): was the output folder changed while gen ran? Build again to restore them",

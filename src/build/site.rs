@@ -73,7 +73,7 @@ pub(super) fn unchanged_site(u: Unchanged) -> Staged {
         moves: vec![],
         removes: vec![],
         expected: Expected::All(vec![]),
-        state: NewState::Unchanged(state),
+        state: NewState::Unchanged(state.map(Box::new)),
         search_cache: None,
         report,
     }
@@ -228,7 +228,7 @@ pub(super) fn render_site(
                 let earlier = model.into_earlier(model_key);
                 memory.models.lock().expect("no panics while held").insert(name, earlier);
             });
-            NewState::Later(new_state)
+            NewState::Later(Box::new(new_state))
         }
         None => {
             let t = Instant::now();
@@ -243,12 +243,12 @@ pub(super) fn render_site(
 /// A site's new state, as the commit saves it.
 pub(super) enum NewState {
     /// A skipped site: nothing to commit. Its state, when the process keeps them.
-    Unchanged(Option<SiteState>),
+    Unchanged(Option<Box<super::Kept>>),
     /// Installed by the commit.
     Encoded(Vec<u8>),
     /// The preview's: saved after the publish, on another thread (encoding
     /// it takes milliseconds the edit would wait for), then kept.
-    Later(SiteState),
+    Later(Box<SiteState>),
 }
 
 /// Stages an output's bytes unless the published file already holds

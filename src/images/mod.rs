@@ -15,6 +15,7 @@ pub(crate) mod variants;
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -147,8 +148,14 @@ pub struct Catalog {
     root: PathBuf,
     shards: Shards,
     settings: ImageSettings,
-    previous: Records,
+    previous: indexmap::IndexMap<String, ImageRecord, rustc_hash::FxBuildHasher>,
+    /// By index in `previous`: taken as it is by a trusting catalog. Those
+    /// records carry forward ([`Catalog::into_records`]) without a lock or
+    /// a copy of their path per use: a preview rebuild looks up every
+    /// image of the site at least twice.
+    used: Vec<AtomicBool>,
     sealed_ns: i128,
+    /// Records read (or checked against their stamp) by this build.
     current: Mutex<Records>,
     /// What may have changed since `previous` ([`Catalog::trusting`]).
     trust: Option<discover::Changed>,
@@ -157,7 +164,9 @@ pub struct Catalog {
 impl Catalog {
     /// `previous` holds the records of a state sealed at `sealed_ns` ([`Stamp::holds`]).
     pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: Records, sealed_ns: i128) -> Catalog {
-        Catalog { root: root.to_path_buf(), shards, settings, previous, sealed_ns, current: Mutex::default(), trust: None }
+        let used = std::iter::repeat_with(AtomicBool::default).take(previous.len()).collect();
+        let previous = previous.into_iter().collect();
+        Catalog { root: root.to_path_buf(), shards, settings, previous, used, sealed_ns, current: Mutex::default(), trust: None }
     }
 
     /// Takes every previous record as current unless `changed` names its
@@ -188,17 +197,18 @@ impl Catalog {
     /// The image's record (stamp, hash, shown size): from this build's
     /// catalog, else the previous build's while its stamp holds, else read.
     fn record(&self, key: &str, source: &Path) -> std::io::Result<ImageRecord> {
-        // Addressed earlier in this build (at planning, or by another article): no second stat.
-        if let Some(record) = self.current.lock().expect("no panics while held").get(key).copied() {
-            return Ok(record);
-        }
         // Variants need the decoder's reading of the header (orientation,
         // animation); a record read without one (resizing was off) is read again.
         let decode = variants::Format::of_source(&extension(source)).is_some() && self.settings.resize;
-        let trusted = self.trust.as_ref().is_some_and(|c| !discover::names(c, key));
-        if let Some(r) = self.previous.get(key).copied().filter(|r| trusted && r.still.is_some() == decode) {
-            self.current.lock().expect("no panics while held").insert(key.to_string(), r);
-            return Ok(r);
+        if self.trust.as_ref().is_some_and(|c| !discover::names(c, key))
+            && let Some((i, _, r)) = self.previous.get_full(key).filter(|(_, _, r)| r.still.is_some() == decode)
+        {
+            self.used[i].store(true, Ordering::Relaxed);
+            return Ok(*r);
+        }
+        // Addressed earlier in this build (at planning, or by another article): no second stat.
+        if let Some(record) = self.current.lock().expect("no panics while held").get(key).copied() {
+            return Ok(record);
         }
         let full = self.root.join(source);
         let stamp = Stamp::of(&std::fs::metadata(&full)?);
@@ -238,14 +248,21 @@ impl Catalog {
         self.record(source, Path::new(source)).map(|r| r.hash).unwrap_or([0; 32])
     }
 
-    /// Whether this build addressed exactly the images of the previous one, unchanged.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
     /// What the next build's catalog starts from.
+    /// The records this build read or used: an image no article shows any
+    /// more has none.
     pub fn into_records(self) -> Records {
-        self.current.into_inner().expect("no panics while held")
+        let mut records = self.current.into_inner().expect("no panics while held");
+        for ((source, record), used) in self.previous.into_iter().zip(self.used) {
+            if used.into_inner() {
+                records.entry(source).or_insert(record);
+            }
+        }
+        records
     }
 
     pub fn view(&self, a: &Addressed, site: &impl ImageUrls) -> ImageView {
@@ -474,6 +491,35 @@ mod tests {
         assert!(l.resolve("/../../etc/x.png").unwrap_err().contains("climbs out"));
         assert!(l.resolve("missing.png").unwrap_err().contains("looked in content/s/news/a/missing.png"));
         assert!(l.resolve("notes.txt").unwrap_err().contains("not a supported image"));
+    }
+
+    /// A preview build trusting the watcher takes the records of images it
+    /// does not name without a stat (these files are not even there),
+    /// reads a named one, and hands on the records it used: the next build
+    /// would read and decode any image it lost.
+    #[test]
+    fn a_trusting_catalog_keeps_the_records_it_used_and_reads_what_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |n: u8| ImageRecord { stamp: Stamp::default(), hash: [n; 32], width: Some(10), height: Some(10), still: None };
+        let previous: Records = [("content/s/a.gif", 1), ("content/s/b.gif", 2), ("content/s/c.gif", 3), ("content/s/gone.gif", 4)]
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), record(n)))
+            .collect();
+        std::fs::create_dir_all(dir.path().join("content/s")).unwrap();
+        std::fs::write(dir.path().join("content/s/c.gif"), b"GIF89a new bytes").unwrap();
+        let named: discover::Changed =
+            std::sync::Arc::new(["content/s/c.gif", "content/s/gone.gif"].map(String::from).into_iter().collect());
+        let catalog = Catalog::new(dir.path(), Shards::default(), ImageSettings::default(), previous, 0).trusting(Some(named));
+
+        assert_eq!(catalog.current_hash("content/s/a.gif"), [1; 32], "taken as it was, without a stat");
+        assert_eq!(catalog.current_hash("content/s/a.gif"), [1; 32]);
+        assert_eq!(catalog.current_hash("content/s/c.gif"), discover::hash_bytes(b"GIF89a new bytes"), "named: read again");
+        assert_eq!(catalog.current_hash("content/s/gone.gif"), [0; 32], "named and gone");
+        let mut kept: Vec<(String, Hash)> = catalog.into_records().into_iter().map(|(k, r)| (k, r.hash)).collect();
+        kept.sort();
+        let expected =
+            vec![("content/s/a.gif".to_string(), [1; 32]), ("content/s/c.gif".to_string(), discover::hash_bytes(b"GIF89a new bytes"))];
+        assert_eq!(kept, expected, "b was not used; gone is gone");
     }
 
     #[test]

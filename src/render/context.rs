@@ -279,24 +279,25 @@ impl Renderer<'_> {
         for v in &self.site_view_hashes {
             h.update(v);
         }
-        digest::feed(&mut h, &(self.site, self.sections, &self.archives));
+        let mut f = digest::Feeder::new(&mut h);
+        f.feed(&(self.site, self.sections, &self.archives));
         let m = self.model;
         for a in &m.articles {
-            digest::feed(&mut h, &(&a.rel, a.part));
+            f.feed(&(&a.rel, a.part));
         }
-        digest::feed(&mut h, &m.section_pos);
+        f.feed(&m.section_pos);
         for p in &m.parts {
-            digest::feed(&mut h, &(&p.prefix, &p.all, &p.sections, &p.authors));
+            f.feed(&(&p.prefix, &p.all, &p.sections, &p.authors));
             for t in &p.taxonomies {
                 for (slug, term) in &t.terms {
-                    digest::feed(&mut h, &(t.name, slug, &term.name, &term.articles));
+                    f.feed(&(t.name, slug, &term.name, &term.articles));
                 }
             }
         }
         for o in jobs {
-            digest::feed(&mut h, &o.path);
+            f.feed(&o.path);
             match &o.make {
-                Make::Article(i) => digest::feed(&mut h, &(0u8, i)),
+                Make::Article(i) => f.feed(&(0u8, i)),
                 Make::Page(t, PageCtx::List(l)) => {
                     let kind = match l.kind {
                         ListKind::Home => (0, "", ""),
@@ -304,14 +305,15 @@ impl Renderer<'_> {
                         ListKind::Term { taxonomy, slug } => (2, crate::model::TAXONOMIES[taxonomy], slug),
                         ListKind::Author(a) => (3, a, ""),
                     };
-                    digest::feed(&mut h, &(1u8, t, l.part, kind, &l.base, l.items, l.number, l.total));
+                    f.feed(&(1u8, t, l.part, kind, &l.base, l.items, l.number, l.total));
                 }
-                Make::Page(t, PageCtx::Taxonomy { part, index }) => digest::feed(&mut h, &(2u8, t, part, index)),
-                Make::Page(t, _) => digest::feed(&mut h, &(3u8, t)),
+                Make::Page(t, PageCtx::Taxonomy { part, index }) => f.feed(&(2u8, t, part, index)),
+                Make::Page(t, _) => f.feed(&(3u8, t)),
                 // Hashed again on every build ([`Renderer::reads_changed`]).
-                Make::Data(_) | Make::Bytes(_) | Make::Asset(_) | Make::SearchIndex => digest::feed(&mut h, &4u8),
+                Make::Data(_) | Make::Bytes(_) | Make::Asset(_) | Make::SearchIndex => f.feed(&4u8),
             }
         }
+        drop(f);
         *h.finalize().as_bytes()
     }
 

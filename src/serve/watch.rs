@@ -55,20 +55,19 @@ pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'stat
         // Waits for a first change without waking up in between; ends when
         // the watcher is dropped.
         while let Ok((since, first)) = rx.recv() {
-            if !matters(&filter_root, &first) {
-                continue;
-            }
-            let mut events = vec![first];
+            let Some(Taken { mut paths, lost: mut burst_lost }) = taken(&filter_root, first) else { continue };
             let mut quiet_at = since + QUIET;
             // (From now: events queued while a build ran are taken at once.)
             let longest = Instant::now() + LONGEST;
             loop {
                 let until = quiet_at.min(longest);
                 match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                    Ok((_, e)) if !matters(&filter_root, &e) => {}
                     Ok((at, e)) => {
-                        events.push(e);
-                        quiet_at = at + QUIET;
+                        if let Some(t) = taken(&filter_root, e) {
+                            paths.extend(t.paths);
+                            burst_lost |= t.lost;
+                            quiet_at = at + QUIET;
+                        }
                     }
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => return,
@@ -77,16 +76,7 @@ pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'stat
                     break;
                 }
             }
-            let mut paths: Vec<PathBuf> = Vec::new();
-            for e in events {
-                match e {
-                    Ok(e) => {
-                        lost |= e.need_rescan();
-                        paths.extend(e.paths.into_iter().filter(|p| is_relevant(&filter_root, p)));
-                    }
-                    Err(_) => lost = true,
-                }
-            }
+            lost |= burst_lost;
             paths.sort();
             paths.dedup();
             if !paths.is_empty() {
@@ -97,15 +87,23 @@ pub(super) fn start(root: &Path, mut on_change: impl FnMut(Burst) + Send + 'stat
     Ok(watcher)
 }
 
-/// Whether an event starts or prolongs a burst: a change of an input, or
-/// word that events were lost. Reads (ours included, while building) and
-/// writes elsewhere (editor files, a `.git` folder) neither start nor
-/// delay one.
-fn matters(root: &Path, e: &notify::Result<notify::Event>) -> bool {
-    match e {
-        Ok(e) => e.need_rescan() || !matches!(e.kind, EventKind::Access(_)) && e.paths.iter().any(|p| is_relevant(root, p)),
-        Err(_) => true,
-    }
+/// What an event adds to a burst: the inputs it names, and whether events
+/// were lost (a rescan flag, an error).
+struct Taken {
+    paths: Vec<PathBuf>,
+    lost: bool,
+}
+
+/// `None` for an event that neither starts nor prolongs a burst: a read,
+/// or writes elsewhere only (editor files, a `.git` folder).
+fn taken(root: &Path, e: notify::Result<notify::Event>) -> Option<Taken> {
+    let Ok(e) = e else { return Some(Taken { paths: vec![], lost: true }) };
+    let lost = e.need_rescan();
+    let paths: Vec<PathBuf> = match e.kind {
+        EventKind::Access(_) => vec![],
+        _ => e.paths.into_iter().filter(|p| is_relevant(root, p)).collect(),
+    };
+    (lost || !paths.is_empty()).then_some(Taken { paths, lost })
 }
 
 /// Editor temp files and anything outside the inputs do not trigger builds.
