@@ -7,7 +7,7 @@
 //! change), then the state. Anything that does not match is reported in one line and
 //! ignored, so a corrupt or foreign cache can only cost a full build.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -58,8 +58,9 @@ pub struct SiteState {
     pub folders: Vec<crate::discover::Folder>,
     /// The section pages (`_index.md`) among them, stat'ed with the sources.
     pub section_pages: Vec<String>,
-    /// Markdown sources by path relative to `content/<site>/`.
-    pub sources: HashMap<String, SourceRecord>,
+    /// Markdown sources by path relative to `content/<site>/` (a fast hash:
+    /// every build makes this map and looks up every source in it).
+    pub sources: rustc_hash::FxHashMap<String, SourceRecord>,
     /// Published files by site-relative path.
     pub outputs: BTreeMap<String, OutputRecord>,
     /// Article output path → the images it publishes. The current hashes of
@@ -155,7 +156,7 @@ pub struct Check {
     pub future: Vec<String>,
     pub folders: Vec<crate::discover::Folder>,
     pub section_pages: Vec<String>,
-    pub sources: HashMap<String, Stamp>,
+    pub sources: rustc_hash::FxHashMap<String, Stamp>,
     pub image_sources: Vec<(String, Stamp)>,
     pub outputs: Vec<(String, Stamp)>,
     /// When the state file was sealed (its ctime), for [`Stamp::holds`];

@@ -349,7 +349,7 @@ pub fn restat(root: &Path, folders: &[Folder], files: &[&str]) -> Option<Vec<Sou
 /// `None` when a named or `always` file is no longer a file.
 pub fn restat_named(
     root: &Path,
-    known: &std::collections::HashMap<String, Stamp>,
+    known: &rustc_hash::FxHashMap<String, Stamp>,
     always: &[String],
     named: &std::collections::HashSet<&str>,
 ) -> Option<Vec<Source>> {

@@ -138,8 +138,9 @@ impl Default for Shards {
 }
 
 /// Image records by repository-relative source path (a fast hash: the
-/// preview looks up every article's images on every build).
-pub type Records = rustc_hash::FxHashMap<String, ImageRecord>;
+/// preview looks up every article's images on every build), in the order
+/// they were first recorded: a catalog marks the ones it uses by index.
+pub type Records = indexmap::IndexMap<String, ImageRecord, rustc_hash::FxBuildHasher>;
 
 /// Every image source a site's build has addressed, shared by all render
 /// threads. Sources are re-hashed only when their stamp changed since the
@@ -148,7 +149,7 @@ pub struct Catalog {
     root: PathBuf,
     shards: Shards,
     settings: ImageSettings,
-    previous: indexmap::IndexMap<String, ImageRecord, rustc_hash::FxBuildHasher>,
+    previous: Records,
     /// By index in `previous`: taken as it is by a trusting catalog. Those
     /// records carry forward ([`Catalog::into_records`]) without a lock or
     /// a copy of their path per use: a preview rebuild looks up every
@@ -165,7 +166,6 @@ impl Catalog {
     /// `previous` holds the records of a state sealed at `sealed_ns` ([`Stamp::holds`]).
     pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: Records, sealed_ns: i128) -> Catalog {
         let used = std::iter::repeat_with(AtomicBool::default).take(previous.len()).collect();
-        let previous = previous.into_iter().collect();
         Catalog { root: root.to_path_buf(), shards, settings, previous, used, sealed_ns, current: Mutex::default(), trust: None }
     }
 
@@ -256,12 +256,11 @@ impl Catalog {
     /// The records this build read or used: an image no article shows any
     /// more has none.
     pub fn into_records(self) -> Records {
-        let mut records = self.current.into_inner().expect("no panics while held");
-        for ((source, record), used) in self.previous.into_iter().zip(self.used) {
-            if used.into_inner() {
-                records.entry(source).or_insert(record);
-            }
-        }
+        // (In place: a preview rebuild uses every record and reads none.)
+        let mut records = self.previous;
+        let mut used = self.used.into_iter().map(AtomicBool::into_inner);
+        records.retain(|_, _| used.next().unwrap_or(false));
+        records.extend(self.current.into_inner().expect("no panics while held"));
         records
     }
 
