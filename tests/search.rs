@@ -265,6 +265,37 @@ fn the_preview_brings_its_search_index_up_to_date_after_an_edit() {
     wait_for(|| found() == 1, "the preview's search index to find the edit");
 }
 
+/// The preview keeps each site's search cache in memory between builds
+/// (reading and writing megabytes of it on every edit cost more than
+/// indexing the edit) and still saves it: with the file gone, an edit is
+/// analysed alone; once saved again, another process's build after one
+/// more edit analyses that one alone too.
+#[test]
+fn the_preview_keeps_its_search_cache_in_memory_and_saves_it() {
+    let r = Repo::fixture("basic");
+    let opts = preview_options(&r);
+    let analysed = |report: &gensite::build::BuildReport| {
+        report.sites.iter().find(|s| s.site == "alpha").and_then(|s| s.search.as_ref()).map(|s| (s.analysed, s.documents))
+    };
+    let (all, documents) = analysed(&gensite::build::build(&opts).unwrap()).unwrap();
+    assert_eq!(all, documents, "the first build analyses every article");
+    let cache = r.path(".gen/alpha.search");
+    opts.memory.as_ref().unwrap().forget();
+    std::fs::remove_file(&cache).unwrap();
+    r.edit("content/alpha/news/story-2.md", "\n---\n", "\n---\nzebracrossing\n\n");
+    assert_eq!(analysed(&gensite::build::build(&opts).unwrap()).unwrap().0, 1, "from memory");
+    let idx = Index::read(&r, "alpha");
+    assert_eq!(idx.find("zebracrossing"), BTreeSet::from([idx.id_of("/news/story-2/")]));
+    opts.memory.as_ref().unwrap().forget();
+    assert!(cache.exists(), "saved again once the preview's saving is done");
+    r.edit("content/alpha/news/story-3.md", "\n---\n", "\n---\nyellowsubmarine\n\n");
+    let cli = gensite::build::BuildOptions { memory: None, ..opts.clone() };
+    assert_eq!(analysed(&gensite::build::build(&cli).unwrap()).unwrap().0, 1, "from the saved file");
+    let idx = Index::read(&r, "alpha");
+    assert_eq!(idx.find("yellowsubmarine"), BTreeSet::from([idx.id_of("/news/story-3/")]));
+    assert_same_as_clean_build(&r);
+}
+
 /// Runs `tests/browser/search.mjs` over `cases`; returns its lines (one
 /// JSON object per case).
 fn browser_search(cases: serde_json::Value) -> Vec<serde_json::Value> {

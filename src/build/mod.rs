@@ -37,7 +37,7 @@ use crate::theme::{Theme, Themes};
 mod load;
 mod site;
 use load::{Shared, discover_site, load_site};
-use site::{Expected, NewState, Staged, render_site, unchanged_site};
+use site::{Expected, NewState, SearchSave, Staged, render_site, unchanged_site};
 
 pub use crate::images::publish::{ImageReport, Shard, VARIANTS_DIR};
 pub use crate::images::store::RemoteReport;
@@ -64,7 +64,9 @@ pub struct Memory {
     models: std::sync::Mutex<HashMap<String, model::Earlier>>,
     /// Each site's last input hashes, for the next build to reuse.
     bases: std::sync::Mutex<HashMap<String, crate::render::Bases>>,
-    /// States being saved ([`Memory::save_later`]).
+    /// Each site's search cache, for its next search build (also saved).
+    searches: std::sync::Mutex<HashMap<String, search::SearchCache>>,
+    /// States and search caches being saved ([`Memory::save_later`]).
     saving: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -137,6 +139,18 @@ impl Memory {
         self.saving.lock().expect("no panics while held").push(saving);
     }
 
+    /// Saves a site's search cache at `path` on another thread, then keeps
+    /// it for the site's next search build.
+    fn keep_search(self: &Arc<Self>, lock: Arc<cache::Lock>, site: String, path: PathBuf, cache: search::SearchCache) {
+        let memory = self.clone();
+        let saving = std::thread::spawn(move || {
+            let _lock = lock;
+            save_search_cache(&path, &cache.encode());
+            memory.searches.lock().expect("no panics while held").insert(site, cache);
+        });
+        self.saving.lock().expect("no panics while held").push(saving);
+    }
+
     /// Waits until every state being saved is saved (and kept).
     fn settle(&self) {
         let saving = std::mem::take(&mut *self.saving.lock().expect("no panics while held"));
@@ -144,6 +158,15 @@ impl Memory {
             s.join().ok();
         }
     }
+}
+
+/// Replaces a site's search cache. Only a cache: losing it costs
+/// analysing articles again, so it is replaced atomically but not synced
+/// (a 5 MB sync on every build).
+fn save_search_cache(path: &Path, bytes: &[u8]) {
+    // `<site>.text`, the cache this one replaced, is never read again.
+    std::fs::remove_file(path.with_extension("text")).ok();
+    crate::write::replace(path, bytes).ok();
 }
 
 #[derive(Clone)]
@@ -312,6 +335,8 @@ pub struct SiteReport {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SearchReport {
     pub documents: usize,
+    /// Documents analysed afresh; the others came from the search cache.
+    pub analysed: usize,
     pub shards: usize,
     pub blocks: usize,
 }
@@ -460,13 +485,13 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                 let trusted = matches!(s.expected, Expected::Moved(..));
                 m.save_later(prepared.lock.clone(), s.report.site.clone(), state_path, state, published_ns, trusted);
             }
-            if let Some((path, bytes)) = &s.search_cache {
-                // `<site>.text`, the cache this one replaced, is never read again.
-                std::fs::remove_file(path.with_extension("text")).ok();
-                // Only a cache: losing it costs analysing articles again, so
-                // it is replaced atomically but not synced (a 5 MB sync on
-                // every preview rebuild).
-                crate::write::replace(path, bytes).ok();
+            match s.search_cache.take() {
+                Some((path, SearchSave::Encoded(bytes))) => save_search_cache(&path, &bytes),
+                Some((path, SearchSave::Later(cache))) => {
+                    let m = opts.memory.as_ref().expect("a search cache saved later is kept in memory");
+                    m.keep_search(prepared.lock.clone(), s.report.site.clone(), path, cache);
+                }
+                None => {}
             }
         }
         s.report.timings_ms.insert("write", ms(t));

@@ -38,8 +38,8 @@ pub(super) struct Staged {
     pub(super) removes: Vec<String>,
     /// What is checked once all sites are published.
     pub(super) expected: Expected,
-    /// The search cache and its bytes, saved after the commit.
-    pub(super) search_cache: Option<(PathBuf, Vec<u8>)>,
+    /// The search cache and where it goes, saved after the commit.
+    pub(super) search_cache: Option<(PathBuf, SearchSave)>,
     pub(super) report: SiteReport,
 }
 
@@ -92,7 +92,7 @@ pub(super) fn render_site(
         theme,
         model,
         model_key,
-        state,
+        mut state,
         sources,
         catalog,
         assets,
@@ -142,12 +142,16 @@ pub(super) fn render_site(
     report.timings_ms.insert("plan", ms(t));
 
     let t = Instant::now();
-    let mut rendered = stager.settle(render_planned(opts, &renderer, &planned, &state, &stager, &mut report))?;
+    // The previous image lists are not read again: the kept ones move over.
+    let deps = std::mem::take(&mut state.deps);
+    let mut rendered = stager.settle(render_planned(opts, &renderer, &planned, &state.outputs, deps, &stager, &mut report))?;
     report.timings_ms.insert("render", ms(t));
 
     let t = Instant::now();
     let search_cache = match planned.search_index {
-        Some(i) => Some(stager.settle(index_search(cache_dir, &renderer, &model, &planned, i, &mut rendered, &stager, &mut report))?),
+        Some(i) => {
+            Some(stager.settle(index_search(opts, cache_dir, &renderer, &model, &planned, i, &mut rendered, &stager, &mut report))?)
+        }
         None => None,
     };
     report.timings_ms.insert("search", ms(t));
@@ -177,7 +181,8 @@ pub(super) fn render_site(
     let Collected { outputs, moves } = rendered.out;
     let links =
         stager.settle(opts.check.then(|| site_links(&opts.root, &site, &model, &redirects, &outputs, publisher.out_dir())).transpose())?;
-    let removes: Vec<String> = owned.iter().flatten().filter(|k| !outputs.contains_key(*k)).cloned().collect();
+    let mut published = Sorted::new(outputs.iter());
+    let removes: Vec<String> = owned.iter().flatten().filter(|k| published.seek(k).is_none()).cloned().collect();
     stager.settle(check_disk(&publisher, &planned, &moves, &removes, owned.as_ref()))?;
     if owned.is_none()
         && let Some(w) = unknown_files(publisher.out_dir(), &outputs)
@@ -249,6 +254,15 @@ pub(super) enum NewState {
     /// The preview's: saved after the publish, on another thread (encoding
     /// it takes milliseconds the edit would wait for), then kept.
     Later(Box<SiteState>),
+}
+
+/// A site's new search cache, as the commit saves it.
+pub(super) enum SearchSave {
+    Encoded(Vec<u8>),
+    /// The preview's: saved after the publish, on another thread, then
+    /// kept for its next search build (reading and writing megabytes of
+    /// cache on every edit would take longer than indexing the edit).
+    Later(search::SearchCache),
 }
 
 /// Stages an output's bytes unless the published file already holds
@@ -377,7 +391,8 @@ fn render_planned(
     opts: &BuildOptions,
     renderer: &Renderer,
     planning: &Planning,
-    state: &SiteState,
+    previous: &BTreeMap<String, OutputRecord>,
+    deps: BTreeMap<String, Vec<Dep>>,
     stager: &Stager,
     report: &mut SiteReport,
 ) -> Result<RenderedSite, Diagnostics> {
@@ -405,28 +420,37 @@ fn render_planned(
         })
         .collect();
 
-    let mut out = RenderedSite { out: Collected::default(), deps: BTreeMap::new(), texts: HashMap::new() };
+    // What is kept is carried over in path order, in one pass over the
+    // previous records and image lists: a preview keeps thousands of
+    // outputs per edit, and a lookup and an insert for each cost more than
+    // the render.
+    let mut kept: Vec<&str> = plan.keep.iter().map(|&i| planned[i].path.as_str()).collect();
+    kept.sort_unstable();
+    let mut outputs: Vec<(String, OutputRecord)> = Vec::with_capacity(kept.len() + results.len());
+    let mut kept_deps: Vec<(String, Vec<Dep>)> = Vec::new();
+    let (mut records, mut lists) = (Sorted::new(previous.iter()), Sorted::new(deps.into_iter()));
+    for path in kept {
+        let (k, r) = records.seek(path).expect("the plan keeps only outputs it has a record of");
+        outputs.push((k.clone(), *r));
+        // A kept article still publishes the images it published last time.
+        kept_deps.extend(lists.seek(path));
+    }
     for &i in &plan.keep {
-        let path = &planned[i].path;
-        out.out.outputs.insert(path.clone(), state.outputs[path]);
         // A kept search index keeps the files its manifest names.
         if jobs[i].is_deferred() {
-            let files = state
-                .outputs
+            let files = previous
                 .range::<str, _>((std::ops::Bound::Included(search::index::FILES), std::ops::Bound::Unbounded))
                 .take_while(|(k, _)| k.starts_with(search::index::FILES));
-            out.out.outputs.extend(files.map(|(k, r)| (k.clone(), *r)));
+            outputs.extend(files.map(|(k, r)| (k.clone(), *r)));
         }
         if jobs[i].is_page() {
             report.pages_unchanged += 1;
         }
-        // A kept article still publishes the images it published last time.
-        if let Some(d) = state.deps.get(path) {
-            out.deps.insert(path.clone(), d.clone());
-        }
     }
     let mut diags = Diagnostics::default();
     let results: Vec<Published> = diags.keep_ok(results);
+    let mut out = Collected::default();
+    let mut texts = HashMap::new();
     for p in results {
         if p.page {
             if p.written {
@@ -435,22 +459,46 @@ fn render_planned(
                 report.pages_unchanged += 1;
             }
         }
-        out.texts.extend(p.text);
+        texts.extend(p.text);
         report.warnings.extend(p.warnings);
         if let Some(images) = p.images.filter(|i| !i.is_empty()) {
-            out.deps.insert(p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect());
+            kept_deps.push((p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect()));
         }
-        out.out.add(p.path, p.record, p.written);
+        if p.written {
+            out.moves.push(p.path.clone());
+        }
+        outputs.push((p.path, p.record));
     }
-    diags.into_result(out)
+    // Built from a list mostly in order: a sort that finds the runs, then
+    // one pass (no lookup per entry).
+    out.outputs = outputs.into_iter().collect();
+    diags.into_result(RenderedSite { out, deps: kept_deps.into_iter().collect(), texts })
+}
+
+/// The entries of a map in key order, for finding keys asked for in
+/// ascending order with one pass instead of one lookup each.
+struct Sorted<I: Iterator>(std::iter::Peekable<I>);
+
+impl<K: AsRef<str>, V, I: Iterator<Item = (K, V)>> Sorted<I> {
+    fn new(entries: I) -> Self {
+        Sorted(entries.peekable())
+    }
+
+    /// The entry of `key`, if there is one; keys before it are passed over
+    /// for good, so each key asked for must not be less than the last.
+    fn seek(&mut self, key: &str) -> Option<(K, V)> {
+        while self.0.next_if(|(k, _)| k.as_ref() < key).is_some() {}
+        self.0.next_if(|(k, _)| k.as_ref() == key)
+    }
 }
 
 /// Stage 3c: the search index, from the texts the article renders just
 /// produced and, for the others, the text cache. Its files are named by
 /// their content: one already published is kept as it is, without
-/// compressing it again. Returns the text cache to save after the commit.
+/// compressing it again. Returns the search cache to save after the commit.
 #[allow(clippy::too_many_arguments)]
 fn index_search(
+    opts: &BuildOptions,
     cache_dir: &Path,
     renderer: &Renderer,
     model: &SiteModel,
@@ -459,10 +507,11 @@ fn index_search(
     rendered: &mut RenderedSite,
     stager: &Stager,
     report: &mut SiteReport,
-) -> Result<(PathBuf, Vec<u8>), Diagnostics> {
+) -> Result<(PathBuf, SearchSave), Diagnostics> {
     let path = search::SearchCache::path(cache_dir, &renderer.site.name);
-    let cache = search::SearchCache::load(&path);
-    let (built, cache) = renderer
+    let kept = opts.memory.as_ref().and_then(|m| m.searches.lock().expect("no panics while held").remove(&renderer.site.name));
+    let cache = kept.unwrap_or_else(|| search::SearchCache::load(&path));
+    let search::SiteIndex { built, cache, analysed } = renderer
         .search_index(std::mem::take(&mut rendered.texts), cache)
         .map_err(|e| Diagnostics::one(Diagnostic::new(&path, None, format!("cannot collect the search texts: {e:#}"))))?;
     let manifest = &planning.planned[i].path;
@@ -486,8 +535,12 @@ fn index_search(
         rendered.out.add(rel, record, written);
     }
     diags.into_result(())?;
-    report.search = Some(SearchReport { shards: built.counts[0], blocks: built.counts[1], documents: model.articles.len() });
-    Ok((path, cache.encode()))
+    report.search = Some(SearchReport { shards: built.counts[0], blocks: built.counts[1], documents: model.articles.len(), analysed });
+    let save = match opts.memory.as_ref() {
+        Some(_) => SearchSave::Later(cache),
+        None => SearchSave::Encoded(cache.encode()),
+    };
+    Ok((path, save))
 }
 
 /// Stage 3d: the images the articles use, each published once however many

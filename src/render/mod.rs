@@ -412,7 +412,7 @@ impl<'a> Renderer<'a> {
         &self,
         fresh: std::collections::HashMap<usize, String>,
         cache: crate::search::SearchCache,
-    ) -> anyhow::Result<(crate::search::index::Built, crate::search::SearchCache)> {
+    ) -> anyhow::Result<crate::search::SiteIndex> {
         let title = |name: &str| self.sections.get(name).map(|s| s.title.clone()).unwrap_or_else(|| name.to_string());
         crate::search::site_index(self.root, self.site, self.model, self.text_chars(), &title, fresh, cache)
     }

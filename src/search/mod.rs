@@ -80,7 +80,7 @@ pub fn site_index(
     section_title: &dyn Fn(&str) -> String,
     mut fresh: HashMap<usize, String>,
     mut cache: SearchCache,
-) -> anyhow::Result<(index::Built, SearchCache)> {
+) -> anyhow::Result<SiteIndex> {
     let titles: HashMap<&str, String> = model.articles.iter().map(|a| (a.view.section.as_str(), section_title(&a.view.section))).collect();
     let docs: Vec<index::DocInput> = model
         .articles
@@ -109,6 +109,7 @@ pub fn site_index(
     let kept: Vec<Option<CachedDoc>> = model.articles.iter().map(|a| cache.docs.remove(&a.rel)).collect();
     let work: Vec<(usize, Option<String>, Option<CachedDoc>)> =
         kept.into_iter().enumerate().map(|(i, c)| (i, fresh.remove(&i), c)).collect();
+    let afresh = work.iter().filter(|(i, _, c)| c.as_ref().is_none_or(|c| c.key != keys[*i])).count();
     let analysed: Vec<index::Analysed> = work
         .into_par_iter()
         .map(|(i, fresh, cached)| {
@@ -135,7 +136,15 @@ pub fn site_index(
         .zip(analysed)
         .map(|(((a, d), key), analysed)| (a.rel.clone(), CachedDoc { key, text_id: d.text_id, analysed }))
         .collect();
-    Ok((built, SearchCache { docs }))
+    Ok(SiteIndex { built, cache: SearchCache { docs }, analysed: afresh })
+}
+
+/// A site's search index, with the cache its next build starts from.
+pub struct SiteIndex {
+    pub built: index::Built,
+    pub cache: SearchCache,
+    /// Articles analysed by this build; the others came from the cache.
+    pub analysed: usize,
 }
 
 /// What an article's search text is a function of: its source and how much
