@@ -266,10 +266,11 @@ fn the_preview_brings_its_search_index_up_to_date_after_an_edit() {
 }
 
 /// The preview keeps each site's search cache in memory between builds
-/// (reading and writing megabytes of it on every edit cost more than
-/// indexing the edit) and still saves it: with the file gone, an edit is
-/// analysed alone; once saved again, another process's build after one
-/// more edit analyses that one alone too.
+/// (reading and decoding megabytes of it to index one edit cost more than
+/// the indexing) and still saves it: with the file gone, an edit is
+/// analysed alone; once saved again (`forget` waits for the saving and
+/// keeps search caches), another process's build after one more edit
+/// analyses that one alone too.
 #[test]
 fn the_preview_keeps_its_search_cache_in_memory_and_saves_it() {
     let r = Repo::fixture("basic");

@@ -89,7 +89,8 @@ impl Kept {
 
 impl Memory {
     /// Drops every kept state: the next build reads the saved ones and
-    /// checks every file against them.
+    /// checks every file against them. Search caches are kept: each entry
+    /// is used only for an article whose key it matches.
     pub fn forget(&self) {
         self.settle();
         self.states.lock().expect("no panics while held").clear();
@@ -151,7 +152,8 @@ impl Memory {
         self.saving.lock().expect("no panics while held").push(saving);
     }
 
-    /// Waits until every state being saved is saved (and kept).
+    /// Waits until every state and search cache being saved is saved (and
+    /// kept).
     fn settle(&self) {
         let saving = std::mem::take(&mut *self.saving.lock().expect("no panics while held"));
         for s in saving {

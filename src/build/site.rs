@@ -181,8 +181,9 @@ pub(super) fn render_site(
     let Collected { outputs, moves } = rendered.out;
     let links =
         stager.settle(opts.check.then(|| site_links(&opts.root, &site, &model, &redirects, &outputs, publisher.out_dir())).transpose())?;
-    let mut published = Sorted::new(outputs.iter());
-    let removes: Vec<String> = owned.iter().flatten().filter(|k| published.seek(k).is_none()).cloned().collect();
+    // (Both in path order: one walk.)
+    let mut publishing = KeyWalk::new(outputs.iter());
+    let removes: Vec<String> = owned.iter().flatten().filter(|k| publishing.seek(k).is_none()).cloned().collect();
     stager.settle(check_disk(&publisher, &planned, &moves, &removes, owned.as_ref()))?;
     if owned.is_none()
         && let Some(w) = unknown_files(publisher.out_dir(), &outputs)
@@ -259,9 +260,9 @@ pub(super) enum NewState {
 /// A site's new search cache, as the commit saves it.
 pub(super) enum SearchSave {
     Encoded(Vec<u8>),
-    /// The preview's: saved after the publish, on another thread, then
-    /// kept for its next search build (reading and writing megabytes of
-    /// cache on every edit would take longer than indexing the edit).
+    /// The preview's: encoded and saved after the publish, on another
+    /// thread, and kept for the site's next search build, which then does
+    /// not read and decode megabytes of cache to index one edit.
     Later(search::SearchCache),
 }
 
@@ -420,20 +421,20 @@ fn render_planned(
         })
         .collect();
 
-    // What is kept is carried over in path order, in one pass over the
+    // What is kept is carried over in path order, in one walk over the
     // previous records and image lists: a preview keeps thousands of
     // outputs per edit, and a lookup and an insert for each cost more than
-    // the render.
+    // the render. The maps are then built from those sorted lists at once.
     let mut kept: Vec<&str> = plan.keep.iter().map(|&i| planned[i].path.as_str()).collect();
     kept.sort_unstable();
-    let mut outputs: Vec<(String, OutputRecord)> = Vec::with_capacity(kept.len() + results.len());
-    let mut kept_deps: Vec<(String, Vec<Dep>)> = Vec::new();
-    let (mut records, mut lists) = (Sorted::new(previous.iter()), Sorted::new(deps.into_iter()));
+    let mut outputs: Vec<(String, OutputRecord)> = Vec::with_capacity(kept.len());
+    let mut image_lists: Vec<(String, Vec<Dep>)> = Vec::new();
+    let (mut records, mut lists) = (KeyWalk::new(previous.iter()), KeyWalk::new(deps.into_iter()));
     for path in kept {
         let (k, r) = records.seek(path).expect("the plan keeps only outputs it has a record of");
         outputs.push((k.clone(), *r));
         // A kept article still publishes the images it published last time.
-        kept_deps.extend(lists.seek(path));
+        image_lists.extend(lists.seek(path));
     }
     for &i in &plan.keep {
         // A kept search index keeps the files its manifest names.
@@ -447,10 +448,13 @@ fn render_planned(
             report.pages_unchanged += 1;
         }
     }
+    let mut out = RenderedSite {
+        out: Collected { outputs: outputs.into_iter().collect(), moves: vec![] },
+        deps: image_lists.into_iter().collect(),
+        texts: HashMap::new(),
+    };
     let mut diags = Diagnostics::default();
     let results: Vec<Published> = diags.keep_ok(results);
-    let mut out = Collected::default();
-    let mut texts = HashMap::new();
     for p in results {
         if p.page {
             if p.written {
@@ -459,29 +463,23 @@ fn render_planned(
                 report.pages_unchanged += 1;
             }
         }
-        texts.extend(p.text);
+        out.texts.extend(p.text);
         report.warnings.extend(p.warnings);
         if let Some(images) = p.images.filter(|i| !i.is_empty()) {
-            kept_deps.push((p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect()));
+            out.deps.insert(p.path.clone(), images.into_iter().map(|a| Dep { source: a.source, rel: a.rel }).collect());
         }
-        if p.written {
-            out.moves.push(p.path.clone());
-        }
-        outputs.push((p.path, p.record));
+        out.out.add(p.path, p.record, p.written);
     }
-    // Built from a list mostly in order: a sort that finds the runs, then
-    // one pass (no lookup per entry).
-    out.outputs = outputs.into_iter().collect();
-    diags.into_result(RenderedSite { out, deps: kept_deps.into_iter().collect(), texts })
+    diags.into_result(out)
 }
 
-/// The entries of a map in key order, for finding keys asked for in
+/// A walk over a map's entries in key order, finding keys asked for in
 /// ascending order with one pass instead of one lookup each.
-struct Sorted<I: Iterator>(std::iter::Peekable<I>);
+struct KeyWalk<I: Iterator>(std::iter::Peekable<I>);
 
-impl<K: AsRef<str>, V, I: Iterator<Item = (K, V)>> Sorted<I> {
+impl<K: AsRef<str>, V, I: Iterator<Item = (K, V)>> KeyWalk<I> {
     fn new(entries: I) -> Self {
-        Sorted(entries.peekable())
+        KeyWalk(entries.peekable())
     }
 
     /// The entry of `key`, if there is one; keys before it are passed over

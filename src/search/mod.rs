@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use rayon::prelude::*;
@@ -109,7 +110,7 @@ pub fn site_index(
     let kept: Vec<Option<CachedDoc>> = model.articles.iter().map(|a| cache.docs.remove(&a.rel)).collect();
     let work: Vec<(usize, Option<String>, Option<CachedDoc>)> =
         kept.into_iter().enumerate().map(|(i, c)| (i, fresh.remove(&i), c)).collect();
-    let afresh = work.iter().filter(|(i, _, c)| c.as_ref().is_none_or(|c| c.key != keys[*i])).count();
+    let afresh = AtomicUsize::new(0);
     let analysed: Vec<index::Analysed> = work
         .into_par_iter()
         .map(|(i, fresh, cached)| {
@@ -117,6 +118,7 @@ pub fn site_index(
             match cached {
                 Some(c) if c.key == keys[i] => Ok(c.analysed),
                 cached => {
+                    afresh.fetch_add(1, Ordering::Relaxed);
                     let text = match (fresh, cached) {
                         (Some(text), _) => text,
                         (None, Some(c)) if c.text_id == docs[i].text_id => c.analysed.text()?,
@@ -136,7 +138,7 @@ pub fn site_index(
         .zip(analysed)
         .map(|(((a, d), key), analysed)| (a.rel.clone(), CachedDoc { key, text_id: d.text_id, analysed }))
         .collect();
-    Ok(SiteIndex { built, cache: SearchCache { docs }, analysed: afresh })
+    Ok(SiteIndex { built, cache: SearchCache { docs }, analysed: afresh.into_inner() })
 }
 
 /// A site's search index, with the cache its next build starts from.
