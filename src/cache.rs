@@ -97,6 +97,9 @@ pub struct Lock {
 
 pub const LOCK_FILE: &str = "lock";
 
+/// How long a lock that names this process is waited for ([`Lock::take`]).
+const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Lock {
     pub fn take(cache_dir: &Path) -> anyhow::Result<Lock> {
         use std::io::{Read as _, Seek as _, Write as _};
@@ -109,19 +112,31 @@ impl Lock {
             .truncate(false)
             .open(&path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                file.read_to_string(&mut pid).ok();
-                let pid = pid.trim();
-                let who = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
-                anyhow::bail!(
-                    "another gen build is running on this repository{who}: it holds {}. Wait for it to finish, then build again",
-                    path.display()
-                );
+        // A process forked by this one (a test's child, say) holds a copy of
+        // the lock's descriptor until it execs, so a lock this process just
+        // released can look held by itself for a moment: that is waited
+        // out, a lock held by another process is not.
+        let waiting_since = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let mut pid = String::new();
+                    file.rewind().ok();
+                    file.read_to_string(&mut pid).ok();
+                    let pid = pid.trim();
+                    if pid == std::process::id().to_string() && waiting_since.elapsed() < OWN_LOCK_WAIT {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                    let who = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
+                    anyhow::bail!(
+                        "another gen build is running on this repository{who}: it holds {}. Wait for it to finish, then build again",
+                        path.display()
+                    );
+                }
+                Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
             }
-            Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
         }
         // Who holds it, for the message above; only a hint, so not synced.
         file.set_len(0).ok();
@@ -300,6 +315,40 @@ fn verified(bytes: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use crate::images::ImageRecord;
+
+    /// A child forked while a build held the lock keeps a copy of its
+    /// descriptor until it execs: the next build of the same process waits
+    /// for it instead of failing as if another build were running.
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_held_by_a_child_forked_before_it_was_released_is_waited_for() {
+        use std::io::Read as _;
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::process::CommandExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let lock = Lock::take(dir.path()).unwrap();
+        let (mut forked, tell) = std::io::pipe().unwrap();
+        let tell = tell.as_raw_fd();
+        // Another thread spawns (as another test would): its child says
+        // when it is forked, then holds every descriptor a while before it
+        // execs.
+        let spawner = std::thread::spawn(move || {
+            let mut cmd = std::process::Command::new("true");
+            unsafe {
+                cmd.pre_exec(move || {
+                    libc::write(tell, b"f".as_ptr().cast(), 1);
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok(())
+                });
+            }
+            cmd.status().unwrap();
+        });
+        forked.read_exact(&mut [0u8]).unwrap();
+        drop(lock);
+        let again = Lock::take(dir.path());
+        spawner.join().unwrap();
+        again.unwrap();
+    }
 
     #[test]
     fn a_state_encoded_in_parts_is_the_state_encoded_whole() {
