@@ -479,7 +479,7 @@ pub struct Markdown {
 
 impl Default for Markdown {
     fn default() -> Self {
-        Markdown { highlighter: Highlighter(SyntectAdapterBuilder::new().css().build()) }
+        Markdown { highlighter: Highlighter { syntect: SyntectAdapterBuilder::new().css().build(), done: Default::default() } }
     }
 }
 
@@ -503,11 +503,59 @@ pub struct Body {
 /// syntect's adapter, with code blocks reachable from the keyboard: on a
 /// phone a `<pre>` scrolls sideways, and a reader without a pointer must be
 /// able to focus it to scroll (axe: scrollable-region-focusable).
-struct Highlighter(SyntectAdapter);
+struct Highlighter {
+    syntect: SyntectAdapter,
+    /// Highlighted blocks by the hash of their language and code: a block
+    /// that recurs (an install command, a snippet every article ends with)
+    /// is highlighted once per process. syntect tries its syntax's patterns
+    /// at every position of every line: a two-line block costs about 0.1 ms.
+    done: std::sync::Mutex<Highlighted>,
+}
+
+/// The memo of [`Highlighter`], emptied when it outgrows its budget.
+#[derive(Default)]
+struct Highlighted {
+    blocks: HashMap<[u8; 32], std::sync::Arc<str>>,
+    bytes: usize,
+}
+
+/// What the highlighted blocks kept in memory may add up to.
+const HIGHLIGHTED_BYTES: usize = 32 << 20;
+
+impl Highlighter {
+    fn key(lang: Option<&str>, code: &str) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        // The language's length first: no two (language, code) pairs hash alike.
+        let lang = lang.unwrap_or("");
+        h.update(&(lang.len() as u64).to_le_bytes());
+        h.update(lang.as_bytes());
+        h.update(code.as_bytes());
+        *h.finalize().as_bytes()
+    }
+}
 
 impl comrak::adapters::SyntaxHighlighterAdapter for Highlighter {
     fn write_highlighted(&self, output: &mut dyn std::fmt::Write, lang: Option<&str>, code: &str) -> std::fmt::Result {
-        self.0.write_highlighted(output, lang, code)
+        let key = Highlighter::key(lang, code);
+        let known = self.done.lock().expect("no panics while held").blocks.get(&key).cloned();
+        let html = match known {
+            Some(html) => html,
+            None => {
+                let mut html = String::new();
+                self.syntect.write_highlighted(&mut html, lang, code)?;
+                let html: std::sync::Arc<str> = html.into();
+                let mut done = self.done.lock().expect("no panics while held");
+                if done.bytes + html.len() > HIGHLIGHTED_BYTES {
+                    *done = Highlighted::default();
+                }
+                if !done.blocks.contains_key(&key) {
+                    done.bytes += html.len();
+                    done.blocks.insert(key, html.clone());
+                }
+                html
+            }
+        };
+        output.write_str(&html)
     }
 
     fn write_pre_tag(&self, output: &mut dyn std::fmt::Write, _: HashMap<&'static str, std::borrow::Cow<'_, str>>) -> std::fmt::Result {
@@ -520,7 +568,7 @@ impl comrak::adapters::SyntaxHighlighterAdapter for Highlighter {
         output: &mut dyn std::fmt::Write,
         attributes: HashMap<&'static str, std::borrow::Cow<'_, str>>,
     ) -> std::fmt::Result {
-        self.0.write_code_tag(output, attributes)
+        self.syntect.write_code_tag(output, attributes)
     }
 }
 
@@ -1038,6 +1086,24 @@ mod tests {
         assert!(body.html.contains("<img src=\"/images/x.png\" alt=\"a\" width=\"4\" height=\"3\" />"), "{}", body.html);
         assert!(body.html.contains("<table>"));
         assert!(body.html.contains("footnote"));
+    }
+
+    #[test]
+    fn a_recurring_code_block_is_highlighted_once_and_alike() {
+        let md = Markdown::default();
+        let html = |text: &str| md.render(Path::new("a.md"), text, 1, false, 0, |_, _| Ok(None)).unwrap().html;
+        let block = "```python\ndef total(xs):\n    return sum(xs)\n```\n";
+        let first = html(block);
+        assert_eq!(md.highlighter.done.lock().unwrap().blocks.len(), 1);
+        assert_eq!(html(&format!("Intro.\n\n{block}")), format!("<p>Intro.</p>\n{first}"));
+        assert_eq!(md.highlighter.done.lock().unwrap().blocks.len(), 1, "the second came from the memo");
+        // Another language or another line is another block.
+        let rust = html(&block.replace("python", "rust"));
+        assert_ne!(rust, first);
+        assert!(rust.contains("source rust") && first.contains("source python"), "{rust}\n{first}");
+        assert_ne!(html(&block.replace("sum(xs)", "sum(xs) + 1")), first);
+        assert_eq!(md.highlighter.done.lock().unwrap().blocks.len(), 3);
+        assert_eq!(html(block), first);
     }
 
     #[test]

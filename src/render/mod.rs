@@ -92,7 +92,7 @@ const MIN_SPLICED_BODY: usize = 256;
 /// gets the whole page minified.
 fn minify(html: String, body: Option<&str>) -> Vec<u8> {
     let whole = |html: &str| keep_head_end(minify_html::minify(html.as_bytes(), &MINIFY));
-    let Some((body, at)) = body.filter(|b| b.len() >= MIN_SPLICED_BODY).and_then(|b| Some((b, html.find(b)?))) else {
+    let Some((body, at)) = body.filter(|b| b.len() >= MIN_SPLICED_BODY).and_then(|b| Some((b, find_body(&html, b)?))) else {
         return whole(&html);
     };
     let page = [&html[..at], BODY_PLACEHOLDER, &html[at + body.len()..]].concat();
@@ -119,7 +119,24 @@ fn keep_head_end(mut html: Vec<u8>) -> Vec<u8> {
 
 /// Where `needle` first occurs in `hay`.
 fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
+}
+
+/// Where `body` first occurs in `html`: its first bytes are searched for
+/// and the rest compared where they stand. (A searcher made for the whole
+/// body, kilobytes long, cost more than the search itself.)
+fn find_body(html: &str, body: &str) -> Option<usize> {
+    let (html, body) = (html.as_bytes(), body.as_bytes());
+    let head = memchr::memmem::Finder::new(&body[..body.len().min(64)]);
+    let mut from = 0;
+    while let Some(p) = head.find(&html[from..]) {
+        let at = from + p;
+        if html[at..].starts_with(body) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// A job's output: the bytes to publish and the images an article uses
@@ -451,6 +468,16 @@ mod tests {
         let short = "<p>x</p>\n";
         let whole = keep_head_end(minify_html::minify(page(short).as_bytes(), &MINIFY));
         assert_eq!(minify(page(short), Some(short)), whole);
+    }
+
+    #[test]
+    fn a_body_whose_beginning_the_page_shows_before_it_is_found_whole() {
+        let body = format!("<p>{}</p>\n<p>second</p>\n", "words ".repeat(60));
+        let lead = &body[..100];
+        let html = format!("<html><body><div class=\"lead\">{lead}</div><article>{body}</article></body></html>");
+        assert!(html.find(lead).unwrap() < html.find(&body).unwrap());
+        assert_eq!(find_body(&html, &body), html.find(&body));
+        assert_eq!(find_body(&html, &"absent ".repeat(50)), None);
     }
 
     #[test]

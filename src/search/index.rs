@@ -494,21 +494,19 @@ fn doc_terms(d: &DocInput, text: &str) -> (String, Vec<(u32, bool)>) {
             add(&facet_term(letter, v), false);
         }
     }
-    let text = |&(a, b, _): &(u32, u32, bool)| &buf[a as usize..b as usize];
-    spans.sort_unstable_by(|x, y| text(x).cmp(text(y)));
-    let mut terms = String::new();
-    let mut ends = vec![];
-    let mut k = 0;
-    while k < spans.len() {
-        let mut top = spans[k].2;
-        let mut j = k + 1;
-        while j < spans.len() && text(&spans[j]) == text(&spans[k]) {
-            top |= spans[j].2;
-            j += 1;
-        }
-        terms.push_str(text(&spans[k]));
+    // Distinct first, then sorted: an article repeats most of its words,
+    // and sorting every occurrence was a fifth of the analysis.
+    let mut distinct: TermMap<&str, bool> = TermMap::default();
+    for &(a, b, top) in &spans {
+        *distinct.entry(&buf[a as usize..b as usize]).or_default() |= top;
+    }
+    let mut sorted: Vec<(&str, bool)> = distinct.into_iter().collect();
+    sorted.sort_unstable_by(|x, y| x.0.cmp(y.0));
+    let mut terms = String::with_capacity(sorted.iter().map(|(t, _)| t.len()).sum());
+    let mut ends = Vec::with_capacity(sorted.len());
+    for (t, top) in sorted {
+        terms.push_str(t);
         ends.push((terms.len() as u32, top));
-        k = j;
     }
     (terms, ends)
 }
