@@ -1,7 +1,7 @@
 # Shared by the bench scripts (sourced, not run).
 
 # run LABEL CMD...: prints seconds and peak RSS (MiB) of CMD on stderr and
-# echoes the seconds on stdout.
+# echoes the seconds on stdout (and the MiB into the file $RUN_PEAK, if set).
 run() {
   local label=$1; shift
   local out tf
@@ -9,6 +9,9 @@ run() {
   /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1
   out=$(tail -1 "$tf"); rm -f "$tf"
   printf "%-28s %8.2f s %8.0f MiB\n" "$label" "${out% *}" "$(( ${out#* } / 1024 ))" >&2
+  if [ -n "${RUN_PEAK:-}" ]; then
+    echo "$(( ${out#* } / 1024 ))" > "$RUN_PEAK"
+  fi
   echo "${out% *}"
 }
 

@@ -47,7 +47,9 @@ for shape in $SHAPES; do
     # start from the same state (ext4 is much slower while it is busy).
     sync
     sleep 2
-    gen_cold=$(run "gen cold" "$GEN" build --quiet)
+    gen_cold=$(RUN_PEAK="$dir.peak" run "gen cold" "$GEN" build --quiet)
+    peak=$(cat "$dir.peak")
+    rm -f "$dir.peak"
     noop=$(run "gen no-op" "$GEN" build --quiet)
     # (Where tracing is not allowed, or anything else fails, there is no floor.)
     trace="$dir.stat-trace"
@@ -81,14 +83,30 @@ for shape in $SHAPES; do
       printf "%-28s %8.2f (work x %.2f)\n" "cold time ratio $prev_n->$n" "$(echo "$gen_cold / $prev_cold" | bc -l)" "$(echo "$n / $prev_n" | bc -l)"
     fi
     prev_n=$n prev_cold=$gen_cold
-    echo "$shape $n $gen_cold $hugo $ratio $noop $edit $floor" >> "$table"
+    echo "$shape $n $gen_cold $hugo $ratio $noop $edit $floor $peak" >> "$table"
   done
 done
 echo
-printf "%-7s %8s %9s %9s %7s %7s %7s %7s\n" shape articles "gen cold" "hugo" ratio no-op floor edit
+printf "%-7s %8s %9s %8s %9s %7s %7s %7s %7s\n" shape articles "gen cold" peak "hugo" ratio no-op floor edit
 awk -v s="$SITES" '{ r = ($5 == "-") ? "-" : sprintf("%.2f", $5); h = ($4 == "-") ? "-" : sprintf("%.2fs", $4);
   f = ($8 == "-") ? "-" : sprintf("%.2fs", $8);
-  printf "%-7s %8s %8.2fs %9s %7s %6.2fs %7s %6.2fs\n", $1, s "x" $2, $3, h, r, $6, f, $7 }' "$table"
+  printf "%-7s %8s %8.2fs %4dMiB %9s %7s %6.2fs %7s %6.2fs\n", $1, s "x" $2, $3, $9, h, r, $6, f, $7 }' "$table"
+echo
+# Where the engine issue's targets stand (set for 15 sites of 2,000 and 7,000).
 awk '$5 != "-" && ($5 > worst) { worst = $5; at = $1 " x" $2 } END { if (at) printf "worst gen/hugo cold ratio: %.2f (%s; target <= 0.33)\n", worst, at }' "$table"
+awk -v s="$SITES" '
+  { cold[$1 " " $2] = $3 }
+  $2 == 2000 && $6 > noop { noop = $6; nat = $1; nfl = $8 }
+  $2 == 2000 && $7 > edit { edit = $7; eat = $1 }
+  $2 == 7000 { printf "cold %s %sx7000: %.2f s in %d MiB (target < 60 s in < 1024 MiB)\n", $1, s, $3, $9 }
+  END {
+    if (nat) printf "worst no-op at %sx2000: %.2f s (%s; target < 0.2 s; its stat calls alone: %s s)\n", s, noop, nat, nfl
+    if (eat) printf "worst one-article edit at %sx2000: %.2f s (%s; target < 0.25 s)\n", s, edit, eat
+    for (k in cold) {
+      split(k, p, " ")
+      if (p[2] == 7000 && ((p[1] " 2000") in cold))
+        printf "cold %s 2000->7000: %.2fx the time for 3.50x the work (target <= 3.5x)\n", p[1], cold[k] / cold[p[1] " 2000"]
+    }
+  }' "$table"
 rm -f "$table"
 rm -rf $dirs
