@@ -9,7 +9,8 @@
 # one-template edit, with peak memory, in one run on this machine; with
 # strace, also the no-op's stat calls timed alone (benches/stat_floor.rs). Hugo
 # builds the same articles as one project per site, as a publisher would
-# run it. Ends with a table and the worst gen/Hugo ratio over the shapes.
+# run it. Ends with a table and where each speed and memory target stands
+# (the worst gen/Hugo ratio over the shapes first).
 # Report ratios, not absolute times: these machines are small and noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
