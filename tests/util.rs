@@ -35,11 +35,24 @@ impl Repo {
     /// earlier: gen distrusts stamps from the last second (a file written in
     /// the same clock tick as a build reads it), so only files the test
     /// writes afterwards count as just changed.
+    ///
+    /// A preview build (`opts.memory`) returns before its state and search
+    /// cache are saved: their temporary files may vanish under the walk, and
+    /// are skipped.
     pub fn age(&self) {
         let then = SystemTime::now() - Duration::from_secs(3600);
+        let vanished = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
         for e in walkdir::WalkDir::new(self.root()).contents_first(true) {
-            let e = e.unwrap();
-            std::fs::File::open(e.path()).unwrap().set_modified(then).unwrap();
+            let e = match e {
+                Ok(e) => e,
+                Err(e) if e.io_error().is_some_and(vanished) => continue,
+                Err(e) => panic!("{e}"),
+            };
+            match std::fs::File::open(e.path()) {
+                Ok(f) => f.set_modified(then).unwrap(),
+                Err(err) if vanished(&err) => continue,
+                Err(err) => panic!("{}: {err}", e.path().display()),
+            }
         }
     }
 
