@@ -2,10 +2,12 @@
 //! source hashes with their parsed metadata, and for every output its input
 //! hash, content hash and stamp.
 //!
-//! The file starts with a magic string, a format version and a blake3 checksum
-//! of the body; the body is a [`Check`] (what tells that a site did not
-//! change), then the state. Anything that does not match is reported in one line and
-//! ignored, so a corrupt or foreign cache can only cost a full build.
+//! The file starts with a magic string and a format version, then holds a
+//! [`Check`] (what tells that a site did not change) and the state, each
+//! with its own blake3 checksum: a site that did not change reads and
+//! verifies its check alone. Anything that does not match is reported in
+//! one line and ignored, so a corrupt or foreign cache can only cost a full
+//! build.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,10 @@ use crate::discover::{Hash, Stamp};
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 12;
+const VERSION: u32 = 13;
+/// Magic, version, the check's length and checksum, the state's length and
+/// checksum.
+const HEAD: usize = 8 + 4 + 8 + 32 + 8 + 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRecord {
@@ -199,20 +204,29 @@ impl Check {
     }
 }
 
-/// A state file as read: its [`Check`] decoded (and the whole file's
-/// checksum verified), the rest decoded only for a site that is built.
+/// A state file as read: its [`Check`] read, verified and decoded; the
+/// state after it read only for a site that is built. (A no-op build read
+/// and hashed every site's whole state, three times its check.)
 #[derive(Debug)]
 pub struct Saved {
     pub check: Check,
     path: PathBuf,
-    bytes: Vec<u8>,
-    /// Where the state follows the check in `bytes`.
-    rest: usize,
+    /// Open where the state begins (the same file, even if a build of
+    /// another process replaced the path since).
+    file: std::fs::File,
+    /// The state's checksum.
+    sum: Hash,
 }
 
 impl Saved {
-    pub fn state(self) -> Result<SiteState, CacheError> {
-        postcard::from_bytes(&self.bytes[self.rest..]).map_err(|_| CacheError::Corrupt(self.path))
+    pub fn state(mut self) -> Result<SiteState, CacheError> {
+        use std::io::Read as _;
+        let mut rest = Vec::new();
+        self.file.read_to_end(&mut rest).map_err(|e| CacheError::Io(self.path.clone(), e))?;
+        if blake3::hash(&rest).as_bytes() != &self.sum {
+            return Err(CacheError::Corrupt(self.path));
+        }
+        postcard::from_bytes(&rest).map_err(|_| CacheError::Corrupt(self.path))
     }
 }
 
@@ -221,25 +235,47 @@ pub fn load(path: &Path) -> Result<Option<SiteState>, CacheError> {
     load_saved(path)?.map(Saved::state).transpose()
 }
 
-/// Reads a site's state file, decoding only its [`Check`].
+/// Reads a site's state file as far as its [`Check`], and decodes that.
 pub fn load_saved(path: &Path) -> Result<Option<Saved>, CacheError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    use std::io::Read as _;
+    let io = |e: std::io::Error| CacheError::Io(path.to_path_buf(), e);
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CacheError::Io(path.to_path_buf(), e)),
+        Err(e) => return Err(io(e)),
     };
-    if bytes.len() < 12 || &bytes[..8] != MAGIC || bytes[8..12] != VERSION.to_le_bytes() {
+    let mut head = [0u8; HEAD];
+    let mut got = 0;
+    while got < HEAD {
+        match file.read(&mut head[got..]).map_err(io)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if got < 12 || &head[..8] != MAGIC || head[8..12] != VERSION.to_le_bytes() {
         return Err(CacheError::Foreign(path.to_path_buf()));
     }
     let corrupt = || CacheError::Corrupt(path.to_path_buf());
-    let body = verified(&bytes).ok_or_else(corrupt)?;
-    let (check, rest) = postcard::take_from_bytes::<Check>(body).map_err(|_| corrupt())?;
-    let rest = bytes.len() - rest.len();
-    Ok(Some(Saved { check, path: path.to_path_buf(), bytes, rest }))
+    if got < HEAD {
+        return Err(corrupt());
+    }
+    let len = u64::from_le_bytes(head[12..20].try_into().expect("8 bytes"));
+    // A file cut short (by a full disk, a copy) is seen without reading it.
+    let rest = u64::from_le_bytes(head[52..60].try_into().expect("8 bytes"));
+    if file.metadata().map_err(io)?.len() != HEAD as u64 + len + rest {
+        return Err(corrupt());
+    }
+    let mut check = Vec::new();
+    (&mut file).take(len).read_to_end(&mut check).map_err(io)?;
+    if check.len() as u64 != len || blake3::hash(&check).as_bytes()[..] != head[20..52] {
+        return Err(corrupt());
+    }
+    let check = postcard::from_bytes::<Check>(&check).map_err(|_| corrupt())?;
+    Ok(Some(Saved { check, path: path.to_path_buf(), file, sum: head[60..92].try_into().expect("32 bytes") }))
 }
 
-/// The bytes of a state file (written by the publisher, atomically): its
-/// check, then the state.
+/// The bytes of a state file (written by the publisher, atomically): the
+/// head, the check, then the state.
 pub fn encode(state: &SiteState) -> Vec<u8> {
     encode_checked(&Check::of(state), state)
 }
@@ -267,7 +303,21 @@ pub fn encode_checked(check: &Check, state: &SiteState) -> Vec<u8> {
     let head = (output_dir, timezone, settings, valid_until, pages, future, folders, section_pages);
     let parts: [&(dyn erased::Encode + Sync); 6] = [check, &head, sources, outputs, deps, image_sources];
     let body: Vec<Vec<u8>> = parts.par_iter().map(|p| p.encode()).collect();
-    seal_body(MAGIC, VERSION, &body.concat())
+    let (check, state) = body.split_first().expect("six parts");
+    let mut sum = blake3::Hasher::new();
+    for p in state {
+        sum.update(p);
+    }
+    let mut out = Vec::with_capacity(HEAD + body.iter().map(Vec::len).sum::<usize>());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(check.len() as u64).to_le_bytes());
+    out.extend_from_slice(blake3::hash(check).as_bytes());
+    out.extend_from_slice(&(state.iter().map(Vec::len).sum::<usize>() as u64).to_le_bytes());
+    out.extend_from_slice(sum.finalize().as_bytes());
+    out.extend_from_slice(check);
+    state.iter().for_each(|p| out.extend_from_slice(p));
+    out
 }
 
 mod erased {
@@ -364,7 +414,14 @@ mod tests {
             ImageRecord { stamp: Stamp::default(), hash: [4; 32], width: Some(4), height: Some(3), still: Some(true) },
         );
         st.sources.insert("a.md".into(), SourceRecord { stamp: Stamp::default(), hash: [3; 32], meta: meta() });
-        assert_eq!(encode(&st), seal(MAGIC, VERSION, &(Check::of(&st), &st)));
+        let bytes = encode(&st);
+        let (check, state) = (postcard::to_stdvec(&Check::of(&st)).unwrap(), postcard::to_stdvec(&st).unwrap());
+        assert_eq!(bytes[..12], [&MAGIC[..], &VERSION.to_le_bytes()].concat());
+        assert_eq!(bytes[12..20], (check.len() as u64).to_le_bytes());
+        assert_eq!(bytes[20..52], *blake3::hash(&check).as_bytes());
+        assert_eq!(bytes[52..60], (state.len() as u64).to_le_bytes());
+        assert_eq!(bytes[60..92], *blake3::hash(&state).as_bytes());
+        assert_eq!(bytes[HEAD..], [check, state].concat());
     }
 
     #[test]
@@ -406,5 +463,27 @@ mod tests {
         assert_eq!(saved.check, Check::of(&st));
         assert_eq!(saved.check.outputs, [("a/index.html".to_string(), Stamp { size: 3, mtime_ns: 4, ..Stamp::default() })]);
         assert_eq!(saved.state().unwrap(), st);
+
+        // A damaged state spoils the state alone, once read; a damaged
+        // check, or a file cut short, the file.
+        let bytes = std::fs::read(&p).unwrap();
+        let check_len = u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
+        let damaged = |at: usize| {
+            let mut b = bytes.clone();
+            b[at] ^= 0xff;
+            std::fs::write(&p, b).unwrap();
+        };
+        damaged(HEAD + check_len + 1);
+        let saved = load_saved(&p).unwrap().unwrap();
+        assert_eq!(saved.check, Check::of(&st));
+        assert!(matches!(saved.state(), Err(CacheError::Corrupt(_))));
+        damaged(HEAD + 1);
+        assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))));
+        std::fs::write(&p, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "a state cut short");
+        std::fs::write(&p, &bytes[..HEAD + check_len - 1]).unwrap();
+        assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "a check cut short");
+        std::fs::write(&p, &bytes[..HEAD - 1]).unwrap();
+        assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "a head cut short");
     }
 }
