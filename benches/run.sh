@@ -49,16 +49,16 @@ for shape in $SHAPES; do
     sync
     sleep 2
     # And let the inodes the last edits freed age (see below).
-    left=$(( ${freed_at:-0} + 300 - $(date +%s) ))
+    left=$(( ${freed_at:-0} + 360 - $(date +%s) ))
     [ "$left" -gt 0 ] && echo "(waiting ${left}s for ext4 to reuse freed inodes freely)" && sleep "$left"
     gen_cold=$(RUN_PEAK="$dir.peak" run "gen cold" "$GEN" build --quiet)
     peak=$(cat "$dir.peak")
     rm -f "$dir.peak"
     # Hugo's cold build next, before gen's edits: they replace files, and
     # ext4 without a journal (these machines) skips every inode freed in the
-    # last minute (five while its table is unwritten) when it makes a file
-    # (a rename over a file frees one): that taxed whichever cold build came
-    # next by up to 40%.
+    # last minute (six while its table block is unwritten) when it makes a
+    # file (a rename over a file frees one): that taxed whichever cold build
+    # came next by up to 40%.
     ratio=-
     hugo=-
     if [ -n "$HUGO" ]; then
@@ -66,6 +66,8 @@ for shape in $SHAPES; do
       hugo=$(hugo_cold)
       ratio=$(echo "$gen_cold / $hugo" | bc -l)
       printf "%-28s %8.2f\n" "ratio gen/hugo cold" "$ratio"
+      # (Hugo's pages on their way to the disk would slow gen's timings next.)
+      sync
     fi
     noop=$(run "gen no-op" "$GEN" build --quiet)
     # (Where tracing is not allowed, or anything else fails, there is no floor.)

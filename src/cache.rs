@@ -158,7 +158,7 @@ pub enum CacheError {
     Io(PathBuf, std::io::Error),
     #[error("{0} is not a gen cache or was written by another version of gen; doing a full build")]
     Foreign(PathBuf),
-    #[error("{0} is corrupt (checksum mismatch); doing a full build")]
+    #[error("{0} is corrupt (checksum or length mismatch); doing a full build")]
     Corrupt(PathBuf),
 }
 
@@ -204,9 +204,10 @@ impl Check {
     }
 }
 
-/// A state file as read: its [`Check`] read, verified and decoded; the
-/// state after it read only for a site that is built. (A no-op build read
-/// and hashed every site's whole state, three times its check.)
+/// A state file as read: its [`Check`] read, verified and decoded, and
+/// sealed at the file's change time; the state after it read only for a
+/// site that is built. (A no-op build read and hashed every site's whole
+/// state, about five times its check.)
 #[derive(Debug)]
 pub struct Saved {
     pub check: Check,
@@ -262,7 +263,8 @@ pub fn load_saved(path: &Path) -> Result<Option<Saved>, CacheError> {
     let len = u64::from_le_bytes(head[12..20].try_into().expect("8 bytes"));
     // A file cut short (by a full disk, a copy) is seen without reading it.
     let rest = u64::from_le_bytes(head[52..60].try_into().expect("8 bytes"));
-    if file.metadata().map_err(io)?.len() != HEAD as u64 + len + rest {
+    let meta = file.metadata().map_err(io)?;
+    if (HEAD as u64).checked_add(len).and_then(|n| n.checked_add(rest)) != Some(meta.len()) {
         return Err(corrupt());
     }
     let mut check = Vec::new();
@@ -270,7 +272,9 @@ pub fn load_saved(path: &Path) -> Result<Option<Saved>, CacheError> {
     if check.len() as u64 != len || blake3::hash(&check).as_bytes()[..] != head[20..52] {
         return Err(corrupt());
     }
-    let check = postcard::from_bytes::<Check>(&check).map_err(|_| corrupt())?;
+    let mut check = postcard::from_bytes::<Check>(&check).map_err(|_| corrupt())?;
+    // Of the file read, whatever has become of its path since.
+    check.sealed_ns = crate::discover::Stamp::of(&meta).ctime_ns;
     Ok(Some(Saved { check, path: path.to_path_buf(), file, sum: head[60..92].try_into().expect("32 bytes") }))
 }
 
@@ -438,13 +442,31 @@ mod tests {
 
         let mut bytes = std::fs::read(&p).unwrap();
         let last = bytes.len() - 1;
-        bytes[last] ^= 0xff;
+        bytes[last] ^= 0x01;
         std::fs::write(&p, &bytes).unwrap();
         assert!(matches!(load(&p), Err(CacheError::Corrupt(_))));
 
         std::fs::write(&p, b"GENSTATE\x63\0\0\0").unwrap();
         assert!(matches!(load(&p), Err(CacheError::Foreign(_))));
         assert!(load(&dir.path().join("missing")).unwrap().is_none());
+    }
+
+    /// A state read as far as its check is the file that was opened: a
+    /// state saved over its path in between (by rename, as every save is)
+    /// is not mixed in, and the check is sealed at the file read.
+    #[test]
+    fn a_state_replaced_after_its_check_was_read_is_read_whole_from_the_file_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.state");
+        let first = SiteState { output_dir: "public/s".into(), pages: 1, ..Default::default() };
+        crate::write::replace(&p, &encode(&first)).unwrap();
+        let sealed = crate::discover::changed_ns(&p);
+        let saved = load_saved(&p).unwrap().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        crate::write::replace(&p, &encode(&SiteState { pages: 2, ..first.clone() })).unwrap();
+        assert_ne!(crate::discover::changed_ns(&p), sealed);
+        assert_eq!(saved.check.sealed_ns, sealed);
+        assert_eq!(saved.state().unwrap(), first);
     }
 
     #[test]
@@ -460,25 +482,35 @@ mod tests {
         );
         std::fs::write(&p, encode(&st)).unwrap();
         let saved = load_saved(&p).unwrap().unwrap();
-        assert_eq!(saved.check, Check::of(&st));
+        assert_eq!(saved.check.sealed_ns, crate::discover::changed_ns(&p), "sealed when the file was");
+        assert_eq!(saved.check, Check { sealed_ns: saved.check.sealed_ns, ..Check::of(&st) });
         assert_eq!(saved.check.outputs, [("a/index.html".to_string(), Stamp { size: 3, mtime_ns: 4, ..Stamp::default() })]);
         assert_eq!(saved.state().unwrap(), st);
 
-        // A damaged state spoils the state alone, once read; a damaged
-        // check, or a file cut short, the file.
+        // A damaged state or state checksum spoils the state alone, once
+        // read; a damaged check or check checksum, or a file cut short, the
+        // file. (Each
+        // damage turns the `p` of `public/s` into a `q`: it still decodes,
+        // so only a checksum can tell.)
         let bytes = std::fs::read(&p).unwrap();
         let check_len = u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
+        let (check_at, state_at) = (HEAD + 1, HEAD + check_len + 1);
+        assert_eq!((bytes[check_at], bytes[state_at]), (b'p', b'p'), "both begin with output_dir");
         let damaged = |at: usize| {
             let mut b = bytes.clone();
-            b[at] ^= 0xff;
+            b[at] ^= 0x01;
             std::fs::write(&p, b).unwrap();
         };
-        damaged(HEAD + check_len + 1);
-        let saved = load_saved(&p).unwrap().unwrap();
-        assert_eq!(saved.check, Check::of(&st));
-        assert!(matches!(saved.state(), Err(CacheError::Corrupt(_))));
-        damaged(HEAD + 1);
-        assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))));
+        for at in [state_at, 60] {
+            damaged(at);
+            let saved = load_saved(&p).unwrap().unwrap();
+            assert_eq!(saved.check, Check { sealed_ns: saved.check.sealed_ns, ..Check::of(&st) });
+            assert!(matches!(saved.state(), Err(CacheError::Corrupt(_))), "byte {at}");
+        }
+        for at in [check_at, 20] {
+            damaged(at);
+            assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "byte {at}");
+        }
         std::fs::write(&p, &bytes[..bytes.len() - 1]).unwrap();
         assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "a state cut short");
         std::fs::write(&p, &bytes[..HEAD + check_len - 1]).unwrap();

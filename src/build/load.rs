@@ -184,9 +184,14 @@ pub(super) fn discover_site<'s>(
     let (mut check, last) = previous.filter(|_| !fresh).map_or_else(|| (Check::default(), None), |(c, l)| (c, Some(l)));
     check.output_dir = out_dir;
     // Every file the last build published was renamed into place before
-    // its state file was: that file's ctime seals the stamps (also of a
-    // state kept in memory, which was written to disk too).
-    check.sealed_ns = if last.is_some() { discover::changed_ns(&cache::state_path(cache_dir, &site.name)) } else { 0 };
+    // its state file was: that file's ctime seals the stamps (of a state
+    // read, the file read: `load_saved` took it; of a state kept in memory,
+    // the file it was written to as well).
+    check.sealed_ns = match &last {
+        Some(Last::Saved(_)) => check.sealed_ns,
+        Some(Last::Kept(_)) => discover::changed_ns(&cache::state_path(cache_dir, &site.name)),
+        None => 0,
+    };
     report.timings_ms.insert("cache", ms(t));
 
     let t = Instant::now();
