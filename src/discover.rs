@@ -94,6 +94,9 @@ pub struct Tree {
     root: PathBuf,
     #[cfg(unix)]
     dir: Option<std::fs::File>,
+    /// A folder below `root` held open as well ([`Tree::with_subtree`]).
+    #[cfg(unix)]
+    sub: Option<(String, std::fs::File)>,
     /// When the state whose stamps [`Tree::holds`] checks was sealed.
     sealed_ns: i128,
     /// Paths (relative to `root`) that may have changed; any other holds
@@ -132,6 +135,8 @@ impl Tree {
             root: root.to_path_buf(),
             #[cfg(unix)]
             dir: std::fs::File::open(root).ok(),
+            #[cfg(unix)]
+            sub: None,
             sealed_ns: 0,
             trust: None,
         }
@@ -142,6 +147,20 @@ impl Tree {
     /// a watcher reports on).
     pub fn trusting(self, changed: Option<Changed>) -> Tree {
         Tree { trust: changed, ..self }
+    }
+
+    /// Paths under `prefix` (`/`-separated, a folder of the tree) are
+    /// stat'ed from that folder, held open too: the kernel walks fewer
+    /// components. A site's images are under its content folder, and a
+    /// build stats every one.
+    pub fn with_subtree(self, prefix: &str) -> Tree {
+        #[cfg(unix)]
+        let sub = std::fs::File::open(self.root.join(prefix)).ok().map(|f| (prefix.trim_end_matches('/').to_string(), f));
+        Tree {
+            #[cfg(unix)]
+            sub,
+            ..self
+        }
     }
 
     /// Stamps checked by [`Tree::holds`] come from a state sealed at `ns`.
@@ -175,12 +194,23 @@ impl Tree {
 
     /// Stamp and kind of `rel` (`""` is the root itself).
     pub fn stat(&self, rel: &str, follow: bool) -> Option<(Stamp, Kind)> {
+        self.try_stat(rel, follow).ok()
+    }
+
+    /// As [`Tree::stat`], with why it cannot be stat'ed.
+    pub fn try_stat(&self, rel: &str, follow: bool) -> std::io::Result<(Stamp, Kind)> {
+        #[cfg(unix)]
+        if let Some((prefix, dir)) = &self.sub
+            && let Some(rest) = rel.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('/')).filter(|r| !r.is_empty())
+        {
+            return stat_at(dir, rest, follow);
+        }
         #[cfg(unix)]
         if let Some(dir) = &self.dir {
             return stat_at(dir, if rel.is_empty() { "." } else { rel }, follow);
         }
         let path = self.root.join(rel);
-        let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) }.ok()?;
+        let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) }?;
         let kind = if meta.is_file() {
             Kind::File
         } else if meta.is_dir() {
@@ -188,21 +218,21 @@ impl Tree {
         } else {
             Kind::Other
         };
-        Some((Stamp::of(&meta), kind))
+        Ok((Stamp::of(&meta), kind))
     }
 }
 
 #[cfg(unix)]
-fn stat_at(dir: &std::fs::File, rel: &str, follow: bool) -> Option<(Stamp, Kind)> {
+fn stat_at(dir: &std::fs::File, rel: &str, follow: bool) -> std::io::Result<(Stamp, Kind)> {
     use std::os::fd::AsRawFd;
-    let rel = std::ffi::CString::new(rel).ok()?;
+    let rel = std::ffi::CString::new(rel)?;
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
     // SAFETY: a valid folder descriptor, a NUL-terminated path and a buffer
     // of the size fstatat fills; it is read only when the call succeeded.
     let st = unsafe {
         if libc::fstatat(dir.as_raw_fd(), rel.as_ptr(), st.as_mut_ptr(), flags) != 0 {
-            return None;
+            return Err(std::io::Error::last_os_error());
         }
         st.assume_init()
     };
@@ -214,7 +244,7 @@ fn stat_at(dir: &std::fs::File, rel: &str, follow: bool) -> Option<(Stamp, Kind)
     // As `Stamp::of`: times before the epoch read as 0.
     let mtime_ns = (st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128).max(0);
     let ctime_ns = (st.st_ctime as i128 * 1_000_000_000 + st.st_ctime_nsec as i128).max(0);
-    Some((Stamp { size: st.st_size as u64, mtime_ns, ino: st.st_ino as u64, ctime_ns }, kind))
+    Ok((Stamp { size: st.st_size as u64, mtime_ns, ino: st.st_ino as u64, ctime_ns }, kind))
 }
 
 /// Whether a stamp is too close to `at` to be trusted later: file system
@@ -403,6 +433,31 @@ pub fn unhex(s: &str) -> Option<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subtree_stats_what_the_root_stats() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("content/s/a")).unwrap();
+        std::fs::create_dir_all(root.join("content/other")).unwrap();
+        std::fs::write(root.join("content/s/a/p.png"), b"png").unwrap();
+        std::fs::write(root.join("content/other/q.png"), b"other").unwrap();
+        std::fs::write(root.join("content/sx.png"), b"next to it").unwrap();
+        let plain = Tree::open(root);
+        let sub = Tree::open(root).with_subtree("content/s");
+        for rel in ["content/s/a/p.png", "content/s/../other/q.png", "content/other/q.png", "content/sx.png", "content/s", "", "content/s/"]
+        {
+            assert_eq!(sub.stat(rel, true), plain.stat(rel, true), "{rel}");
+            assert!(plain.stat(rel, true).is_some(), "{rel}");
+        }
+        assert_eq!(sub.stat("content/s/a/p.png", true).unwrap().0.size, 3);
+        assert!(sub.stat("content/s/missing.png", true).is_none());
+        let err = sub.try_stat("content/s/missing.png", true).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        // A subtree that is not there leaves every path to the root.
+        let gone = Tree::open(root).with_subtree("content/none");
+        assert_eq!(gone.stat("content/s/a/p.png", true), plain.stat("content/s/a/p.png", true));
+    }
 
     #[test]
     fn a_change_in_the_seals_own_clock_tick_is_not_trusted() {

@@ -102,7 +102,9 @@ pub(super) struct Discovered<'s> {
 impl Discovered<'_> {
     /// Every input is as the last build left it: the site can be skipped.
     pub(super) fn unchanged(&self, now: DateTime<FixedOffset>, root: &Path) -> bool {
-        !self.fresh && self.diags.is_empty() && unchanged(&self.check, self.settings, &self.sources, root, now, self.trust.as_ref())
+        !self.fresh
+            && self.diags.is_empty()
+            && unchanged(&self.check, self.settings, &self.sources, root, &content_key(self.site), now, self.trust.as_ref())
     }
 
     /// `keep`: the state is wanted in memory.
@@ -332,8 +334,15 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
     report.timings_ms.insert("parse", ms(t));
 
     let t = Instant::now();
-    let catalog = Catalog::new(root, site.image_shards, site.images.clone(), std::mem::take(&mut state.image_sources), state.sealed_ns)
-        .trusting(trust.clone());
+    let catalog = Catalog::new(
+        root,
+        &content_key(site),
+        site.image_shards,
+        site.images.clone(),
+        std::mem::take(&mut state.image_sources),
+        state.sealed_ns,
+    )
+    .trusting(trust.clone());
     let images = resolve_images(site, &content_rel, &records, filter, &catalog).unwrap_or_else(|d| {
         diags.extend(d);
         HashMap::new()
@@ -422,6 +431,11 @@ fn files_in(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The site's content folder as image records name it (repo-relative, `/`).
+fn content_key(site: &SiteConfig) -> String {
+    format!("content/{}", site.name)
+}
+
 /// Whether the last build's output still stands: same settings, the same
 /// sources and image sources with the same stamps (the shortcut every
 /// build takes for a single file, here for all at once), no date passed that
@@ -431,6 +445,7 @@ pub(super) fn unchanged(
     settings: Hash,
     sources: &[Source],
     root: &Path,
+    content: &str,
     now: DateTime<FixedOffset>,
     trust: Option<&discover::Changed>,
 ) -> bool {
@@ -439,7 +454,7 @@ pub(super) fn unchanged(
         && sources.len() == check.sources.len()
         && sources.iter().all(|s| check.sources.get(&s.rel).is_some_and(|r| s.stamp.holds(r, check.sealed_ns)))
         && {
-            let repo = discover::Tree::open(root).sealed_at(check.sealed_ns).trusting(trust.cloned());
+            let repo = discover::Tree::open(root).with_subtree(content).sealed_at(check.sealed_ns).trusting(trust.cloned());
             check.image_sources.par_iter().all(|(path, stamp)| repo.holds(path, stamp))
         }
         && {

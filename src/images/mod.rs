@@ -146,7 +146,9 @@ pub type Records = indexmap::IndexMap<String, ImageRecord, rustc_hash::FxBuildHa
 /// threads. Sources are re-hashed only when their stamp changed since the
 /// previous build.
 pub struct Catalog {
-    root: PathBuf,
+    /// The repository, held open: every image of a site is stat'ed by its
+    /// repo-relative path at each build.
+    repo: discover::Tree,
     shards: Shards,
     settings: ImageSettings,
     previous: Records,
@@ -163,10 +165,13 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// `previous` holds the records of a state sealed at `sealed_ns` ([`Stamp::holds`]).
-    pub fn new(root: &Path, shards: Shards, settings: ImageSettings, previous: Records, sealed_ns: i128) -> Catalog {
+    /// `previous` holds the records of a state sealed at `sealed_ns`
+    /// ([`Stamp::holds`]); `content` is the site's content folder
+    /// (repo-relative), where most of its images are.
+    pub fn new(root: &Path, content: &str, shards: Shards, settings: ImageSettings, previous: Records, sealed_ns: i128) -> Catalog {
         let used = std::iter::repeat_with(AtomicBool::default).take(previous.len()).collect();
-        Catalog { root: root.to_path_buf(), shards, settings, previous, used, sealed_ns, current: Mutex::default(), trust: None }
+        let repo = discover::Tree::open(root).with_subtree(content);
+        Catalog { repo, shards, settings, previous, used, sealed_ns, current: Mutex::default(), trust: None }
     }
 
     /// Takes every previous record as current unless `changed` names its
@@ -210,8 +215,8 @@ impl Catalog {
         if let Some(record) = self.current.lock().expect("no panics while held").get(key).copied() {
             return Ok(record);
         }
-        let full = self.root.join(source);
-        let stamp = Stamp::of(&std::fs::metadata(&full)?);
+        let full = self.repo.root().join(source);
+        let (stamp, _) = self.repo.try_stat(key, true)?;
         let record = match self.previous.get(key).copied().filter(|r| stamp.holds(&r.stamp, self.sealed_ns) && r.still.is_some() == decode)
         {
             Some(r) => r,
@@ -249,7 +254,7 @@ impl Catalog {
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        self.repo.root()
     }
 
     /// What the next build's catalog starts from.
@@ -508,7 +513,7 @@ mod tests {
         std::fs::write(dir.path().join("content/s/c.gif"), b"GIF89a new bytes").unwrap();
         let named: discover::Changed =
             std::sync::Arc::new(["content/s/c.gif", "content/s/gone.gif"].map(String::from).into_iter().collect());
-        let catalog = Catalog::new(dir.path(), Shards::default(), ImageSettings::default(), previous, 0).trusting(Some(named));
+        let catalog = Catalog::new(dir.path(), "content/s", Shards::default(), ImageSettings::default(), previous, 0).trusting(Some(named));
 
         assert_eq!(catalog.current_hash("content/s/a.gif"), [1; 32], "taken as it was, without a stat");
         assert_eq!(catalog.current_hash("content/s/a.gif"), [1; 32]);

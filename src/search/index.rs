@@ -191,21 +191,27 @@ pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput], analyse
 pub struct Analysed {
     /// The distinct terms, sorted, one after the other.
     terms: String,
-    /// Where each term ends in `terms`, and whether any of its occurrences
-    /// is "top" (title, summary, tags, categories, authors).
-    ends: Vec<(u32, bool)>,
-    /// The details and the text, each a gzip member of a block.
+    /// Each term's length in bytes, doubled, plus one when any of its
+    /// occurrences is "top" (title, summary, tags, categories, authors): a
+    /// varint each, a byte for most terms. Kept as bytes, so the cache
+    /// reads and writes them as one slice, not a number at a time.
+    #[serde(with = "serde_bytes")]
+    lens: Vec<u8>,
+    /// The details and the text, each a gzip member of a block (as bytes:
+    /// postcard writes the same, a `Vec<u8>` otherwise goes a byte at a time).
+    #[serde(with = "serde_bytes")]
     detail: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     text: Vec<u8>,
 }
 
 impl Analysed {
     /// Analyses `d`, whose text is `text`.
     pub fn of(d: &DocInput, text: &str) -> Analysed {
-        let (terms, ends) = doc_terms(d, text);
+        let (terms, lens) = doc_terms(d, text);
         Analysed {
             terms,
-            ends,
+            lens,
             detail: compress(&serde_json::to_vec(&Detail::of(d)).expect("details serialize")),
             text: compress_at(text.as_bytes(), 3),
         }
@@ -218,11 +224,15 @@ impl Analysed {
 
     /// The terms with their "top" bit.
     fn terms(&self) -> impl Iterator<Item = (&str, bool)> {
-        let mut from = 0;
-        self.ends.iter().map(move |&(end, top)| {
-            let t = &self.terms[from..end as usize];
-            from = end as usize;
-            (t, top)
+        let (mut from, mut at) = (0, 0);
+        std::iter::from_fn(move || {
+            if at >= self.lens.len() {
+                return None;
+            }
+            let v = decode::varint(&self.lens, &mut at) as usize;
+            let t = &self.terms[from..from + (v >> 1)];
+            from += v >> 1;
+            Some((t, v & 1 == 1))
         })
     }
 }
@@ -471,11 +481,11 @@ fn postings(analysed: &[Analysed], ids: &[u32]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// A document's distinct terms, sorted, one after the other, with where
-/// each ends and whether any of its occurrences is "top". One buffer per
+/// A document's distinct terms, sorted, one after the other, with their
+/// lengths and "top" bits ([`Analysed::lens`]). One buffer per
 /// document instead of a string per term: analysis allocates little, and
 /// the merge copies a term only the first time it meets it.
-fn doc_terms(d: &DocInput, text: &str) -> (String, Vec<(u32, bool)>) {
+fn doc_terms(d: &DocInput, text: &str) -> (String, Vec<u8>) {
     let mut buf = String::new();
     let mut spans: Vec<(u32, u32, bool)> = vec![];
     let mut add = |t: &str, top: bool| {
@@ -503,12 +513,12 @@ fn doc_terms(d: &DocInput, text: &str) -> (String, Vec<(u32, bool)>) {
     let mut sorted: Vec<(&str, bool)> = distinct.into_iter().collect();
     sorted.sort_unstable_by(|x, y| x.0.cmp(y.0));
     let mut terms = String::with_capacity(sorted.iter().map(|(t, _)| t.len()).sum());
-    let mut ends = Vec::with_capacity(sorted.len());
+    let mut lens = Vec::with_capacity(sorted.len());
     for (t, top) in sorted {
         terms.push_str(t);
-        ends.push((terms.len() as u32, top));
+        varint(&mut lens, ((t.len() as u32) << 1) | top as u32);
     }
-    (terms, ends)
+    (terms, lens)
 }
 
 /// Filter values with their document counts and labels.

@@ -166,7 +166,7 @@ pub fn read_text(root: &Path, a: &Article, limit: usize) -> anyhow::Result<Strin
 }
 
 const CACHE_MAGIC: &[u8; 8] = b"GENSERCH";
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// What the search index of a site kept of its articles from the last
 /// build (`.gen/<site>.search`): each one's analysis, by source path.
