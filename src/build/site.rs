@@ -123,7 +123,7 @@ pub(super) fn render_site(
     };
     let t = Instant::now();
     let folder = trust.as_ref().map(|_| Expected::folder(publisher.out_dir()));
-    let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify);
+    let renderer = Renderer::new(inputs, markdown, &opts.root, opts.minify)?;
     let failures = WriteFailures::default();
     let stager = Stager {
         publisher: &publisher,

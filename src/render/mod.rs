@@ -198,7 +198,8 @@ pub struct SiteInputs<'a> {
 }
 
 impl<'a> Renderer<'a> {
-    pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Self {
+    /// Fails when the theme's templates do not parse ([`Theme::tera`]).
+    pub fn new(inputs: SiteInputs<'a>, markdown: &'a Markdown, root: &'a std::path::Path, minify: bool) -> Result<Self, Diagnostics> {
         let SiteInputs { site, model, theme, catalog, assets, redirects, sections, default_image, asset_images, now } = inputs;
         let (archives, site_views) = context::site_views(site, model, theme, sections, default_image);
         // Every page hashes `site`: the site's asset images go with it.
@@ -211,10 +212,10 @@ impl<'a> Renderer<'a> {
                 *h.finalize().as_bytes()
             })
             .collect();
-        let mut tera = (*theme.tera).clone();
+        let mut tera = theme.tera()?.clone();
         let urls = assets.files.iter().map(|a| (a.logical.clone(), site.url_for(&a.published))).collect();
         tera.register_function("asset_url", AssetUrl { urls });
-        Renderer {
+        Ok(Renderer {
             site,
             model,
             theme,
@@ -231,7 +232,7 @@ impl<'a> Renderer<'a> {
             site_view_hashes,
             now,
             sitemap: OnceLock::new(),
-        }
+        })
     }
 
     /// The hash of everything an output is made from: what its [`Make`]
