@@ -253,10 +253,15 @@ pub fn load_saved(path: &Path) -> Result<Option<Saved>, CacheError> {
             n => got += n,
         }
     }
-    if got < 12 || &head[..8] != MAGIC || head[8..12] != VERSION.to_le_bytes() {
+    let corrupt = || CacheError::Corrupt(path.to_path_buf());
+    let ours = [&MAGIC[..], &VERSION.to_le_bytes()].concat();
+    if got < ours.len() {
+        // The start of a state of this version, cut short, or another file.
+        return Err(if head[..got] == ours[..got] { corrupt() } else { CacheError::Foreign(path.to_path_buf()) });
+    }
+    if head[..ours.len()] != ours[..] {
         return Err(CacheError::Foreign(path.to_path_buf()));
     }
-    let corrupt = || CacheError::Corrupt(path.to_path_buf());
     if got < HEAD {
         return Err(corrupt());
     }
@@ -517,5 +522,24 @@ mod tests {
         assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "a check cut short");
         std::fs::write(&p, &bytes[..HEAD - 1]).unwrap();
         assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "a head cut short");
+    }
+
+    /// A state cut inside its first twelve bytes (magic and version) was
+    /// reported as written by another version of gen.
+    #[test]
+    fn a_state_cut_within_its_magic_is_corrupt_not_foreign() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.state");
+        let bytes = encode(&SiteState::default());
+        for cut in [0, 1, 7, 8, 11] {
+            std::fs::write(&p, &bytes[..cut]).unwrap();
+            assert!(matches!(load_saved(&p), Err(CacheError::Corrupt(_))), "cut at {cut}");
+        }
+        // Short and not the start of a state: someone else's file.
+        std::fs::write(&p, b"<html>").unwrap();
+        assert!(matches!(load_saved(&p), Err(CacheError::Foreign(_))));
+        // Whole, of another version: written by another gen.
+        std::fs::write(&p, [&MAGIC[..], &(VERSION + 1).to_le_bytes()].concat()).unwrap();
+        assert!(matches!(load_saved(&p), Err(CacheError::Foreign(_))));
     }
 }

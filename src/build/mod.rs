@@ -96,6 +96,16 @@ impl Memory {
         self.states.lock().expect("no panics while held").clear();
     }
 
+    /// Drops what is kept of sites `sites.toml` no longer has: a preview
+    /// outlives edits of it, and a removed site's state, articles and
+    /// search cache stayed in memory until the preview ended.
+    fn keep_only(&self, known: &std::collections::HashSet<&str>) {
+        self.states.lock().expect("no panics while held").retain(|k, _| known.contains(k.as_str()));
+        self.models.lock().expect("no panics while held").retain(|k, _| known.contains(k.as_str()));
+        self.bases.lock().expect("no panics while held").retain(|k, _| known.contains(k.as_str()));
+        self.searches.lock().expect("no panics while held").retain(|k, _| known.contains(k.as_str()));
+    }
+
     /// Saves a site's new state at `path` on another thread, and keeps it
     /// once it is saved, sealed after `published_ns`
     /// ([`crate::write::save_state`]). A state that cannot be saved is
@@ -375,6 +385,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         m.settle();
     }
     let prepared = Prepared::new(opts)?;
+    if let Some(m) = &opts.memory {
+        m.keep_only(&prepared.config.sites.iter().map(|s| s.name.as_str()).collect());
+    }
     let sites = prepared.sites()?;
 
     // Stages 2 and 3, site by site: everything that can be wrong with the
@@ -784,5 +797,28 @@ fn load_authors(root: &Path) -> Result<Authors, Diagnostics> {
         Ok(text) => model::parse_authors(&text).map_err(Diagnostics::one),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Authors::new()),
         Err(e) => Err(Diagnostics::one(Diagnostic::new(model::AUTHORS_FILE, None, format!("cannot read: {e}")))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A site removed from `sites.toml` while a preview ran kept its state,
+    /// articles and search cache in memory until the preview ended.
+    #[test]
+    fn a_removed_site_is_dropped_from_memory() {
+        let m = Memory::default();
+        for name in ["kept", "removed"] {
+            m.states.lock().unwrap().insert(name.into(), Kept { check: cache::Check::default(), state: SiteState::default() });
+            m.bases.lock().unwrap().insert(name.into(), Default::default());
+            m.searches.lock().unwrap().insert(name.into(), Default::default());
+            m.models.lock().unwrap().insert(name.into(), Default::default());
+        }
+        m.keep_only(&["kept", "another"].into());
+        assert_eq!(m.states.lock().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
+        assert_eq!(m.bases.lock().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
+        assert_eq!(m.searches.lock().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
+        assert_eq!(m.models.lock().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
     }
 }

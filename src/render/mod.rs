@@ -167,6 +167,7 @@ pub fn with_images(base: Hash, image_hashes: impl IntoIterator<Item = Hash>) -> 
 
 /// The input hashes of a site's outputs before images, with what they
 /// were computed from ([`Renderer::input_hashes`]).
+#[derive(Default)]
 pub struct Bases {
     /// Everything contexts read besides the articles' own hashes
     /// ([`Renderer::structure`]).
