@@ -602,11 +602,13 @@ pub fn expand_permalink(pattern: &str, section: &str, slug: &str, date: &DateTim
 /// single path segment: no `/`, no `.`.
 pub fn slugify(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
+    // NFC first: a decomposed `é` is `e` and a combining accent, which is
+    // not alphanumeric (`re-sume`). ASCII is its own NFC (most tags and
+    // file names; a site's every tag is slugified at each build).
+    let chars: Box<dyn Iterator<Item = char>> = if s.is_ascii() { Box::new(s.chars()) } else { Box::new(s.nfc()) };
     let mut out = String::with_capacity(s.len());
     let mut dash = false;
-    // NFC first: a decomposed `é` is `e` and a combining accent, which is
-    // not alphanumeric (`re-sume`).
-    for c in s.nfc() {
+    for c in chars {
         if c.is_alphanumeric() {
             if dash && !out.is_empty() {
                 out.push('-');
