@@ -154,6 +154,8 @@ impl Tree {
     /// components. A site's images are under its content folder, and a
     /// build stats every one.
     pub fn with_subtree(self, prefix: &str) -> Tree {
+        #[cfg(not(unix))]
+        let _ = prefix;
         #[cfg(unix)]
         let sub = std::fs::File::open(self.root.join(prefix)).ok().map(|f| (prefix.trim_end_matches('/').to_string(), f));
         Tree {
@@ -201,7 +203,8 @@ impl Tree {
     pub fn try_stat(&self, rel: &str, follow: bool) -> std::io::Result<(Stamp, Kind)> {
         #[cfg(unix)]
         if let Some((prefix, dir)) = &self.sub
-            && let Some(rest) = rel.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('/')).filter(|r| !r.is_empty())
+            // (A second `/` would make the rest absolute: the root walks it.)
+            && let Some(rest) = rel.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('/')).filter(|r| !r.is_empty() && !r.starts_with('/'))
         {
             return stat_at(dir, rest, follow);
         }
@@ -445,8 +448,16 @@ mod tests {
         std::fs::write(root.join("content/sx.png"), b"next to it").unwrap();
         let plain = Tree::open(root);
         let sub = Tree::open(root).with_subtree("content/s");
-        for rel in ["content/s/a/p.png", "content/s/../other/q.png", "content/other/q.png", "content/sx.png", "content/s", "", "content/s/"]
-        {
+        for rel in [
+            "content/s/a/p.png",
+            "content/s/../other/q.png",
+            "content/other/q.png",
+            "content/sx.png",
+            "content/s",
+            "",
+            "content/s/",
+            "content/s//a/p.png",
+        ] {
             assert_eq!(sub.stat(rel, true), plain.stat(rel, true), "{rel}");
             assert!(plain.stat(rel, true).is_some(), "{rel}");
         }
@@ -457,6 +468,12 @@ mod tests {
         // A subtree that is not there leaves every path to the root.
         let gone = Tree::open(root).with_subtree("content/none");
         assert_eq!(gone.stat("content/s/a/p.png", true), plain.stat("content/s/a/p.png", true));
+        // The subtree is the folder held open: moved away, it still answers
+        // for the paths under its old name, where the root finds nothing.
+        std::fs::rename(root.join("content/s"), root.join("content/moved")).unwrap();
+        assert!(plain.stat("content/s/a/p.png", true).is_none());
+        #[cfg(unix)]
+        assert_eq!(sub.stat("content/s/a/p.png", true).map(|(s, _)| s.size), Some(3));
     }
 
     #[test]

@@ -605,8 +605,11 @@ pub fn slugify(s: &str) -> String {
     // NFC first: a decomposed `é` is `e` and a combining accent, which is
     // not alphanumeric (`re-sume`). ASCII is its own NFC (most tags and
     // file names; a site's every tag is slugified at each build).
-    let chars: Box<dyn Iterator<Item = char>> = if s.is_ascii() { Box::new(s.chars()) } else { Box::new(s.nfc()) };
-    let mut out = String::with_capacity(s.len());
+    if s.is_ascii() { slug_of(s.chars(), s.len()) } else { slug_of(s.nfc(), s.len()) }
+}
+
+fn slug_of(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut dash = false;
     for c in chars {
         if c.is_alphanumeric() {

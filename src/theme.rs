@@ -44,8 +44,8 @@ static REFERENCE: LazyLock<Regex> =
 /// A theme's templates (name → text and file) and, once a site renders,
 /// Tera's parse of them. A build in which every site is unchanged needs
 /// only their hashes: parsing was a fifth of such a build's time before its
-/// first `stat`. A template that does not parse fails the first site that
-/// renders with it, as every other error of a site's own does.
+/// first `stat`. A template that does not parse fails every site that is
+/// built with it (`load_site` asks for the parse), with its content's errors.
 struct Parsed {
     sources: BTreeMap<String, (String, PathBuf)>,
     root: PathBuf,
@@ -333,6 +333,14 @@ impl Themes {
         let t = Arc::new(Theme::load(root, theme, key.1.as_deref(), self.earlier.get(&key).map(|t| &**t))?);
         self.loaded.insert(key, t.clone());
         Ok(t)
+    }
+
+    /// Forgets the overrides of sites not in `sites` (removed from the
+    /// configuration while a preview runs).
+    pub fn keep_only(&mut self, sites: &HashSet<&str>) {
+        let known = |k: &ThemeKey| k.1.as_deref().is_none_or(|s| sites.contains(s));
+        self.loaded.retain(|k, _| known(k));
+        self.earlier.retain(|k, _| known(k));
     }
 
     /// The themes for the next build of this process: what this one loaded,

@@ -78,6 +78,23 @@ fn all_errors_are_reported_together() {
     assert_eq!(err.matches("error: ").count(), 2, "{err}");
 }
 
+/// Templates are parsed when a site is built, not when the theme is
+/// loaded: a template that does not parse is still reported with the
+/// content's errors, in one build.
+#[test]
+fn a_template_error_is_reported_with_the_contents_errors() {
+    let err = fails_cleanly(
+        |r| {
+            r.write("themes/default/templates/term.html", "{% if %}");
+            // Both sites fail on their content: neither reaches rendering.
+            r.write("content/alpha/news/a-bad.md", "---\ntitle: t\n---\n");
+            r.write("content/beta/posts/b-bad.md", "---\ntitle: t\n---\n");
+        },
+        &["themes/default/templates/term.html", "content/alpha/news/a-bad.md", "content/beta/posts/b-bad.md"],
+    );
+    assert!(err.matches("error: ").count() >= 3, "{err}");
+}
+
 #[test]
 fn config_errors_name_sites_toml_line_and_key() {
     fails_cleanly(

@@ -247,6 +247,11 @@ pub(super) fn discover_site<'s>(
 
     let t = Instant::now();
     let theme = theme.map_err(|d| diags.extend(d));
+    // The templates of a site that is built are parsed here, so that a
+    // template that does not parse is reported with the content's errors.
+    if let Ok(Err(d)) = theme.as_ref().map(|t| t.tera()) {
+        diags.extend(d);
+    }
     let site_assets = assets::walk_assets_dir(&content_dir.join("assets"), root).map_err(|d| diags.extend(d));
     let assets = match (&theme, site_assets) {
         (Ok(theme), Ok(site_assets)) => Assets::build(&[&theme.static_files, repo_assets, &site_assets], root).map_err(|d| diags.extend(d)),

@@ -104,6 +104,7 @@ impl Memory {
         self.models.lock().expect("no panics while held").retain(|k, _| known.contains(k.as_str()));
         self.bases.lock().expect("no panics while held").retain(|k, _| known.contains(k.as_str()));
         self.searches.lock().expect("no panics while held").retain(|k, _| known.contains(k.as_str()));
+        self.themes.lock().expect("no panics while held").keep_only(known);
     }
 
     /// Saves a site's new state at `path` on another thread, and keeps it
@@ -744,7 +745,8 @@ impl Prepared {
         Ok(Prepared { lock: Arc::new(lock), opts: opts.clone(), config, cache_dir, authors, repo_assets })
     }
 
-    /// The selected sites with their themes, parsed once per theme and override set.
+    /// The selected sites with their themes, loaded once per theme and
+    /// override set (their templates are parsed when a site is built).
     fn sites(&self) -> Result<Vec<SiteWithTheme<'_>>, Diagnostics> {
         let opts = &self.opts;
         let selected = select_sites(&self.config, &opts.sites)?;
@@ -805,7 +807,8 @@ mod tests {
     use super::*;
 
     /// A site removed from `sites.toml` while a preview ran kept its state,
-    /// articles and search cache in memory until the preview ended.
+    /// articles and search cache in memory until the preview ended. (The
+    /// preview's test of removing a site runs `build`, which calls this.)
     #[test]
     fn a_removed_site_is_dropped_from_memory() {
         let m = Memory::default();

@@ -216,7 +216,11 @@ impl Catalog {
             return Ok(record);
         }
         let full = self.repo.root().join(source);
-        let (stamp, _) = self.repo.try_stat(key, true)?;
+        // By the source's own name (a `\` in a Unix file name is no separator).
+        let stamp = match source.to_str() {
+            Some(rel) => self.repo.try_stat(rel, true)?.0,
+            None => Stamp::of(&std::fs::metadata(&full)?),
+        };
         let record = match self.previous.get(key).copied().filter(|r| stamp.holds(&r.stamp, self.sealed_ns) && r.still.is_some() == decode)
         {
             Some(r) => r,
