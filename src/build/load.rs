@@ -247,11 +247,6 @@ pub(super) fn discover_site<'s>(
 
     let t = Instant::now();
     let theme = theme.map_err(|d| diags.extend(d));
-    // The templates of a site that is built are parsed here, so that a
-    // template that does not parse is reported with the content's errors.
-    if let Ok(Err(d)) = theme.as_ref().map(|t| t.tera()) {
-        diags.extend(d);
-    }
     let site_assets = assets::walk_assets_dir(&content_dir.join("assets"), root).map_err(|d| diags.extend(d));
     let assets = match (&theme, site_assets) {
         (Ok(theme), Ok(site_assets)) => Assets::build(&[&theme.static_files, repo_assets, &site_assets], root).map_err(|d| diags.extend(d)),
@@ -318,6 +313,12 @@ pub(super) fn load_site(shared: &Shared, d: Discovered) -> Result<Loaded, Diagno
         ..
     } = d;
     let content_rel = Path::new("content").join(&site.name);
+    // The templates of a site that is built (never of one skipped) are
+    // parsed here, so that one that does not parse is reported with the
+    // content's errors.
+    if let Ok(Err(e)) = theme.as_ref().map(|t| t.tera()) {
+        diags.extend(e);
+    }
     let t = Instant::now();
     let mut state = last.and_then(|l| l.state(&mut report)).unwrap_or_default();
     state.output_dir = check.output_dir;
