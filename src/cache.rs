@@ -343,16 +343,20 @@ mod erased {
 }
 
 /// A cache file: magic, format version, blake3 checksum of the body, body.
+///
+/// The body is encoded once, into the file's own buffer sized first: a
+/// search cache is megabytes of byte strings, and a growing vector copied
+/// them about twice over, then again behind the head.
 pub fn seal(magic: &[u8; 8], version: u32, value: &impl Serialize) -> Vec<u8> {
-    seal_body(magic, version, &postcard::to_stdvec(value).expect("serializing plain data cannot fail"))
-}
-
-fn seal_body(magic: &[u8; 8], version: u32, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 44);
+    let size: usize =
+        postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default()).expect("serializing plain data cannot fail");
+    let mut out = Vec::with_capacity(44 + size);
     out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(blake3::hash(body).as_bytes());
-    out.extend_from_slice(body);
+    out.extend_from_slice(&[0; 32]);
+    let mut out = postcard::to_extend(value, out).expect("serializing plain data cannot fail");
+    let sum = blake3::hash(&out[44..]);
+    out[12..44].copy_from_slice(sum.as_bytes());
     out
 }
 

@@ -39,7 +39,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher as _;
-use std::io::Write as _;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -687,11 +686,51 @@ pub fn compress(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Gzip at `level`: texts use 3 (1 made them 28% larger), long lists 1
-/// (they barely compress).
+/// (they barely compress). The bytes are `flate2::write::GzEncoder`'s;
+/// the deflater is this thread's for that level, reset: making one clears
+/// a few hundred kilobytes, more than compressing a posting list costs, and
+/// an index compresses one per long list.
 fn compress_at(bytes: &[u8], level: u32) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3 + 32), flate2::Compression::new(level));
-    gz.write_all(bytes).expect("writing to memory");
-    gz.finish().expect("writing to memory")
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    thread_local! {
+        static DEFLATERS: std::cell::RefCell<Vec<(u32, Compress)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // GzEncoder's header: no name or time, "fastest" or "best" in XFL, OS unknown.
+    let xfl = match level {
+        0 | 1 => 4,
+        9.. => 2,
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(bytes.len() / 3 + 32);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
+    DEFLATERS.with_borrow_mut(|deflaters| {
+        let at = match deflaters.iter().position(|(l, _)| *l == level) {
+            Some(at) => at,
+            None => {
+                deflaters.push((level, Compress::new(Compression::new(level), false)));
+                deflaters.len() - 1
+            }
+        };
+        let deflate = &mut deflaters[at].1;
+        deflate.reset();
+        // As GzEncoder: all the input without flushing, then the finish
+        // (finishing from the start chooses other blocks for long input).
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity());
+            }
+            let read = deflate.total_in() as usize;
+            let flush = if read == bytes.len() { FlushCompress::Finish } else { FlushCompress::None };
+            if deflate.compress_vec(&bytes[read..], &mut out, flush).expect("deflating in memory") == Status::StreamEnd {
+                break;
+            }
+        }
+    });
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out
 }
 
 pub mod decode {
@@ -884,6 +923,27 @@ pub(super) mod tests {
         assert_eq!(changed, 1, "only the shard holding the new term `zebra` changes");
         // The same documents give the same files, whatever came before.
         assert_eq!(build("s", "S", "en", &docs2).files, second.files);
+    }
+
+    /// The deflaters kept per thread write what a new `GzEncoder` writes,
+    /// one call after another (each starts from a reset), whatever the size:
+    /// published files keep their names.
+    #[test]
+    fn a_reused_deflater_writes_what_a_new_gz_encoder_writes() {
+        use std::io::Write as _;
+        let mut text = String::new();
+        for i in 0..40_000u32 {
+            text.push_str(&format!("{} ", i.wrapping_mul(2_654_435_761) % 977));
+        }
+        let inputs: [&[u8]; 5] = [b"", b"a", b"posting list", text.as_bytes(), &text.as_bytes()[..5000]];
+        for level in [1, 3, 6] {
+            for input in inputs.iter().chain(inputs.iter()) {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+                gz.write_all(input).unwrap();
+                assert_eq!(compress_at(input, level), gz.finish().unwrap(), "level {level}, {} bytes", input.len());
+                assert_eq!(inflate(&compress_at(input, level)).unwrap(), *input);
+            }
+        }
     }
 
     #[test]
