@@ -202,6 +202,37 @@ fn after_an_edit_only_the_touched_shards_change() {
     let idx = Index::read(&r, "alpha");
     assert_eq!(idx.find("zebra"), BTreeSet::from([idx.id_of("/news/gen-123/")]));
 }
+/// A search file deleted from the output, or damaged there, is restored by
+/// the next build with nothing else changed, under its name, byte for byte
+/// (every build failed with "went missing during the build" instead).
+#[test]
+fn a_deleted_or_damaged_search_file_is_restored_by_the_next_build() {
+    let r = Repo::fixture("basic");
+    for i in 0..300 {
+        r.write(&format!("content/alpha/news/gen-{i:03}.md"), &format!("---\ntitle: 기사 {i}\ndate: 2024-03-01\n---\n\n본문 w{i} 공통\n"));
+    }
+    r.build();
+    let blocks = |r: &Repo| -> Vec<String> { r.listing().into_iter().filter(|p| p.starts_with("public/alpha/_search/f/b-")).collect() };
+    let before = blocks(&r);
+    assert!(before.len() >= 2, "{before:?}");
+    let shard = r.listing().into_iter().find(|p| p.starts_with("public/alpha/_search/f/s-")).unwrap();
+    let shard_bytes = std::fs::read(r.path(&shard)).unwrap();
+    let kept: Vec<Vec<u8>> = before.iter().map(|p| std::fs::read(r.path(p)).unwrap()).collect();
+    r.remove(&before[0]);
+    r.write_bytes(&before[1], b"damaged");
+    r.build();
+    assert_eq!(blocks(&r), before);
+    for (p, bytes) in before.iter().zip(&kept) {
+        assert!(std::fs::read(r.path(p)).unwrap() == *bytes, "{p} is made again as it was");
+    }
+    r.remove(&shard);
+    r.build();
+    assert!(std::fs::read(r.path(&shard)).unwrap() == shard_bytes, "{shard} is made again as it was");
+    let idx = Index::read(&r, "alpha");
+    assert_eq!(idx.find("w7"), BTreeSet::from([idx.id_of("/news/gen-007/")]));
+    assert_same_as_clean_build(&r);
+}
+
 /// The preview publishes an edit's pages before its search index
 /// (`defer_search`): that build leaves the index as it was and says so, and
 /// the next build brings it up to date, as a clean build would make it.

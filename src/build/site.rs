@@ -364,6 +364,13 @@ fn plan_site<'r>(
     redirects::check_pages(redirects, &|path| by_path.get(path).map(|&i| (jobs[i].describe(), jobs[i].is_page())))?;
     check_collisions(&jobs, &planned)?;
     let mut plan = plan::plan(&planned, &state.outputs, |path, rec| stager.intact(path, rec));
+    // A kept search index stands while every file of it is in place: one
+    // deleted or damaged in the output has the index made again.
+    if let Some(at) = plan.keep.iter().position(|&i| jobs[i].is_deferred())
+        && !search_files(&state.outputs).collect::<Vec<_>>().par_iter().all(|(k, r)| stager.intact(k, r))
+    {
+        plan.render.push(plan.keep.remove(at));
+    }
     let mut search_index = plan.render.iter().copied().find(|&i| jobs[i].is_deferred());
     // Deferred, a published index stays as it is, under its old input hash,
     // which the next build finds changed. One never published is made now.
@@ -375,6 +382,12 @@ fn plan_site<'r>(
         search_index = None;
     }
     Ok(Planning { jobs, planned, bases, plan, search_index, search_deferred })
+}
+
+/// The records of a site's search files (shards and blocks).
+fn search_files(outputs: &BTreeMap<String, OutputRecord>) -> impl Iterator<Item = (&String, &OutputRecord)> {
+    let from = (std::ops::Bound::Included(search::index::FILES), std::ops::Bound::Unbounded);
+    outputs.range::<str, _>(from).take_while(|(k, _)| k.starts_with(search::index::FILES))
 }
 
 /// What the render stage hands on.
@@ -439,10 +452,7 @@ fn render_planned(
     for &i in &plan.keep {
         // A kept search index keeps the files its manifest names.
         if jobs[i].is_deferred() {
-            let files = previous
-                .range::<str, _>((std::ops::Bound::Included(search::index::FILES), std::ops::Bound::Unbounded))
-                .take_while(|(k, _)| k.starts_with(search::index::FILES));
-            outputs.extend(files.map(|(k, r)| (k.clone(), *r)));
+            outputs.extend(search_files(previous).map(|(k, r)| (k.clone(), *r)));
         }
         if jobs[i].is_page() {
             report.pages_unchanged += 1;
