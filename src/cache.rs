@@ -361,7 +361,8 @@ pub fn seal(magic: &[u8; 8], version: u32, value: &impl Serialize) -> Vec<u8> {
 }
 
 /// The value in a [`seal`]ed file; `None` when anything does not match.
-pub fn open<T: serde::de::DeserializeOwned>(magic: &[u8; 8], version: u32, bytes: &[u8]) -> Option<T> {
+/// (It may borrow from `bytes`.)
+pub fn open<'a, T: serde::Deserialize<'a>>(magic: &[u8; 8], version: u32, bytes: &'a [u8]) -> Option<T> {
     if bytes.len() < 12 || &bytes[..8] != magic || bytes[8..12] != version.to_le_bytes() {
         return None;
     }

@@ -186,7 +186,7 @@ pub fn build(site: &str, title: &str, language: &str, docs: &[DocInput], analyse
 /// and its details and text, compressed as published. Analysing (tokenizing
 /// every word, compressing) is most of an index's cost, and an edit changes
 /// one document: the others are taken as they were, by [`DocInput::key`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Analysed {
     /// The distinct terms, sorted, one after the other.
     terms: String,
@@ -196,12 +196,40 @@ pub struct Analysed {
     /// reads and writes them as one slice, not a number at a time.
     #[serde(with = "serde_bytes")]
     lens: Vec<u8>,
-    /// The details and the text, each a gzip member of a block (as bytes:
-    /// postcard writes the same, a `Vec<u8>` otherwise goes a byte at a time).
-    #[serde(with = "serde_bytes")]
-    detail: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    text: Vec<u8>,
+    /// The details and the text, each a gzip member of a block (written as
+    /// bytes, not a byte at a time). Most of a search cache: read, they
+    /// stay in the buffer the cache was read into ([`AnalysedRef::owned`]).
+    #[serde(serialize_with = "as_bytes")]
+    detail: bytes::Bytes,
+    #[serde(serialize_with = "as_bytes")]
+    text: bytes::Bytes,
+}
+
+fn as_bytes<S: serde::Serializer>(b: &bytes::Bytes, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bytes(b)
+}
+
+/// An [`Analysed`] as the cache file holds it, borrowed from its bytes.
+#[derive(Deserialize)]
+pub(super) struct AnalysedRef<'a> {
+    terms: &'a str,
+    lens: &'a [u8],
+    detail: &'a [u8],
+    text: &'a [u8],
+}
+
+impl AnalysedRef<'_> {
+    /// The analysis, its details and text kept in `file` (which they are
+    /// slices of): a cache of long articles is mostly their texts, and
+    /// copying each into its own allocation was a third of reading it.
+    pub(super) fn owned(&self, file: &bytes::Bytes) -> Analysed {
+        Analysed {
+            terms: self.terms.to_string(),
+            lens: self.lens.to_vec(),
+            detail: file.slice_ref(self.detail),
+            text: file.slice_ref(self.text),
+        }
+    }
 }
 
 impl Analysed {
@@ -211,8 +239,8 @@ impl Analysed {
         Analysed {
             terms,
             lens,
-            detail: compress(&serde_json::to_vec(&Detail::of(d)).expect("details serialize")),
-            text: compress_at(text.as_bytes(), 3),
+            detail: compress(&serde_json::to_vec(&Detail::of(d)).expect("details serialize")).into(),
+            text: compress_at(text.as_bytes(), 3).into(),
         }
     }
 

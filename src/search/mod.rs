@@ -165,17 +165,33 @@ pub fn read_text(root: &Path, a: &Article, limit: usize) -> anyhow::Result<Strin
     Ok(parse::plain_text(split.body, limit))
 }
 
+/// [`SearchCache`] as its file holds it (postcard writes a map as the
+/// sequence of its pairs), borrowed from the file's bytes.
+#[derive(Deserialize)]
+struct CacheRef<'a> {
+    #[serde(borrow)]
+    docs: Vec<(&'a str, CachedDocRef<'a>)>,
+}
+
+#[derive(Deserialize)]
+struct CachedDocRef<'a> {
+    key: [u8; 32],
+    text_id: [u8; 32],
+    #[serde(borrow)]
+    analysed: index::AnalysedRef<'a>,
+}
+
 const CACHE_MAGIC: &[u8; 8] = b"GENSERCH";
 const CACHE_VERSION: u32 = 2;
 
 /// What the search index of a site kept of its articles from the last
 /// build (`.gen/<site>.search`): each one's analysis, by source path.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct SearchCache {
     docs: HashMap<String, CachedDoc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 struct CachedDoc {
     /// [`index::DocInput::key`] of the document analysed.
     key: [u8; 32],
@@ -193,7 +209,13 @@ impl SearchCache {
     /// The cache, or an empty one when it is missing, damaged or foreign:
     /// it only saves work, so a bad one costs analysing every article again.
     pub fn load(path: &Path) -> SearchCache {
-        std::fs::read(path).ok().and_then(|b| crate::cache::open(CACHE_MAGIC, CACHE_VERSION, &b)).unwrap_or_default()
+        let Ok(file) = std::fs::read(path).map(bytes::Bytes::from) else { return SearchCache::default() };
+        let Some(read) = crate::cache::open::<CacheRef>(CACHE_MAGIC, CACHE_VERSION, &file) else { return SearchCache::default() };
+        let docs = read
+            .docs
+            .iter()
+            .map(|(rel, d)| (rel.to_string(), CachedDoc { key: d.key, text_id: d.text_id, analysed: d.analysed.owned(&file) }));
+        SearchCache { docs: docs.collect() }
     }
 
     /// The file's bytes; the build saves them once the site is published.
