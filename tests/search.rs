@@ -202,6 +202,7 @@ fn after_an_edit_only_the_touched_shards_change() {
     let idx = Index::read(&r, "alpha");
     assert_eq!(idx.find("zebra"), BTreeSet::from([idx.id_of("/news/gen-123/")]));
 }
+
 /// A search file deleted from the output, or damaged there, is restored by
 /// the next build with nothing else changed, under its name, byte for byte
 /// (every build failed with "went missing during the build" instead).

@@ -373,7 +373,8 @@ fn plan_site<'r>(
     }
     let mut search_index = plan.render.iter().copied().find(|&i| jobs[i].is_deferred());
     // Deferred, a published index stays as it is, under its old input hash,
-    // which the next build finds changed. One never published is made now.
+    // which the next build finds changed (or a file of it damaged, as
+    // above). One never published is made now.
     let search_deferred = defer_search
         && search_index.is_some_and(|i| state.outputs.get(&planned[i].path).is_some_and(|r| stager.intact(&planned[i].path, r)));
     if let Some(i) = search_index.filter(|_| search_deferred) {

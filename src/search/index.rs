@@ -39,6 +39,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher as _;
+use std::io::Write as _;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -198,7 +199,7 @@ pub struct Analysed {
     lens: Vec<u8>,
     /// The details and the text, each a gzip member of a block (written as
     /// bytes, not a byte at a time). Most of a search cache: read, they
-    /// stay in the buffer the cache was read into ([`AnalysedRef::owned`]).
+    /// stay in the buffer the cache was read into.
     #[serde(serialize_with = "as_bytes")]
     detail: bytes::Bytes,
     #[serde(serialize_with = "as_bytes")]
@@ -714,14 +715,17 @@ pub fn compress(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Gzip at `level`: texts use 3 (1 made them 28% larger), long lists 1
-/// (they barely compress). The bytes are `flate2::write::GzEncoder`'s;
-/// the deflater is this thread's for that level, reset: making one clears
-/// a few hundred kilobytes, more than compressing a posting list costs, and
-/// an index compresses one per long list.
+/// (they barely compress). The deflater is this thread's for that level
+/// (about 350 KB each, kept while the thread lives), reset: making one
+/// clears a few hundred kilobytes, more than compressing a posting list
+/// costs, and an index compresses one per long list. It is driven as
+/// `GzEncoder` drives its own (the same writer, which hands the deflater
+/// 32 KiB of room at a time: block boundaries depend on that room), so the
+/// bytes, and the names of the files made of them, are GzEncoder's.
 fn compress_at(bytes: &[u8], level: u32) -> Vec<u8> {
-    use flate2::{Compress, Compression, FlushCompress, Status};
+    use flate2::write::DeflateEncoder;
     thread_local! {
-        static DEFLATERS: std::cell::RefCell<Vec<(u32, Compress)>> = const { std::cell::RefCell::new(Vec::new()) };
+        static DEFLATERS: std::cell::RefCell<Vec<(u32, DeflateEncoder<Vec<u8>>)>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     // GzEncoder's header: no name or time, "fastest" or "best" in XFL, OS unknown.
     let xfl = match level {
@@ -731,28 +735,19 @@ fn compress_at(bytes: &[u8], level: u32) -> Vec<u8> {
     };
     let mut out = Vec::with_capacity(bytes.len() / 3 + 32);
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
-    DEFLATERS.with_borrow_mut(|deflaters| {
+    let mut out = DEFLATERS.with_borrow_mut(|deflaters| {
         let at = match deflaters.iter().position(|(l, _)| *l == level) {
             Some(at) => at,
             None => {
-                deflaters.push((level, Compress::new(Compression::new(level), false)));
+                deflaters.push((level, DeflateEncoder::new(Vec::new(), flate2::Compression::new(level))));
                 deflaters.len() - 1
             }
         };
         let deflate = &mut deflaters[at].1;
-        deflate.reset();
-        // As GzEncoder: all the input without flushing, then the finish
-        // (finishing from the start chooses other blocks for long input).
-        loop {
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity());
-            }
-            let read = deflate.total_in() as usize;
-            let flush = if read == bytes.len() { FlushCompress::Finish } else { FlushCompress::None };
-            if deflate.compress_vec(&bytes[read..], &mut out, flush).expect("deflating in memory") == Status::StreamEnd {
-                break;
-            }
-        }
+        deflate.reset(out).expect("writing to memory");
+        deflate.write_all(bytes).expect("writing to memory");
+        deflate.try_finish().expect("writing to memory");
+        std::mem::take(deflate.get_mut())
     });
     let mut crc = flate2::Crc::new();
     crc.update(bytes);
@@ -955,15 +950,25 @@ pub(super) mod tests {
 
     /// The deflaters kept per thread write what a new `GzEncoder` writes,
     /// one call after another (each starts from a reset), whatever the size:
-    /// published files keep their names.
+    /// published files keep their names. (Large inputs are where a
+    /// deflater given other room than GzEncoder's ends its blocks elsewhere.)
     #[test]
     fn a_reused_deflater_writes_what_a_new_gz_encoder_writes() {
-        use std::io::Write as _;
         let mut text = String::new();
         for i in 0..40_000u32 {
             text.push_str(&format!("{} ", i.wrapping_mul(2_654_435_761) % 977));
         }
-        let inputs: [&[u8]; 5] = [b"", b"a", b"posting list", text.as_bytes(), &text.as_bytes()[..5000]];
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..190_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 56) as u8
+            })
+            .collect();
+        let prose = "기준금리 동결 the market rate held, 물가 전망 inflation outlook. ".repeat(6000);
+        let inputs: [&[u8]; 7] = [b"", b"a", b"posting list", text.as_bytes(), &text.as_bytes()[..5000], &noise, prose.as_bytes()];
         for level in [1, 3, 6] {
             for input in inputs.iter().chain(inputs.iter()) {
                 let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));

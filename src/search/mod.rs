@@ -208,6 +208,9 @@ impl SearchCache {
 
     /// The cache, or an empty one when it is missing, damaged or foreign:
     /// it only saves work, so a bad one costs analysing every article again.
+    /// The articles' details and texts are slices of the bytes read: a
+    /// preview that keeps the cache keeps that one buffer while any article
+    /// it read is unchanged (a file per site at most; it reads the file once).
     pub fn load(path: &Path) -> SearchCache {
         let Ok(file) = std::fs::read(path).map(bytes::Bytes::from) else { return SearchCache::default() };
         let Some(read) = crate::cache::open::<CacheRef>(CACHE_MAGIC, CACHE_VERSION, &file) else { return SearchCache::default() };
