@@ -342,6 +342,10 @@ mod erased {
     }
 }
 
+/// A sealed file's head: magic (8 bytes), format version (4), the body's
+/// blake3 checksum (32, from byte 12).
+const SEAL_HEAD: usize = 44;
+
 /// A cache file: magic, format version, blake3 checksum of the body, body.
 ///
 /// The body is encoded once, into the file's own buffer sized first: a
@@ -350,13 +354,13 @@ mod erased {
 pub fn seal(magic: &[u8; 8], version: u32, value: &impl Serialize) -> Vec<u8> {
     let size: usize =
         postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default()).expect("serializing plain data cannot fail");
-    let mut out = Vec::with_capacity(44 + size);
+    let mut out = Vec::with_capacity(SEAL_HEAD + size);
     out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&[0; 32]);
     let mut out = postcard::to_extend(value, out).expect("serializing plain data cannot fail");
-    let sum = blake3::hash(&out[44..]);
-    out[12..44].copy_from_slice(sum.as_bytes());
+    let sum = blake3::hash(&out[SEAL_HEAD..]);
+    out[12..SEAL_HEAD].copy_from_slice(sum.as_bytes());
     out
 }
 
@@ -371,8 +375,8 @@ pub fn open<'a, T: serde::Deserialize<'a>>(magic: &[u8; 8], version: u32, bytes:
 
 /// The body of a sealed file whose checksum matches.
 fn verified(bytes: &[u8]) -> Option<&[u8]> {
-    let body = bytes.get(44..)?;
-    (blake3::hash(body).as_bytes() == &bytes[12..44]).then_some(body)
+    let body = bytes.get(SEAL_HEAD..)?;
+    (blake3::hash(body).as_bytes() == &bytes[12..SEAL_HEAD]).then_some(body)
 }
 
 #[cfg(test)]
