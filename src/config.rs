@@ -41,7 +41,7 @@ struct Keys {
     image_shard_levels: Option<Spanned<i64>>,
     image_shard_width: Option<Spanned<i64>>,
     redirect_formats: Option<Spanned<Vec<String>>>,
-    search: Option<bool>,
+    search: Option<Spanned<bool>>,
     search_body_chars: Option<usize>,
     search_network: Option<bool>,
     // Top level only.
@@ -462,6 +462,12 @@ impl Config {
                     format!("{SHARED_IMAGES_DIR}/ in the output folder holds the images shared through images_url: choose another name"),
                 ));
             }
+            if name_s == crate::search::network::STATE_NAME {
+                diags.push(
+                    Diagnostic::new(CONFIG_FILE, Some(name_line), format!("the site name `{name_s}` is reserved"))
+                        .hint(format!("gen keeps the network search's state as {name_s}.state in the cache folder: choose another name")),
+                );
+            }
             let archives = archives(site, text, &name_s).map_err(|d| diags.extend(d)).unwrap_or_default();
             let redirects = site
                 .redirects
@@ -552,7 +558,7 @@ impl Config {
                 archives,
                 redirects,
                 redirect_formats,
-                search: site.search.or(raw.search).unwrap_or(true),
+                search: site.search.as_ref().or(raw.search.as_ref()).is_none_or(|s| *s.get_ref()),
                 search_network_host: false,
                 search_body_chars: site.search_body_chars.or(raw.search_body_chars).unwrap_or(usize::MAX),
                 news_sitemap: site.news_sitemap.or(raw.news_sitemap).unwrap_or(true),
@@ -618,9 +624,11 @@ fn network(raw: &Keys, sites_raw: &[Keys], sites: &mut [SiteConfig], text: &str,
         );
         return None;
     }
-    for s in sites.iter().filter(|s| members.contains(&s.name) && !s.search) {
+    for (k, s) in sites_raw.iter().zip(sites.iter()).filter(|(_, s)| members.contains(&s.name) && !s.search) {
+        // The `search = false` that applies: the site's own, else the top level's.
+        let line = k.search.as_ref().or(raw.search.as_ref()).map(|f| line_of(text, f.span().start));
         diags.push(
-            Diagnostic::new(CONFIG_FILE, None, format!("site `{}` has `search_network = true` but `search = false`", s.name))
+            Diagnostic::new(CONFIG_FILE, line, format!("site `{}` has `search_network = true` but `search = false`", s.name))
                 .hint("the network search reads each site's own index: turn search on, or leave the site out of the network"),
         );
     }

@@ -338,6 +338,9 @@ fn print_report(report: &BuildReport, quiet: bool, json: bool) {
         println!("{}", serde_json::to_string_pretty(report).expect("report serializes"));
         return;
     }
+    for w in &report.warnings {
+        eprintln!("warning: {}", Printable(w));
+    }
     for s in &report.sites {
         for w in &s.warnings {
             eprintln!("warning: {}: {}", s.site, Printable(w));

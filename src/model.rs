@@ -36,19 +36,63 @@ pub struct Author {
 
 pub type Authors = BTreeMap<String, Author>;
 
+/// How a key written twice in `content/authors.yaml` is reported.
+const WRITTEN_TWICE: &str = "is written twice";
+
+/// NFC, as the articles' `author:` values are.
+fn nfc(key: &str) -> String {
+    unicode_normalization::UnicodeNormalization::nfc(key).collect()
+}
+
+/// `content/authors.yaml`'s authors, by NFC key, each key once: a map
+/// would keep the last of two silently.
+struct UniqueAuthors(Authors);
+
+impl<'de> Deserialize<'de> for UniqueAuthors {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = Authors;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("authors, each a key with `name`")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Authors, M::Error> {
+                let mut out = Authors::new();
+                while let Some((key, author)) = m.next_entry::<String, Author>()? {
+                    let key = nfc(&key);
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("author `{key}` {WRITTEN_TWICE}")));
+                    }
+                    out.insert(key, author);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Keys).map(UniqueAuthors)
+    }
+}
+
 /// Parses `content/authors.yaml` (missing file: no authors).
 pub fn parse_authors(text: &str) -> Result<Authors, Diagnostic> {
     if text.trim().is_empty() {
         return Ok(Authors::new());
     }
-    let authors: Authors = serde_norway::from_str(text).map_err(|e| {
+    let UniqueAuthors(authors) = serde_norway::from_str(text).map_err(|e| {
         let msg = e.to_string();
-        Diagnostic::new(AUTHORS_FILE, e.location().map(|l| l.line()), msg.split(" at line ").next().unwrap_or(&msg).to_string())
+        // (serde's "expected struct Author" names a Rust type, not what to write.)
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).replace("expected struct Author", "expected an author with `name:`");
+        // serde_norway places a repeated key at the mapping: the second time
+        // the key is written is the line.
+        let twice = msg.split('`').nth(1).filter(|_| msg.ends_with(WRITTEN_TWICE)).and_then(|key| {
+            let key_of = |l: &str| {
+                let k = l.split_once(':')?.0.trim().trim_matches(['"', '\'']);
+                (!l.starts_with([' ', '\t', '#'])).then(|| nfc(k))
+            };
+            text.lines().enumerate().filter(|(_, l)| key_of(l).as_deref() == Some(key)).nth(1).map(|(i, _)| i + 1)
+        });
+        Diagnostic::new(AUTHORS_FILE, twice.or(e.location().map(|l| l.line())), msg)
             .hint("each author is a key with `name` and optional `position`, `bio`, `email`, `avatar`")
     })?;
-    // Keys NFC, as the articles' `author:` values are.
-    let authors: Authors =
-        authors.into_iter().map(|(k, a)| (unicode_normalization::UnicodeNormalization::nfc(k.as_str()).collect(), a)).collect();
     for (key, a) in &authors {
         // A relative or root-relative path, or a web URL; nothing that runs.
         if crate::images::is_external(&a.avatar)
@@ -628,6 +672,27 @@ fn slug_of(chars: impl Iterator<Item = char>, len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by a new user: the second `kim` replaced the first without a
+    /// word, and kim's page lost the position, bio and email.
+    #[test]
+    fn an_author_written_twice_is_an_error_on_its_second_line() {
+        let text = "kim:\n  name: Kim\n  bio: Reporter\npark:\n  name: Park\n\"kim\":\n  name: Other Kim\n";
+        let e = parse_authors(text).unwrap_err().to_string();
+        assert!(e.contains("content/authors.yaml:6: author `kim` is written twice"), "{e}");
+        // Keys are NFC: two spellings of one name are one author.
+        let nfd = "\u{1100}\u{1175}\u{11b7}";
+        let e = parse_authors(&format!("김:\n  name: A\n{nfd}:\n  name: B\n")).unwrap_err().to_string();
+        assert!(e.contains(":3: author `김` is written twice"), "{e}");
+        assert_eq!(parse_authors("kim:\n  name: Kim\npark:\n  name: Park\n").unwrap().len(), 2);
+    }
+
+    /// Found by a new user: "expected struct Author" named a Rust type.
+    #[test]
+    fn an_author_that_is_not_a_mapping_is_told_what_an_author_is() {
+        let e = parse_authors("kim: 김서연\n").unwrap_err().to_string();
+        assert!(e.contains("expected an author with `name:`") && !e.contains("struct"), "{e}");
+    }
 
     #[test]
     fn slugify_keeps_hangul_and_is_path_safe() {

@@ -174,11 +174,30 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::T
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         // serde_norway places errors raised while converting a value (our date
-        // check) at the mapping, not the key: find the key's line instead.
-        let line = match msg.split('`').nth(1).filter(|_| msg.contains("is not a date")) {
-            Some(value) => split.front.lines().position(|l| l.contains(value)).map(|i| i + 2),
-            None => e.location().map(|l| l.line() + 1),
+        // check) and repeated keys at the mapping, not the key: find the
+        // key's line instead (a repeated key's second one).
+        let key_line = |keys: &[&str], value: Option<&str>, nth: usize| {
+            split
+                .front
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.starts_with([' ', '\t', '-', '#']))
+                .filter_map(|(i, l)| l.split_once(':').map(|(k, v)| (i, k.trim(), v.trim().trim_matches(['"', '\'']))))
+                .filter(|(_, k, v)| keys.contains(k) && value.is_none_or(|value| *v == value))
+                .nth(nth)
+                .map(|(i, ..)| i + 2)
         };
+        let line = if let Some(value) = msg.split('`').nth(1).filter(|_| msg.contains("is not a date")) {
+            key_line(&["date", "updated"], Some(value), 0).or_else(|| split.front.lines().position(|l| l.contains(value)).map(|i| i + 2))
+        } else if msg.starts_with(EMPTY_DATE) {
+            // (A bare `updated:` is no update; an empty `date` is the error.)
+            key_line(&["date"], Some(""), 0).or_else(|| key_line(&["updated"], Some(""), 0))
+        } else if let Some(key) = msg.strip_prefix("duplicate field `").and_then(|k| k.split('`').next()) {
+            key_line(&[key], None, 1)
+        } else {
+            None
+        }
+        .or_else(|| e.location().map(|l| l.line() + 1));
         let (msg, hint) = match (msg.contains("unknown field"), crate::diag::nearest_field(&msg)) {
             (true, Some((typed, known))) => {
                 (format!("unknown field `{typed}`: did you mean `{known}`?"), "custom fields go under `extra:`".to_string())
@@ -192,7 +211,10 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::T
                     let d = Diagnostic::new(file, Some(tab + 2), "front matter: tabs are not allowed for indentation in YAML");
                     return d.hint("indent with spaces");
                 }
-                None => (msg, "fix the YAML between the `---` lines".to_string()),
+                None => {
+                    let quote = line.and_then(|l| quote_hint(split.front.lines().nth(l.checked_sub(2)?)?));
+                    (msg, quote.unwrap_or_else(|| "fix the YAML between the `---` lines".to_string()))
+                }
             },
         };
         Diagnostic::new(file, line.or(Some(1)), format!("front matter: {msg}")).hint(hint)
@@ -239,6 +261,22 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::T
     })
 }
 
+/// For a front-matter line whose plain value YAML reads as something else
+/// (`title: [속보] 헤드라인` is a list, `title: 속보: 헤드라인` a mapping,
+/// `*`, `&`, `!` and the like start other syntax): the line with the value
+/// quoted, to copy. `None` for a key that takes a list, or a quoted value.
+fn quote_hint(line: &str) -> Option<String> {
+    const LISTS: [&str; 5] = ["tags", "categories", "authors", "aliases", "image_aliases"];
+    let (key, value) = line.split_once(": ")?;
+    let value = value.trim();
+    let misread = value.starts_with(['[', '{', '*', '&', '!', '|', '>', '%', '@', '`']) || value.contains(": ") || value.contains(" #");
+    if line.starts_with([' ', '\t', '#', '-']) || LISTS.contains(&key.trim()) || !misread {
+        return None;
+    }
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+    Some(format!("YAML reads this value as other syntax: put it in quotes, `{key}: \"{escaped}\"`"))
+}
+
 fn key_lines(front: &str) -> BTreeMap<String, usize> {
     front
         .lines()
@@ -247,6 +285,9 @@ fn key_lines(front: &str) -> BTreeMap<String, usize> {
         .filter_map(|(i, l)| l.split_once(':').map(|(k, _)| (k.trim().to_string(), i + 2)))
         .collect()
 }
+
+/// How [`parse_date`] says a date was left empty (`date:` or `date: ""`).
+const EMPTY_DATE: &str = "the date is empty";
 
 /// Accepts RFC 3339 (its offset kept), and `YYYY-MM-DDTHH:MM:SS`,
 /// `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (midnight) read as local time in `tz`:
@@ -262,7 +303,11 @@ pub fn parse_date(s: &str, tz: chrono_tz::Tz) -> Result<DateTime<FixedOffset>, S
         .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
         .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).expect("midnight")));
     let Some(naive) = naive else {
-        return Err(format!("`{s}` is not a date; write YYYY-MM-DD or an RFC 3339 time such as 2024-05-01T09:30:00+09:00"));
+        const FORMATS: &str = "write YYYY-MM-DD, YYYY-MM-DD HH:MM or an RFC 3339 time such as 2024-05-01T09:30:00+09:00";
+        return Err(match s {
+            "" => format!("{EMPTY_DATE}; {FORMATS}"),
+            _ => format!("`{s}` is not a date; {FORMATS}"),
+        });
     };
     // A time skipped by a daylight-saving change is read an hour later.
     let local =
@@ -914,6 +959,28 @@ mod tests {
 
     fn meta(text: &str) -> Result<Meta, Diagnostic> {
         parse_meta(text, Path::new("content/s/a.md"), "a", chrono_tz::UTC)
+    }
+
+    /// Found by a new user: Korean headlines open with a bracketed tag
+    /// (`[속보]`) or hold a colon, which YAML reads as a list or a mapping;
+    /// the error said "invalid type: sequence" and only "fix the YAML".
+    #[test]
+    fn an_unquoted_value_yaml_misreads_gets_a_hint_to_quote_it() {
+        for (key, value) in [
+            ("title", "[속보] 청년 가구 절반"),
+            ("title", "속보: 청년 가구"),
+            ("title", "[x"),
+            ("summary", "{초안} 메모"),
+            ("title", "*별표* 기사"),
+        ] {
+            let e = meta(&format!("---\n{key}: {value}\ndate: 2024-05-01\n---\nbody\n")).unwrap_err();
+            assert_eq!(e.line, Some(2), "{e}");
+            let quoted = format!("{key}: \"{value}\"");
+            assert!(e.hint.as_deref().is_some_and(|h| h.contains(&quoted)), "{e}");
+        }
+        // A list where a list belongs is no mistake to hint at.
+        let e = meta("---\ntitle: t\ndate: 2024-05-01\ntags: [a, b\n---\n").unwrap_err();
+        assert!(!e.hint.as_deref().unwrap_or("").contains("quotes"), "{e}");
     }
 
     #[test]

@@ -50,6 +50,19 @@ fn missing_and_wrongly_typed_fields() {
     );
 }
 
+/// Found by a new user: an empty date and a key written twice were
+/// reported on line 2 (the title's), the empty date as "`` is not a date".
+#[test]
+fn an_empty_date_or_a_key_written_twice_is_reported_on_its_own_line() {
+    for (front, says) in [
+        ("title: t\ndate:\n", "empty.md:3: front matter: the date is empty"),
+        ("title: t\nupdated:\ndate: \"\"\n", "empty.md:4: front matter: the date is empty"),
+        ("title: t\ndate: 2024-01-01\ntags: [a]\ntags: [b]\n", "empty.md:5: front matter: duplicate field `tags`"),
+    ] {
+        fails_cleanly(|r| r.write("content/alpha/news/empty.md", &format!("---\n{front}---\nbody\n")), &[says]);
+    }
+}
+
 #[test]
 fn unknown_author_names_the_line_and_the_authors_file() {
     fails_cleanly(
@@ -120,5 +133,8 @@ fn template_errors_name_the_template() {
         },
         &["themes/default/templates/404.html", "nope"],
     );
-    fails_cleanly(|r| r.write("themes/default/templates/term.html", "{% if %}"), &["themes/default/templates/term.html"]);
+    let err = fails_cleanly(|r| r.write("themes/default/templates/term.html", "{% if %}"), &["themes/default/templates/term.html"]);
+    // Found by a new user: both sites share the theme, and the one error
+    // was printed once for each of them.
+    assert_eq!(err.matches("error: ").count(), 1, "{err}");
 }

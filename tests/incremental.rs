@@ -139,6 +139,30 @@ fn files_gen_did_not_write_are_left_alone() {
     assert_eq!(r.read("public/alpha/google1234.html"), "verification");
 }
 
+/// Found by a new user: a site taken out of `sites.toml` left its output
+/// and its build state behind without a word. They stay (a site commented
+/// out by mistake must not lose its output), and every build names them.
+#[test]
+fn a_site_taken_out_of_sites_toml_is_named_with_what_it_left() {
+    let r = Repo::fixture("basic");
+    r.build();
+    let config = r.read("sites.toml");
+    let (alpha, beta) = config.split_once("[[sites]]\nname = \"beta\"").unwrap();
+    let rest = beta.split_once("\n\n").unwrap().1;
+    r.write("sites.toml", &format!("{alpha}{rest}"));
+    let err = String::from_utf8_lossy(&r.run(&["build"]).stderr).to_string();
+    assert!(err.contains("warning: site `beta` is no longer in sites.toml"), "{err}");
+    assert!(err.contains("public/beta") && err.contains(".gen/beta.state") && err.contains("delete them"), "{err}");
+    assert!(r.exists("public/beta/index.html"), "left as it was");
+    let v: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    assert!(v["warnings"][0].as_str().unwrap().contains("`beta`"), "{v}");
+    // Once deleted, nothing to say.
+    std::fs::remove_dir_all(r.path("public/beta")).unwrap();
+    r.remove(".gen/beta.state");
+    let err = String::from_utf8_lossy(&r.run(&["build"]).stderr).to_string();
+    assert!(!err.contains("warning"), "{err}");
+}
+
 #[test]
 fn a_deleted_output_is_restored() {
     let r = Repo::fixture("basic");

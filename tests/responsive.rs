@@ -204,6 +204,9 @@ fn a_corrupt_jpeg_is_an_error_with_file_and_line_and_public_is_untouched() {
     r.write_bytes("content/alpha/news/second/broken.jpg", b"not a jpeg at all");
     let err = r.fails(&["build"]);
     assert!(err.contains("content/alpha/news/second/index.md:8: cannot read image"), "{err}");
+    // Found by a new user: its hint said to put the image in the article's
+    // folder, where it was; it is the file that needs saving again.
+    assert!(err.contains("save it again") && !err.contains("put the image in the article's folder"), "{err}");
 }
 
 /// A JPEG with an EXIF block: orientation 6 (shown turned 90°) and a GPS position.

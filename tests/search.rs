@@ -607,6 +607,11 @@ fn the_network_index_merges_the_sites_and_carries_their_files() {
     assert_eq!(sites, ["alpha", "beta"]);
     assert!(r.read("public/alpha/search/index.html").contains("data-network=/_search/net/manifest.bin"));
     assert!(!r.read("public/beta/search/index.html").contains("data-network"), "only the host offers it");
+    // Found by a new user: the network's files had no cache rule at all.
+    let headers = r.read("public/alpha/_headers");
+    assert!(headers.contains("/_search/net/f/*\n  Cache-Control: public, max-age=31536000, immutable"), "{headers}");
+    assert!(headers.contains("/_search/net/manifest.bin\n  Cache-Control: public, max-age=300"), "{headers}");
+    assert!(!r.read("public/beta/_headers").contains("/net/"), "only the host has them");
 
     // Nothing changed: nothing written. An edit in beta: the network follows.
     let again: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
@@ -623,6 +628,41 @@ fn the_network_index_merges_the_sites_and_carries_their_files() {
     assert_same_as_clean_build(&r);
 }
 
+/// Found by a new user: the network index moved to another host, or
+/// switched off, stayed in the old host's output (`--clean` too), unlike a
+/// clean build.
+#[test]
+fn a_network_index_moved_to_another_host_or_switched_off_leaves_nothing_behind() {
+    let r = Repo::fixture("basic");
+    r.edit("sites.toml", "paginate = 2", "paginate = 2\nsearch_network = true");
+    r.build();
+    assert!(r.exists("public/alpha/_search/net/manifest.bin"));
+    r.edit("sites.toml", "search_network = true", "search_network = true\nsearch_network_site = \"beta\"");
+    let report: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
+    assert_eq!(report["network"]["host"], "beta");
+    assert!(r.exists("public/beta/_search/net/manifest.bin"));
+    assert!(!r.exists("public/alpha/_search/net"), "the old host keeps none of it");
+    assert_same_as_clean_build(&r);
+    // Switched off while the host fails: its kept pages still offer the
+    // network, so the network stays until the host is published.
+    r.edit("sites.toml", "search_network = true\nsearch_network_site = \"beta\"", "");
+    r.write("content/beta/posts/broken.md", "---\ntitle: t\n---\n");
+    r.fails(&["build"]);
+    assert!(r.exists("public/beta/_search/net/manifest.bin"));
+    assert!(r.read("public/beta/search/index.html").contains("data-network"));
+    // Switched off: the host's copy goes, and so does the network's state.
+    r.remove("content/beta/posts/broken.md");
+    r.build();
+    assert!(!r.exists("public/beta/_search/net"));
+    assert!(!r.exists(".gen/_network.state"));
+    assert_same_as_clean_build(&r);
+    // And back on: published again.
+    r.edit("sites.toml", "paginate = 2", "paginate = 2\nsearch_network = true");
+    r.build();
+    assert!(r.exists("public/alpha/_search/net/manifest.bin"));
+    assert_same_as_clean_build(&r);
+}
+
 #[test]
 fn network_settings_are_checked() {
     let r = Repo::fixture("basic");
@@ -634,7 +674,13 @@ fn network_settings_are_checked() {
         ),
         ("paginate = 2", "paginate = 2\nsearch_network_site = \"alpha\"", "no site has `search_network = true`"),
         ("language = \"ko\"", "language = \"ko\"\nsearch_network_site = \"alpha\"", "is a top-level key"),
-        ("paginate = 2", "paginate = 2\nsearch_network = true\nsearch = false", "has `search_network = true` but `search = false`"),
+        (
+            "paginate = 2",
+            "paginate = 2\nsearch_network = true\nsearch = false",
+            "sites.toml:3: site `alpha` has `search_network = true` but `search = false`",
+        ),
+        // Its state's name in the cache folder.
+        ("name = \"beta\"", "name = \"_network\"", "the site name `_network` is reserved"),
     ] {
         let original = r.read("sites.toml");
         r.edit("sites.toml", from, to);

@@ -504,7 +504,6 @@ pub(super) fn resolve_images(
             let lookup =
                 images::Lookup { root: catalog.root(), content_dir: content_rel, article_dir: file.parent().unwrap_or(content_rel) };
             let mut diags = Diagnostics::default();
-            let hint = "put the image in the article's folder (page bundle) or in assets/";
             // A cover from elsewhere must be a web URL: it reaches `og:image` and feeds.
             let resolved = |url: &str| match images::is_external(url) {
                 true => images::web_url(url).map(|()| None),
@@ -514,7 +513,7 @@ pub(super) fn resolve_images(
                 Ok(Some(local)) => Some(Cover { view: catalog.view(&local, site), local: Some(local) }),
                 Ok(None) => Some(Cover { view: ImageView::external(url), local: None }),
                 Err(why) => {
-                    diags.push(Diagnostic::new(&file, r.meta.line_of("image"), format!("cover {why}")).hint(hint));
+                    diags.push(Diagnostic::new(&file, r.meta.line_of("image"), format!("cover {why}")).hint(Catalog::resolve_hint(&why)));
                     None
                 }
             });
@@ -526,9 +525,10 @@ pub(super) fn resolve_images(
                         Diagnostic::new(&file, r.meta.line_of("image_aliases"), format!("image_aliases: `{url}` is not a local image"))
                             .hint("list images of the article's folder; an external image needs no redirect"),
                     ),
-                    Err(why) => {
-                        diags.push(Diagnostic::new(&file, r.meta.line_of("image_aliases"), format!("image_aliases: {why}")).hint(hint))
-                    }
+                    Err(why) => diags.push(
+                        Diagnostic::new(&file, r.meta.line_of("image_aliases"), format!("image_aliases: {why}"))
+                            .hint(Catalog::resolve_hint(&why)),
+                    ),
                 }
             }
             diags.into_result((rel.clone(), ArticleImages { cover, aliased }))

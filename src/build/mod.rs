@@ -375,6 +375,10 @@ pub struct BuildReport {
     /// Sites that failed: not published, their previous output kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
+    /// About the repository rather than one site (a site taken out of
+    /// `sites.toml` that left its output behind).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub total_ms: f64,
     /// With [`BuildOptions::check`]: every configured site's published files
     /// and, for the sites built, their articles' links.
@@ -434,6 +438,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             }
         }
     }
+    // Sites that share a theme fail on its template once each: said once.
+    let mut seen = std::collections::BTreeSet::new();
+    diags.0.retain(|d| seen.insert(d.clone()));
     let discard = |staged: &[Staged]| {
         for s in staged {
             s.publisher.discard().ok();
@@ -527,16 +534,22 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             first.warnings.push(format!("{}: {w}", crate::images::SHARED_IMAGES_DIR));
         }
     }
+    report.warnings = left_behind(&prepared.config, &prepared.cache_dir);
     // The network search, from the indexes the sites now publish.
     report.network_deferred = opts.defer_search && prepared.config.network.is_some();
     if let Some(net) = prepared.config.network.as_ref().filter(|_| !opts.defer_search) {
         let sites = prepared.config.sites.iter().map(|s| (s.name.clone(), (s.title.clone(), s.base_url.clone()))).collect();
         let t = Instant::now();
-        let mut r = search::network::publish(&prepared.config.output, &prepared.cache_dir, net, &sites)
+        let mut r = search::network::publish(&prepared.config.output, &prepared.cache_dir, net, &sites, &failed)
             .context("the network search index (sites published before it in this build are complete)")
             .map_err(with_failed)?;
         r.ms = ms(t);
         report.network = Some(r);
+    } else if prepared.config.network.is_none() {
+        let sites: Vec<String> = prepared.config.sites.iter().map(|s| s.name.clone()).collect();
+        search::network::retire(&prepared.config.output, &prepared.cache_dir, &sites, &failed)
+            .context("the network search index, switched off (sites published before it in this build are complete)")
+            .map_err(with_failed)?;
     }
     // A build must not succeed with files missing: the output folder, or
     // part of it, removed while the build ran. The next build restores them.
@@ -663,6 +676,31 @@ fn variant_cache(opts: &BuildOptions, prepared: &Prepared) -> anyhow::Result<Cac
     // A shard's only work is what it puts in the store: without the store
     // it must fail, not end green having uploaded nothing.
     Ok(Cache::new(local, remote, opts.cache_remote_required || opts.shard.is_some()))
+}
+
+/// Sites an earlier build published that `sites.toml` no longer has (a
+/// state file in the cache folder names each). What they left stays as it
+/// was, since a site taken out by mistake must not lose its output; each
+/// build says so until it is deleted.
+fn left_behind(config: &Config, cache_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(cache_dir) else { return vec![] };
+    let mut out: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".state").map(str::to_string))
+        // (Not the shared images' or the network search's: no site has their names.)
+        .filter(|name| ![crate::images::SHARED_IMAGES_DIR, search::network::STATE_NAME].contains(&name.as_str()))
+        .filter(|name| !config.sites.iter().any(|s| s.name == *name))
+        .map(|name| {
+            format!(
+                "site `{name}` is no longer in sites.toml; what it published ({}) and its build state ({}, {}) are left as they were: delete them if the site is gone, or add it back",
+                config.output.join(&name).display(),
+                cache::state_path(cache_dir, &name).display(),
+                search::SearchCache::path(cache_dir, &name).display()
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// Runs `f` on every item, as many at a time as there are cores (at most

@@ -142,6 +142,9 @@ impl Default for Shards {
 /// they were first recorded: a catalog marks the ones it uses by index.
 pub type Records = indexmap::IndexMap<String, ImageRecord, rustc_hash::FxBuildHasher>;
 
+/// How [`Catalog::resolve`] says a file is there but does not decode.
+const UNREADABLE: &str = "not a readable image";
+
 /// Every image source a site's build has addressed, shared by all render
 /// threads. Sources are re-hashed only when their stamp changed since the
 /// previous build.
@@ -230,7 +233,7 @@ impl Catalog {
                     // A portrait photo stored sideways has its shown size.
                     true => encode::header(&bytes)
                         .map(|(w, h, animated)| (Some(w), Some(h), Some(!animated)))
-                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable image ({e})")))?,
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{UNREADABLE} ({e})")))?,
                     false => imagesize::blob_size(&bytes).map(|d| (Some(d.width as u32), Some(d.height as u32), None)).unwrap_or_default(),
                 };
                 ImageRecord { stamp, hash: discover::hash_bytes(&bytes), width, height, still }
@@ -238,6 +241,16 @@ impl Catalog {
         };
         self.current.lock().expect("no panics while held").insert(key.to_string(), record);
         Ok(record)
+    }
+
+    /// What to do about a reference [`Catalog::resolve`] refused, from its
+    /// words: a file that is there but does not decode needs saving again;
+    /// one that is not found, a place.
+    pub fn resolve_hint(why: &str) -> &'static str {
+        match why.contains(UNREADABLE) {
+            true => "open the image in an image editor and save it again as JPEG, PNG or WebP",
+            false => "put the image in the article's folder (page bundle) or in assets/",
+        }
     }
 
     /// Resolves an article's reference: `None` for an external URL (left as

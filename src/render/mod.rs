@@ -39,8 +39,11 @@ use crate::redirects::Rule;
 use crate::theme::{self, Theme};
 
 /// Bumped whenever a renderer's output changes for the same inputs, so old
-/// caches re-render.
-pub const RENDER_VERSION: &str = concat!("gen-render-1-", env!("CARGO_PKG_VERSION"));
+/// caches re-render. It also names gen's version and its locked
+/// dependencies (`build.rs`): the Markdown, template, highlighting and
+/// minifying crates shape every page, and a gen built with other versions
+/// of them must not keep pages the old ones made.
+pub const RENDER_VERSION: &str = concat!("gen-render-1-", env!("CARGO_PKG_VERSION"), "-", env!("GEN_LOCK_DIGEST"));
 
 /// What a site build needs to render, shared by all its outputs.
 pub struct Renderer<'a> {
@@ -388,7 +391,8 @@ impl<'a> Renderer<'a> {
         let lookup = images::Lookup { root: self.root, content_dir: &content_dir, article_dir: a.file.parent().unwrap_or(&content_dir) };
         let body = self.markdown.render(&a.file, split.body, split.body_line, self.site.unsafe_html, self.text_chars(), |url, line| {
             let found = self.catalog.resolve(&lookup, url).map_err(|why| {
-                Diagnostic::new(&a.file, Some(line), why).hint("put the image in the article's folder (page bundle) or in assets/")
+                let hint = Catalog::resolve_hint(&why);
+                Diagnostic::new(&a.file, Some(line), why).hint(hint)
             })?;
             Ok(found.map(|img| {
                 let (width, height) = img.size();
@@ -445,6 +449,19 @@ impl<'a> Renderer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    include!("lock_digest.rs");
+
+    /// Every output's input hash starts from `RENDER_VERSION`: with the lock
+    /// in it, a gen built after `cargo update` renders every page again
+    /// instead of keeping pages an older comrak or Tera made. (Fails when
+    /// the build script stops reading the lock, or is not run again when
+    /// the lock changes.)
+    #[test]
+    fn the_render_version_changes_with_the_locked_dependencies() {
+        let lock = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+        assert!(RENDER_VERSION.ends_with(&format!("-{:016x}", lock_digest(&lock))), "{RENDER_VERSION}");
+    }
 
     fn page(body: &str) -> String {
         format!(

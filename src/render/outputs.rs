@@ -275,6 +275,11 @@ impl<'a> Renderer<'a> {
             out += &format!("{base}{}*\n{IMMUTABLE}", crate::search::index::FILES);
             out += &format!("{base}{SEARCH_INDEX}\n{SHORT}");
         }
+        // The network's, on the site that hosts it: the same two rules.
+        if self.site.search_network_host {
+            out += &format!("{base}{}{}*\n{IMMUTABLE}", crate::search::network::NET_DIR, crate::search::network::NET_FILES);
+            out += &format!("{base}{}\n{SHORT}", crate::search::network::NET_MANIFEST);
+        }
         let search_top = crate::search::index::DIR.trim_end_matches('/');
         let mut immutable_tops = std::collections::BTreeSet::from(["images", search_top]);
         for a in self.assets.files.iter().filter(|a| a.is_fingerprinted()) {

@@ -11,9 +11,11 @@
 //! needed all the same: a query of the network then loads one shard per
 //! term, not one per term and site.
 //!
-//! Its own state (`.gen/_network.state`) lists the files it published and
-//! the hash of the members' manifests: when no member's index changed and
-//! its files are in place, nothing is done.
+//! Its own state (`.gen/_network.state`) names the host, lists the files it
+//! published and holds the hash of the members' manifests: when no member's
+//! index changed and its files are in place, nothing is done. A network
+//! moved to another host, or switched off, takes its files from the old
+//! host's output ([`retire`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,10 +36,18 @@ pub const NET_DIR: &str = "_search/net/";
 pub const NET_MANIFEST: &str = "_search/net/manifest.bin";
 
 const MAGIC: &[u8; 8] = b"GENNETWK";
-const STATE_VERSION: u32 = 2;
+const STATE_VERSION: u32 = 3;
+/// Its state's name in the cache folder (`_network.state`): no site may
+/// have it (`config`).
+pub const STATE_NAME: &str = "_network";
+/// Its content-addressed files, relative to [`NET_DIR`].
+pub const NET_FILES: &str = "f/";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
+    /// The output folder and the site in it whose output holds the files.
+    output: PathBuf,
+    host: String,
     /// Hash of the host, the members and their manifests.
     input: Hash,
     /// Published files, relative to `_search/net/`.
@@ -70,11 +80,14 @@ struct Member {
 /// Builds and publishes the network index of `net` from the sites'
 /// published indexes under `output`.
 /// `sites` gives each site's title and `base_url`.
+/// A host that failed this build keeps the network its pages name: moving
+/// it waits for a build that publishes the old host.
 pub fn publish(
     output: &Path,
     cache_dir: &Path,
     net: &Network,
     sites: &BTreeMap<String, (String, String)>,
+    failed: &[String],
 ) -> anyhow::Result<NetworkReport> {
     let mut report = NetworkReport { host: net.host.clone(), sites: net.sites.clone(), ..Default::default() };
     let mut members = vec![];
@@ -103,16 +116,27 @@ pub fn publish(
         members.push(Member { name: name.clone(), title, url, dir, manifest });
     }
     let input = *h.finalize().as_bytes();
-    let state_path = cache_dir.join("_network.state");
-    let previous: State = std::fs::read(&state_path).ok().and_then(|b| crate::cache::open(MAGIC, STATE_VERSION, &b)).unwrap_or_default();
-    let out_root = output.join(&net.host).join(index::DIR);
-    let out_dir = out_root.join("net");
+    let state_path = crate::cache::state_path(cache_dir, STATE_NAME);
+    let publisher = open_publisher(output, &net.host, &state_path)?;
+    let mut previous = settled(output, &state_path, &net.host)?;
+    if previous.output != output {
+        // Another output folder's: nothing of it is here.
+        previous = State::default();
+    } else if previous.host != net.host {
+        if failed.contains(&previous.host) {
+            return Ok(report);
+        }
+        // Moved: the old host's copy goes first (a clean build has none).
+        remove_files(&state_path, &previous)?;
+        previous = State::default();
+    }
+    let out_dir = output.join(&net.host).join(NET_DIR);
     // Sealed when its state file was written, after the files (`Stamp::holds`).
     let sealed = crate::discover::changed_ns(&state_path);
     let intact = |rel: &str, r: &OutputRecord| std::fs::metadata(out_dir.join(rel)).is_ok_and(|m| Stamp::of(&m).holds(&r.stamp, sealed));
     report.documents = members.iter().map(|m| m.manifest.count).sum();
     if previous.input == input && !previous.files.is_empty() && previous.files.iter().all(|(rel, r)| intact(rel, r)) {
-        report.shards = previous.files.keys().filter(|k| k.starts_with("f/s-")).count();
+        report.shards = previous.files.keys().filter(|k| k.strip_prefix(NET_FILES).is_some_and(|n| n.starts_with("s-"))).count();
         return Ok(report);
     }
 
@@ -158,7 +182,7 @@ pub fn publish(
     let host_files: usize =
         members.iter().filter(|m| m.name == net.host).map(|m| m.manifest.shards.len() + m.manifest.parts[0].blocks.len() + 1).sum();
     let blocks: usize = members.iter().map(|m| m.manifest.parts[0].blocks.len()).sum();
-    let (shards, mut files) = index::shard_files(terms, "f/", index::MAX_FILES.saturating_sub(host_files + blocks + 1).max(200));
+    let (shards, mut files) = index::shard_files(terms, NET_FILES, index::MAX_FILES.saturating_sub(host_files + blocks + 1).max(200));
     report.shards = shards.len();
     let manifest = Manifest {
         version: index::VERSION,
@@ -175,7 +199,6 @@ pub fn publish(
 
     // Publish: new shards and the manifest written, the members' files
     // copied, what the previous network had and this one has not removed.
-    let (publisher, _) = Publisher::open(&out_root, "net", &state_path).with_context(|| format!("cannot prepare {}", out_dir.display()))?;
     let result = (|| -> anyhow::Result<(BTreeMap<String, OutputRecord>, Vec<String>)> {
         let mut records = BTreeMap::new();
         let mut moves = vec![];
@@ -196,7 +219,7 @@ pub fn publish(
             .iter()
             .flat_map(|m| {
                 let own = &m.manifest.parts[0];
-                own.blocks.iter().map(move |n| (format!("f/{n}.bin"), m.dir.join(format!("{FILES}{n}.bin"))))
+                own.blocks.iter().map(move |n| (format!("{NET_FILES}{n}.bin"), m.dir.join(format!("{FILES}{n}.bin"))))
             })
             .collect();
         let copied: Vec<anyhow::Result<(String, OutputRecord, bool)>> = copies
@@ -230,9 +253,89 @@ pub fn publish(
     };
     let removes: Vec<String> = previous.files.keys().filter(|k| !records.contains_key(*k)).cloned().collect();
     report.files_written = moves.len();
-    let state = crate::cache::seal(MAGIC, STATE_VERSION, &State { input, files: records });
+    let state =
+        crate::cache::seal(MAGIC, STATE_VERSION, &State { output: output.to_path_buf(), host: net.host.clone(), input, files: records });
     publisher.commit(moves, removes, Some(&state)).with_context(|| format!("publishing {}", out_dir.display()))?;
     Ok(report)
+}
+
+/// The last network's state. One written before states named their host
+/// and output (version 2) was written for `host` in `output` as far as
+/// anyone can tell.
+fn load(state_path: &Path, output: &Path, host: &str) -> State {
+    #[derive(Deserialize)]
+    struct Unnamed {
+        input: Hash,
+        files: BTreeMap<String, OutputRecord>,
+    }
+    let Ok(bytes) = std::fs::read(state_path) else { return State::default() };
+    crate::cache::open(MAGIC, STATE_VERSION, &bytes)
+        .or_else(|| {
+            let u: Unnamed = crate::cache::open(MAGIC, 2, &bytes)?;
+            Some(State { output: output.to_path_buf(), host: host.to_string(), input: u.input, files: u.files })
+        })
+        .unwrap_or_default()
+}
+
+/// The network's publisher at `host`. Opening it replays the journal a
+/// crash left there, which installs the state that goes with its files.
+fn open_publisher(output: &Path, host: &str, state_path: &Path) -> anyhow::Result<Publisher> {
+    let dir = output.join(host).join(index::DIR);
+    let (publisher, _) =
+        Publisher::open(&dir, "net", state_path).with_context(|| format!("cannot prepare {}", dir.join("net").display()))?;
+    Ok(publisher)
+}
+
+/// The last network's state once a journal left at the host it names (not
+/// `host`, whose publisher the caller opened first) is replayed too.
+fn settled(output: &Path, state_path: &Path, host: &str) -> anyhow::Result<State> {
+    let state = load(state_path, output, host);
+    if state.host.is_empty() || state.host == host || state.output != output {
+        return Ok(state);
+    }
+    open_publisher(output, &state.host, state_path)?;
+    Ok(load(state_path, output, host))
+}
+
+/// Takes a network index that is switched off out of its host's output:
+/// the files its state lists (a file gen did not write stays), then the
+/// state itself. `sites`: the configured ones, where a state written
+/// before states named their host looks for it. A host that failed this
+/// build keeps it (its pages name it) until a build publishes that host.
+pub fn retire(output: &Path, cache_dir: &Path, sites: &[String], failed: &[String]) -> anyhow::Result<()> {
+    let state_path = crate::cache::state_path(cache_dir, STATE_NAME);
+    if !state_path.exists() {
+        return Ok(());
+    }
+    let mut state = settled(output, &state_path, "")?;
+    if state.host.is_empty() {
+        let hosting = sites.iter().find(|s| output.join(s).join(NET_MANIFEST).is_file());
+        state.host = hosting.cloned().unwrap_or_default();
+    }
+    if state.output != output || failed.contains(&state.host) {
+        // Another output folder's, or its host's pages still name it.
+        return Ok(());
+    }
+    remove_files(&state_path, &state)?;
+    std::fs::remove_file(&state_path).with_context(|| format!("cannot remove {}", state_path.display()))
+}
+
+/// Removes the files `previous` published under its host, through the
+/// host's journal (a crash halfway is finished by the next build), and
+/// installs an empty state.
+fn remove_files(state_path: &Path, previous: &State) -> anyhow::Result<()> {
+    let out_dir = previous.output.join(&previous.host).join(NET_DIR);
+    if previous.files.is_empty() || previous.host.is_empty() || !out_dir.is_dir() {
+        return Ok(());
+    }
+    let publisher = open_publisher(&previous.output, &previous.host, state_path)?;
+    let empty = crate::cache::seal(MAGIC, STATE_VERSION, &State { output: previous.output.clone(), ..State::default() });
+    publisher
+        .commit(vec![], previous.files.keys().cloned().collect(), Some(&empty))
+        .with_context(|| format!("removing the network search index from {}", out_dir.display()))?;
+    // (Its folder too, once empty.)
+    std::fs::remove_dir(&out_dir).ok();
+    Ok(())
 }
 
 /// The members' filter values, counts summed, plus the sites themselves.
