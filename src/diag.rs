@@ -1,6 +1,7 @@
 //! Content and configuration errors, collected so a build reports all of
 //! them at once: each names the file, the line and what to do.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -11,11 +12,14 @@ pub struct Diagnostic {
     pub line: Option<usize>,
     pub message: String,
     pub hint: Option<String>,
+    /// The pages a template error was met on: a template that fails for
+    /// every article is one error that names the first page and a count.
+    pub pages: Vec<String>,
 }
 
 impl Diagnostic {
     pub fn new(file: impl AsRef<Path>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.as_ref().to_path_buf(), line, message: message.into(), hint: None }
+        Diagnostic { file: file.as_ref().to_path_buf(), line, message: message.into(), hint: None, pages: Vec::new() }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -31,6 +35,14 @@ impl fmt::Display for Diagnostic {
             write!(f, ":{line}")?;
         }
         write!(f, ": {}", Printable(&self.message))?;
+        if let Some(first) = self.pages.first() {
+            let more = match self.pages.len() - 1 {
+                0 => String::new(),
+                1 => " and 1 more page".into(),
+                n => format!(" and {n} more pages"),
+            };
+            write!(f, " (rendering {}{more})", Printable(first))?;
+        }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {}", Printable(hint))?;
         }
@@ -100,9 +112,31 @@ impl Diagnostics {
         } else {
             // Parallel stages report in any order; the user sees a stable one.
             self.0.sort();
-            self.0.dedup();
+            self.merge_repeats();
             Err(self)
         }
+    }
+
+    /// One entry per error said twice (the same file, line, message and
+    /// hint), where it was first said, with the pages of every repeat: a
+    /// template fails once per page it renders, and once per site sharing it.
+    pub fn merge_repeats(&mut self) {
+        let mut first: HashMap<(PathBuf, Option<usize>, String, Option<String>), usize> = HashMap::new();
+        let mut kept: Vec<Diagnostic> = Vec::with_capacity(self.0.len());
+        for d in self.0.drain(..) {
+            match first.entry((d.file.clone(), d.line, d.message.clone(), d.hint.clone())) {
+                std::collections::hash_map::Entry::Occupied(at) => kept[*at.get()].pages.extend(d.pages),
+                std::collections::hash_map::Entry::Vacant(at) => {
+                    at.insert(kept.len());
+                    kept.push(d);
+                }
+            }
+        }
+        for d in &mut kept {
+            d.pages.sort_unstable();
+            d.pages.dedup();
+        }
+        self.0 = kept;
     }
 }
 
@@ -132,8 +166,16 @@ impl From<Diagnostic> for Diagnostics {
 pub fn nearest_field(msg: &str) -> Option<(String, String)> {
     let mut quoted = msg.split('`').skip(1).step_by(2);
     let typed = quoted.next()?;
-    let (score, known) = quoted.map(|k| (strsim::jaro_winkler(typed, k), k)).max_by(|a, b| a.0.total_cmp(&b.0))?;
-    (score > 0.8).then(|| (typed.to_string(), known.to_string()))
+    nearest(typed, quoted).map(|known| (typed.to_string(), known.to_string()))
+}
+
+/// Of `known`, the name nearest to `typed` when one is near enough to be
+/// what was meant: alike, and a typo or two away (`item` is alike to
+/// `site` but not what anyone meant by it).
+pub fn nearest<'k>(typed: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let (score, known) = known.into_iter().map(|k| (strsim::jaro_winkler(typed, k), k)).max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let typos = strsim::damerau_levenshtein(typed, known);
+    (score > 0.8 && typos <= (typed.chars().count() / 3).max(1)).then_some(known)
 }
 
 #[cfg(test)]

@@ -206,6 +206,10 @@ fn run_check(root: &std::path::Path, args: CheckArgs) -> anyhow::Result<()> {
     opts.cache_dir = Some(args.cache);
     opts.check = true;
     let report = build::build(&opts)?;
+    // The sites' own warnings are the escaped HTML listed below.
+    for w in &report.warnings {
+        println!("warning: {}", Printable(w));
+    }
     let found = gensite::check::check(&report.links);
     if args.external {
         for f in &found.external {
@@ -338,13 +342,10 @@ fn print_report(report: &BuildReport, quiet: bool, json: bool) {
         println!("{}", serde_json::to_string_pretty(report).expect("report serializes"));
         return;
     }
-    for w in &report.warnings {
-        eprintln!("warning: {}", Printable(w));
+    for w in report.warning_lines() {
+        eprintln!("warning: {}", Printable(&w));
     }
     for s in &report.sites {
-        for w in &s.warnings {
-            eprintln!("warning: {}: {}", s.site, Printable(w));
-        }
         // A shard publishes nothing: its one line is below.
         if report.shard.is_some() {
             continue;

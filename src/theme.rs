@@ -299,6 +299,167 @@ pub fn tera_error(e: &tera::Error, sources: &BTreeMap<String, (String, std::path
     (file, msg)
 }
 
+impl Theme {
+    /// Where a template of this theme is, as the user would type it.
+    pub fn file_of(&self, template: &str) -> PathBuf {
+        let p = &*self.parsed;
+        match p.sources.get(template) {
+            Some((_, path)) => discover::rel_display(path, &p.root),
+            None => format!("themes/{}/templates/{template}", self.name).into(),
+        }
+    }
+
+    /// A template that failed to render, told the way a writer needs it.
+    /// Tera's render errors name neither a line nor, for an inherited
+    /// block, always the file: the template and line are where the failing
+    /// name is written, and a variable the page does not have gets the
+    /// nearest one it has (`context`: what the template was given).
+    pub fn render_error(&self, template: &str, e: &tera::Error, context: &serde_json::Value) -> Diagnostic {
+        let p = &*self.parsed;
+        let mut parts = vec![e.to_string()];
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            parts.push(s.to_string());
+            src = s.source();
+        }
+        // "Failed to render 'article.html'" repeats what the file says.
+        if parts.len() > 1 && parts[0].starts_with("Failed to render '") {
+            parts.remove(0);
+        }
+        let message = parts.join(": ");
+        let named = parts.iter().find_map(|m| NAMED.captures(m)).map(|c| c[1].to_string());
+        let mut order: Vec<String> = named.into_iter().chain([template.to_string()]).collect();
+        // Then what the template pulls in (its parents, includes, macros).
+        let mut i = 0;
+        while i < order.len() {
+            if let Some((text, _)) = p.sources.get(&order[i]) {
+                for cap in REFERENCE.captures_iter(text) {
+                    if !order.iter().any(|n| n == &cap[1]) {
+                        order.push(cap[1].to_string());
+                    }
+                }
+            }
+            i += 1;
+        }
+        let failing = parts.iter().find_map(|m| failing_name(m));
+        let found = failing.as_ref().and_then(|(_, re)| {
+            order.iter().find_map(|name| {
+                let (text, _) = p.sources.get(name)?;
+                let at = re.find(text)?.start();
+                Some((name.as_str(), text[..at].matches('\n').count() + 1))
+            })
+        });
+        let (file, line) = match found {
+            Some((name, line)) => (self.file_of(name), Some(line)),
+            None => (self.file_of(order.first().map_or(template, String::as_str)), None),
+        };
+        let hint = match &failing {
+            Some((Failing::Variable(path), _)) => missing_variable(path, context),
+            Some((Failing::Namespace(ns), _)) => Some(match p.sources.iter().find(|(_, (text, _))| text.contains("{% macro ")) {
+                Some((file, _)) => {
+                    format!("import the macros before using them: {{% import \"{file}\" as {ns} %}} near the top of the template")
+                }
+                None => format!("import the template that defines them: {{% import \"macros.html\" as {ns} %}}"),
+            }),
+            _ => None,
+        };
+        Diagnostic::new(file, line, message)
+            .hint(hint.unwrap_or_else(|| "fix the template; the variables a template gets are listed in README.md".into()))
+    }
+}
+
+/// The template a Tera render message names.
+static NAMED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:while rendering '|in template `)([^'`]+)['`]").expect("valid regex"));
+
+/// What a Tera render message says failed.
+enum Failing {
+    Variable(String),
+    Namespace(String),
+    Other,
+}
+
+/// The name a Tera render message is about, and how it is written in a
+/// template (to find its line).
+fn failing_name(msg: &str) -> Option<(Failing, Regex)> {
+    let between = |open: &str, close: char| -> Option<&str> {
+        let from = msg.find(open)? + open.len();
+        Some(&msg[from..from + msg[from..].find(close)?])
+    };
+    let word = |w: &str| regex::escape(w);
+    let (failing, pattern) = if msg.starts_with("Variable `") {
+        let path = between("`", '`')?;
+        (Failing::Variable(path.to_string()), format!(r"(?:^|[^\w.]){}(?:$|[^\w])", word(path)))
+    } else if msg.starts_with("Macro namespace `") {
+        let ns = between("`", '`')?;
+        (Failing::Namespace(ns.to_string()), format!(r"\b{}::", word(ns)))
+    } else if msg.starts_with("Filter '") || msg.starts_with("Filter call '") {
+        (Failing::Other, format!(r"\|\s*{}\b", word(between("'", '\'')?)))
+    } else if msg.starts_with("Test '") || msg.starts_with("Test call '") {
+        (Failing::Other, format!(r"\bis\s+(?:not\s+)?{}\b", word(between("'", '\'')?)))
+    } else if msg.starts_with("Function '") || msg.starts_with("Function call '") {
+        (Failing::Other, format!(r"\b{}\s*\(", word(between("'", '\'')?)))
+    } else {
+        (Failing::Other, format!(r"(?:^|[^\w.]){}(?:$|[^\w])", word(between("`", '`')?)))
+    };
+    Some((failing, Regex::new(&pattern).ok()?))
+}
+
+/// Why `path` (`page.titel`) is not in the context, and what is.
+fn missing_variable(path: &str, context: &serde_json::Value) -> Option<String> {
+    if path.contains('[') {
+        return None;
+    }
+    let mut at = context;
+    let mut walked = String::new();
+    for seg in path.split('.') {
+        let of = if walked.is_empty() { "the page's context".to_string() } else { format!("`{walked}`") };
+        match at {
+            serde_json::Value::Object(map) => match map.get(seg) {
+                Some(v) => at = v,
+                None => {
+                    let full = |k: &str| if walked.is_empty() { k.to_string() } else { format!("{walked}.{k}") };
+                    if let Some(near) = crate::diag::nearest(seg, map.keys().map(String::as_str)) {
+                        return Some(format!("{of} has no `{seg}`: did you mean `{}`?", full(near)));
+                    }
+                    if walked.is_empty() {
+                        // A loop or `set` variable is not in the context: nothing to suggest.
+                        return Some(format!(
+                            "{of} has no `{seg}` (it has {}); a loop's or `set`'s variable exists only inside its block",
+                            keys(map)
+                        ));
+                    }
+                    return Some(format!("{of} has no `{seg}`; it has {}", keys(map)));
+                }
+            },
+            serde_json::Value::Null => {
+                return Some(format!("`{walked}` is empty on this page: test it first, {{% if {walked} %}}…{{% endif %}}"));
+            }
+            _ => return Some(format!("`{walked}` is a {}, not a map with fields", kind(at))),
+        }
+        walked = if walked.is_empty() { seg.to_string() } else { format!("{walked}.{seg}") };
+    }
+    None
+}
+
+fn keys(map: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut names: Vec<&str> = map.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let more = names.len().saturating_sub(12);
+    names.truncate(12);
+    let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    if more > 0 { format!("{list} and {more} more") } else { list }
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "list",
+        serde_json::Value::Null | serde_json::Value::Object(_) => "map",
+    }
+}
+
 /// "outer: inner: innermost" for any error with sources.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
@@ -409,5 +570,37 @@ mod tests {
         changed.insert("meta.html", "m2");
         assert_ne!(a1, dep_hash("article.html", &changed, &mut HashSet::new()));
         assert_eq!(i1, dep_hash("index.html", &changed, &mut HashSet::new()));
+    }
+
+    #[test]
+    fn a_missing_variable_is_explained_from_what_the_page_was_given() {
+        let ctx = serde_json::json!({"page": {"title": "t", "image": null, "tags": ["a"]}, "site": {"title": "s"}});
+        let why = |path: &str| missing_variable(path, &ctx).unwrap_or_default();
+        assert_eq!(why("page.titel"), "`page` has no `titel`: did you mean `page.title`?");
+        assert_eq!(why("pgae.title"), "the page's context has no `pgae`: did you mean `page`?");
+        assert!(why("item.title").contains("a loop's or `set`'s variable exists only inside its block"), "{}", why("item.title"));
+        assert_eq!(why("page.image.src"), "`page.image` is empty on this page: test it first, {% if page.image %}…{% endif %}");
+        assert_eq!(why("page.tags.first"), "`page.tags` is a list, not a map with fields");
+        assert_eq!(why("page.qqqqqq"), "`page` has no `qqqqqq`; it has `image`, `tags`, `title`");
+        assert_eq!(missing_variable("page.tags[3]", &ctx), None);
+    }
+
+    #[test]
+    fn the_failing_name_is_found_as_a_template_writes_it() {
+        let line = |msg: &str, text: &str| {
+            let (_, re) = failing_name(msg).expect("a name");
+            re.find(text).map(|m| text[..m.start()].matches('\n').count() + 1)
+        };
+        let text = "{{ page.title }}\n{{ page.title_x | upper }}\n{{ x | dat(format='%Y') }}\n{{ m::byline() }}\n{{ now2() }}\n{% if a is odd2 %}{% endif %}\n{{ page.title_x }}\n";
+        assert_eq!(line("Variable `page.title_x` not found in context while rendering 'a.html'", text), Some(2));
+        assert_eq!(line("Filter 'dat' not found", text), Some(3));
+        assert_eq!(line("Macro namespace `m` was not found in template `a.html`. Have you maybe forgotten to import it?", text), Some(4));
+        assert_eq!(line("Function 'now2' not found", text), Some(5));
+        assert_eq!(line("Test 'odd2' not found", text), Some(6));
+        // `page.title` is not `page.title_x`, nor a part of `x.page.title`.
+        assert_eq!(
+            line("Variable `page.title` not found in context while rendering 'a.html'", "{{ x.page.title }}{{ page.title_x }}"),
+            None
+        );
     }
 }

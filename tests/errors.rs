@@ -138,3 +138,52 @@ fn template_errors_name_the_template() {
     // was printed once for each of them.
     assert_eq!(err.matches("error: ").count(), 1, "{err}");
 }
+
+/// Found by a new user: a template that failed to render named neither a
+/// line nor the page it failed on, said nothing about the field meant, and
+/// a macro used without its import read as Tera's jargon. One error for
+/// every page it fails on, not one per page.
+#[test]
+fn a_template_that_fails_to_render_names_its_line_the_pages_and_the_field_meant() {
+    let err = fails_cleanly(
+        |r| {
+            r.write(
+                "themes/default/sites/alpha/article.html",
+                "{% extends \"base.html\" %}\n{% block content %}\n<h1>{{ page.title }}</h1>\n<p>{{ page.titel }}</p>\n{% endblock content %}\n",
+            )
+        },
+        &[
+            "error: themes/default/sites/alpha/article.html:4: Variable `page.titel` not found",
+            "(rendering content/alpha/news/",
+            " more pages)",
+            "hint: `page` has no `titel`: did you mean `page.title`?",
+        ],
+    );
+    assert_eq!(err.matches("error: ").count(), 1, "{err}");
+    assert!(!err.contains("Failed to render"), "the file is named already: {err}");
+    fails_cleanly(
+        |r| {
+            r.write(
+                "themes/default/sites/alpha/article.html",
+                "{% extends \"base.html\" %}\n{% block content %}\n\n{{ m::byline(page=page) }}\n{% endblock content %}\n",
+            )
+        },
+        &[
+            "themes/default/sites/alpha/article.html:4: Macro namespace `m` was not found",
+            "hint: import the macros before using them: {% import \"macros.html\" as m %}",
+        ],
+    );
+}
+
+/// Found by a new user: a page at a section's URL was blamed on the
+/// section's first article, with a hint about articles' sections.
+#[test]
+fn a_page_at_a_sections_url_is_named_first_and_told_where_section_text_goes() {
+    fails_cleanly(
+        |r| r.write("content/alpha/news.md", "---\ntitle: News\ndate: 2024-01-01\nkind: page\n---\nabout\n"),
+        &[
+            "error: content/alpha/news.md: content/alpha/news.md and the list page /news/index.html",
+            "hint: the list page keeps its URL: give the page or article another `slug`; a section's own text goes in its `_index.md`",
+        ],
+    );
+}

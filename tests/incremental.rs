@@ -156,6 +156,9 @@ fn a_site_taken_out_of_sites_toml_is_named_with_what_it_left() {
     assert!(r.exists("public/beta/index.html"), "left as it was");
     let v: serde_json::Value = serde_json::from_str(&r.ok(&["build", "--json"])).unwrap();
     assert!(v["warnings"][0].as_str().unwrap().contains("`beta`"), "{v}");
+    // Found later: `gen check` did not say it.
+    let out = String::from_utf8_lossy(&r.run(&["check"]).stdout).to_string();
+    assert!(out.contains("warning: site `beta` is no longer in sites.toml"), "{out}");
     // Once deleted, nothing to say.
     std::fs::remove_dir_all(r.path("public/beta")).unwrap();
     r.remove(".gen/beta.state");

@@ -3,7 +3,7 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::util::{HttpResponse, Repo, browser_script, http_get, serve, wait_for};
+use crate::util::{HttpResponse, Repo, browser_script, http_get, serve, serve_logged, wait_for};
 
 #[test]
 fn serves_each_site_at_its_own_origin_with_preview_urls() {
@@ -118,6 +118,20 @@ fn a_build_error_shows_an_overlay_until_it_is_fixed() {
     assert!(page.contains("content/alpha/news/broken.md:2"), "{page}");
     r.remove("content/alpha/news/broken.md");
     wait_for(|| !http_get(s.port, "alpha.localhost", "/").body.contains("gen-error-overlay"), "the overlay to go away");
+}
+
+/// Found by a new user: raw HTML escaped in an edited article was said by
+/// `gen build` but not by the preview, where the writer is.
+#[test]
+fn the_preview_prints_the_warnings_of_what_it_rebuilt() {
+    let r = Repo::fixture("basic");
+    let log = r.path("serve.log");
+    let s = serve_logged(&r, &log);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    r.edit("content/alpha/opinion/column.md", "\n---\n", "\n---\n<b>굵게</b>\n\n");
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for(|| said().contains("warning: alpha: content/alpha/opinion/column.md:"), "the preview to warn");
+    assert!(said().contains("column.md:7: raw HTML is shown to readers as text"), "{}", said());
 }
 
 #[test]

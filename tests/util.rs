@@ -312,11 +312,20 @@ impl Drop for Serve {
 }
 
 pub fn serve(r: &Repo) -> Serve {
+    serve_to(r, Stdio::null())
+}
+
+/// `gen serve --watch`, its messages (stderr) written to `log`.
+pub fn serve_logged(r: &Repo, log: &Path) -> Serve {
+    serve_to(r, std::fs::File::create(log).unwrap().into())
+}
+
+fn serve_to(r: &Repo, stderr: Stdio) -> Serve {
     let port = free_port();
     let child = r
         .command_at("1735689600", &["serve", "--watch", "--port", &port.to_string()])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let s = Serve { child, port };

@@ -386,6 +386,15 @@ pub struct BuildReport {
     pub links: Vec<check::SiteLinks>,
 }
 
+impl BuildReport {
+    /// Every warning, the repository's first, each site's named by it, as
+    /// `gen build` and the preview print them.
+    pub fn warning_lines(&self) -> impl Iterator<Item = String> + '_ {
+        let sites = self.sites.iter().flat_map(|s| s.warnings.iter().map(move |w| format!("{}: {w}", s.site)));
+        self.warnings.iter().cloned().chain(sites)
+    }
+}
+
 pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let started = Instant::now();
     // The last build's states are saved (and their lock released) first.
@@ -439,8 +448,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         }
     }
     // Sites that share a theme fail on its template once each: said once.
-    let mut seen = std::collections::BTreeSet::new();
-    diags.0.retain(|d| seen.insert(d.clone()));
+    diags.merge_repeats();
     let discard = |staged: &[Staged]| {
         for s in staged {
             s.publisher.discard().ok();

@@ -727,9 +727,25 @@ pub(super) fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(
     let mut diags = Diagnostics::default();
     for (i, p) in planned.iter().enumerate() {
         if let Some(first) = seen.insert(&p.path, i) {
+            // Named first, and blamed: the one a writer would change (an
+            // article or page before a list page or a file gen makes).
+            let rank = |k: usize| match jobs[k].make {
+                Make::Article(_) => 0,
+                _ if jobs[k].kind == render::Kind::Stub => 1,
+                _ => 2,
+            };
+            let (mine, other) = if rank(i) < rank(first) { (i, first) } else { (first, i) };
+            let hint = match (&jobs[mine].make, &jobs[other].make) {
+                (Make::Article(_), Make::Article(_)) => "change the article's slug or section so the URLs differ",
+                (Make::Article(_), Make::Page(..)) => {
+                    "the list page keeps its URL: give the page or article another `slug`; a section's own text goes in its `_index.md`"
+                }
+                (Make::Article(_), _) => "gen publishes a file at that URL: give the page or article another `slug`",
+                _ => "change one of the two URLs",
+            };
             diags.push(
-                Diagnostic::new(file_of(i, first), None, format!("{} and {} both produce /{}", describe(first), describe(i), p.path))
-                    .hint("change the article's slug or section so the URLs differ"),
+                Diagnostic::new(file_of(mine, other), None, format!("{} and {} both produce /{}", describe(mine), describe(other), p.path))
+                    .hint(hint),
             );
         }
         // `images/` holds content-addressed files, cached for good by

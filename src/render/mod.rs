@@ -36,7 +36,7 @@ use crate::images::{self, Addressed, Catalog, ImageUrls as _};
 use crate::model::{Article, SiteModel};
 use crate::parse::{self, ImageOut, Markdown};
 use crate::redirects::Rule;
-use crate::theme::{self, Theme};
+use crate::theme::Theme;
 
 /// Bumped whenever a renderer's output changes for the same inputs, so old
 /// caches re-render. It also names gen's version and its locked
@@ -344,9 +344,9 @@ impl<'a> Renderer<'a> {
                 ctx.json_ld = self.json_ld(a, og_image.as_deref());
                 ctx.og_image = og_image;
                 ctx.cover_in_body = a.cover.as_ref().is_some_and(|c| first_in_body.as_ref() == Some(&c.rel));
-                self.tera("article.html", &ctx, Some(&body.html))?
+                self.tera("article.html", &ctx, Some(&body.html), o)?
             }
-            Make::Page(template, ctx) => self.tera(template, &self.page_ctx(ctx, false), None)?,
+            Make::Page(template, ctx) => self.tera(template, &self.page_ctx(ctx, false), None, o)?,
             Make::Data(DataCtx::Rss) => feeds::rss(&self.feed()).into_bytes(),
             Make::Data(DataCtx::Atom) => feeds::atom(&self.feed()).into_bytes(),
             Make::Data(DataCtx::Sitemap(k)) => feeds::sitemap(self.sitemap_part(*k)).into_bytes(),
@@ -365,19 +365,22 @@ impl<'a> Renderer<'a> {
 
     /// Renders `template`, minified unless the build says not to. `body`:
     /// the article's HTML, which the template shows as it is.
-    fn tera(&self, template: &str, ctx: &impl Serialize, body: Option<&str>) -> Result<Vec<u8>, Diagnostic> {
+    /// `o`: the page, which the error names (a template fails for one
+    /// page's values, not for every page).
+    fn tera(&self, template: &str, ctx: &impl Serialize, body: Option<&str>, o: &Output) -> Result<Vec<u8>, Diagnostic> {
         let context = tera::Context::from_serialize(ctx)
-            .map_err(|e| Diagnostic::new(self.template_file(template), None, format!("cannot build the template context: {e}")))?;
+            .map_err(|e| Diagnostic::new(self.theme.file_of(template), None, format!("cannot build the template context: {e}")))?;
         let html = self.tera.render(template, &context).map_err(|e| {
-            Diagnostic::new(self.template_file(template), None, theme::error_chain(&e))
-                .hint("fix the template; the variables a template gets are listed in README.md")
+            let mut d = self.theme.render_error(template, &e, &context.into_json());
+            let url = o.path.strip_suffix("index.html").unwrap_or(&o.path);
+            let page = match (&o.make, o.origin) {
+                (Make::Article(_), Some(f)) => format!("{} at /{url}", f.display()),
+                _ => format!("/{url}"),
+            };
+            d.pages.push(page);
+            d
         })?;
         Ok(if self.minify { minify(html, body) } else { html.into_bytes() })
-    }
-
-    fn template_file(&self, template: &str) -> String {
-        let overridden = format!("themes/{}/sites/{}/{template}", self.theme.name, self.site.name);
-        if self.root.join(&overridden).is_file() { overridden } else { format!("themes/{}/templates/{template}", self.theme.name) }
     }
 
     /// The article's HTML body; images it references are resolved, added to

@@ -241,10 +241,16 @@ fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, 
             if let Some((since, n)) = changed {
                 let written: usize = report.sites.iter().map(|s| s.files_written + s.files_removed).sum();
                 println!(
-                    "{n} change{} → rebuilt in {} ms, {written} files updated",
+                    "{n} change{} → rebuilt in {} ms, {written} files updated{}",
                     if n == 1 { "" } else { "s" },
-                    since.elapsed().as_millis()
+                    since.elapsed().as_millis(),
+                    if had_error { "; the build error is mended" } else { "" }
                 );
+            }
+            // Raw HTML escaped in what was just rendered, say: the writer
+            // would otherwise see it only on the page.
+            for w in report.warning_lines() {
+                eprintln!("warning: {}", crate::diag::Printable(&w));
             }
             stale
         }
