@@ -39,11 +39,6 @@ pub type Authors = BTreeMap<String, Author>;
 /// How a key written twice in `content/authors.yaml` is reported.
 const WRITTEN_TWICE: &str = "is written twice";
 
-/// NFC, as the articles' `author:` values are.
-fn nfc(key: &str) -> String {
-    unicode_normalization::UnicodeNormalization::nfc(key).collect()
-}
-
 /// `content/authors.yaml`'s authors, by NFC key, each key once: a map
 /// would keep the last of two silently.
 struct UniqueAuthors(Authors);
@@ -59,7 +54,8 @@ impl<'de> Deserialize<'de> for UniqueAuthors {
             fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Authors, M::Error> {
                 let mut out = Authors::new();
                 while let Some((key, author)) = m.next_entry::<String, Author>()? {
-                    let key = nfc(&key);
+                    // NFC, as the articles' `author:` values are.
+                    let key = crate::parse::nfc(key);
                     if out.contains_key(&key) {
                         return Err(serde::de::Error::custom(format!("author `{key}` {WRITTEN_TWICE}")));
                     }
@@ -84,11 +80,7 @@ pub fn parse_authors(text: &str) -> Result<Authors, Diagnostic> {
         // serde_norway places a repeated key at the mapping: the second time
         // the key is written is the line.
         let twice = msg.split('`').nth(1).filter(|_| msg.ends_with(WRITTEN_TWICE)).and_then(|key| {
-            let key_of = |l: &str| {
-                let k = l.split_once(':')?.0.trim().trim_matches(['"', '\'']);
-                (!l.starts_with([' ', '\t', '#'])).then(|| nfc(k))
-            };
-            text.lines().enumerate().filter(|(_, l)| key_of(l).as_deref() == Some(key)).nth(1).map(|(i, _)| i + 1)
+            crate::parse::top_keys(text).filter(|(_, k, _)| crate::parse::nfc(k.to_string()) == key).nth(1).map(|(i, ..)| i + 1)
         });
         Diagnostic::new(AUTHORS_FILE, twice.or(e.location().map(|l| l.line())), msg)
             .hint("each author is a key with `name` and optional `position`, `bio`, `email`, `avatar`")

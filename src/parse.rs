@@ -177,12 +177,7 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::T
         // check) and repeated keys at the mapping, not the key: find the
         // key's line instead (a repeated key's second one).
         let key_line = |keys: &[&str], value: Option<&str>, nth: usize| {
-            split
-                .front
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.starts_with([' ', '\t', '-', '#']))
-                .filter_map(|(i, l)| l.split_once(':').map(|(k, v)| (i, k.trim(), v.trim().trim_matches(['"', '\'']))))
+            top_keys(split.front)
                 .filter(|(_, k, v)| keys.contains(k) && value.is_none_or(|value| *v == value))
                 .nth(nth)
                 .map(|(i, ..)| i + 2)
@@ -224,9 +219,6 @@ pub fn parse_meta(text: &str, file: &Path, fallback_slug: &str, tz: chrono_tz::T
     if let Some(a) = fm.author {
         authors.insert(0, a);
     }
-    // Names typed on macOS arrive decomposed (NFD): one spelling, NFC, so
-    // `경제` is one tag and `résumé` one URL whoever typed them.
-    let nfc = |s: String| -> String { if unicode_normalization::is_nfc(&s) { s } else { s.nfc().collect() } };
     let nfc_all = |v: Vec<String>| -> Vec<String> { v.into_iter().map(nfc).collect() };
     // `author: kim` with `authors: [kim, kim]` is one author.
     let mut authors = nfc_all(authors);
@@ -277,13 +269,28 @@ fn quote_hint(line: &str) -> Option<String> {
     Some(format!("YAML reads this value as other syntax: put it in quotes, `{key}: \"{escaped}\"`"))
 }
 
+/// Each key's line in the front matter (counted from the file's first line).
 fn key_lines(front: &str) -> BTreeMap<String, usize> {
-    front
-        .lines()
+    top_keys(front).map(|(i, k, _)| (k.to_string(), i + 2)).collect()
+}
+
+/// The top-level `key: value` lines of a YAML text, as written: the line's
+/// index (from 0), the key and the value, unquoted. For error lines, which
+/// the YAML parser places at the mapping rather than at the key.
+pub fn top_keys(yaml: &str) -> impl Iterator<Item = (usize, &str, &str)> {
+    fn unquote(s: &str) -> &str {
+        s.trim().trim_matches(['"', '\''])
+    }
+    yaml.lines()
         .enumerate()
         .filter(|(_, l)| !l.starts_with([' ', '\t', '-', '#']))
-        .filter_map(|(i, l)| l.split_once(':').map(|(k, _)| (k.trim().to_string(), i + 2)))
-        .collect()
+        .filter_map(move |(i, l)| l.split_once(':').map(|(k, v)| (i, unquote(k), unquote(v))))
+}
+
+/// Unicode NFC: names typed on macOS arrive decomposed (NFD), and `경제`
+/// must be one tag, `résumé` one URL, whoever typed them.
+pub fn nfc(s: String) -> String {
+    if unicode_normalization::is_nfc(&s) { s } else { s.nfc().collect() }
 }
 
 /// How [`parse_date`] says a date was left empty (`date:` or `date: ""`).
