@@ -120,7 +120,8 @@ pub fn check(sites: &[SiteLinks]) -> CheckReport {
                     Target::Broken(why) => broken.push(finding(why)),
                     Target::Site { site, path, fragment } => {
                         if let Err(why) = checker.exists(site, &path, fragment.as_deref()) {
-                            broken.push(finding(why));
+                            let moved = checker.moved(site, &page.path, &r.url, &path, fragment.as_deref());
+                            broken.push(finding(why + &moved.unwrap_or_default()));
                         }
                     }
                 }
@@ -186,6 +187,24 @@ impl<'s> Checker<'s> {
         let path = percent_decode(&abs.path()[owner.base_url.path().len()..]);
         let fragment = abs.fragment().filter(|f| !f.is_empty()).map(percent_decode);
         Target::Site { site: owner, path, fragment }
+    }
+
+    /// For a broken relative link from a page under a folder of its own
+    /// (a year archive: `/2023backup/economy/x/`), the link that was meant
+    /// when it resolves once that folder is left out: the article moved
+    /// into the archive and its `../y/` went with it.
+    fn moved(&self, site: &SiteLinks, page: &str, url: &str, path: &str, fragment: Option<&str>) -> Option<String> {
+        if url.starts_with(['/', '#']) || has_scheme(url) {
+            return None;
+        }
+        let (first, _) = page.split_once('/')?;
+        let meant = path.strip_prefix(first)?.strip_prefix('/')?;
+        self.exists(site, meant, fragment).ok()?;
+        let anchor = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+        let base = site.base_url.path();
+        Some(format!(
+            "; this page is published under {base}{first}/ and a relative link resolves from there: link {base}{meant}{anchor} instead"
+        ))
     }
 
     /// `Ok` when `path` (and `#fragment`) exists in `site`'s output.
@@ -310,5 +329,26 @@ mod tests {
     fn ids_are_found_quoted_or_not() {
         let ids = html_ids(r#"<h2 id=intro>x</h2><h2 id="둘째-절">y</h2><a name='old'></a><sup class=fn id=fnref-1>"#);
         assert!(["intro", "둘째-절", "old", "fnref-1"].iter().all(|i| ids.contains(*i)), "{ids:?}");
+    }
+
+    /// Found by a new user: an article moved into a year archive kept its
+    /// `../other/` links, which then pointed into the archive.
+    #[test]
+    fn a_relative_link_of_an_article_moved_into_an_archive_names_the_link_meant() {
+        let mut blog = site("blog", "https://example.com/blog/", &["2023backup/a/index.html", "b/index.html", "2023backup/c/index.html"]);
+        blog.pages.push(PageLinks {
+            file: "content/blog/a.md".into(),
+            path: "2023backup/a/".into(),
+            refs: refs(&["../b/", "../c/", "../nope/", "/blog/2023backup/nope/"]),
+            escaped_html: vec![],
+        });
+        let r = check(&[blog]);
+        let broken: Vec<(usize, &str)> = r.broken.iter().map(|f| (f.line, f.problem.as_str())).collect();
+        assert_eq!(broken.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 3, 4], "{broken:?}");
+        assert_eq!(
+            broken[0].1,
+            "no page or file at /blog/2023backup/b/; this page is published under /blog/2023backup/ and a relative link resolves from there: link /blog/b/ instead"
+        );
+        assert!(!broken[1].1.contains("instead") && !broken[2].1.contains("instead"), "{broken:?}");
     }
 }
