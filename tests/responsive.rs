@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use image::{DynamicImage, GenericImageView};
 use scraper::{Html, Selector};
 
-use crate::util::{Repo, changed};
+use crate::util::{Repo, assert_same_as_clean_build, changed};
 
 /// A photo-like JPEG: gradients plus noise, so it does not compress to nothing.
 pub fn photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
@@ -463,4 +463,28 @@ fn a_site_failing_on_a_shared_photo_leaves_no_page_pointing_at_missing_files() {
             assert!(r.exists(&format!("public/_images/{url}")), "{path} shows {url}, which is not published");
         }
     }
+}
+
+/// Found by a new user: a WebP photo's fallback (its own format at the
+/// `social` width) is its WebP variant of that width, one file listed
+/// twice: the second publish of it failed the build ("the staged copy …
+/// vanished") whenever the output already existed.
+#[test]
+fn a_webp_photo_added_to_a_built_site_is_published_once_per_variant() {
+    let r = photo_repo("");
+    // The fallback's width is one of the variants' (as 1200 is by default).
+    r.edit("sites.toml", "social = 300", "social = 320");
+    r.build();
+    let img = image::load_from_memory(&photo(600, 400, 3)).unwrap();
+    let mut webp = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut webp), image::ImageFormat::WebP).unwrap();
+    r.write_bytes("content/alpha/news/second/w.webp", &webp);
+    r.edit("content/alpha/news/second/index.md", "![두 번째 사진](pic.jpg)", "![두 번째 사진](pic.jpg)\n\n![웹피](w.webp)");
+    r.build();
+    let page = Html::parse_document(&r.read("public/alpha/news/second/index.html"));
+    let img = select(&page, ".content picture img").into_iter().find(|i| i.attr("alt") == Some("웹피")).expect("the WebP photo's img");
+    let src = img.attr("src").unwrap();
+    assert!(src.contains("-320-") && src.ends_with(".webp"), "the fallback: 320 wide, WebP: {src}");
+    assert_eq!(published(&r, "alpha", src).dimensions(), (320, 213));
+    assert_same_as_clean_build(&r);
 }

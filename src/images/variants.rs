@@ -151,8 +151,12 @@ pub struct VariantSet {
 }
 
 impl VariantSet {
+    /// Every file of the set, once: a WebP photo's fallback is its WebP
+    /// variant of that width when there is one (the same key and file).
     pub fn all(&self) -> impl Iterator<Item = &Variant> {
-        self.modern.iter().flat_map(|(_, v)| v).chain(std::iter::once(&self.fallback))
+        let modern = self.modern.iter().flat_map(|(_, v)| v);
+        let own = !modern.clone().any(|v| v.key == self.fallback.key);
+        modern.chain(own.then_some(&self.fallback))
     }
 }
 
@@ -217,9 +221,20 @@ pub fn srcset(variants: &[Variant], url_for: impl Fn(&str) -> String) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn set(w: u32, h: u32, s: &ImageSettings) -> VariantSet {
         plan(&[7; 32], "jpg", Some(w), Some(h), s, Shards::default()).unwrap()
+    }
+
+    #[test]
+    fn a_webp_photos_fallback_is_listed_once() {
+        let s = ImageSettings::default();
+        let webp = plan(&[7; 32], "webp", Some(2400), Some(1600), &s, Shards::default()).unwrap();
+        let rels: Vec<&str> = webp.all().map(|v| v.rel.as_str()).collect();
+        assert_eq!(rels.len(), rels.iter().collect::<BTreeSet<_>>().len(), "{rels:?}");
+        assert!(rels.contains(&webp.fallback.rel.as_str()));
+        assert_eq!(set(2400, 1600, &s).all().count(), 6, "a JPEG's fallback is a file of its own");
     }
 
     #[test]
