@@ -133,6 +133,8 @@ struct Entry {
     id: u64,
     page: bool,
     draft: bool,
+    /// Password-protected on WordPress: imported as a draft, reported.
+    protected: bool,
     title: String,
     post_name: String,
     /// Old URL path, percent-decoded and NFC (`/2023/12/가/`): the whole
@@ -210,6 +212,12 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
             e.link_path =
                 scope.as_ref().and_then(|scope| within(&old, &site_base).filter(|p| within(p, scope).is_some())).unwrap_or_default();
         }
+    }
+    for e in index.entries.iter().filter(|e| e.protected) {
+        warnings.push(format!(
+            "“{}” was password-protected: imported as a draft, since a static site has no passwords (take out `draft: true` to publish it to everyone)",
+            e.title
+        ));
     }
     if scope.is_none() {
         warnings.push(format!(
@@ -425,11 +433,14 @@ fn read_index(export: &Path) -> anyhow::Result<Index> {
         // base_url once that is known (an export of `/2023backup/` into a
         // site at `/` keeps that prefix).
         let link_path = site_path(&uploads::url_path(&item.link), "/");
+        let protected = !item.post_password.is_empty();
         index.authors.insert(clean_login(&item.creator).to_string());
         index.entries.push(Entry {
             id: item.id,
             page: item.post_type == "page",
-            draft: matches!(item.status.as_str(), "draft" | "pending"),
+            // A static site has no passwords: a protected post stays unpublished.
+            draft: matches!(item.status.as_str(), "draft" | "pending") || protected,
+            protected,
             title: markdown::plain_text(&item.title),
             post_name: nfc(&crate::images::percent_decode(&item.post_name)),
             // A plain permalink (`/?p=1`) is covered by the `?p=` alias.
@@ -1411,6 +1422,7 @@ mod tests {
             id,
             page: false,
             draft: false,
+            protected: false,
             title: name.into(),
             post_name: name.into(),
             link_path: link.into(),
