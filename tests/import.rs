@@ -2,7 +2,7 @@
 //! multisite export with an uploads folder written here, imported, built and
 //! checked; re-imports, conflicts and bad input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::util::{Repo, png};
@@ -668,4 +668,25 @@ xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://pur
     let srcs: std::collections::BTreeSet<String> =
         select(&doc(&html), "article img").iter().filter_map(|i| i.value().attr("src").map(str::to_string)).collect();
     assert_eq!(srcs.len(), 4, "{srcs:?}\n{}", r.read("content/hostile/posts/photos/index.md"));
+}
+
+/// Found by a new user: the theme unit test's `image-alignment-150x150.jpg`,
+/// `-300x200`, `-580x300` and `-1200x4002` are four attachments, not copies
+/// of one `image-alignment.jpg` (which is not there). Each took all four old
+/// URLs, and the build failed on 52 redirects from one path to two images.
+#[test]
+fn files_named_like_copies_without_their_original_keep_their_own_old_urls() {
+    let r = Repo::fixture("import");
+    for (i, size) in ["580x300", "150x150", "300x200", "1200x4002"].into_iter().enumerate() {
+        r.write_bytes(&format!("up/2013/03/image-alignment-{size}.jpg"), &png(64, 48, &format!("alignment-{i}")));
+    }
+    let up = r.path("up").to_string_lossy().into_owned();
+    import_json(&r, &[&shared("themeunittestdata.wordpress.xml"), "--site", "wptest", "--uploads", &up]);
+    r.ok(&["build", "--site", "wptest"]);
+    let rules = redirects(&r, "wptest");
+    let targets: BTreeSet<&String> = ["580x300", "150x150", "300x200", "1200x4002"]
+        .iter()
+        .filter_map(|s| rules.get(&format!("/2013/03/image-alignment-{s}.jpg")))
+        .collect();
+    assert_eq!(targets.len(), 4, "each old URL leads to its own image: {rules:?}");
 }

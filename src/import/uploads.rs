@@ -116,8 +116,10 @@ impl Uploads {
             let p = url_path(url);
             p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default()
         };
-        let mut old_paths: Vec<String> =
-            listing.by_original.get(&original_name(&chosen)).into_iter().flatten().map(|n| format!("{old_dir}/{n}")).collect();
+        // The copies are the original's: without it, each file named like
+        // a copy is a picture of its own, with its own URL only.
+        let copies = listing.by_original.get(&original).filter(|_| chosen == original);
+        let mut old_paths: Vec<String> = copies.into_iter().flatten().map(|n| format!("{old_dir}/{n}")).collect();
         old_paths.push(format!("{old_dir}/{name}"));
         old_paths.sort();
         old_paths.dedup();
@@ -267,7 +269,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let month = dir.path().join("2023/12");
         std::fs::create_dir_all(&month).unwrap();
-        for n in ["a.jpg", "a-300x200.jpg", "a-scaled.jpg", "b-300x200.jpg", "ab.jpg"] {
+        for n in ["a.jpg", "a-300x200.jpg", "a-scaled.jpg", "b-300x200.jpg", "b-150x150.jpg", "ab.jpg"] {
             std::fs::write(month.join(n), n).unwrap();
         }
         let u = Uploads::open(dir.path(), &[]).unwrap();
@@ -279,7 +281,13 @@ mod tests {
         );
         // Only a resized copy survives: that copy is the picture.
         assert_eq!(u.find("/wp-content/uploads/2023/12/b-1024x768.jpg"), Ok(None));
-        assert_eq!(u.find("/wp-content/uploads/2023/12/b-300x200.jpg").unwrap().unwrap().name, "b-300x200.jpg");
+        let b = u.find("/wp-content/uploads/2023/12/b-300x200.jpg").unwrap().unwrap();
+        assert_eq!(b.name, "b-300x200.jpg");
+        // Found by a new user: without their original, files named like
+        // copies are pictures of their own (the theme unit test's
+        // `image-alignment-150x150.jpg` is an attachment, not a copy), and
+        // each took the other's old URL, two redirects from one path.
+        assert_eq!(b.old_paths, ["/wp-content/uploads/2023/12/b-300x200.jpg"]);
         assert_eq!(u.find("/wp-content/uploads/2023/12/../../etc/passwd"), Ok(None));
     }
 
