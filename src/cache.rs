@@ -19,7 +19,7 @@ use crate::discover::{Hash, Stamp};
 use crate::parse::Meta;
 
 const MAGIC: &[u8; 8] = b"GENSTATE";
-const VERSION: u32 = 13;
+const VERSION: u32 = 14;
 /// Magic, version, the check's length and checksum, the state's length and
 /// checksum.
 const HEAD: usize = 8 + 4 + 8 + 32 + 8 + 32;

@@ -409,6 +409,21 @@ fn a_lost_shared_images_state_is_rebuilt_from_every_site() {
 
 /// Review of #21: sizes read with resizing off ignored the EXIF
 /// orientation and were reused when it was switched on: sideways variants.
+/// Found by a new user: with resizing off, a photo stored sideways (EXIF
+/// orientation 6) had its stored size in `width`/`height`, which browsers
+/// show turned: the layout jumped and `og:image` said the wrong size.
+#[test]
+fn with_resizing_off_a_turned_photo_has_its_shown_size() {
+    let r = photo_repo("");
+    r.edit("sites.toml", "[images]\n", "[images]\nresize = false\n");
+    r.write_bytes("content/alpha/news/second/pic.jpg", &jpeg_with_gps(400, 200));
+    r.build();
+    let html = Html::parse_document(&r.read("public/alpha/news/second/index.html"));
+    let img = select(&html, ".content img")[0];
+    assert!(img.attr("src").unwrap().ends_with(".jpg"), "published as it is: {}", html.html());
+    assert_eq!((img.attr("width"), img.attr("height")), (Some("200"), Some("400")), "{}", html.html());
+}
+
 #[test]
 fn switching_resizing_on_reads_the_orientation_of_images_read_before() {
     let r = photo_repo("");

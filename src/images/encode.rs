@@ -49,7 +49,8 @@ fn is_animated(bytes: &[u8]) -> bool {
     bytes.len() > 20 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" && &bytes[12..16] == b"VP8X" && bytes[20] & 0x02 != 0
 }
 
-fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
+/// The size as shown (after the EXIF orientation), from the header.
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
     let mut decoder = reader(bytes)?.into_decoder().map_err(|e| e.to_string())?;
     let (w, h) = decoder.dimensions();
     too_large(w, h)?;

@@ -234,7 +234,14 @@ impl Catalog {
                     true => encode::header(&bytes)
                         .map(|(w, h, animated)| (Some(w), Some(h), Some(!animated)))
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{UNREADABLE} ({e})")))?,
-                    false => imagesize::blob_size(&bytes).map(|d| (Some(d.width as u32), Some(d.height as u32), None)).unwrap_or_default(),
+                    // Published as it is: browsers show it turned by its
+                    // EXIF orientation too, so the size is the header's as
+                    // shown where the decoder reads it (JPEG, PNG, WebP).
+                    false => encode::dimensions(&bytes)
+                        .ok()
+                        .or_else(|| imagesize::blob_size(&bytes).ok().map(|d| (d.width as u32, d.height as u32)))
+                        .map(|(w, h)| (Some(w), Some(h), None))
+                        .unwrap_or_default(),
                 };
                 ImageRecord { stamp, hash: discover::hash_bytes(&bytes), width, height, still }
             }
