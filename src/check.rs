@@ -24,11 +24,23 @@ pub struct SiteLinks {
     pub files: BTreeSet<String>,
     /// Redirect sources (site-relative, starting with `/`) → targets.
     pub redirects: BTreeMap<String, String>,
+    /// Every redirect of a site that was built, to check where it leads.
+    pub rules: Vec<RedirectLink>,
     /// The articles checked (none for a site that was not built).
     pub pages: Vec<PageLinks>,
 }
 
 /// The links of one article.
+/// A redirect and where it was written.
+#[derive(Debug, Clone)]
+pub struct RedirectLink {
+    pub from: String,
+    /// Site-relative (`/x/`), or an absolute URL.
+    pub to: String,
+    pub file: PathBuf,
+    pub line: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
 pub struct PageLinks {
     /// The source, from the repository root.
@@ -65,7 +77,11 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)?;
+        write!(f, "{}", self.file.display())?;
+        // (0: a redirect of an archive rule, which has no line of its own.)
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
         if !self.url.is_empty() {
             write!(f, ": `{}`", self.url)?;
         }
@@ -135,6 +151,27 @@ pub fn check(sites: &[SiteLinks]) -> CheckReport {
         report.broken.extend(broken);
         report.external.extend(external);
     }
+    // A redirect to a page that is not there is a broken old URL.
+    let redirects: Vec<Finding> = sites
+        .par_iter()
+        .flat_map(|s| s.rules.par_iter().map(move |r| (s, r)))
+        .filter_map(|(site, r)| {
+            let why = if has_scheme(&r.to) {
+                match checker.resolve(site, "", &r.to) {
+                    Target::Site { site: owner, path, fragment } => checker.exists(owner, &path, fragment.as_deref()).err()?,
+                    Target::Broken(why) => why,
+                    Target::External | Target::Ignored => return None,
+                }
+            } else {
+                let (path, fragment) = r.to.split_once('#').map_or((r.to.as_str(), None), |(p, f)| (p, Some(f)));
+                let path = percent_decode(path.split('?').next().unwrap_or(path).trim_start_matches('/'));
+                checker.exists(site, &path, fragment.filter(|f| !f.is_empty())).err()?
+            };
+            let problem = format!("the redirect from {} leads nowhere: {why}", r.from);
+            Some(Finding { file: r.file.clone(), line: r.line.unwrap_or(0), url: r.to.clone(), problem })
+        })
+        .collect();
+    report.broken.extend(redirects);
     for page in sites.iter().flat_map(|s| &s.pages) {
         report.escaped_html.extend(page.escaped_html.iter().map(|&line| Finding {
             file: page.file.clone(),
@@ -285,6 +322,7 @@ mod tests {
             out_dir: PathBuf::from("/nonexistent").join(name),
             files: files.iter().map(|f| f.to_string()).collect(),
             redirects: BTreeMap::new(),
+            rules: vec![],
             pages: vec![],
         }
     }

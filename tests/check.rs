@@ -100,3 +100,32 @@ fn links_to_redirected_paths_and_archives_are_not_broken() {
     let stdout = r.ok(&["check", "--site", "news"]);
     assert!(stdout.contains(": 0 broken"), "{stdout}");
 }
+
+/// Found by a new user: a redirect to a page that is not there (a typo in
+/// `sites.toml`, a `moved_to` into a configured site's missing page) was
+/// published, and `gen check` said nothing: a broken old URL.
+#[test]
+fn a_redirect_that_leads_nowhere_is_broken() {
+    let r = Repo::fixture("basic");
+    let config = r.read("sites.toml");
+    let at = config.lines().position(|l| l.starts_with("description = \"Fixture site in Korean\"")).unwrap() + 2;
+    r.edit("sites.toml", "description = \"Fixture site in Korean\"\n", "description = \"Fixture site in Korean\"\n\n[[sites.redirects]]\nfrom = \"/old/\"\nto = \"/news/story-22/\"\n\n[[sites.redirects]]\nfrom = \"/fine/\"\nto = \"/news/story-2/\"\n");
+    r.write("content/alpha/news/gone.md", "---\ntitle: 옮김\ndate: 2024-01-01\nmoved_to: https://example.org/beta/nope/\n---\n");
+    let out = r.run(&["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "broken: sites.toml:{}: `/news/story-22/`: the redirect from /old/ leads nowhere: no page or file at /news/story-22/",
+            at + 1
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "broken: content/alpha/news/gone.md:4: `https://example.org/beta/nope/`: the redirect from /news/gone/ leads nowhere"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("broken: ").count(), 2, "{stdout}");
+    assert_eq!(out.status.code(), Some(1));
+}

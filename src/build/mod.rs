@@ -603,6 +603,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                     out_dir: prepared.config.output.join(&site.name),
                     files: Default::default(),
                     redirects: Default::default(),
+                    rules: vec![],
                     pages: vec![],
                 })
             })

@@ -682,6 +682,10 @@ pub(super) fn site_links(
         out_dir: out_dir.to_path_buf(),
         files: outputs.keys().cloned().collect(),
         redirects: redirects.iter().filter_map(|r| r.plain_from().map(|f| (f.to_string(), r.to.clone()))).collect(),
+        rules: redirects
+            .iter()
+            .map(|r| check::RedirectLink { from: r.from.clone(), to: r.to.clone(), file: r.origin.file.clone(), line: r.origin.line })
+            .collect(),
         pages,
     })
 }
