@@ -323,3 +323,17 @@ fn headers_file_gives_immutable_and_short_cache_rules_that_never_overlap() {
     let paths: std::collections::BTreeSet<_> = rules.iter().map(|(p, _)| p).collect();
     assert_eq!(paths.len(), rules.len());
 }
+
+/// Found by a new user: an SVG in an article had no `width`/`height`.
+#[test]
+fn an_svg_is_published_with_its_size() {
+    let r = Repo::fixture("basic");
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"100\"><rect width=\"200\" height=\"100\"/></svg>";
+    r.write_bytes("content/alpha/news/first-story/chart.svg", svg);
+    r.edit("content/alpha/news/first-story/index.md", "![사진](photo.png)", "![도표](chart.svg)\n\n![사진](photo.png)");
+    r.build();
+    let html = scraper::Html::parse_document(&r.read("public/alpha/news/first-story/index.html"));
+    let img = html.select(&scraper::Selector::parse("img[alt='도표']").unwrap()).next().expect("the SVG's img");
+    assert_eq!(img.attr("src"), Some(published_url(svg, "svg").as_str()));
+    assert_eq!((img.attr("width"), img.attr("height")), (Some("200"), Some("100")));
+}

@@ -23,6 +23,47 @@ use crate::discover::{self, Hash, Stamp};
 use variants::{ImageSettings, VariantSet};
 
 /// A source's extension in lower case (`bin` without one).
+/// An SVG's size from its root element: `width` and `height` in pixels
+/// (`200`, `200px`), else the `viewBox`'s, the missing one of the two
+/// from its aspect ratio; `None` for other units (`em`, `%`) and no `viewBox`.
+fn svg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let root = loop {
+        match reader.read_event_into(&mut buf).ok()? {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => break e.into_owned(),
+            quick_xml::events::Event::Eof => return None,
+            _ => buf.clear(),
+        }
+    };
+    if root.local_name().into_inner() != "svg" {
+        return None;
+    }
+    let attr = |name: &str| -> Option<String> {
+        let a = root.attributes().flatten().find(|a| a.key.local_name().into_inner() == name)?;
+        Some(a.value.trim().to_string())
+    };
+    let px = |v: Option<String>| -> Option<f64> {
+        let v = v?;
+        let n: f64 = v.strip_suffix("px").unwrap_or(&v).trim().parse().ok()?;
+        (n.is_finite() && n > 0.0).then_some(n)
+    };
+    let (w, h) = (px(attr("width")), px(attr("height")));
+    let view = attr("viewBox").and_then(|v| {
+        let n: Vec<f64> = v.split([' ', ',']).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
+        (n.len() == 4 && n[2] > 0.0 && n[3] > 0.0).then(|| (n[2], n[3]))
+    });
+    let (w, h) = match (w, h, view) {
+        (Some(w), Some(h), _) => (w, h),
+        (Some(w), None, Some((vw, vh))) => (w, w * vh / vw),
+        (None, Some(h), Some((vw, vh))) => (h * vw / vh, h),
+        (None, None, Some(v)) => v,
+        _ => return None,
+    };
+    let round = |x: f64| (x.round() as u32).max(1);
+    Some((round(w), round(h)))
+}
+
 fn extension(source: &Path) -> String {
     source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_ascii_lowercase()
 }
@@ -240,6 +281,7 @@ impl Catalog {
                     false => encode::dimensions(&bytes)
                         .ok()
                         .or_else(|| imagesize::blob_size(&bytes).ok().map(|d| (d.width as u32, d.height as u32)))
+                        .or_else(|| svg_size(&bytes))
                         .map(|(w, h)| (Some(w), Some(h), None))
                         .unwrap_or_default(),
                 };
@@ -490,6 +532,20 @@ pub fn percent_decode(s: &str) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// Found by a new user: an SVG had no `width`/`height`, which the
+    /// README promises for every local image (its box jumped on load).
+    #[test]
+    fn an_svgs_size_comes_from_its_root_element() {
+        let size = |svg: &str| svg_size(svg.as_bytes());
+        assert_eq!(size(r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"/>"#), Some((200, 100)));
+        assert_eq!(size(r#"<?xml version="1.0"?><!-- logo --><svg width="64px" height="32.4px"></svg>"#), Some((64, 32)));
+        assert_eq!(size(r#"<svg viewBox="0 0 300 150"><rect/></svg>"#), Some((300, 150)));
+        assert_eq!(size(r#"<svg width="600" viewBox="0,0,300,150"/>"#), Some((600, 300)));
+        assert_eq!(size(r#"<svg width="10em" height="5em"/>"#), None);
+        assert_eq!(size("<html/>"), None);
+        assert_eq!(size("not xml at all"), None);
+    }
 
     #[test]
     fn external_references_are_recognised() {
