@@ -330,6 +330,9 @@ fn run_import(root: &std::path::Path, args: WordpressArgs) -> anyhow::Result<()>
     for c in &r.files.conflicts {
         println!("  conflict: {c} changed since the last import; left as it is (--force overwrites)");
     }
+    for c in &r.files.removed {
+        println!("  removed: {c} was deleted or moved since the last import; not brought back (--force writes it again)");
+    }
     for w in &r.warnings {
         println!("  warning: {}", Printable(w));
     }

@@ -563,6 +563,29 @@ fn imported_sections_carry_their_category_names() {
     assert_eq!(again["files"]["updated"], 0, "{again}");
 }
 
+/// Found by a new user: an imported article deleted, or moved to another
+/// section, came back with the next import of the same export (the moved
+/// one then had its URL twice and the build failed).
+#[test]
+fn a_second_import_does_not_bring_back_what_was_deleted_or_moved() {
+    let r = Repo::fixture("import");
+    let export = shared("themeunittestdata.wordpress.xml");
+    import_json(&r, &[&export, "--site", "wptest"]);
+    std::fs::remove_dir_all(r.path("content/wptest/classic/template-sticky")).unwrap();
+    std::fs::rename(r.path("content/wptest/classic/post-format-link"), r.path("content/wptest/block/post-format-link")).unwrap();
+    let again = import_json(&r, &[&export, "--site", "wptest"]);
+    assert_eq!(again["files"]["created"], 0, "{again}");
+    let removed: Vec<&str> = again["files"]["removed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(removed, ["content/wptest/classic/post-format-link/index.md", "content/wptest/classic/template-sticky/index.md"], "{again}");
+    assert!(!r.exists("content/wptest/classic/template-sticky") && !r.exists("content/wptest/classic/post-format-link"));
+    r.ok(&["build", "--site", "wptest"]);
+    // And the third import remembers them still; `--force` brings them back.
+    let third = import_json(&r, &[&export, "--site", "wptest"]);
+    assert_eq!(third["files"]["removed"].as_array().unwrap().len(), 2, "{third}");
+    import_json(&r, &[&export, "--site", "wptest", "--force"]);
+    assert!(r.exists("content/wptest/classic/template-sticky/index.md"));
+}
+
 /// A minimal export of `blog` with `items` (`<item>` bodies without the
 /// namespaces' boilerplate).
 fn small_export(r: &Repo, blog: &str, items: &[(u64, &str, &str, &str, &str)]) -> String {

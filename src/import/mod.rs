@@ -93,6 +93,9 @@ pub struct Files {
     pub unchanged: usize,
     /// Files edited since the last import (or not written by it), left as they are.
     pub conflicts: Vec<String>,
+    /// Files an earlier import wrote that were deleted (or moved) since:
+    /// not brought back.
+    pub removed: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -328,6 +331,7 @@ pub fn wordpress(opts: &Options) -> anyhow::Result<Report> {
     }
     report.images.missing.sort();
     report.files.conflicts.sort();
+    report.files.removed.sort();
     report.warnings.sort();
     report.warnings.dedup();
     report.seconds = started.elapsed().as_secs_f64();
@@ -989,6 +993,11 @@ impl Shared<'_> {
     fn write(&self, c: &Converted) -> anyhow::Result<()> {
         let rel = format!("{}/index.md", c.dir);
         let outcome = self.write_text(&rel, &c.text)?;
+        if outcome == Outcome::Removed {
+            // Nor its images: a folder of pictures without its article.
+            self.report.lock().expect("no panics while held").files.removed.push(format!("content/{}/{rel}", self.opts.site));
+            return Ok(());
+        }
         let mut outcomes = vec![(format!("content/{}/{rel}", self.opts.site), outcome, 0)];
         let mut cloned = 0;
         let mut copied = 0;
@@ -1027,6 +1036,7 @@ impl Shared<'_> {
                 Outcome::Updated => report.files.updated += 1,
                 Outcome::Unchanged => report.files.unchanged += 1,
                 Outcome::Conflict => report.files.conflicts.push(file),
+                Outcome::Removed => report.files.removed.push(file),
             }
         }
         Ok(())
@@ -1047,6 +1057,9 @@ impl Shared<'_> {
                     self.previous.files.get(rel).is_some_and(|h| *h == crate::discover::hex(&crate::discover::hash_bytes(&existing)));
                 if ours || self.opts.force { Outcome::Updated } else { Outcome::Conflict }
             }
+            // Written by an earlier import, then deleted or moved by hand:
+            // bringing it back would undo that (or publish it twice).
+            Err(_) if self.previous.files.contains_key(rel) && !self.opts.force => Outcome::Removed,
             Err(_) => Outcome::Created,
         };
         if matches!(outcome, Outcome::Created | Outcome::Updated) && !self.opts.dry_run {
@@ -1055,7 +1068,8 @@ impl Shared<'_> {
             std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", path.display()))?;
             std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        if outcome != Outcome::Conflict {
+        // (Files left alone keep their old entry: still this importer's.)
+        if !matches!(outcome, Outcome::Conflict | Outcome::Removed) {
             self.written.lock().expect("no panics while held").insert(rel.to_string(), hash);
         }
         Ok(outcome)
@@ -1077,6 +1091,7 @@ impl Shared<'_> {
                 Outcome::Updated => report.files.updated += 1,
                 Outcome::Unchanged => report.files.unchanged += 1,
                 Outcome::Conflict => report.files.conflicts.push(format!("content/{}/{rel}", self.opts.site)),
+                Outcome::Removed => report.files.removed.push(format!("content/{}/{rel}", self.opts.site)),
             }
         }
         Ok(())
@@ -1094,6 +1109,8 @@ enum Outcome {
     Updated,
     Unchanged,
     Conflict,
+    /// Deleted or moved since the import that wrote it.
+    Removed,
 }
 
 /// Front matter as the importer writes it (keys in the order a writer reads them).
