@@ -503,3 +503,28 @@ fn a_webp_photo_added_to_a_built_site_is_published_once_per_variant() {
     assert_eq!(published(&r, "alpha", src).dimensions(), (320, 213));
     assert_same_as_clean_build(&r);
 }
+
+/// Found by a new user: with `images_url` taken out of `sites.toml`, the
+/// shared tree stayed in the output for good, `--clean` or not. It goes
+/// once no site shares it, but not while a site failed (its old pages still
+/// show the shared files), and never with a file gen did not write.
+#[test]
+fn a_shared_images_tree_no_site_shares_any_more_is_removed() {
+    let r = shared_repo();
+    r.build();
+    assert!(!shared_files(&r).is_empty());
+    r.edit("sites.toml", "images_url = \"https://img.example.com/\"\n", "");
+    r.write("content/alpha/news/bad.md", "---\ntitle: t\n---\n");
+    r.fails(&["build"]);
+    assert!(!shared_files(&r).is_empty(), "a site failed: the tree stays");
+    r.remove("content/alpha/news/bad.md");
+    r.build();
+    assert_eq!(shared_files(&r), Vec::<String>::new());
+    assert!(!r.exists("public/_images"), "{:?}", r.listing());
+    assert!(!r.exists(".gen/_images.state"));
+    // Each site publishes its own images again.
+    let alpha = Html::parse_document(&r.read("public/alpha/news/second/index.html"));
+    let src = select(&alpha, ".content picture img")[0].attr("src").unwrap().to_string();
+    assert!(src.starts_with("/images/") && r.exists(&format!("public/alpha{src}")), "{src}");
+    assert_same_as_clean_build(&r);
+}

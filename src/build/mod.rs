@@ -417,7 +417,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let variants = variant_cache(opts, &prepared)?;
     // The tree of images shared through `images_url`, when any site has one.
     let sharing: Vec<String> = prepared.config.sites.iter().filter(|s| s.images_url.is_some()).map(|s| s.name.clone()).collect();
-    let shared_images = match sharing.is_empty() {
+    // A tree no site shares any more is opened to be retired.
+    let shared_images = match sharing.is_empty() && !SharedImages::was_published(&prepared.cache_dir) {
         true => None,
         false => Some(
             SharedImages::open(&prepared.config.output, &prepared.cache_dir)
@@ -535,9 +536,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
     // Shared images no page shows any more go once every site is published
     // (a site that failed still shows what it showed before).
-    if let Some(shared) = &shared_images {
+    // (A tree being retired stays while a site failed: its old pages may show it.)
+    if let Some(shared) = shared_images.as_ref().filter(|_| !sharing.is_empty() || failed.is_empty()) {
         shared.forget(&failed);
-        shared.finish(&sharing).map_err(|d| with_failed(d.into()))?;
+        shared.finish(&sharing, &prepared.cache_dir).map_err(|d| with_failed(d.into()))?;
         if let (Some(w), Some(first)) = (&shared.warning, report.sites.first_mut()) {
             first.warnings.push(format!("{}: {w}", crate::images::SHARED_IMAGES_DIR));
         }

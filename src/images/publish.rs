@@ -539,10 +539,16 @@ impl SharedImages {
         done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot publish the shared images: {e}"))))
     }
 
+    /// Whether an earlier build left a shared tree (its state is saved).
+    pub fn was_published(cache_dir: &Path) -> bool {
+        state_path(cache_dir).exists()
+    }
+
     /// After the sites: removes the files no site uses, the uses of the
     /// sites of `sharing` that were not built (skipped, or not selected)
-    /// taken from the previous build, and saves the state.
-    pub fn finish(&self, sharing: &[String]) -> Result<(), Diagnostics> {
+    /// taken from the previous build, and saves the state. With no site
+    /// sharing any more, the whole tree goes, its state and folders too.
+    pub fn finish(&self, sharing: &[String], cache_dir: &Path) -> Result<(), Diagnostics> {
         let files = self.files.lock().expect("no panics while held");
         let uses = self.uses.lock().expect("no panics while held");
         let mut deps: BTreeMap<String, Vec<Dep>> = BTreeMap::new();
@@ -553,7 +559,9 @@ impl SharedImages {
             };
             deps.insert(site.clone(), rels.into_iter().map(|rel| Dep { source: String::new(), rel }).collect());
         }
-        let used: BTreeSet<&str> = deps.values().flatten().map(|d| d.rel.as_str()).chain(["_headers"]).collect();
+        let retired = sharing.is_empty();
+        let used: BTreeSet<&str> =
+            deps.values().flatten().map(|d| d.rel.as_str()).chain(["_headers"].into_iter().filter(|_| !retired)).collect();
         let mut outputs = self.previous.outputs.clone();
         for (rel, f) in files.iter() {
             if let Some((r, _)) = f {
@@ -574,7 +582,35 @@ impl SharedImages {
         }
         let state = SiteState { output_dir: out_dir.to_path_buf(), outputs, deps, ..Default::default() };
         let done = self.publisher.commit(vec![], removes, Some(&cache::encode(&state))).map(drop);
-        done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot remove unused shared images: {e}"))))
+        let failed =
+            |e: std::io::Error| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot remove unused shared images: {e}")));
+        done.map_err(failed)?;
+        if retired {
+            // Folders left empty, then the state: the next build has no tree to open.
+            remove_empty_dirs(out_dir).map_err(failed)?;
+            std::fs::remove_file(state_path(cache_dir))
+                .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes `dir` and the folders under it that hold nothing (a file
+/// someone else put there keeps its folders).
+fn remove_empty_dirs(dir: &Path) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for e in entries {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            remove_empty_dirs(&e.path())?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        // Not empty: a file gen did not write.
+        Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
