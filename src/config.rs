@@ -721,6 +721,10 @@ fn image_settings(
     Ok(out)
 }
 
+/// Folders gen publishes its own pages and files in: an archive taking
+/// one of their names would publish two pages at one URL.
+const GEN_FOLDERS: [&str; 10] = ["tags", "categories", "series", "authors", "search", "page", "images", "assets", "archives", "_search"];
+
 /// A site's `[[sites.archives]]`, oldest first, checked.
 fn archives(site: &Keys, text: &str, name: &str) -> Result<Vec<Archive>, Diagnostics> {
     let mut diags = Diagnostics::default();
@@ -733,6 +737,16 @@ fn archives(site: &Keys, text: &str, name: &str) -> Result<Vec<Archive>, Diagnos
             diags.push(
                 Diagnostic::new(CONFIG_FILE, Some(line), format!("archive path `{path}` of site `{name}` is not one folder name"))
                     .hint("use lowercase letters, digits, `-` and `_`, e.g. path = \"2023backup\""),
+            );
+        }
+        if GEN_FOLDERS.contains(&path.as_str()) {
+            diags.push(
+                Diagnostic::new(
+                    CONFIG_FILE,
+                    Some(line),
+                    format!("archive path `{path}` of site `{name}` is a folder gen publishes its own pages in"),
+                )
+                .hint("give the archive its own folder, e.g. path = \"2023backup\""),
             );
         }
         if let Some(other) = out.iter().find(|o| o.until == keys.until || o.path == path) {

@@ -117,14 +117,15 @@ impl Diagnostics {
         }
     }
 
-    /// One entry per error said twice (the same file, line, message and
-    /// hint), where it was first said, with the pages of every repeat: a
-    /// template fails once per page it renders, and once per site sharing it.
+    /// One entry per error said twice (the same file, line and message),
+    /// where it was first said, with its hint and the pages of every repeat:
+    /// a template fails once per page it renders (its hint may name what one
+    /// page lacks), and once per site sharing it.
     pub fn merge_repeats(&mut self) {
-        let mut first: HashMap<(PathBuf, Option<usize>, String, Option<String>), usize> = HashMap::new();
+        let mut first: HashMap<(PathBuf, Option<usize>, String), usize> = HashMap::new();
         let mut kept: Vec<Diagnostic> = Vec::with_capacity(self.0.len());
         for d in self.0.drain(..) {
-            match first.entry((d.file.clone(), d.line, d.message.clone(), d.hint.clone())) {
+            match first.entry((d.file.clone(), d.line, d.message.clone())) {
                 std::collections::hash_map::Entry::Occupied(at) => kept[*at.get()].pages.extend(d.pages),
                 std::collections::hash_map::Entry::Vacant(at) => {
                     at.insert(kept.len());
@@ -180,6 +181,23 @@ pub fn nearest<'k>(typed: &str, known: impl IntoIterator<Item = &'k str>) -> Opt
 
 #[cfg(test)]
 mod tests {
+    /// Review: a template error's hint names what one page lacks, so
+    /// repeats differ in their hints; they are still one error.
+    #[test]
+    fn repeats_merge_on_file_line_and_message_with_their_pages() {
+        let at = |page: &str, hint: &str| {
+            let mut d = super::Diagnostic::new("t.html", Some(3), "Variable `page.x.y` not found").hint(hint);
+            d.pages.push(page.into());
+            d
+        };
+        let mut all =
+            super::Diagnostics(vec![at("/b/", "`page.x` is empty"), at("/a/", "`page.x` has no `y`"), at("/b/", "`page.x` is empty")]);
+        all.merge_repeats();
+        assert_eq!(all.len(), 1, "{all}");
+        assert_eq!(all.0[0].pages, ["/a/", "/b/"]);
+        assert_eq!(all.0[0].hint.as_deref(), Some("`page.x` is empty"), "the first said");
+    }
+
     /// Hardening round 2, case 8: escapes from content reached stderr raw.
     #[test]
     fn terminal_escapes_in_a_diagnostic_are_shown_escaped() {

@@ -186,4 +186,12 @@ fn a_page_at_a_sections_url_is_named_first_and_told_where_section_text_goes() {
             "hint: the list page keeps its URL: give the page or article another `slug`; a section's own text goes in its `_index.md`",
         ],
     );
+    // (Review: the search page is no section's list.)
+    fails_cleanly(
+        |r| r.write("content/alpha/search.md", "---\ntitle: Search\ndate: 2024-01-01\nkind: page\n---\nabout\n"),
+        &[
+            "error: content/alpha/search.md: content/alpha/search.md and the generated page /search/index.html",
+            "hint: gen publishes a file at that URL",
+        ],
+    );
 }

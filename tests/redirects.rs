@@ -308,6 +308,12 @@ fn a_bad_archive_path_is_a_config_error() {
     r.edit("sites.toml", "until = 2023", "until = 2023\npath = \"../x\"");
     let err = r.fails(&["build"]);
     assert!(err.contains("sites.toml:6: archive path `../x` of site `news` is not one folder name"), "{err}");
+    // Found by a new user: `path = "tags"` (or `archives`) was reported as two
+    // pages at one URL, blamed on an article, with sites.toml unnamed.
+    let r = Repo::fixture("archive");
+    r.edit("sites.toml", "until = 2023", "until = 2023\npath = \"tags\"");
+    let err = r.fails(&["build"]);
+    assert!(err.contains("sites.toml:6: archive path `tags` of site `news` is a folder gen publishes its own pages in"), "{err}");
 }
 
 #[test]

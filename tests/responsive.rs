@@ -514,6 +514,9 @@ fn a_shared_images_tree_no_site_shares_any_more_is_removed() {
     r.build();
     assert!(!shared_files(&r).is_empty());
     r.edit("sites.toml", "images_url = \"https://img.example.com/\"\n", "");
+    // Review: a build of one site left the other's pages showing the tree.
+    r.ok(&["build", "--site", "alpha"]);
+    assert!(!shared_files(&r).is_empty(), "beta was not built: the tree stays");
     r.write("content/alpha/news/bad.md", "---\ntitle: t\n---\n");
     r.fails(&["build"]);
     assert!(!shared_files(&r).is_empty(), "a site failed: the tree stays");
@@ -527,4 +530,18 @@ fn a_shared_images_tree_no_site_shares_any_more_is_removed() {
     let src = select(&alpha, ".content picture img")[0].attr("src").unwrap().to_string();
     assert!(src.starts_with("/images/") && r.exists(&format!("public/alpha{src}")), "{src}");
     assert_same_as_clean_build(&r);
+}
+
+/// Review: old image URLs of a site whose `images_url` is on the site's own
+/// host redirect to the images host, which is no configured site: `gen
+/// check` called every such redirect broken.
+#[test]
+fn image_redirects_to_an_images_url_on_the_sites_own_host_are_not_broken() {
+    let r = photo_repo("");
+    r.edit("sites.toml", "paginate = 2\n", "paginate = 2\nimages_url = \"https://alpha.example.com/img/\"\n");
+    r.edit("content/alpha/news/second/index.md", "title:", "image_aliases:\n  pic.jpg: [/wp-content/uploads/2020/01/pic.jpg]\ntitle:");
+    r.build();
+    let redirects = r.read("public/alpha/redirects.json");
+    assert!(redirects.contains("https://alpha.example.com/img/"), "{redirects}");
+    r.ok(&["check"]);
 }

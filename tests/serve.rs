@@ -134,6 +134,35 @@ fn the_preview_prints_the_warnings_of_what_it_rebuilt() {
     assert!(said().contains("column.md:7: raw HTML is shown to readers as text"), "{}", said());
 }
 
+/// Found by a new user: `gen serve --site nope` printed an error and went on
+/// serving no site.
+#[test]
+fn serving_a_site_that_is_not_configured_is_an_error() {
+    let r = Repo::fixture("basic");
+    let port = crate::util::free_port().to_string();
+    let mut child = r
+        .command_at("1735689600", &["serve", "--site", "nope", "--port", &port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().ok();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(status.is_some_and(|s| !s.success()), "it went on serving: {err}");
+    assert!(err.contains("no site named `nope`") && err.contains("alpha, beta"), "{err}");
+}
+
 #[test]
 fn gen_build_never_injects_the_reload_script() {
     let r = Repo::fixture("basic");

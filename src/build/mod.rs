@@ -418,7 +418,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // The tree of images shared through `images_url`, when any site has one.
     let sharing: Vec<String> = prepared.config.sites.iter().filter(|s| s.images_url.is_some()).map(|s| s.name.clone()).collect();
     // A tree no site shares any more is opened to be retired.
-    let shared_images = match sharing.is_empty() && !SharedImages::was_published(&prepared.cache_dir) {
+    let shared_images = match sharing.is_empty() && !SharedImages::was_published(&prepared.config.output, &prepared.cache_dir) {
         true => None,
         false => Some(
             SharedImages::open(&prepared.config.output, &prepared.cache_dir)
@@ -536,8 +536,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
     // Shared images no page shows any more go once every site is published
     // (a site that failed still shows what it showed before).
-    // (A tree being retired stays while a site failed: its old pages may show it.)
-    if let Some(shared) = shared_images.as_ref().filter(|_| !sharing.is_empty() || failed.is_empty()) {
+    // A tree being retired stays while a site failed or was not built
+    // (`--site`): its old pages may show it.
+    let retire = failed.is_empty() && opts.sites.is_empty();
+    if let Some(shared) = shared_images.as_ref().filter(|_| !sharing.is_empty() || retire) {
         shared.forget(&failed);
         shared.finish(&sharing, &prepared.cache_dir).map_err(|d| with_failed(d.into()))?;
         if let (Some(w), Some(first)) = (&shared.warning, report.sites.first_mut()) {
@@ -828,7 +830,9 @@ fn ms(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 1e5).round() / 100.0
 }
 
-fn select_sites<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c SiteConfig>, Diagnostics> {
+/// The configured sites `names` asks for (all when empty); an unknown
+/// name is an error listing the configured ones.
+pub fn select_sites<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c SiteConfig>, Diagnostics> {
     if names.is_empty() {
         return Ok(config.sites.iter().collect());
     }

@@ -682,8 +682,10 @@ pub(super) fn site_links(
         out_dir: out_dir.to_path_buf(),
         files: outputs.keys().cloned().collect(),
         redirects: redirects.iter().filter_map(|r| r.plain_from().map(|f| (f.to_string(), r.to.clone()))).collect(),
+        // (Old image URLs of a site with `images_url` lead to the images host.)
         rules: redirects
             .iter()
+            .filter(|r| !(r.reason == "image" && site.images_url.is_some()))
             .map(|r| check::RedirectLink { from: r.from.clone(), to: r.to.clone(), file: r.origin.file.clone(), line: r.origin.line })
             .collect(),
         pages,
@@ -741,7 +743,7 @@ pub(super) fn check_collisions(jobs: &[Output], planned: &[Planned]) -> Result<(
             let (mine, other) = if rank(i) < rank(first) { (i, first) } else { (first, i) };
             let hint = match (&jobs[mine].make, &jobs[other].make) {
                 (Make::Article(_), Make::Article(_)) => "change the article's slug or section so the URLs differ",
-                (Make::Article(_), Make::Page(..)) => {
+                (Make::Article(_), Make::Page("section.html", _)) => {
                     "the list page keeps its URL: give the page or article another `slug`; a section's own text goes in its `_index.md`"
                 }
                 (Make::Article(_), _) => "gen publishes a file at that URL: give the page or article another `slug`",

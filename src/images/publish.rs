@@ -539,9 +539,10 @@ impl SharedImages {
         done.map_err(|e| Diagnostics::one(Diagnostic::new(out_dir, None, format!("cannot publish the shared images: {e}"))))
     }
 
-    /// Whether an earlier build left a shared tree (its state is saved).
-    pub fn was_published(cache_dir: &Path) -> bool {
-        state_path(cache_dir).exists()
+    /// Whether an earlier build left a shared tree in this output folder
+    /// (its state says so; a state of another `--output` is not this one's).
+    pub fn was_published(output: &Path, cache_dir: &Path) -> bool {
+        matches!(cache::load(&state_path(cache_dir)), Ok(Some(s)) if s.output_dir == output.join(SHARED_IMAGES_DIR))
     }
 
     /// After the sites: removes the files no site uses, the uses of the

@@ -348,7 +348,7 @@ fn set_item_field(it: &mut Item, ns: Ns, local: &str, value: String, term: &mut 
         (Ns::Wp, "post_modified_gmt") => it.post_modified_gmt = value.trim().to_string(),
         (Ns::Wp, "post_name") => it.post_name = value.trim().to_string(),
         (Ns::Wp, "status") => it.status = value.trim().to_string(),
-        (Ns::Wp, "post_password") => it.post_password = value,
+        (Ns::Wp, "post_password") => it.post_password = value.trim().to_string(),
         (Ns::Wp, "post_parent") => it.post_parent = num(&value),
         (Ns::Wp, "post_type") => it.post_type = value.trim().to_string(),
         (Ns::Wp, "attachment_url") => it.attachment_url = value.trim().to_string(),

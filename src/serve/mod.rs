@@ -125,6 +125,11 @@ const LIVE_JS_TEMPLATE: &str = r#"(() => {
 
 pub fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
     let root = opts.build.root.clone();
+    // `--site` naming no site is a typo: said now, not by serving nothing.
+    // (A sites.toml that does not load is shown on the pages instead.)
+    if let Ok(config) = Config::load(&root) {
+        crate::build::select_sites(&config, &opts.build.sites)?;
+    }
     let cache = opts.build.cache_dir.clone().map(|c| root.join(c)).unwrap_or_else(|| root.join(".gen"));
     let preview = cache.join("serve");
     let listener = bind(opts.bind, opts.port)?;
@@ -248,8 +253,10 @@ fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, 
                 );
             }
             // Raw HTML escaped in what was just rendered, say: the writer
-            // would otherwise see it only on the page.
-            for w in report.warning_lines() {
+            // would otherwise see it only on the page. (The repository's own
+            // warnings, a removed site's output, once: they hold every build.)
+            let repeated = if changed.is_some() { report.warnings.len() } else { 0 };
+            for w in report.warning_lines().skip(repeated) {
                 eprintln!("warning: {}", crate::diag::Printable(&w));
             }
             stale
