@@ -721,9 +721,11 @@ fn image_settings(
     Ok(out)
 }
 
-/// Folders gen publishes its own pages and files in: an archive taking
-/// one of their names would publish two pages at one URL.
-const GEN_FOLDERS: [&str; 10] = ["tags", "categories", "series", "authors", "search", "page", "images", "assets", "archives", "_search"];
+/// Folders gen publishes its own pages and files in whatever the theme:
+/// an archive taking one of their names would publish two pages at one
+/// URL. (`search/` and `archives/` exist only with their templates: a
+/// clash with them is found with the other outputs.)
+const GEN_FOLDERS: [&str; 6] = ["tags", "categories", "series", "authors", "images", "_search"];
 
 /// A site's `[[sites.archives]]`, oldest first, checked.
 fn archives(site: &Keys, text: &str, name: &str) -> Result<Vec<Archive>, Diagnostics> {

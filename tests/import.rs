@@ -584,6 +584,12 @@ fn a_second_import_does_not_bring_back_what_was_deleted_or_moved() {
     assert_eq!(third["files"]["removed"].as_array().unwrap().len(), 2, "{third}");
     import_json(&r, &[&export, "--site", "wptest", "--force"]);
     assert!(r.exists("content/wptest/classic/template-sticky/index.md"));
+    // (Review: a file that cannot be read is an error, never written over.)
+    r.remove("content/wptest/classic/template-sticky/index.md");
+    std::fs::create_dir(r.path("content/wptest/classic/template-sticky/index.md")).unwrap();
+    let err = r.fails(&["import", "wordpress", &export, "--site", "wptest"]);
+    assert!(err.contains("cannot read") && err.contains("template-sticky/index.md"), "{err}");
+    assert!(r.path("content/wptest/classic/template-sticky/index.md").is_dir());
 }
 
 /// A minimal export of `blog` with `items` (`<item>` bodies without the

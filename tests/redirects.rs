@@ -314,6 +314,10 @@ fn a_bad_archive_path_is_a_config_error() {
     r.edit("sites.toml", "until = 2023", "until = 2023\npath = \"tags\"");
     let err = r.fails(&["build"]);
     assert!(err.contains("sites.toml:6: archive path `tags` of site `news` is a folder gen publishes its own pages in"), "{err}");
+    // (Review: gen publishes nothing under `assets/`: an archive may be there.)
+    let r = Repo::fixture("archive");
+    r.edit("sites.toml", "until = 2023", "until = 2023\npath = \"assets\"");
+    r.build();
 }
 
 #[test]

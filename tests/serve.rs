@@ -163,6 +163,23 @@ fn serving_a_site_that_is_not_configured_is_an_error() {
     assert!(err.contains("no site named `nope`") && err.contains("alpha, beta"), "{err}");
 }
 
+/// Review: the repository's own warnings (a removed site's output) were
+/// printed again after every save.
+#[test]
+fn the_preview_says_the_repositorys_warnings_once() {
+    let r = Repo::fixture("basic");
+    r.write(".gen/serve/state/gone.state", "a site taken out of sites.toml");
+    let log = r.path("serve.log");
+    let s = serve_logged(&r, &log);
+    wait_for(|| http_get(s.port, "alpha.localhost", "/").status == 200, "the first build");
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    for (i, text) in ["<b>하나</b>", "<i>둘</i>"].into_iter().enumerate() {
+        r.edit("content/alpha/opinion/column.md", "\n---\n", &format!("\n---\n{text}\n\n"));
+        wait_for(|| said().matches("column.md:7: raw HTML").count() > i, "the rebuild's warning");
+    }
+    assert_eq!(said().matches("site `gone` is no longer in sites.toml").count(), 1, "{}", said());
+}
+
 #[test]
 fn gen_build_never_injects_the_reload_script() {
     let r = Repo::fixture("basic");

@@ -538,7 +538,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // (a site that failed still shows what it showed before).
     // A tree being retired stays while a site failed or was not built
     // (`--site`): its old pages may show it.
-    let retire = failed.is_empty() && opts.sites.is_empty();
+    let every_site = prepared.config.sites.iter().all(|s| opts.sites.is_empty() || opts.sites.contains(&s.name));
+    let retire = failed.is_empty() && every_site;
     if let Some(shared) = shared_images.as_ref().filter(|_| !sharing.is_empty() || retire) {
         shared.forget(&failed);
         shared.finish(&sharing, &prepared.cache_dir).map_err(|d| with_failed(d.into()))?;

@@ -541,8 +541,13 @@ impl SharedImages {
 
     /// Whether an earlier build left a shared tree in this output folder
     /// (its state says so; a state of another `--output` is not this one's).
+    /// (A state that does not load is opened, to say so.)
     pub fn was_published(output: &Path, cache_dir: &Path) -> bool {
-        matches!(cache::load(&state_path(cache_dir)), Ok(Some(s)) if s.output_dir == output.join(SHARED_IMAGES_DIR))
+        match cache::load(&state_path(cache_dir)) {
+            Ok(Some(s)) => s.output_dir == output.join(SHARED_IMAGES_DIR),
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// After the sites: removes the files no site uses, the uses of the

@@ -1059,9 +1059,10 @@ impl Shared<'_> {
             }
             // Written by an earlier import, then deleted or moved by hand:
             // bringing it back would undo that (or publish it twice).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.previous.files.contains_key(rel) && !self.opts.force => {
-                Outcome::Removed
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(anyhow::anyhow!("cannot read {}: {e}", path.display()));
             }
+            Err(_) if self.previous.files.contains_key(rel) && !self.opts.force => Outcome::Removed,
             Err(_) => Outcome::Created,
         };
         if matches!(outcome, Outcome::Created | Outcome::Updated) && !self.opts.dry_run {

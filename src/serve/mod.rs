@@ -54,6 +54,9 @@ struct State {
     clients: Vec<(String, UnboundedSender<Event>)>,
     /// The sites served; a site added to sites.toml joins after its build.
     sites: Vec<String>,
+    /// The repository's own warnings printed so far: they hold for every
+    /// build (a removed site's output), so each is said once.
+    said: std::collections::BTreeSet<String>,
 }
 
 impl Live {
@@ -253,12 +256,13 @@ fn rebuild(opts: &BuildOptions, live: &Live, changed: Option<(Instant, usize)>, 
                 );
             }
             // Raw HTML escaped in what was just rendered, say: the writer
-            // would otherwise see it only on the page. (The repository's own
-            // warnings, a removed site's output, once: they hold every build.)
-            let repeated = if changed.is_some() { report.warnings.len() } else { 0 };
-            for w in report.warning_lines().skip(repeated) {
+            // would otherwise see it only on the page.
+            let fresh: Vec<&String> = report.warnings.iter().filter(|w| !state.said.contains(*w)).collect();
+            let sites = report.warning_lines().skip(report.warnings.len());
+            for w in fresh.iter().map(|w| w.to_string()).chain(sites) {
                 eprintln!("warning: {}", crate::diag::Printable(&w));
             }
+            state.said.extend(report.warnings.iter().cloned());
             stale
         }
         Err(e) => {
