@@ -316,12 +316,7 @@ impl Theme {
     /// nearest one it has (`context`: what the template was given).
     pub fn render_error(&self, template: &str, e: &tera::Error, context: &serde_json::Value) -> Diagnostic {
         let p = &*self.parsed;
-        let mut parts = vec![e.to_string()];
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            parts.push(s.to_string());
-            src = s.source();
-        }
+        let mut parts = error_parts(e);
         // "Failed to render 'article.html'" repeats what the file says.
         if parts.len() > 1 && parts[0].starts_with("Failed to render '") {
             parts.remove(0);
@@ -462,14 +457,18 @@ fn kind(v: &serde_json::Value) -> &'static str {
 
 /// "outer: inner: innermost" for any error with sources.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
+    error_parts(e).join(": ")
+}
+
+/// The messages of an error and of each of its sources, outermost first.
+fn error_parts(e: &dyn std::error::Error) -> Vec<String> {
+    let mut parts = vec![e.to_string()];
     let mut src = e.source();
     while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
+        parts.push(s.to_string());
         src = s.source();
     }
-    msg
+    parts
 }
 
 /// Themes shared across sites: one parse per (theme, overrides) pair.
